@@ -1,0 +1,780 @@
+/*
+ * Tollgate configuration from the environment (CONTRACT §2).
+ *
+ * tg_config_load() reads every variable, checks each one and records one
+ * line per problem that names the variable (never a secret's value), the
+ * way relayd's load_config counts errors instead of stopping at the first.
+ * The caller prints the lines and refuses to start when any was found.
+ *
+ * Production (the default) additionally refuses dev-only features and
+ * the well-known secrets of conf/dev.env, which all carry the marker
+ * "insecure-dev" so that a copied dev.env can never reach production.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+
+#define DEV_SECRET_MARKER	"insecure-dev"
+
+struct tg_config	tg_conf;
+
+static void	conf_error(struct tg_config_errors *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static char	*conf_strdup(const char *);
+static const char *conf_get(tg_getenv_fn, const char *);
+static int	conf_bool(tg_getenv_fn, const char *, int,
+		    struct tg_config_errors *);
+static long long conf_int(tg_getenv_fn, const char *, long long, long long,
+		    long long, struct tg_config_errors *);
+static int	conf_is_loopback_host(const char *, size_t);
+static int	conf_url(struct tg_config *, tg_getenv_fn, const char *,
+		    const char *, char **, struct tg_config_errors *);
+static void	conf_listen(struct tg_config *, tg_getenv_fn,
+		    struct tg_config_errors *);
+static void	conf_secret(struct tg_config *, tg_getenv_fn, const char *,
+		    unsigned char **, size_t *, struct tg_config_errors *);
+static void	conf_secret_key(struct tg_config *, tg_getenv_fn,
+		    struct tg_config_errors *);
+static int	conf_decode_hex(const char *, unsigned char *, size_t);
+static int	conf_decode_base64(const char *, unsigned char *, size_t);
+static void	conf_admin_emails(struct tg_config *, tg_getenv_fn,
+		    struct tg_config_errors *);
+static void	conf_oauth(struct tg_config *, tg_getenv_fn,
+		    struct tg_oauth_conf *, const char *, const char *[],
+		    struct tg_config_errors *);
+static void	conf_stripe(struct tg_config *, tg_getenv_fn,
+		    struct tg_config_errors *);
+static void	conf_deployment(struct tg_config *, tg_getenv_fn,
+		    struct tg_config_errors *);
+
+/* Default endpoints, in the order authorize, token, userinfo, jwks, api, iss. */
+static const char *google_defaults[] = {
+	"https://accounts.google.com/o/oauth2/v2/auth",
+	"https://oauth2.googleapis.com/token",
+	"https://openidconnect.googleapis.com/v1/userinfo",
+	"https://www.googleapis.com/oauth2/v3/certs",
+	NULL,
+	"https://accounts.google.com",
+};
+
+static const char *github_defaults[] = {
+	"https://github.com/login/oauth/authorize",
+	"https://github.com/login/oauth/access_token",
+	NULL,
+	NULL,
+	"https://api.github.com",
+	NULL,
+};
+
+static const char *kakao_defaults[] = {
+	"https://kauth.kakao.com/oauth/authorize",
+	"https://kauth.kakao.com/oauth/token",
+	"https://kapi.kakao.com/v2/user/me",
+	"https://kauth.kakao.com/.well-known/jwks.json",
+	NULL,
+	"https://kauth.kakao.com",
+};
+
+int
+tg_config_load(struct tg_config *conf, tg_getenv_fn get,
+    struct tg_config_errors *errs)
+{
+	const char	*v;
+
+	memset(conf, 0, sizeof(*conf));
+	memset(errs, 0, sizeof(*errs));
+
+	conf->production = 1;
+	if ((v = conf_get(get, "TOLLGATE_ENV")) != NULL) {
+		if (!strcmp(v, "dev"))
+			conf->production = 0;
+		else if (strcmp(v, "production"))
+			conf_error(errs, "TOLLGATE_ENV: must be \"dev\" or "
+			    "\"production\"");
+	}
+
+	if ((v = conf_get(get, "TOLLGATE_DATABASE_URL")) == NULL)
+		conf_error(errs, "TOLLGATE_DATABASE_URL: required (a libpq "
+		    "connection string or URI)");
+	else
+		conf->database_url = conf_strdup(v);
+
+	conf_listen(conf, get, errs);
+	conf_url(conf, get, "TOLLGATE_PUBLIC_URL", "http://127.0.0.1:8080",
+	    &conf->public_url, errs);
+	conf_url(conf, get, "TOLLGATE_UI_URL", "http://127.0.0.1:8080",
+	    &conf->ui_url, errs);
+	if (conf->public_url != NULL)
+		conf->public_https = !strncmp(conf->public_url, "https://", 8);
+	if (conf->ui_url != NULL) {
+		char	origin[512];
+
+		if (tg_config_url_origin(conf->ui_url, origin, sizeof(origin)))
+			conf->ui_origin = conf_strdup(origin);
+	}
+
+	conf_secret(conf, get, "TOLLGATE_JWT_SECRET", &conf->jwt_secret,
+	    &conf->jwt_secret_len, errs);
+	conf_secret(conf, get, "TOLLGATE_KEY_PEPPER", &conf->key_pepper,
+	    &conf->key_pepper_len, errs);
+	conf_secret_key(conf, get, errs);
+	conf_admin_emails(conf, get, errs);
+
+	v = conf_get(get, "TOLLGATE_ROUTER_CONFIG");
+	conf->router_config = conf_strdup(v != NULL ? v : "conf/router.json");
+
+	conf->dev_login = conf_bool(get, "TOLLGATE_DEV_LOGIN", 0, errs);
+	if (conf->dev_login && conf->production)
+		conf_error(errs, "TOLLGATE_DEV_LOGIN: dev login is refused when "
+		    "TOLLGATE_ENV=production");
+
+	conf->signup_credits_micros = conf_int(get,
+	    "TOLLGATE_SIGNUP_CREDITS_MICROS", 0, 0, 1000000000000000LL, errs);
+
+	conf_oauth(conf, get, &conf->google, "GOOGLE", google_defaults, errs);
+	conf_oauth(conf, get, &conf->github, "GITHUB", github_defaults, errs);
+	conf_oauth(conf, get, &conf->kakao, "KAKAO", kakao_defaults, errs);
+	conf_stripe(conf, get, errs);
+	conf_deployment(conf, get, errs);
+
+	return (errs->count == 0);
+}
+
+void
+tg_config_free(struct tg_config *conf)
+{
+	struct tg_oauth_conf	*o[3];
+	int			 i;
+
+	free(conf->database_url);
+	free(conf->public_url);
+	free(conf->ui_url);
+	free(conf->ui_origin);
+	free(conf->jwt_secret);
+	free(conf->key_pepper);
+	for (i = 0; i < conf->admin_emails_count; i++)
+		free(conf->admin_emails[i]);
+	free(conf->router_config);
+
+	o[0] = &conf->google;
+	o[1] = &conf->github;
+	o[2] = &conf->kakao;
+	for (i = 0; i < 3; i++) {
+		free(o[i]->client_id);
+		free(o[i]->client_secret);
+		free(o[i]->authorize_url);
+		free(o[i]->token_url);
+		free(o[i]->userinfo_url);
+		free(o[i]->jwks_url);
+		free(o[i]->api_url);
+		free(o[i]->issuer);
+	}
+
+	free(conf->stripe_secret_key);
+	for (i = 0; i < conf->stripe_webhook_secrets_count; i++)
+		free(conf->stripe_webhook_secrets[i]);
+	free(conf->stripe_api_url);
+	free(conf->runas);
+	free(conf->pidfile);
+	free(conf->ca_file);
+	memset(conf, 0, sizeof(*conf));
+}
+
+int
+tg_config_is_admin_email(const struct tg_config *conf, const char *email)
+{
+	int	i;
+
+	if (email == NULL || *email == '\0')
+		return (0);
+
+	for (i = 0; i < conf->admin_emails_count; i++) {
+		if (!strcasecmp(conf->admin_emails[i], email))
+			return (1);
+	}
+
+	return (0);
+}
+
+/*
+ * Write "scheme://host[:port]" of an http(s) URL into out; returns 1 on
+ * success. Used for the UI origin check of return_to and the CSRF guard.
+ */
+int
+tg_config_url_origin(const char *url, char *out, size_t outlen)
+{
+	const char	*p, *end;
+	size_t		 len;
+
+	if (!strncmp(url, "https://", 8))
+		p = url + 8;
+	else if (!strncmp(url, "http://", 7))
+		p = url + 7;
+	else
+		return (0);
+
+	end = p + strcspn(p, "/?#");
+	if (end == p)
+		return (0);
+
+	len = end - url;
+	if (len + 1 > outlen)
+		return (0);
+
+	memcpy(out, url, len);
+	out[len] = '\0';
+	for (p = out; *p != '\0'; p++)
+		out[p - out] = tolower((unsigned char)*p);
+
+	return (1);
+}
+
+static void
+conf_error(struct tg_config_errors *errs, const char *fmt, ...)
+{
+	va_list		ap;
+
+	if (errs->count >= TG_CONFIG_ERRORS_MAX)
+		return;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(errs->line[errs->count], sizeof(errs->line[0]),
+	    fmt, ap);
+	va_end(ap);
+	errs->count++;
+}
+
+static char *
+conf_strdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL) {
+		fprintf(stderr, "tollgate: out of memory\n");
+		exit(1);
+	}
+
+	return (p);
+}
+
+/* An empty variable counts as unset, as in most 12-factor tooling. */
+static const char *
+conf_get(tg_getenv_fn get, const char *name)
+{
+	const char	*v;
+
+	if ((v = get(name)) == NULL || *v == '\0')
+		return (NULL);
+
+	return (v);
+}
+
+static int
+conf_bool(tg_getenv_fn get, const char *name, int def,
+    struct tg_config_errors *errs)
+{
+	const char	*v;
+
+	if ((v = conf_get(get, name)) == NULL)
+		return (def);
+
+	if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes"))
+		return (1);
+	if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no"))
+		return (0);
+
+	conf_error(errs, "%s: must be 1 or 0", name);
+	return (def);
+}
+
+static long long
+conf_int(tg_getenv_fn get, const char *name, long long def, long long min,
+    long long max, struct tg_config_errors *errs)
+{
+	const char	*v;
+	char		*end;
+	long long	 n;
+
+	if ((v = conf_get(get, name)) == NULL)
+		return (def);
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || !isdigit((unsigned char)v[0]) ||
+	    n < min || n > max) {
+		conf_error(errs, "%s: must be an integer from %lld to %lld",
+		    name, min, max);
+		return (def);
+	}
+
+	return (n);
+}
+
+static int
+conf_is_loopback_host(const char *host, size_t len)
+{
+	if (len == 9 && !strncasecmp(host, "localhost", 9))
+		return (1);
+	if (len >= 4 && !strncmp(host, "127.", 4))
+		return (1);
+	if (len == 5 && !strncmp(host, "[::1]", 5))
+		return (1);
+
+	return (0);
+}
+
+/*
+ * An http(s) URL with a host. Production accepts plain http only for
+ * loopback hosts (a reverse proxy or sidecar on the same machine).
+ */
+static int
+conf_url(struct tg_config *conf, tg_getenv_fn get, const char *name,
+    const char *def, char **out, struct tg_config_errors *errs)
+{
+	const char	*v, *host;
+	size_t		 hostlen;
+	int		 https;
+
+	if ((v = conf_get(get, name)) == NULL)
+		v = def;
+	if (v == NULL) {
+		*out = NULL;
+		return (1);
+	}
+
+	if (!strncmp(v, "https://", 8)) {
+		https = 1;
+		host = v + 8;
+	} else if (!strncmp(v, "http://", 7)) {
+		https = 0;
+		host = v + 7;
+	} else {
+		conf_error(errs, "%s: must be an http:// or https:// URL", name);
+		*out = NULL;
+		return (0);
+	}
+
+	hostlen = strcspn(host, ":/?#");
+	if (hostlen == 0 || strlen(v) > 2048 || strpbrk(v, " \t\r\n") != NULL) {
+		conf_error(errs, "%s: not a valid URL", name);
+		*out = NULL;
+		return (0);
+	}
+
+	if (conf->production && !https && !conf_is_loopback_host(host, hostlen)) {
+		conf_error(errs, "%s: must be https when TOLLGATE_ENV=production",
+		    name);
+		*out = NULL;
+		return (0);
+	}
+
+	*out = conf_strdup(v);
+	return (1);
+}
+
+static void
+conf_listen(struct tg_config *conf, tg_getenv_fn get,
+    struct tg_config_errors *errs)
+{
+	const char	*v, *colon, *host;
+	size_t		 hostlen;
+	char		*end;
+	long		 port;
+
+	if ((v = conf_get(get, "TOLLGATE_LISTEN")) == NULL)
+		v = "127.0.0.1:8080";
+
+	if ((colon = strrchr(v, ':')) == NULL || colon == v)
+		goto bad;
+
+	host = v;
+	hostlen = colon - v;
+	if (host[0] == '[') {
+		if (hostlen < 3 || host[hostlen - 1] != ']')
+			goto bad;
+		host++;
+		hostlen -= 2;
+	}
+	if (hostlen >= sizeof(conf->listen_host))
+		goto bad;
+
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || colon[1] == '\0' ||
+	    port < 1 || port > 65535)
+		goto bad;
+
+	memcpy(conf->listen_host, host, hostlen);
+	conf->listen_host[hostlen] = '\0';
+	(void)snprintf(conf->listen_port, sizeof(conf->listen_port), "%ld",
+	    port);
+	return;
+
+bad:
+	conf_error(errs, "TOLLGATE_LISTEN: must be host:port (got \"%.64s\")",
+	    v);
+}
+
+static void
+conf_secret(struct tg_config *conf, tg_getenv_fn get, const char *name,
+    unsigned char **out, size_t *outlen, struct tg_config_errors *errs)
+{
+	const char	*v;
+	size_t		 len;
+
+	*out = NULL;
+	*outlen = 0;
+
+	if ((v = conf_get(get, name)) == NULL) {
+		conf_error(errs, "%s: required (at least %d bytes of random)",
+		    name, TG_SECRET_MIN);
+		return;
+	}
+
+	len = strlen(v);
+	if (len < TG_SECRET_MIN) {
+		conf_error(errs, "%s: must be at least %d bytes (got %zu)",
+		    name, TG_SECRET_MIN, len);
+		return;
+	}
+
+	if (conf->production && strstr(v, DEV_SECRET_MARKER) != NULL) {
+		conf_error(errs, "%s: the dev value is refused when "
+		    "TOLLGATE_ENV=production", name);
+		return;
+	}
+
+	*out = (unsigned char *)conf_strdup(v);
+	*outlen = len;
+}
+
+/* TOLLGATE_SECRET_KEY: exactly 32 bytes, as 64 hex digits or base64. */
+static void
+conf_secret_key(struct tg_config *conf, tg_getenv_fn get,
+    struct tg_config_errors *errs)
+{
+	const char	*v;
+	size_t		 len;
+
+	if ((v = conf_get(get, "TOLLGATE_SECRET_KEY")) == NULL) {
+		conf_error(errs, "TOLLGATE_SECRET_KEY: required (32 bytes as "
+		    "64 hex digits or base64)");
+		return;
+	}
+
+	len = strlen(v);
+	if (len == 2 * TG_SECRET_KEY_LEN &&
+	    conf_decode_hex(v, conf->secret_key, TG_SECRET_KEY_LEN))
+		goto check;
+	if (conf_decode_base64(v, conf->secret_key, TG_SECRET_KEY_LEN))
+		goto check;
+
+	conf_error(errs, "TOLLGATE_SECRET_KEY: must be 32 bytes as 64 hex "
+	    "digits or base64");
+	return;
+
+check:
+	if (conf->production) {
+		size_t	i;
+		int	distinct;
+
+		/* The dev key is all one byte; refuse any such key. */
+		distinct = 0;
+		for (i = 1; i < TG_SECRET_KEY_LEN; i++) {
+			if (conf->secret_key[i] != conf->secret_key[0])
+				distinct = 1;
+		}
+		if (!distinct)
+			conf_error(errs, "TOLLGATE_SECRET_KEY: a key of one "
+			    "repeated byte is refused when "
+			    "TOLLGATE_ENV=production");
+	}
+}
+
+static int
+conf_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+static int
+conf_decode_hex(const char *s, unsigned char *out, size_t outlen)
+{
+	size_t	i;
+	int	hi, lo;
+
+	for (i = 0; i < outlen; i++) {
+		hi = conf_hexval((unsigned char)s[2 * i]);
+		lo = conf_hexval((unsigned char)s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return (0);
+		out[i] = (hi << 4) | lo;
+	}
+
+	return (s[2 * outlen] == '\0');
+}
+
+static int
+conf_b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (c - 'a' + 26);
+	if (c >= '0' && c <= '9')
+		return (c - '0' + 52);
+	if (c == '+' || c == '-')
+		return (62);
+	if (c == '/' || c == '_')
+		return (63);
+	return (-1);
+}
+
+/* Standard or URL-safe base64, padding optional; must decode to outlen. */
+static int
+conf_decode_base64(const char *s, unsigned char *out, size_t outlen)
+{
+	unsigned long	acc;
+	size_t		len, n, i;
+	int		bits, v;
+
+	len = strlen(s);
+	while (len > 0 && s[len - 1] == '=')
+		len--;
+
+	acc = 0;
+	bits = 0;
+	n = 0;
+	for (i = 0; i < len; i++) {
+		if ((v = conf_b64val((unsigned char)s[i])) < 0)
+			return (0);
+		acc = (acc << 6) | (unsigned long)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n >= outlen)
+				return (0);
+			out[n++] = (acc >> bits) & 0xff;
+		}
+	}
+
+	return (n == outlen);
+}
+
+static void
+conf_admin_emails(struct tg_config *conf, tg_getenv_fn get,
+    struct tg_config_errors *errs)
+{
+	const char	*v, *p, *end;
+	char		 email[320];
+	size_t		 len, i;
+
+	if ((v = conf_get(get, "TOLLGATE_ADMIN_EMAILS")) == NULL)
+		return;
+
+	for (p = v; *p != '\0'; p = (*end == ',') ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		while (p < end && isspace((unsigned char)*p))
+			p++;
+		len = end - p;
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len == 0)
+			continue;
+
+		if (len >= sizeof(email) || memchr(p, '@', len) == NULL ||
+		    p[0] == '@' || p[len - 1] == '@') {
+			conf_error(errs, "TOLLGATE_ADMIN_EMAILS: \"%.*s\" is not "
+			    "an email address", (int)(len > 64 ? 64 : len), p);
+			continue;
+		}
+		if (conf->admin_emails_count >= TG_ADMIN_EMAILS_MAX) {
+			conf_error(errs, "TOLLGATE_ADMIN_EMAILS: at most %d "
+			    "addresses", TG_ADMIN_EMAILS_MAX);
+			return;
+		}
+
+		for (i = 0; i < len; i++)
+			email[i] = tolower((unsigned char)p[i]);
+		email[len] = '\0';
+		conf->admin_emails[conf->admin_emails_count++] =
+		    conf_strdup(email);
+	}
+}
+
+static void
+conf_oauth(struct tg_config *conf, tg_getenv_fn get, struct tg_oauth_conf *o,
+    const char *prov, const char *defaults[], struct tg_config_errors *errs)
+{
+	static const char	*suffix[] = {
+		"AUTHORIZE_URL", "TOKEN_URL", "USERINFO_URL", "JWKS_URL",
+		"API_URL", "ISSUER"
+	};
+	char			**field[6];
+	char			 name[64];
+	const char		*id, *secret;
+	int			 i;
+
+	field[0] = &o->authorize_url;
+	field[1] = &o->token_url;
+	field[2] = &o->userinfo_url;
+	field[3] = &o->jwks_url;
+	field[4] = &o->api_url;
+	field[5] = &o->issuer;
+
+	(void)snprintf(name, sizeof(name), "TOLLGATE_%s_CLIENT_ID", prov);
+	id = conf_get(get, name);
+	(void)snprintf(name, sizeof(name), "TOLLGATE_%s_CLIENT_SECRET", prov);
+	secret = conf_get(get, name);
+
+	if (id == NULL && secret == NULL)
+		return;
+	if (id == NULL || secret == NULL) {
+		conf_error(errs, "TOLLGATE_%s_CLIENT_%s: required when "
+		    "TOLLGATE_%s_CLIENT_%s is set", prov,
+		    id == NULL ? "ID" : "SECRET", prov,
+		    id == NULL ? "SECRET" : "ID");
+		return;
+	}
+
+	o->enabled = 1;
+	o->client_id = conf_strdup(id);
+	o->client_secret = conf_strdup(secret);
+
+	for (i = 0; i < 6; i++) {
+		if (defaults[i] == NULL)
+			continue;
+		(void)snprintf(name, sizeof(name), "TOLLGATE_%s_%s", prov,
+		    suffix[i]);
+		if (i == 5) {
+			/* An issuer is an identifier, compared exactly. */
+			const char *v = conf_get(get, name);
+			*field[i] = conf_strdup(v != NULL ? v : defaults[i]);
+			continue;
+		}
+		if (!conf_url(conf, get, name, defaults[i], field[i], errs))
+			o->enabled = 0;
+	}
+}
+
+static void
+conf_stripe(struct tg_config *conf, tg_getenv_fn get,
+    struct tg_config_errors *errs)
+{
+	const char	*v, *p, *end;
+	size_t		 len;
+	char		*s;
+
+	if ((v = conf_get(get, "TOLLGATE_STRIPE_SECRET_KEY")) == NULL) {
+		if (conf_get(get, "TOLLGATE_STRIPE_WEBHOOK_SECRET") != NULL)
+			conf_error(errs, "TOLLGATE_STRIPE_SECRET_KEY: required "
+			    "when TOLLGATE_STRIPE_WEBHOOK_SECRET is set");
+		return;
+	}
+
+	if (strncmp(v, "sk_", 3) && strncmp(v, "rk_", 3)) {
+		conf_error(errs, "TOLLGATE_STRIPE_SECRET_KEY: must be a Stripe "
+		    "secret key (sk_... or rk_...)");
+		return;
+	}
+	conf->stripe_secret_key = conf_strdup(v);
+	conf_url(conf, get, "TOLLGATE_STRIPE_API_URL", "https://api.stripe.com",
+	    &conf->stripe_api_url, errs);
+
+	if ((v = conf_get(get, "TOLLGATE_STRIPE_WEBHOOK_SECRET")) == NULL) {
+		conf_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: required when "
+		    "billing is on (TOLLGATE_STRIPE_SECRET_KEY is set)");
+		return;
+	}
+
+	for (p = v; *p != '\0'; p = (*end == ',') ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		while (p < end && isspace((unsigned char)*p))
+			p++;
+		len = end - p;
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len == 0)
+			continue;
+		if (len < 6 + 16 || strncmp(p, "whsec_", 6)) {
+			conf_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: each "
+			    "secret must be whsec_ followed by at least 16 "
+			    "characters");
+			return;
+		}
+		if (conf->stripe_webhook_secrets_count >=
+		    TG_WEBHOOK_SECRETS_MAX) {
+			conf_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: at most "
+			    "%d secrets", TG_WEBHOOK_SECRETS_MAX);
+			return;
+		}
+		if ((s = strndup(p, len)) == NULL) {
+			fprintf(stderr, "tollgate: out of memory\n");
+			exit(1);
+		}
+		conf->stripe_webhook_secrets
+		    [conf->stripe_webhook_secrets_count++] = s;
+	}
+
+	if (conf->stripe_webhook_secrets_count == 0) {
+		conf_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: required when "
+		    "billing is on (TOLLGATE_STRIPE_SECRET_KEY is set)");
+		return;
+	}
+
+	conf->billing_enabled = 1;
+}
+
+static void
+conf_deployment(struct tg_config *conf, tg_getenv_fn get,
+    struct tg_config_errors *errs)
+{
+	const char	*v;
+
+	conf->workers = (int)conf_int(get, "TOLLGATE_WORKERS", 0, 1, 64, errs);
+	conf->body_max = (size_t)conf_int(get, "TOLLGATE_BODY_MAX_BYTES",
+	    1048576, 1024, 64LL * 1024 * 1024, errs);
+	conf->max_keys_per_user = (int)conf_int(get,
+	    "TOLLGATE_MAX_KEYS_PER_USER", 50, 1, 10000, errs);
+	conf->trust_proxy = conf_bool(get, "TOLLGATE_TRUST_PROXY", 0, errs);
+
+	conf->seccomp = TG_SECCOMP_ON;
+	if ((v = conf_get(get, "TOLLGATE_SECCOMP")) != NULL) {
+		if (!strcmp(v, "on"))
+			conf->seccomp = TG_SECCOMP_ON;
+		else if (!strcmp(v, "trace"))
+			conf->seccomp = TG_SECCOMP_TRACE;
+		else if (!strcmp(v, "off"))
+			conf->seccomp = TG_SECCOMP_OFF;
+		else
+			conf_error(errs, "TOLLGATE_SECCOMP: must be on, trace "
+			    "or off");
+	}
+	if (conf->seccomp != TG_SECCOMP_ON && conf->production)
+		conf_error(errs, "TOLLGATE_SECCOMP: only \"on\" is allowed when "
+		    "TOLLGATE_ENV=production");
+
+	if ((v = conf_get(get, "TOLLGATE_RUNAS")) != NULL) {
+		if (strlen(v) > 32 || strpbrk(v, " \t:/") != NULL)
+			conf_error(errs, "TOLLGATE_RUNAS: not a user name");
+		else
+			conf->runas = conf_strdup(v);
+	}
+	if ((v = conf_get(get, "TOLLGATE_PIDFILE")) != NULL)
+		conf->pidfile = conf_strdup(v);
+	if ((v = conf_get(get, "TOLLGATE_CA_FILE")) != NULL)
+		conf->ca_file = conf_strdup(v);
+}

@@ -1,0 +1,99 @@
+/*
+ * Tollgate configuration: every setting comes from the environment
+ * (CONTRACT §2) and is checked completely before any worker forks.
+ *
+ * This file is pure C (no Kore types) so that the unit tests can feed
+ * it any environment they like.
+ */
+
+#ifndef TG_CONFIG_H
+#define TG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TG_SECRET_MIN		32
+#define TG_SECRET_KEY_LEN	32
+#define TG_ADMIN_EMAILS_MAX	64
+#define TG_WEBHOOK_SECRETS_MAX	8
+#define TG_CONFIG_ERRORS_MAX	64
+
+#define TG_SECCOMP_ON		0
+#define TG_SECCOMP_TRACE	1
+#define TG_SECCOMP_OFF		2
+
+struct tg_oauth_conf {
+	const char	*name;		/* google, github, kakao */
+	int		 enabled;
+	char		*client_id;
+	char		*client_secret;
+	char		*authorize_url;
+	char		*token_url;
+	char		*userinfo_url;	/* google, kakao */
+	char		*jwks_url;	/* google (and kakao OIDC) */
+	char		*api_url;	/* github */
+	char		*issuer;	/* expected id token iss */
+};
+
+struct tg_config {
+	int			 production;
+
+	char			*database_url;
+	char			 listen_host[256];
+	char			 listen_port[8];
+	char			*public_url;
+	char			*ui_url;
+	char			*ui_origin;	/* scheme://host[:port] of ui_url */
+	int			 public_https;	/* public_url is https */
+
+	unsigned char		*jwt_secret;
+	size_t			 jwt_secret_len;
+	unsigned char		*key_pepper;
+	size_t			 key_pepper_len;
+	unsigned char		 secret_key[TG_SECRET_KEY_LEN];
+
+	char			*admin_emails[TG_ADMIN_EMAILS_MAX];
+	int			 admin_emails_count;
+
+	char			*router_config;
+	int			 dev_login;
+	int64_t			 signup_credits_micros;
+
+	struct tg_oauth_conf	 google;
+	struct tg_oauth_conf	 github;
+	struct tg_oauth_conf	 kakao;
+
+	int			 billing_enabled;
+	char			*stripe_secret_key;
+	char			*stripe_webhook_secrets[TG_WEBHOOK_SECRETS_MAX];
+	int			 stripe_webhook_secrets_count;
+	char			*stripe_api_url;
+
+	/* Deployment settings of ours (documented in the README). */
+	int			 workers;	/* 0: one per CPU */
+	size_t			 body_max;
+	int			 seccomp;
+	char			*runas;
+	char			*pidfile;
+	char			*ca_file;	/* extra CA bundle for upstreams */
+	int			 max_keys_per_user;
+	int			 trust_proxy;	/* honour X-Forwarded-For */
+};
+
+/* Problems found while loading, one line each, naming the variable. */
+struct tg_config_errors {
+	int	count;
+	char	line[TG_CONFIG_ERRORS_MAX][256];
+};
+
+typedef const char	*(*tg_getenv_fn)(const char *);
+
+extern struct tg_config	tg_conf;
+
+int	tg_config_load(struct tg_config *, tg_getenv_fn,
+	    struct tg_config_errors *);
+void	tg_config_free(struct tg_config *);
+int	tg_config_is_admin_email(const struct tg_config *, const char *);
+int	tg_config_url_origin(const char *, char *, size_t);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * One asynchronous PostgreSQL statement per struct tg_db, driven from a
+ * handler's state machine over Kore's pgsql pool:
+ *
+ *	tg_db_start(&st->db, req, SQL, n, params);	then, in the next state,
+ *	switch (tg_db_poll(&st->db)) {
+ *	case TG_DB_WAIT:	return (HTTP_STATE_RETRY);
+ *	case TG_DB_FAILED:	tg_db_error(req, &st->db); ...
+ *	case TG_DB_DONE:	read st->db.res ...
+ *	}
+ *
+ * Parameters are text (or SQL NULL) and copied, so the caller's buffers
+ * may go away; the result stays owned by the tg_db until tg_db_clear()
+ * or the next tg_db_start(). Every statement is a single statement or a
+ * SQL function call: no transaction is ever held across states.
+ */
+
+#ifndef TG_DB_H
+#define TG_DB_H
+
+#include "tollgate.h"
+
+#define TG_DB_NAME		"db"
+#define TG_DB_PARAMS_MAX	16
+
+#define TG_DB_WAIT		1
+#define TG_DB_DONE		2
+#define TG_DB_FAILED		3
+
+/* Flags for tg_db_start(). */
+#define TG_DB_RETRY		0x01	/* idempotent: retry once on a lost connection */
+
+struct tg_db {
+	struct kore_pgsql	 sql;
+	struct http_request	*req;
+	const char		*query;
+	int			 flags;
+	int			 phase;
+	int			 bound;
+	int			 retried;
+	int			 nparams;
+	char			*params[TG_DB_PARAMS_MAX];
+	int			 lengths[TG_DB_PARAMS_MAX];
+	PGresult		*res;
+	int			 conn_lost;
+	char			 sqlstate[6];
+	char			*errmsg;
+};
+
+void		 tg_db_start(struct tg_db *, struct http_request *, int,
+		    const char *, int, const char *const *);
+int		 tg_db_poll(struct tg_db *);
+void		 tg_db_clear(struct tg_db *);
+void		 tg_db_error(struct http_request *, struct tg_db *);
+int		 tg_db_ntuples(struct tg_db *);
+const char	*tg_db_value(struct tg_db *, int, int);
+int		 tg_db_isnull(struct tg_db *, int, int);
+int		 tg_db_column(struct tg_db *, const char *);
+long long	 tg_db_int(struct tg_db *, int, int);
+void		 tg_db_register(void);
+
+#endif

@@ -1,0 +1,428 @@
+/*
+ * The one Kore handler: every request enters tg_dispatch() (conf/
+ * tollgate.conf routes "^/" here), which gives Tollgate control over what
+ * Kore would otherwise answer with bare bodies:
+ *
+ *   - the request id (X-Request-Id echoed when sane, else generated),
+ *   - route matching over the modules' tables, with 404 and 405 (with
+ *     Allow) in the contract's error shape,
+ *   - the per-route body limit (413) and session authentication,
+ *   - one access-log line and the request metrics when the request ends,
+ *     also when the client went away mid-way (status 499, as nginx).
+ *
+ * A handler is called again on every wakeup (HTTP_STATE_RETRY) with the
+ * same context; its own memory comes from tg_state_alloc().
+ */
+
+#include <sys/time.h>
+
+#include <ctype.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "tollgate.h"
+#include "metrics.h"
+
+#define ROUTES_MAX	128
+
+extern const struct tg_module	*tg_modules[];
+
+int	(*tg_session_authenticate)(struct http_request *,
+	    struct tg_principal *) = NULL;
+
+static const struct tg_route	*routes[ROUTES_MAX];
+static int			 route_metric[ROUTES_MAX];
+static int			 nroutes;
+
+static int	dispatch_begin(struct http_request *, struct tg_ctx *);
+static void	dispatch_end(struct http_request *, struct tg_ctx *);
+static void	dispatch_free(struct http_request *);
+static void	dispatch_request_id(struct http_request *, struct tg_ctx *);
+static int	dispatch_match(const char *, const char *, struct tg_ctx *);
+static void	dispatch_params_free(struct tg_ctx *);
+static void	dispatch_allow(int, char *, size_t);
+static void	dispatch_log(struct http_request *, struct tg_ctx *, int);
+
+/*
+ * Collect the modules' routes; called once in the parent. Also names the
+ * request metrics by pattern (routes that share a pattern share a name).
+ */
+void
+tg_dispatch_init(void)
+{
+	const struct tg_route	*r;
+	const char		*names[ROUTES_MAX];
+	int			 m, j, nnames;
+
+	nroutes = 0;
+	nnames = 0;
+	for (m = 0; tg_modules[m] != NULL; m++) {
+		if (tg_modules[m]->routes == NULL)
+			continue;
+		for (r = tg_modules[m]->routes; r->pattern != NULL; r++) {
+			if (nroutes >= ROUTES_MAX)
+				fatal("too many routes");
+			for (j = 0; j < nnames; j++) {
+				if (!strcmp(names[j], r->pattern))
+					break;
+			}
+			if (j == nnames)
+				names[nnames++] = r->pattern;
+			route_metric[nroutes] = j;
+			routes[nroutes++] = r;
+		}
+	}
+
+	tg_metrics_routes(names, nnames);
+}
+
+int
+tg_dispatch(struct http_request *req)
+{
+	struct tg_ctx	*ctx;
+	int		 ret;
+
+	if ((ctx = http_state_get(req)) == NULL) {
+		ctx = http_state_create(req, sizeof(*ctx), dispatch_free);
+		if (!dispatch_begin(req, ctx)) {
+			dispatch_end(req, ctx);
+			return (KORE_RESULT_OK);
+		}
+	}
+
+	ret = ctx->route->handler(req);
+	if (ret != KORE_RESULT_RETRY)
+		dispatch_end(req, ctx);
+
+	return (ret == KORE_RESULT_ERROR ? KORE_RESULT_OK : ret);
+}
+
+struct tg_ctx *
+tg_ctx(struct http_request *req)
+{
+	return (http_state_get(req));
+}
+
+/*
+ * Handler memory, zeroed, freed with the request. free_cb runs first and
+ * must release what the state holds (results, buffers); pgsql and curl
+ * handles bound to the request are cleaned up by the core before it.
+ */
+void *
+tg_state_alloc(struct http_request *req, size_t len,
+    void (*free_cb)(struct http_request *, void *))
+{
+	struct tg_ctx	*ctx = http_state_get(req);
+
+	if (ctx->state != NULL)
+		fatal("tg_state_alloc: state already exists");
+
+	ctx->state = kore_calloc(1, len);
+	ctx->state_free = free_cb;
+
+	return (ctx->state);
+}
+
+void *
+tg_state(struct http_request *req)
+{
+	struct tg_ctx	*ctx = http_state_get(req);
+
+	return (ctx != NULL ? ctx->state : NULL);
+}
+
+const char *
+tg_param(struct http_request *req, int i)
+{
+	struct tg_ctx	*ctx = http_state_get(req);
+
+	if (ctx == NULL || i < 0 || i >= ctx->nparams)
+		return (NULL);
+
+	return (ctx->params[i]);
+}
+
+const char *
+tg_request_id(struct http_request *req)
+{
+	struct tg_ctx	*ctx = http_state_get(req);
+
+	return (ctx != NULL ? ctx->request_id : "-");
+}
+
+u_int64_t
+tg_now_us(void)
+{
+	struct timespec	ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((u_int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+/* Returns 1 when the route's handler should run, 0 when answered. */
+static int
+dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
+{
+	const struct tg_route	*r;
+	char			 allow[64];
+	int			 i, methods, method;
+	size_t			 max;
+
+	ctx->start_us = tg_now_us();
+	ctx->route_index = -1;
+
+	/*
+	 * The body (if any) is complete here; Kore's header and body
+	 * timers must not fire while a handler waits on PostgreSQL or an
+	 * upstream (kore-guide P1/P2). They are re-armed after the answer.
+	 */
+	if (req->owner != NULL)
+		req->owner->http_timeout = 0;
+
+	dispatch_request_id(req, ctx);
+	http_response_header(req, "x-content-type-options", "nosniff");
+
+	method = req->method;
+	if (method == HTTP_METHOD_HEAD)
+		method = HTTP_METHOD_GET;
+
+	methods = 0;
+	for (i = 0; i < nroutes; i++) {
+		r = routes[i];
+		if (!dispatch_match(r->pattern, req->path, ctx))
+			continue;
+		if (r->methods & method) {
+			ctx->route = r;
+			ctx->route_index = route_metric[i];
+			break;
+		}
+		methods |= r->methods;
+		ctx->route_index = route_metric[i];
+	}
+
+	/* The body limit first: an oversized body is refused anywhere. */
+	max = ctx->route != NULL && ctx->route->body_max != 0 ?
+	    ctx->route->body_max : tg_conf.body_max;
+	if (req->http_body_length > max) {
+		tg_error(req, 413, "body_too_large", NULL,
+		    "request body of %zu bytes is over the limit of %zu bytes",
+		    req->http_body_length, max);
+		return (0);
+	}
+
+	if (ctx->route == NULL) {
+		if (methods != 0) {
+			dispatch_allow(methods, allow, sizeof(allow));
+			http_response_header(req, "allow", allow);
+			tg_error(req, 405, "method_not_allowed", NULL,
+			    "%s is not allowed on this route (allowed: %s)",
+			    http_method_text(req->method), allow);
+		} else {
+			tg_error(req, 404, "not_found", NULL,
+			    "no route for %s", req->path);
+		}
+		return (0);
+	}
+
+	if (ctx->route->auth == TG_AUTH_SESSION) {
+		if (tg_session_authenticate == NULL) {
+			tg_error(req, 401, "invalid_token", NULL,
+			    "sign-in is not available");
+			return (0);
+		}
+		if (!tg_session_authenticate(req, &ctx->who))
+			return (0);
+	}
+
+	return (1);
+}
+
+static void
+dispatch_end(struct http_request *req, struct tg_ctx *ctx)
+{
+	if (ctx->logged)
+		return;
+
+	ctx->logged = 1;
+	dispatch_log(req, ctx, req->status);
+	tg_metrics_request(ctx->route_index, req->status);
+}
+
+/*
+ * Runs first in http_request_free(). A request freed before its handler
+ * finished (client gone) is logged here; its pgsql and curl handles live
+ * in our state memory, so they are released before that memory goes.
+ */
+static void
+dispatch_free(struct http_request *req)
+{
+	struct tg_ctx	*ctx = http_state_get(req);
+
+	if (ctx == NULL)
+		return;
+
+	if (!ctx->logged) {
+		ctx->logged = 1;
+		dispatch_log(req, ctx, 499);
+		tg_metrics_request(ctx->route_index, 499);
+	}
+
+	while (!LIST_EMPTY(&req->pgsqls))
+		kore_pgsql_cleanup(LIST_FIRST(&req->pgsqls));
+	while (!LIST_EMPTY(&req->chandles))
+		kore_curl_cleanup(LIST_FIRST(&req->chandles));
+
+	if (ctx->state != NULL) {
+		if (ctx->state_free != NULL)
+			ctx->state_free(req, ctx->state);
+		kore_free(ctx->state);
+		ctx->state = NULL;
+	}
+
+	dispatch_params_free(ctx);
+}
+
+/* A sane incoming id is kept (log correlation); anything else replaced. */
+static void
+dispatch_request_id(struct http_request *req, struct tg_ctx *ctx)
+{
+	const char	*in, *p;
+	unsigned char	 rnd[12];
+	size_t		 len;
+
+	if (http_request_header(req, "x-request-id", &in)) {
+		len = strlen(in);
+		for (p = in; *p != '\0'; p++) {
+			if (!isalnum((unsigned char)*p) && *p != '-' &&
+			    *p != '_' && *p != '.' && *p != ':')
+				break;
+		}
+		if (*p == '\0' && len > 0 && len <= TG_REQUEST_ID_MAX) {
+			memcpy(ctx->request_id, in, len + 1);
+			goto out;
+		}
+	}
+
+	randombytes_buf(rnd, sizeof(rnd));
+	memcpy(ctx->request_id, "req_", 4);
+	sodium_bin2hex(ctx->request_id + 4, sizeof(ctx->request_id) - 4,
+	    rnd, sizeof(rnd));
+
+out:
+	http_response_header(req, "x-request-id", ctx->request_id);
+}
+
+/* Literal segments must be equal; "{}" takes one non-empty segment. */
+static int
+dispatch_match(const char *pattern, const char *path, struct tg_ctx *ctx)
+{
+	const char	*p, *s;
+	size_t		 plen, slen;
+	int		 n;
+
+	dispatch_params_free(ctx);
+	n = 0;
+	p = pattern;
+	s = path;
+
+	while (*p != '\0' && *s != '\0') {
+		if (*p != '/' || *s != '/')
+			goto fail;
+		p++;
+		s++;
+		plen = strcspn(p, "/");
+		slen = strcspn(s, "/");
+
+		if (plen == 2 && p[0] == '{' && p[1] == '}') {
+			if (slen == 0 || n >= TG_PARAMS_MAX)
+				goto fail;
+			ctx->params[n] = kore_malloc(slen + 1);
+			memcpy(ctx->params[n], s, slen);
+			ctx->params[n++][slen] = '\0';
+		} else if (plen != slen || strncmp(p, s, plen)) {
+			goto fail;
+		}
+		p += plen;
+		s += slen;
+	}
+
+	if (*p != '\0' || *s != '\0')
+		goto fail;
+
+	ctx->nparams = n;
+	return (1);
+
+fail:
+	ctx->nparams = n;
+	dispatch_params_free(ctx);
+	return (0);
+}
+
+static void
+dispatch_params_free(struct tg_ctx *ctx)
+{
+	int	i;
+
+	for (i = 0; i < ctx->nparams; i++)
+		kore_free(ctx->params[i]);
+	ctx->nparams = 0;
+}
+
+static void
+dispatch_allow(int methods, char *out, size_t len)
+{
+	static const struct {
+		int		 m;
+		const char	*name;
+	} names[] = {
+		{ HTTP_METHOD_GET, "GET, HEAD" },
+		{ HTTP_METHOD_POST, "POST" },
+		{ HTTP_METHOD_PUT, "PUT" },
+		{ HTTP_METHOD_PATCH, "PATCH" },
+		{ HTTP_METHOD_DELETE, "DELETE" },
+	};
+	size_t	i, off;
+	int	n;
+
+	off = 0;
+	out[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(methods & names[i].m))
+			continue;
+		n = snprintf(out + off, len - off, "%s%s",
+		    off > 0 ? ", " : "", names[i].name);
+		if (n < 0 || (size_t)n >= len - off)
+			return;
+		off += n;
+	}
+}
+
+/*
+ * One line per request. The path is logged without its query string
+ * (Kore splits it off), so OAuth codes and states never reach the log;
+ * bytes outside printable ASCII are replaced to keep lines whole.
+ */
+static void
+dispatch_log(struct http_request *req, struct tg_ctx *ctx, int status)
+{
+	char		 path[256];
+	const char	*route, *src;
+	size_t		 i;
+
+	src = req->path != NULL ? req->path : "-";
+	for (i = 0; i < sizeof(path) - 1 && src[i] != '\0'; i++) {
+		path[i] = (src[i] > 0x20 && src[i] < 0x7f && src[i] != '"') ?
+		    src[i] : '?';
+	}
+	path[i] = '\0';
+
+	route = ctx->route != NULL ? ctx->route->pattern : "-";
+
+	kore_log(LOG_INFO, "access rid=%s method=%s path=\"%s\" route=%s "
+	    "status=%d ms=%.1f user=%s key=%s", ctx->request_id,
+	    http_method_text(req->method), path, route, status,
+	    (double)(tg_now_us() - ctx->start_us) / 1000.0,
+	    ctx->who.user_id[0] != '\0' ? ctx->who.user_id : "-",
+	    ctx->who.key_id[0] != '\0' ? ctx->who.key_id : "-");
+}

@@ -1,0 +1,131 @@
+/*
+ * Tollgate's shared core for Kore-side code: the request context every
+ * handler runs in, the route and module tables, and the helpers for
+ * errors, JSON responses and asynchronous PostgreSQL.
+ *
+ * Pure code (translation, parsing, cost math, validation) must not
+ * include this header: it stays free of Kore types so unit tests link it
+ * directly.
+ */
+
+#ifndef TG_TOLLGATE_H
+#define TG_TOLLGATE_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+#include <kore/pgsql.h>
+#include <kore/curl.h>
+
+#include <jansson.h>
+
+#include "config.h"
+
+/* Route authentication, checked by the dispatcher before the handler. */
+#define TG_AUTH_NONE		0
+#define TG_AUTH_SESSION		1	/* Bearer access token (JWT) */
+#define TG_AUTH_API_KEY		2	/* checked by the handler, async */
+
+/* Route flags. */
+#define TG_ROUTE_ANTHROPIC	0x0001	/* errors in Anthropic's shape */
+
+#define TG_PARAMS_MAX		4
+#define TG_REQUEST_ID_MAX	128
+#define TG_ID_MAX		64
+
+/*
+ * One entry per (method set, path pattern). A pattern is a literal path
+ * whose segments may be "{}", matching one non-empty segment that is
+ * handed to the handler as a parameter (tg_param()).
+ */
+struct tg_route {
+	int		 methods;
+	const char	*pattern;
+	int		(*handler)(struct http_request *);
+	int		 auth;
+	int		 flags;
+	size_t		 body_max;	/* 0: TOLLGATE_BODY_MAX_BYTES */
+};
+
+/*
+ * A subsystem: its routes and its hooks. parent_init runs in the parent
+ * before any worker forks (load and check configuration, add problems to
+ * errs); worker_init runs in every worker after the sandbox is on.
+ */
+struct tg_module {
+	const char		*name;
+	void			(*parent_init)(struct tg_config_errors *);
+	void			(*worker_init)(void);
+	void			(*worker_teardown)(void);
+	const struct tg_route	*routes;	/* ends with a NULL pattern */
+};
+
+/* The identity of the caller, once authenticated. */
+struct tg_principal {
+	char		user_id[TG_ID_MAX];
+	char		session_id[TG_ID_MAX];
+	char		key_id[TG_ID_MAX];
+};
+
+/* Everything the core keeps per request (req->hdlr_extra). */
+struct tg_ctx {
+	const struct tg_route	*route;
+	int			 route_index;
+	char			 request_id[TG_REQUEST_ID_MAX + 1];
+	u_int64_t		 start_us;
+	char			*params[TG_PARAMS_MAX];
+	int			 nparams;
+	struct tg_principal	 who;
+	int			 logged;
+	size_t			 bytes_out;	/* streamed bodies */
+	void			*state;
+	void			(*state_free)(struct http_request *, void *);
+};
+
+/*
+ * Verifies the session access token of a TG_AUTH_SESSION route and fills
+ * the principal; set by the identity module. Returns 1 when the request
+ * may proceed; on 0 it has already answered with an error.
+ */
+extern int	(*tg_session_authenticate)(struct http_request *,
+		    struct tg_principal *);
+
+/* dispatch.c */
+int		 tg_dispatch(struct http_request *);
+void		 tg_dispatch_init(void);
+struct tg_ctx	*tg_ctx(struct http_request *);
+void		*tg_state_alloc(struct http_request *, size_t,
+		    void (*)(struct http_request *, void *));
+void		*tg_state(struct http_request *);
+const char	*tg_param(struct http_request *, int);
+const char	*tg_request_id(struct http_request *);
+u_int64_t	 tg_now_us(void);
+
+/* error.c */
+void		 tg_error(struct http_request *, int, const char *,
+		    const char *, const char *, ...)
+		    __attribute__((format(printf, 5, 6)));
+void		 tg_error_retry(struct http_request *, int, const char *,
+		    int, const char *, ...)
+		    __attribute__((format(printf, 5, 6)));
+void		 tg_error_internal(struct http_request *, const char *);
+const char	*tg_error_type(int);
+json_t		*tg_error_body(struct http_request *, int, const char *,
+		    const char *, const char *);
+
+/* http.c */
+void		 tg_http_json(struct http_request *, int, json_t *);
+void		 tg_http_json_steal(struct http_request *, int, json_t *);
+void		 tg_http_no_content(struct http_request *);
+json_t		*tg_http_body_json(struct http_request *);
+int		 tg_http_body(struct http_request *, const u_int8_t **,
+		    size_t *);
+int		 tg_http_query(struct http_request *, const char *, char *,
+		    size_t);
+const char	*tg_http_bearer(struct http_request *);
+void		 tg_http_client_ip(struct http_request *, char *, size_t);
+const char	*tg_http_header(struct http_request *, const char *);
+
+#endif

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The test suite behind `make test`: C unit tests (Check), then the
+# black-box integration tests (pytest) that start their own PostgreSQL,
+# the built ./tollgate and fake upstreams. Prints one summary; exits
+# non-zero on any failure. Every process a test starts is stopped by the
+# test fixtures, also when the test fails.
+#
+#   scripts/run-tests.sh [all|unit|integration] [pytest args...]
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build/release}
+MODE=${1:-all}
+shift || true
+
+PY=/usr/bin/python3
+unit_total=0
+unit_failed=()
+integ_rc=0
+integ_ran=0
+
+if [ -n "${SANITIZE:-}" ]; then
+	export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1:${ASAN_OPTIONS:-}"
+	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
+	export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:${LSAN_OPTIONS:-}"
+fi
+
+if [ "$MODE" = all ] || [ "$MODE" = unit ]; then
+	echo "== unit tests"
+	while IFS= read -r t; do
+		unit_total=$((unit_total + 1))
+		if ! CK_FORK=yes "$t"; then
+			unit_failed+=("${t#"$BUILD"/tests/}")
+		fi
+	done < <(find "$BUILD/tests" -type f -name 'test_*' -perm -u+x \
+	    2>/dev/null | sort)
+fi
+
+if [ "$MODE" = all ] || [ "$MODE" = integration ]; then
+	echo "== integration tests"
+	integ_ran=1
+	TOLLGATE_BIN="$ROOT/tollgate" TOLLGATE_SANITIZE="${SANITIZE:-}" \
+	    "$PY" -m pytest -p no:cacheprovider -q -rfE tests/integration "$@"
+	integ_rc=$?
+fi
+
+echo
+echo "== summary"
+if [ "$MODE" = all ] || [ "$MODE" = unit ]; then
+	echo "unit:        $((unit_total - ${#unit_failed[@]}))/$unit_total programs passed"
+	for f in "${unit_failed[@]}"; do
+		echo "  FAILED $f"
+	done
+fi
+if [ "$integ_ran" = 1 ]; then
+	if [ "$integ_rc" -eq 0 ]; then
+		echo "integration: passed"
+	else
+		echo "integration: FAILED (pytest exit $integ_rc)"
+	fi
+fi
+
+if [ ${#unit_failed[@]} -ne 0 ] || [ "$integ_rc" -ne 0 ]; then
+	echo "RESULT: FAIL"
+	exit 1
+fi
+echo "RESULT: PASS"

@@ -1,0 +1,85 @@
+"""Fixtures for the integration tests.
+
+  pg          the session's private PostgreSQL (migrated template inside)
+  db          a fresh database for this test: .name, .url, .query(sql, *args)
+  tollgate    a factory: tollgate(env={...}, workers=N) starts the real
+              binary on a free port against `db` (or db_url=...); every
+              instance is stopped at the end of the test
+  server      one running instance with the default test settings
+"""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__),
+                                                "..")))
+
+from lib.pg import PgCluster  # noqa: E402
+from lib.server import Tollgate  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pg():
+    cluster = PgCluster()
+    cluster.start()
+    try:
+        cluster.create_template()
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+class Database:
+    def __init__(self, cluster, name):
+        self.cluster = cluster
+        self.name = name
+        self.url = cluster.url(name)
+
+    def query(self, sql, *args):
+        return self.cluster.admin(sql, *args, dbname=self.name)
+
+    def connect(self):
+        return self.cluster.connect(self.name)
+
+
+@pytest.fixture
+def db(pg):
+    if not pg.running:
+        pg.start()
+    name = pg.new_db()
+    yield Database(pg, name)
+    if not pg.running:
+        pg.start()
+    pg.drop_db(name)
+
+
+@pytest.fixture
+def tollgate(db):
+    started = []
+
+    def start(env=None, workers=1, db_url=None, args=None, user=None,
+              wait=True):
+        e = {"TOLLGATE_WORKERS": str(workers)}
+        e.update(env or {})
+        t = Tollgate(db_url or db.url, env=e, args=args, user=user)
+        started.append(t)
+        if wait:
+            t.start()
+        return t
+
+    yield start
+    errors = []
+    for t in started:
+        try:
+            t.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n".join(errors))
+
+
+@pytest.fixture
+def server(tollgate):
+    return tollgate()

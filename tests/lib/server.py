@@ -1,0 +1,196 @@
+"""The real tollgate binary, started for a test.
+
+Each instance gets a free port on 127.0.0.1, a private working directory,
+a clean environment (nothing leaks in from the shell running the tests),
+and its output in a log file. stop() sends SIGTERM and, if needed, kills
+the whole process group, so no worker survives a failing test. Under a
+sanitizer build, any ASan/UBSan/LSan report the process wrote fails the
+test at stop()."""
+
+import glob
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import requests
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BINARY = os.environ.get("TOLLGATE_BIN", os.path.join(ROOT, "tollgate"))
+SANITIZE = bool(os.environ.get("TOLLGATE_SANITIZE"))
+
+TEST_JWT_SECRET = "test-jwt-secret-7d1c0b5e4a394f2e8c6b1a0f9e8d7c6b"
+TEST_KEY_PEPPER = "test-key-pepper-3f2e1d0c9b8a79685746352413021f1e"
+TEST_SECRET_KEY = ("8f3a9c1e5b7d2f4a6c8e0b1d3f5a7c9e"
+                   "2b4d6f8a0c1e3b5d7f9a1c3e5b7d9f0a")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def base_env(db_url, port, workdir):
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": workdir,
+        "TOLLGATE_ENV": "dev",
+        "TOLLGATE_DATABASE_URL": db_url,
+        "TOLLGATE_LISTEN": "127.0.0.1:%d" % port,
+        "TOLLGATE_PUBLIC_URL": "http://127.0.0.1:%d" % port,
+        "TOLLGATE_UI_URL": "http://127.0.0.1:%d" % port,
+        "TOLLGATE_JWT_SECRET": TEST_JWT_SECRET,
+        "TOLLGATE_KEY_PEPPER": TEST_KEY_PEPPER,
+        "TOLLGATE_SECRET_KEY": TEST_SECRET_KEY,
+        "TOLLGATE_ROUTER_CONFIG": os.path.join(ROOT, "conf", "router.json"),
+        "TOLLGATE_WORKERS": "1",
+        "TOLLGATE_PIDFILE": os.path.join(workdir, "tollgate.pid"),
+    }
+    if SANITIZE:
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") +
+                               ":log_path=%s/asan" % workdir)
+        env["UBSAN_OPTIONS"] = (env.get("UBSAN_OPTIONS", "") +
+                                ":log_path=%s/ubsan" % workdir)
+    return env
+
+
+class StartupError(Exception):
+    pass
+
+
+class Tollgate:
+    """One tollgate process. env entries set to None are removed."""
+
+    def __init__(self, db_url, env=None, args=None, port=None, user=None,
+                 binary=BINARY):
+        self.workdir = tempfile.mkdtemp(prefix="tg-run-")
+        os.chmod(self.workdir, 0o777)
+        self.port = port or free_port()
+        self.env = base_env(db_url, self.port, self.workdir)
+        for k, v in (env or {}).items():
+            if v is None:
+                self.env.pop(k, None)
+            else:
+                self.env[k] = v
+        self.args = args if args is not None else ["-f", "-n", "-r"]
+        self.user = user
+        self.binary = binary
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.logpath = os.path.join(self.workdir, "tollgate.log")
+        self.proc = None
+        self.http = requests.Session()
+
+    def start(self, timeout=15):
+        argv = [self.binary] + self.args
+        if self.user is not None:
+            argv = ["runuser", "-u", self.user, "--"] + argv
+        logf = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(argv, cwd=self.workdir, env=self.env,
+                                     stdout=logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        logf.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise StartupError("tollgate exited with %d:\n%s" %
+                                   (self.proc.returncode, self.log()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port),
+                                              timeout=0.2):
+                    pass
+                if self._workers_up():
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise StartupError("tollgate did not start:\n" + self.log())
+
+    def _workers_up(self):
+        n = int(self.env.get("TOLLGATE_WORKERS") or os.cpu_count() or 1)
+        return self.log().count(" started (cpu#") >= n
+
+    def run_to_exit(self, timeout=15):
+        """For start-up refusals: run, wait for exit, return (rc, log)."""
+        argv = [self.binary] + self.args
+        r = subprocess.run(argv, cwd=self.workdir, env=self.env,
+                           capture_output=True, text=True, timeout=timeout)
+        return r.returncode, r.stdout + r.stderr
+
+    def log(self):
+        try:
+            with open(self.logpath, "r", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def pids(self):
+        """The parent and its workers (the whole process group)."""
+        if self.proc is None:
+            return []
+        out = subprocess.run(["pgrep", "-g", str(self.proc.pid)],
+                             capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def kill9(self):
+        """Crash the whole process (parent and workers) at once."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self, check_sanitizer=True):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self.http.close()
+        if check_sanitizer and SANITIZE:
+            reports = sorted(glob.glob(os.path.join(self.workdir, "asan.*")) +
+                             glob.glob(os.path.join(self.workdir, "ubsan.*")))
+            text = ""
+            for r in reports:
+                with open(r, errors="replace") as f:
+                    text += "==> %s\n%s\n" % (r, f.read())
+            if text:
+                raise AssertionError("sanitizer reports:\n" + text)
+
+    # HTTP helpers (requests); never raise on HTTP status.
+    def request(self, method, path, **kw):
+        kw.setdefault("timeout", 30)
+        return self.http.request(method, self.url + path, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)

@@ -1,0 +1,329 @@
+/*
+ * Configuration from the environment: every bad value is reported once,
+ * by name, and production refuses dev-only settings.
+ */
+
+#include <string.h>
+
+#include "tg_test.h"
+#include "config.h"
+
+#define ENV_MAX	64
+
+static const char	*env_names[ENV_MAX];
+static const char	*env_values[ENV_MAX];
+static int		 env_count;
+
+static const char *
+fake_getenv(const char *name)
+{
+	int	i;
+
+	for (i = 0; i < env_count; i++) {
+		if (!strcmp(env_names[i], name))
+			return (env_values[i]);
+	}
+	return (NULL);
+}
+
+static void
+env_set(const char *name, const char *value)
+{
+	int	i;
+
+	for (i = 0; i < env_count; i++) {
+		if (!strcmp(env_names[i], name)) {
+			env_values[i] = value;
+			return;
+		}
+	}
+	env_names[env_count] = name;
+	env_values[env_count++] = value;
+}
+
+/* A complete, valid production environment. */
+static void
+env_base(void)
+{
+	env_count = 0;
+	env_set("TOLLGATE_DATABASE_URL", "host=/tmp dbname=tollgate");
+	env_set("TOLLGATE_JWT_SECRET", "0123456789abcdef0123456789abcdefXYZ");
+	env_set("TOLLGATE_KEY_PEPPER", "fedcba9876543210fedcba9876543210QRS");
+	env_set("TOLLGATE_SECRET_KEY",
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+}
+
+/* Load and expect exactly one problem, naming var. */
+static void
+expect_one_error(const char *var)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 0);
+	ck_assert_int_eq(errs.count, 1);
+	ck_assert_msg(strncmp(errs.line[0], var, strlen(var)) == 0,
+	    "error \"%s\" does not name %s", errs.line[0], var);
+	tg_config_free(&conf);
+}
+
+START_TEST(valid_production_defaults)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+
+	env_base();
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
+	ck_assert_int_eq(errs.count, 0);
+	ck_assert_int_eq(conf.production, 1);
+	ck_assert_str_eq(conf.listen_host, "127.0.0.1");
+	ck_assert_str_eq(conf.listen_port, "8080");
+	ck_assert_str_eq(conf.public_url, "http://127.0.0.1:8080");
+	ck_assert_str_eq(conf.ui_origin, "http://127.0.0.1:8080");
+	ck_assert_str_eq(conf.router_config, "conf/router.json");
+	ck_assert_int_eq(conf.dev_login, 0);
+	ck_assert_int_eq(conf.signup_credits_micros, 0);
+	ck_assert_int_eq(conf.google.enabled, 0);
+	ck_assert_int_eq(conf.billing_enabled, 0);
+	ck_assert_int_eq(conf.body_max, 1048576);
+	ck_assert_int_eq(conf.max_keys_per_user, 50);
+	ck_assert_int_eq(conf.secret_key[0], 0x00);
+	ck_assert_int_eq(conf.secret_key[31], 0xff);
+	tg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(missing_required)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+	int			 i, found[4] = { 0, 0, 0, 0 };
+
+	env_count = 0;
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 0);
+	ck_assert_int_eq(errs.count, 4);
+	for (i = 0; i < errs.count; i++) {
+		found[0] |= strstr(errs.line[i], "TOLLGATE_DATABASE_URL") != NULL;
+		found[1] |= strstr(errs.line[i], "TOLLGATE_JWT_SECRET") != NULL;
+		found[2] |= strstr(errs.line[i], "TOLLGATE_KEY_PEPPER") != NULL;
+		found[3] |= strstr(errs.line[i], "TOLLGATE_SECRET_KEY") != NULL;
+	}
+	ck_assert(found[0] && found[1] && found[2] && found[3]);
+	tg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(short_secret_is_named_not_shown)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+
+	env_base();
+	env_set("TOLLGATE_JWT_SECRET", "hunter2-short");
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 0);
+	ck_assert_int_eq(errs.count, 1);
+	ck_assert_ptr_nonnull(strstr(errs.line[0], "TOLLGATE_JWT_SECRET"));
+	ck_assert_ptr_null(strstr(errs.line[0], "hunter2"));
+	tg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(bad_values)
+{
+	env_base();
+	env_set("TOLLGATE_ENV", "staging");
+	expect_one_error("TOLLGATE_ENV");
+
+	env_base();
+	env_set("TOLLGATE_LISTEN", "127.0.0.1");
+	expect_one_error("TOLLGATE_LISTEN");
+	env_set("TOLLGATE_LISTEN", "127.0.0.1:70000");
+	expect_one_error("TOLLGATE_LISTEN");
+	env_set("TOLLGATE_LISTEN", ":80");
+	expect_one_error("TOLLGATE_LISTEN");
+
+	env_base();
+	env_set("TOLLGATE_PUBLIC_URL", "ftp://example.com");
+	expect_one_error("TOLLGATE_PUBLIC_URL");
+
+	env_base();
+	env_set("TOLLGATE_SECRET_KEY", "abcd");
+	expect_one_error("TOLLGATE_SECRET_KEY");
+	env_set("TOLLGATE_SECRET_KEY",
+	    "zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+	expect_one_error("TOLLGATE_SECRET_KEY");
+
+	env_base();
+	env_set("TOLLGATE_SIGNUP_CREDITS_MICROS", "-5");
+	expect_one_error("TOLLGATE_SIGNUP_CREDITS_MICROS");
+	env_set("TOLLGATE_SIGNUP_CREDITS_MICROS", "1.5");
+	expect_one_error("TOLLGATE_SIGNUP_CREDITS_MICROS");
+
+	env_base();
+	env_set("TOLLGATE_ADMIN_EMAILS", "a@example.com, not-an-email");
+	expect_one_error("TOLLGATE_ADMIN_EMAILS");
+
+	env_base();
+	env_set("TOLLGATE_WORKERS", "0");
+	expect_one_error("TOLLGATE_WORKERS");
+
+	env_base();
+	env_set("TOLLGATE_DEV_LOGIN", "maybe");
+	expect_one_error("TOLLGATE_DEV_LOGIN");
+}
+END_TEST
+
+START_TEST(production_refuses_dev_features)
+{
+	env_base();
+	env_set("TOLLGATE_DEV_LOGIN", "1");
+	expect_one_error("TOLLGATE_DEV_LOGIN");
+
+	env_base();
+	env_set("TOLLGATE_JWT_SECRET", "insecure-dev-jwt-secret-0123456789abcdef");
+	expect_one_error("TOLLGATE_JWT_SECRET");
+
+	env_base();
+	env_set("TOLLGATE_SECRET_KEY",
+	    "0000000000000000000000000000000000000000000000000000000000000000");
+	expect_one_error("TOLLGATE_SECRET_KEY");
+
+	env_base();
+	env_set("TOLLGATE_SECCOMP", "off");
+	expect_one_error("TOLLGATE_SECCOMP");
+
+	env_base();
+	env_set("TOLLGATE_PUBLIC_URL", "http://api.example.com");
+	expect_one_error("TOLLGATE_PUBLIC_URL");
+}
+END_TEST
+
+START_TEST(dev_allows_dev_features)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+
+	env_base();
+	env_set("TOLLGATE_ENV", "dev");
+	env_set("TOLLGATE_DEV_LOGIN", "1");
+	env_set("TOLLGATE_JWT_SECRET", "insecure-dev-jwt-secret-0123456789abcdef");
+	env_set("TOLLGATE_SECCOMP", "off");
+	env_set("TOLLGATE_PUBLIC_URL", "http://api.example.com");
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
+	ck_assert_int_eq(conf.dev_login, 1);
+	ck_assert_int_eq(conf.production, 0);
+	tg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(secret_key_base64)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+
+	env_base();
+	/* 32 bytes 0x01..0x20 */
+	env_set("TOLLGATE_SECRET_KEY",
+	    "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=");
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
+	ck_assert_int_eq(conf.secret_key[0], 1);
+	ck_assert_int_eq(conf.secret_key[31], 32);
+	tg_config_free(&conf);
+
+	env_set("TOLLGATE_SECRET_KEY", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e");
+	expect_one_error("TOLLGATE_SECRET_KEY");
+}
+END_TEST
+
+START_TEST(listen_ipv6_and_admins)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+
+	env_base();
+	env_set("TOLLGATE_LISTEN", "[::1]:9000");
+	env_set("TOLLGATE_ADMIN_EMAILS", " Boss@Example.com ,ops@example.com,");
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
+	ck_assert_str_eq(conf.listen_host, "::1");
+	ck_assert_str_eq(conf.listen_port, "9000");
+	ck_assert_int_eq(conf.admin_emails_count, 2);
+	ck_assert(tg_config_is_admin_email(&conf, "boss@example.com"));
+	ck_assert(tg_config_is_admin_email(&conf, "OPS@example.com"));
+	ck_assert(!tg_config_is_admin_email(&conf, "eve@example.com"));
+	ck_assert(!tg_config_is_admin_email(&conf, ""));
+	tg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(oauth_and_stripe)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+
+	env_base();
+	env_set("TOLLGATE_GITHUB_CLIENT_ID", "abc");
+	expect_one_error("TOLLGATE_GITHUB_CLIENT_SECRET");
+
+	env_base();
+	env_set("TOLLGATE_GOOGLE_CLIENT_ID", "gid");
+	env_set("TOLLGATE_GOOGLE_CLIENT_SECRET", "gsecret");
+	env_set("TOLLGATE_GOOGLE_TOKEN_URL", "https://fake.example/token");
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
+	ck_assert_int_eq(conf.google.enabled, 1);
+	ck_assert_str_eq(conf.google.token_url, "https://fake.example/token");
+	ck_assert_str_eq(conf.google.authorize_url,
+	    "https://accounts.google.com/o/oauth2/v2/auth");
+	ck_assert_str_eq(conf.google.issuer, "https://accounts.google.com");
+	tg_config_free(&conf);
+
+	env_base();
+	env_set("TOLLGATE_STRIPE_SECRET_KEY", "sk_test_123");
+	expect_one_error("TOLLGATE_STRIPE_WEBHOOK_SECRET");
+	env_set("TOLLGATE_STRIPE_WEBHOOK_SECRET", "nope");
+	expect_one_error("TOLLGATE_STRIPE_WEBHOOK_SECRET");
+	env_set("TOLLGATE_STRIPE_WEBHOOK_SECRET",
+	    "whsec_aaaaaaaaaaaaaaaaaaaa, whsec_bbbbbbbbbbbbbbbbbbbb");
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
+	ck_assert_int_eq(conf.billing_enabled, 1);
+	ck_assert_int_eq(conf.stripe_webhook_secrets_count, 2);
+	ck_assert_str_eq(conf.stripe_webhook_secrets[1],
+	    "whsec_bbbbbbbbbbbbbbbbbbbb");
+	tg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(url_origin)
+{
+	char	o[64];
+
+	ck_assert(tg_config_url_origin("https://App.Example.com/ui?x=1", o,
+	    sizeof(o)));
+	ck_assert_str_eq(o, "https://app.example.com");
+	ck_assert(tg_config_url_origin("http://127.0.0.1:8080", o, sizeof(o)));
+	ck_assert_str_eq(o, "http://127.0.0.1:8080");
+	ck_assert(!tg_config_url_origin("javascript:alert(1)", o, sizeof(o)));
+	ck_assert(!tg_config_url_origin("https:///x", o, sizeof(o)));
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite	*s = suite_create("config");
+	TCase	*tc = tcase_create("config");
+
+	tcase_add_test(tc, valid_production_defaults);
+	tcase_add_test(tc, missing_required);
+	tcase_add_test(tc, short_secret_is_named_not_shown);
+	tcase_add_test(tc, bad_values);
+	tcase_add_test(tc, production_refuses_dev_features);
+	tcase_add_test(tc, dev_allows_dev_features);
+	tcase_add_test(tc, secret_key_base64);
+	tcase_add_test(tc, listen_ipv6_and_admins);
+	tcase_add_test(tc, oauth_and_stripe);
+	tcase_add_test(tc, url_origin);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+TG_TEST_MAIN(config_suite)
