@@ -26,7 +26,6 @@
 
 #define ROUTES_MAX	128
 
-extern const struct tg_module	*tg_modules[];
 
 int	(*tg_session_authenticate)(struct http_request *,
 	    struct tg_principal *) = NULL;
@@ -57,8 +56,8 @@ tg_dispatch_init(void)
 
 	nroutes = 0;
 	nnames = 0;
-	for (m = 0; tg_modules[m] != NULL; m++) {
-		if (tg_modules[m]->routes == NULL)
+	for (m = 0; m < TG_MODULES_MAX; m++) {
+		if (tg_modules[m] == NULL || tg_modules[m]->routes == NULL)
 			continue;
 		for (r = tg_modules[m]->routes; r->pattern != NULL; r++) {
 			if (nroutes >= ROUTES_MAX)

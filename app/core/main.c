@@ -26,7 +26,6 @@
 #include "db.h"
 #include "metrics.h"
 
-extern const struct tg_module	*tg_modules[];
 
 static void	main_check_config(void);
 static void	main_kore_settings(void);
@@ -88,8 +87,9 @@ kore_worker_configure(void)
 
 	tg_db_register();
 
-	for (m = 0; tg_modules[m] != NULL; m++) {
-		if (tg_modules[m]->worker_init != NULL)
+	for (m = 0; m < TG_MODULES_MAX; m++) {
+		if (tg_modules[m] != NULL &&
+		    tg_modules[m]->worker_init != NULL)
 			tg_modules[m]->worker_init();
 	}
 }
@@ -99,8 +99,9 @@ kore_worker_teardown(void)
 {
 	int	m;
 
-	for (m = 0; tg_modules[m] != NULL; m++) {
-		if (tg_modules[m]->worker_teardown != NULL)
+	for (m = 0; m < TG_MODULES_MAX; m++) {
+		if (tg_modules[m] != NULL &&
+		    tg_modules[m]->worker_teardown != NULL)
 			tg_modules[m]->worker_teardown();
 	}
 }
@@ -136,8 +137,9 @@ main_check_config(void)
 
 	(void)tg_config_load(&tg_conf, main_getenv, &errs);
 
-	for (m = 0; tg_modules[m] != NULL; m++) {
-		if (tg_modules[m]->parent_init != NULL)
+	for (m = 0; m < TG_MODULES_MAX; m++) {
+		if (tg_modules[m] != NULL &&
+		    tg_modules[m]->parent_init != NULL)
 			tg_modules[m]->parent_init(&errs);
 	}
 

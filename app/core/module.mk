@@ -3,4 +3,4 @@
 PURE_SRCS += app/core/config.c app/core/qs.c
 KORE_SRCS += app/core/main.c app/core/modules.c app/core/dispatch.c \
 	app/core/error.c app/core/http.c app/core/db.c app/core/metrics.c \
-	app/core/health.c
+	app/core/health.c app/core/fetch.c

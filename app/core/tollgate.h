@@ -32,6 +32,7 @@
 #define TG_ROUTE_ANTHROPIC	0x0001	/* errors in Anthropic's shape */
 
 #define TG_PARAMS_MAX		4
+#define TG_MODULES_MAX		8
 #define TG_REQUEST_ID_MAX	128
 #define TG_ID_MAX		64
 
@@ -61,6 +62,8 @@ struct tg_module {
 	void			(*worker_teardown)(void);
 	const struct tg_route	*routes;	/* ends with a NULL pattern */
 };
+
+extern const struct tg_module	*tg_modules[TG_MODULES_MAX];
 
 /* The identity of the caller, once authenticated. */
 struct tg_principal {

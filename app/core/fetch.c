@@ -1,0 +1,151 @@
+/*
+ * Buffered outbound HTTP (see fetch.h) and the transport rules every
+ * upstream call shares: http and https only, no redirects, a connect and
+ * a total timeout (a curl handle without a timer spins Kore's worker,
+ * kore-guide P4), and TOLLGATE_CA_FILE when set.
+ */
+
+#include <string.h>
+
+#include "fetch.h"
+
+#define FETCH_IDLE	0
+#define FETCH_RUNNING	1
+#define FETCH_OVER	2
+
+static int	fetch_setup(struct tg_fetch *, int, const char *,
+		    const char *const *, const void *, size_t, long);
+
+/* Transport rules for any curl handle of ours. */
+void
+tg_curl_defaults(void *handle, long connect_ms, long total_ms)
+{
+	CURL	*h = handle;
+
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (tg_conf.ca_file != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, tg_conf.ca_file);
+}
+
+int
+tg_fetch_start(struct tg_fetch *f, struct http_request *req, int method,
+    const char *url, const char *const *headers, const void *body,
+    size_t len, long timeout_ms)
+{
+	if (!fetch_setup(f, method, url, headers, body, len, timeout_ms))
+		return (0);
+
+	kore_curl_bind_request(&f->curl, req);
+	kore_curl_run(&f->curl);
+	return (1);
+}
+
+/* The same for work that is not a request (e.g. a JWKS refresh). */
+int
+tg_fetch_start_cb(struct tg_fetch *f, void (*cb)(struct kore_curl *, void *),
+    void *arg, int method, const char *url, const char *const *headers,
+    const void *body, size_t len, long timeout_ms)
+{
+	if (!fetch_setup(f, method, url, headers, body, len, timeout_ms))
+		return (0);
+
+	kore_curl_bind_callback(&f->curl, cb, arg);
+	kore_curl_run(&f->curl);
+	return (1);
+}
+
+int
+tg_fetch_poll(struct tg_fetch *f)
+{
+	switch (f->state) {
+	case FETCH_RUNNING:
+		if (f->curl.handle != NULL)
+			return (TG_FETCH_WAIT);
+		break;
+	case FETCH_OVER:
+		return (f->status > 0 ? TG_FETCH_DONE : TG_FETCH_FAILED);
+	default:
+		return (TG_FETCH_FAILED);
+	}
+
+	f->state = FETCH_OVER;
+	if (!kore_curl_success(&f->curl)) {
+		f->status = 0;
+		f->timed_out = f->curl.result == CURLE_OPERATION_TIMEDOUT;
+		(void)kore_strlcpy(f->error, kore_curl_strerror(&f->curl),
+		    sizeof(f->error));
+		return (TG_FETCH_FAILED);
+	}
+
+	f->status = f->curl.http.status;
+	kore_curl_response_as_bytes(&f->curl, &f->body, &f->body_len);
+	return (TG_FETCH_DONE);
+}
+
+/* A response header (case-insensitive), after TG_FETCH_DONE. */
+const char *
+tg_fetch_header(struct tg_fetch *f, const char *name)
+{
+	const char	*v;
+
+	if (f->state != FETCH_OVER || f->status == 0)
+		return (NULL);
+	if (!kore_curl_http_get_header(&f->curl, name, &v))
+		return (NULL);
+
+	return (v);
+}
+
+void
+tg_fetch_clear(struct tg_fetch *f)
+{
+	if (f->state != FETCH_IDLE)
+		kore_curl_cleanup(&f->curl);
+	memset(f, 0, sizeof(*f));
+}
+
+static int
+fetch_setup(struct tg_fetch *f, int method, const char *url,
+    const char *const *headers, const void *body, size_t len,
+    long timeout_ms)
+{
+	const char	*colon;
+	char		 name[128];
+	size_t		 n;
+	int		 i;
+
+	tg_fetch_clear(f);
+
+	if (!kore_curl_init(&f->curl, url, KORE_CURL_ASYNC)) {
+		(void)kore_strlcpy(f->error, f->curl.errbuf, sizeof(f->error));
+		f->state = FETCH_OVER;
+		return (0);
+	}
+	f->state = FETCH_RUNNING;
+
+	tg_curl_defaults(f->curl.handle, timeout_ms < 5000 ? timeout_ms : 5000,
+	    timeout_ms);
+	kore_curl_http_setup(&f->curl, method, body, len);
+
+	for (i = 0; headers != NULL && headers[i] != NULL; i++) {
+		if ((colon = strchr(headers[i], ':')) == NULL)
+			continue;
+		n = colon - headers[i];
+		if (n == 0 || n >= sizeof(name))
+			continue;
+		memcpy(name, headers[i], n);
+		name[n] = '\0';
+		colon++;
+		while (*colon == ' ')
+			colon++;
+		kore_curl_http_set_header(&f->curl, name, colon);
+	}
+
+	return (1);
+}
