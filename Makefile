@@ -68,6 +68,11 @@ UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HELPERS	:= $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 
+# Fuzz harnesses: tests/fuzz/fuzz_<x>.c with seeds in tests/fuzz/corpus/<x>/,
+# replayed by `make test` (tests/fuzz/replay.c provides main).
+FUZZ_SRCS	:= $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
 .PHONY: all test unit integration run stop migrate check-ledger bench \
 	clean distclean deps
 
@@ -122,12 +127,18 @@ $(BUILD)/tests/%: tests/unit/%.c $(PURE_LIB) $(UNIT_HELPER_OBJS)
 	$(Q)$(CC) $(CFLAGS_COMMON) -Itests/unit -MMD -MP -o $@ $< \
 	    $(UNIT_HELPER_OBJS) $(PURE_LIB) $(CHECK_LIBS) $(LIBS)
 
-unit-bins: $(UNIT_BINS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(PURE_LIB)
+	@mkdir -p $(@D)
+	@[ "$(V)" != 0 ] || echo "  CCLD    $@"
+	$(Q)$(CC) $(CFLAGS_COMMON) -MMD -MP -o $@ $< tests/fuzz/replay.c \
+	    $(PURE_LIB) $(LIBS)
 
-test: tollgate $(UNIT_BINS)
+unit-bins: $(UNIT_BINS) $(FUZZ_BINS)
+
+test: tollgate $(UNIT_BINS) $(FUZZ_BINS)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/run-tests.sh
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(FUZZ_BINS)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/run-tests.sh unit
 
 integration: tollgate

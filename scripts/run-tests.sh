@@ -35,6 +35,15 @@ if [ "$MODE" = all ] || [ "$MODE" = unit ]; then
 		fi
 	done < <(find "$BUILD/tests" -type f -name 'test_*' -perm -u+x \
 	    2>/dev/null | sort)
+	echo "== fuzz corpus replays"
+	while IFS= read -r f; do
+		name=$(basename "$f")
+		unit_total=$((unit_total + 1))
+		if ! "$f" "tests/fuzz/corpus/${name#fuzz_}"; then
+			unit_failed+=("fuzz/$name")
+		fi
+	done < <(find "$BUILD/fuzz" -type f -name 'fuzz_*' -perm -u+x \
+	    ! -name '*.d' 2>/dev/null | sort)
 fi
 
 if [ "$MODE" = all ] || [ "$MODE" = integration ]; then

@@ -29,12 +29,14 @@
 
 int	(*tg_session_authenticate)(struct http_request *,
 	    struct tg_principal *) = NULL;
+int	(*tg_key_authenticate)(struct http_request *, struct tg_ctx *) = NULL;
 
 static const struct tg_route	*routes[ROUTES_MAX];
 static int			 route_metric[ROUTES_MAX];
 static int			 nroutes;
 
 static int	dispatch_begin(struct http_request *, struct tg_ctx *);
+static int	dispatch_key_auth(struct http_request *, struct tg_ctx *);
 static void	dispatch_end(struct http_request *, struct tg_ctx *);
 static void	dispatch_free(struct http_request *);
 static void	dispatch_request_id(struct http_request *, struct tg_ctx *);
@@ -88,6 +90,17 @@ tg_dispatch(struct http_request *req)
 			dispatch_end(req, ctx);
 			return (KORE_RESULT_OK);
 		}
+	}
+
+	if (!ctx->authenticated) {
+		switch (dispatch_key_auth(req, ctx)) {
+		case TG_AUTH_WAIT:
+			return (KORE_RESULT_RETRY);
+		case TG_AUTH_DENIED:
+			dispatch_end(req, ctx);
+			return (KORE_RESULT_OK);
+		}
+		ctx->authenticated = 1;
 	}
 
 	ret = ctx->route->handler(req);
@@ -234,7 +247,23 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 			return (0);
 	}
 
+	if (ctx->route->auth != TG_AUTH_API_KEY)
+		ctx->authenticated = 1;
+
 	return (1);
+}
+
+/* API keys may need PostgreSQL: asynchronous, before the handler. */
+static int
+dispatch_key_auth(struct http_request *req, struct tg_ctx *ctx)
+{
+	if (tg_key_authenticate == NULL) {
+		tg_error(req, 401, "invalid_api_key", NULL,
+		    "invalid API key");
+		return (TG_AUTH_DENIED);
+	}
+
+	return (tg_key_authenticate(req, ctx));
 }
 
 static void
@@ -271,6 +300,13 @@ dispatch_free(struct http_request *req)
 		kore_pgsql_cleanup(LIST_FIRST(&req->pgsqls));
 	while (!LIST_EMPTY(&req->chandles))
 		kore_curl_cleanup(LIST_FIRST(&req->chandles));
+
+	if (ctx->auth_state != NULL) {
+		if (ctx->auth_state_free != NULL)
+			ctx->auth_state_free(req, ctx->auth_state);
+		kore_free(ctx->auth_state);
+		ctx->auth_state = NULL;
+	}
 
 	if (ctx->state != NULL) {
 		if (ctx->state_free != NULL)

@@ -65,11 +65,24 @@ struct tg_module {
 
 extern const struct tg_module	*tg_modules[TG_MODULES_MAX];
 
-/* The identity of the caller, once authenticated. */
+#define TG_ALLOWED_MODELS_MAX	32
+#define TG_MODEL_PATTERN_MAX	128
+
+/*
+ * The identity of the caller, once authenticated: a session (UI routes)
+ * or an API key (router routes), with the key's own limits.
+ */
 struct tg_principal {
 	char		user_id[TG_ID_MAX];
 	char		session_id[TG_ID_MAX];
-	char		key_id[TG_ID_MAX];
+	char		key_id[TG_ID_MAX];	/* api_keys.id (uuid) */
+	char		key_prefix[TG_ID_MAX];	/* tg_<public id>, for logs */
+	int		is_admin;
+	int		nallowed;		/* 0: every model */
+	char		allowed_models[TG_ALLOWED_MODELS_MAX]
+			    [TG_MODEL_PATTERN_MAX];
+	int64_t		spend_limit_micros;	/* -1: none */
+	int64_t		spent_micros;
 };
 
 /* Everything the core keeps per request (req->hdlr_extra). */
@@ -83,9 +96,18 @@ struct tg_ctx {
 	struct tg_principal	 who;
 	int			 logged;
 	size_t			 bytes_out;	/* streamed bodies */
+	int			 authenticated;
+	void			*auth_state;	/* the key module's */
+	void			(*auth_state_free)(struct http_request *,
+				    void *);
 	void			*state;
 	void			(*state_free)(struct http_request *, void *);
 };
+
+/* Results of tg_key_authenticate. */
+#define TG_AUTH_WAIT		1	/* asleep on PostgreSQL; call again */
+#define TG_AUTH_OK		2	/* principal filled */
+#define TG_AUTH_DENIED		3	/* already answered (401/403/503) */
 
 /*
  * Verifies the session access token of a TG_AUTH_SESSION route and fills
@@ -94,6 +116,15 @@ struct tg_ctx {
  */
 extern int	(*tg_session_authenticate)(struct http_request *,
 		    struct tg_principal *);
+
+/*
+ * Authenticates the API key of a TG_AUTH_API_KEY route (the router) before the
+ * handler runs and before its body is looked at; set by the keys module.
+ * It may keep memory in ctx->auth_state (freed with auth_state_free) and
+ * return TG_AUTH_WAIT with the request asleep on a query; the dispatcher
+ * calls it again on wakeup. Without a keys module every key is refused.
+ */
+extern int	(*tg_key_authenticate)(struct http_request *, struct tg_ctx *);
 
 /* dispatch.c */
 int		 tg_dispatch(struct http_request *);
