@@ -1,0 +1,142 @@
+/*
+ * The provider interface of the router: one small vtable per provider
+ * family (openai, anthropic, gemini, echo). Everything here is pure C
+ * over jansson and bytes (no Kore types), so each family's translation is
+ * unit-tested directly.
+ *
+ * The router's internal language is OpenAI's chat completions: a client
+ * request is validated as an OpenAI request (json_t), a family builds its
+ * upstream HTTP request from it, and translates the upstream's answer back
+ * into an OpenAI chat.completion or, for streams, into OpenAI
+ * chat.completion.chunk objects, one upstream event at a time.
+ *
+ * Ownership: strings and json_t produced by a family are the caller's
+ * (free with free()/router_http_free()/json_decref()); inputs are borrowed.
+ */
+
+#ifndef ROUTER_PROVIDER_H
+#define ROUTER_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define ROUTER_NAME_MAX		64
+#define ROUTER_MODEL_MAX	128
+#define ROUTER_HEADERS_MAX	8
+#define ROUTER_ERR_MAX		512
+
+/* One configured provider (conf/router.json plus its environment). */
+struct router_provider {
+	char				 name[ROUTER_NAME_MAX];	/* "openai", "groq" */
+	const struct router_family	*family;
+	char				*base_url;	/* no trailing slash */
+	char				*api_key;	/* NULL: none needed/set */
+	long				 connect_ms;
+	long				 first_byte_ms;
+	long				 idle_ms;
+	long				 total_ms;
+	int				 retries;	/* same-target retries */
+	long				 backoff_ms;
+	long				 retry_after_cap_ms;
+	int				 stream_usage;	/* send stream_options */
+};
+
+/* Where one call goes: a provider and the model name it knows. */
+struct router_target {
+	const struct router_provider	*provider;
+	char				 model[ROUTER_MODEL_MAX];
+	int64_t				 max_output_tokens;	/* model cap */
+};
+
+/* An upstream HTTP request, built by a family. */
+struct router_http {
+	char	*url;
+	char	*body;
+	size_t	 body_len;
+	char	*headers[ROUTER_HEADERS_MAX];	/* "name: value" */
+	int	 nheaders;
+};
+
+/* Token usage in OpenAI's terms (prompt includes cached and cache writes). */
+struct router_usage {
+	int64_t	prompt_tokens;
+	int64_t	completion_tokens;	/* includes reasoning */
+	int64_t	cached_tokens;		/* cache reads, part of prompt */
+	int64_t	cache_creation_tokens;	/* cache writes, part of prompt */
+	int64_t	reasoning_tokens;	/* part of completion */
+	int	reported;		/* the provider said so */
+};
+
+/*
+ * Per-stream translation state, zeroed before the first event. id,
+ * model and created are set by the router before the first event, so
+ * every chunk of one stream carries the same values; a family may
+ * replace model with what the upstream reports.
+ */
+struct router_stream {
+	const struct router_target	*target;
+	char				 id[64];
+	char				 model[ROUTER_MODEL_MAX];
+	int64_t				 created;
+	int				 sent_role;
+	int				 tool_calls;	/* OpenAI tool_call indices used */
+	char				 finish_reason[32];
+	struct router_usage		 usage;
+	int				 done;		/* upstream said it ended */
+	int				 failed;	/* upstream error event */
+	char				 error[ROUTER_ERR_MAX];
+	size_t				 text_bytes;	/* content + reasoning + args streamed */
+	unsigned char			 family_state[1024];
+};
+
+/* An upstream error, mapped for our client (CONTRACT §3). */
+struct router_error {
+	int	status;			/* our status to the client */
+	char	code[64];
+	char	message[ROUTER_ERR_MAX];
+	long	retry_after_ms;		/* from Retry-After, 0 if none */
+};
+
+struct router_family {
+	const char	*name;
+
+	/* Chat: OpenAI request -> upstream request. 0 and err on refusal. */
+	int	(*chat_request)(const struct router_target *, const json_t *,
+		    int stream, struct router_http *, char *err, size_t);
+
+	/* Whole upstream answer -> OpenAI chat.completion (NULL + err). */
+	json_t	*(*chat_response)(const struct router_target *,
+		    const char *, size_t, struct router_usage *, char *err,
+		    size_t);
+
+	/*
+	 * One upstream SSE event (event name may be NULL) -> zero or more
+	 * OpenAI chunks appended to the json array chunks. Returns 0 on a
+	 * malformed event (err in st->error). Usage, finish_reason and
+	 * done are kept in st.
+	 */
+	int	(*stream_event)(struct router_stream *, const char *,
+		    const char *, size_t, json_t *);
+
+	/* Upstream error answer -> our error. */
+	void	(*map_error)(long, const char *, size_t, struct router_error *);
+
+	/* Embeddings (NULL when the family has none). */
+	int	(*embed_request)(const struct router_target *, const json_t *,
+		    struct router_http *, char *err, size_t);
+	json_t	*(*embed_response)(const struct router_target *,
+		    const char *, size_t, struct router_usage *, char *err,
+		    size_t);
+};
+
+extern const struct router_family	router_family_openai;
+extern const struct router_family	router_family_anthropic;
+extern const struct router_family	router_family_gemini;
+extern const struct router_family	router_family_echo;
+
+void	router_http_free(struct router_http *);
+int	router_http_header(struct router_http *, const char *, const char *);
+
+#endif
