@@ -56,7 +56,7 @@ CHECK_LIBS	:= $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 PURE_SRCS	:=
 KORE_SRCS	:=
-include $(sort $(wildcard app/*/module.mk))
+include $(sort $(wildcard app/*/*.mk))
 
 PURE_OBJS	:= $(PURE_SRCS:%.c=$(BUILD)/%.o)
 KORE_OBJS	:= $(KORE_SRCS:%.c=$(BUILD)/%.o)
