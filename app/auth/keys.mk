@@ -1,3 +1,4 @@
-# API keys: format and digest (pure), authentication of /v1 (Kore).
-PURE_SRCS += app/auth/apikey.c
+# API keys: format, digest and input checks (pure); authentication of the
+# router routes, the key-management API and the change listener (Kore).
+PURE_SRCS += app/auth/apikey.c app/auth/keys_input.c
 KORE_SRCS += app/auth/keys.c app/auth/keys_auth.c
