@@ -750,6 +750,10 @@ conf_deployment(struct tg_config *conf, tg_getenv_fn get,
 	conf->max_keys_per_user = (int)conf_int(get,
 	    "TOLLGATE_MAX_KEYS_PER_USER", 50, 1, 10000, errs);
 	conf->trust_proxy = conf_bool(get, "TOLLGATE_TRUST_PROXY", 0, errs);
+	conf->rate_limit_ip = (unsigned int)conf_int(get,
+	    "TOLLGATE_RATE_LIMIT_IP", 30, 0, 1000000, errs);
+	conf->rate_limit_user = (unsigned int)conf_int(get,
+	    "TOLLGATE_RATE_LIMIT_USER", 60, 0, 1000000, errs);
 
 	conf->seccomp = TG_SECCOMP_ON;
 	if ((v = conf_get(get, "TOLLGATE_SECCOMP")) != NULL) {

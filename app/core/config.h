@@ -77,6 +77,8 @@ struct tg_config {
 	char			*pidfile;
 	char			*ca_file;	/* extra CA bundle for upstreams */
 	int			 max_keys_per_user;
+	unsigned int		 rate_limit_ip;		/* a minute; 0: off */
+	unsigned int		 rate_limit_user;	/* a minute; 0: off */
 	int			 trust_proxy;	/* honour X-Forwarded-For */
 };
 

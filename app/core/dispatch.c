@@ -6,7 +6,8 @@
  *   - the request id (X-Request-Id echoed when sane, else generated),
  *   - route matching over the modules' tables, with 404 and 405 (with
  *     Allow) in the contract's error shape,
- *   - the per-route body limit (413) and session authentication,
+ *   - the per-route body limit (413), rate limits (429, route flags)
+ *     and session authentication,
  *   - one access-log line and the request metrics when the request ends,
  *     also when the client went away mid-way (status 499, as nginx).
  *
@@ -237,6 +238,10 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 		return (0);
 	}
 
+	if ((ctx->route->flags & TG_ROUTE_RATELIMIT_IP) &&
+	    !tg_ratelimit_ip(req))
+		return (0);
+
 	if (ctx->route->auth == TG_AUTH_SESSION) {
 		if (tg_session_authenticate == NULL) {
 			tg_error(req, 401, "invalid_token", NULL,
@@ -244,6 +249,9 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 			return (0);
 		}
 		if (!tg_session_authenticate(req, &ctx->who))
+			return (0);
+		if ((ctx->route->flags & TG_ROUTE_RATELIMIT_USER) &&
+		    !tg_ratelimit_user(req, ctx->who.user_id))
 			return (0);
 	}
 

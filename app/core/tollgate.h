@@ -30,6 +30,8 @@
 
 /* Route flags. */
 #define TG_ROUTE_ANTHROPIC	0x0001	/* errors in Anthropic's shape */
+#define TG_ROUTE_RATELIMIT_IP	0x0002	/* TOLLGATE_RATE_LIMIT_IP per address */
+#define TG_ROUTE_RATELIMIT_USER	0x0004	/* TOLLGATE_RATE_LIMIT_USER per user */
 
 #define TG_PARAMS_MAX		4
 #define TG_MODULES_MAX		8
@@ -148,6 +150,10 @@ void		 tg_error_internal(struct http_request *, const char *);
 const char	*tg_error_type(int);
 json_t		*tg_error_body(struct http_request *, int, const char *,
 		    const char *, const char *);
+
+/* ratelimit_http.c: 1 when the request may proceed, 0 when answered 429 */
+int		 tg_ratelimit_ip(struct http_request *);
+int		 tg_ratelimit_user(struct http_request *, const char *);
 
 /* http.c */
 void		 tg_http_json(struct http_request *, int, json_t *);
