@@ -10,26 +10,61 @@
 DROP INDEX api_keys_user;
 CREATE INDEX api_keys_user ON api_keys (user_id, created_at DESC, id DESC);
 
+-- RFC 3339 in UTC, seconds: how every key timestamp is shown.
+CREATE FUNCTION api_key_time(t timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+$$;
+
+-- A key as the API shows it: never the digest, only prefix and last4.
+CREATE FUNCTION api_key_json(k api_keys) RETURNS json
+LANGUAGE sql STABLE AS $$
+	SELECT json_build_object(
+	    'id', k.id,
+	    'object', 'api_key',
+	    'name', k.name,
+	    'prefix', 'tg_' || k.public_id,
+	    'last4', k.last4,
+	    'created_at', api_key_time(k.created_at),
+	    'last_used_at', api_key_time(k.last_used_at),
+	    'expires_at', api_key_time(k.expires_at),
+	    'allowed_models', to_json(k.allowed_models),
+	    'spend_limit_micros', k.spend_limit_micros,
+	    'spent_micros', k.spent_micros,
+	    'disabled', k.disabled,
+	    'revoked', k.revoked_at IS NOT NULL,
+	    'revoked_at', api_key_time(k.revoked_at),
+	    'expired', k.expires_at IS NOT NULL AND k.expires_at <= now())
+$$;
+
+-- A JSON array of strings (already checked by the API) as text[].
+CREATE FUNCTION api_key_models(m json) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT coalesce(array_agg(e ORDER BY i), '{}')
+	    FROM json_array_elements_text(m) WITH ORDINALITY AS t (e, i)
+$$;
+
 -- Creates a key unless the user already has p_max live keys. The user's
 -- row is locked first (FOR NO KEY UPDATE: foreign-key checks elsewhere
 -- still pass), so concurrent creations for one user queue here and each
 -- counts the keys the previous one committed: under READ COMMITTED every
 -- statement of a function takes a fresh snapshot.
 --
--- status: 'ok' (key_id, created_at set), 'limit', or 'no_user' (unknown
--- or deleted user).
+-- status: 'ok' (doc is the key), 'limit', or 'no_user' (unknown or
+-- deleted user).
 CREATE FUNCTION api_key_create(p_user uuid, p_public_id text, p_digest bytea,
-    p_name text, p_last4 text, p_allowed text[], p_limit bigint,
+    p_name text, p_last4 text, p_models json, p_limit bigint,
     p_expires timestamptz, p_max integer)
-RETURNS TABLE (status text, key_id uuid)
+RETURNS TABLE (status text, doc json)
 LANGUAGE plpgsql AS $$
 DECLARE
 	n	integer;
+	k	api_keys;
 BEGIN
-	PERFORM 1 FROM users WHERE id = p_user AND status = 'active'
+	PERFORM 1 FROM users WHERE id = p_user AND users.status = 'active'
 	    FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
-		RETURN QUERY SELECT 'no_user'::text, NULL::uuid;
+		RETURN QUERY SELECT 'no_user'::text, NULL::json;
 		RETURN;
 	END IF;
 
@@ -37,15 +72,54 @@ BEGIN
 	    WHERE user_id = p_user AND revoked_at IS NULL
 	    AND (expires_at IS NULL OR expires_at > now());
 	IF n >= p_max THEN
-		RETURN QUERY SELECT 'limit'::text, NULL::uuid;
+		RETURN QUERY SELECT 'limit'::text, NULL::json;
 		RETURN;
 	END IF;
 
-	RETURN QUERY INSERT INTO api_keys (user_id, public_id, digest, name,
-	    last4, allowed_models, spend_limit_micros, expires_at)
+	INSERT INTO api_keys (user_id, public_id, digest, name, last4,
+	    allowed_models, spend_limit_micros, expires_at)
 	    VALUES (p_user, p_public_id, p_digest, p_name, p_last4,
-	    coalesce(p_allowed, '{}'), p_limit, p_expires)
-	    RETURNING 'ok'::text, api_keys.id;
+	    api_key_models(coalesce(p_models, '[]')), p_limit, p_expires)
+	    RETURNING * INTO k;
+	RETURN QUERY SELECT 'ok'::text, api_key_json(k);
+END;
+$$;
+
+-- Changes the fields whose p_set_* is true. A revoked key stays as it
+-- is. status: 'ok', 'revoked' (doc is the unchanged key) or 'not_found'
+-- (no such key of this user).
+CREATE FUNCTION api_key_update(p_id uuid, p_user uuid,
+    p_set_name boolean, p_name text,
+    p_set_models boolean, p_models json,
+    p_set_limit boolean, p_limit bigint,
+    p_set_disabled boolean, p_disabled boolean)
+RETURNS TABLE (status text, doc json)
+LANGUAGE plpgsql AS $$
+DECLARE
+	k	api_keys;
+BEGIN
+	SELECT * INTO k FROM api_keys WHERE id = p_id AND user_id = p_user
+	    FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RETURN QUERY SELECT 'not_found'::text, NULL::json;
+		RETURN;
+	END IF;
+	IF k.revoked_at IS NOT NULL THEN
+		RETURN QUERY SELECT 'revoked'::text, api_key_json(k);
+		RETURN;
+	END IF;
+
+	UPDATE api_keys SET
+	    name = CASE WHEN p_set_name THEN p_name ELSE name END,
+	    allowed_models = CASE WHEN p_set_models
+		THEN api_key_models(p_models) ELSE allowed_models END,
+	    spend_limit_micros = CASE WHEN p_set_limit
+		THEN p_limit ELSE spend_limit_micros END,
+	    disabled = CASE WHEN p_set_disabled
+		THEN p_disabled ELSE disabled END
+	    WHERE id = p_id
+	    RETURNING * INTO k;
+	RETURN QUERY SELECT 'ok'::text, api_key_json(k);
 END;
 $$;
 

@@ -1,23 +1,28 @@
 /*
- * The keys module: its hooks and routes. Authentication of the router
- * routes lives in keys_auth.c.
+ * The keys module: its hooks. Authentication of the router routes is in
+ * keys_auth.c, the management API and its routes in keys_api.c, the
+ * cross-worker change feed in keys_notify.c.
  */
 
 #include "tollgate.h"
 #include "auth/keys.h"
 
 static void	keys_worker_init(void);
-
-static const struct tg_route	keys_routes[] = {
-	{ 0, NULL, NULL, 0, 0, 0 }
-};
+static void	keys_worker_teardown(void);
 
 const struct tg_module	tg_keys_module = {
-	"keys", NULL, keys_worker_init, NULL, keys_routes
+	"keys", NULL, keys_worker_init, keys_worker_teardown, keys_routes
 };
 
 static void
 keys_worker_init(void)
 {
 	keys_auth_init();
+	keys_notify_init();
+}
+
+static void
+keys_worker_teardown(void)
+{
+	keys_notify_teardown();
 }

@@ -11,8 +11,22 @@
  * all get the same 401; a disabled key (whose secret was right) 403.
  *
  * The cache is direct-mapped by public id and bounded; entries live
- * KEYS_CACHE_TTL_MS at most. keys_cache_invalidate() drops one entry at
- * once (key changed elsewhere).
+ * KEYS_CACHE_TTL_MS at most. keys_cache_invalidate() drops one entry (a
+ * NOTIFY from keys_notify.c: the key changed somewhere) or all of them.
+ * The cache is used only while this worker's change feed is listening
+ * (keys_notify_ready()); otherwise every request reads the database.
+ *
+ * A lookup races with invalidations: its snapshot may predate a revoke
+ * whose notice arrives before the lookup's answer. Every slot therefore
+ * carries an epoch, bumped on each invalidation of a key mapping to it
+ * (and a global one for flushes); an answer is cached only if neither
+ * moved while the query was out. It still decides its own request, which
+ * began before the change.
+ *
+ * A successful authentication asks for last_used_at to be written
+ * (keys_notify_touch) when this worker has not done so for the key in
+ * KEYS_TOUCH_MS, taking the database's own value into account; the write
+ * is asynchronous and never delays the request.
  */
 
 #include <string.h>
@@ -42,12 +56,15 @@ struct keys_entry {
 	int		 user_active;
 	time_t		 expires_at;		/* 0: never */
 	u_int64_t	 fetched_ms;
+	u_int64_t	 touched_ms;		/* last_used_at, as we know it */
 };
 
 struct keys_auth_state {
 	struct tg_db	db;
 	char		public_id[APIKEY_PUBLIC_LEN + 1];
 	unsigned char	digest[APIKEY_DIGEST_LEN];
+	u_int32_t	epoch;			/* keys_epoch at the start */
+	u_int32_t	slot_epoch;		/* its slot's, at the start */
 };
 
 static const char	*keys_presented(struct http_request *);
@@ -55,7 +72,8 @@ static int		 keys_verdict(struct http_request *, struct tg_ctx *,
 			    struct keys_entry *, const unsigned char *);
 static int		 keys_lookup_done(struct http_request *,
 			    struct tg_ctx *, struct keys_auth_state *);
-static struct keys_entry *keys_slot(const char *);
+static size_t		 keys_slot_index(const char *);
+static void		 keys_touch(struct keys_entry *);
 static void		 keys_entry_clear(struct keys_entry *);
 static int		 keys_entry_load(struct keys_entry *, struct tg_db *,
 			    const char *);
@@ -67,17 +85,23 @@ static const char	sql_key_lookup[] =
 	"array_to_json(k.allowed_models)::text, k.spend_limit_micros, "
 	"k.spent_micros, k.disabled, k.revoked_at IS NOT NULL, "
 	"u.status = 'active', "
-	"coalesce(extract(epoch FROM k.expires_at)::bigint, 0) "
+	"coalesce(extract(epoch FROM k.expires_at)::bigint, 0), "
+	"coalesce((extract(epoch FROM now() - k.last_used_at) * 1000)"
+	"::bigint, -1) "
 	"FROM api_keys k JOIN users u ON u.id = k.user_id "
 	"WHERE k.public_id = $1";
 
 static struct keys_entry	*keys_cache;
+static u_int32_t		*keys_slot_epochs;
+static u_int32_t		 keys_epoch;
 static unsigned char		 keys_hashkey[APIKEY_HASHKEY_LEN];
 
 void
 keys_auth_init(void)
 {
 	keys_cache = kore_calloc(KEYS_CACHE_SLOTS, sizeof(*keys_cache));
+	keys_slot_epochs = kore_calloc(KEYS_CACHE_SLOTS,
+	    sizeof(*keys_slot_epochs));
 	apikey_hashkey(tg_conf.key_pepper, tg_conf.key_pepper_len,
 	    keys_hashkey);
 	tg_key_authenticate = keys_authenticate;
@@ -94,16 +118,20 @@ void
 keys_cache_invalidate(const char *public_id)
 {
 	struct keys_entry	*e;
+	size_t			 i;
 
 	if (keys_cache == NULL)
 		return;
 	if (public_id == NULL) {
+		keys_epoch++;
 		for (e = keys_cache; e < keys_cache + KEYS_CACHE_SLOTS; e++)
 			keys_entry_clear(e);
 		return;
 	}
 
-	e = keys_slot(public_id);
+	i = keys_slot_index(public_id);
+	keys_slot_epochs[i]++;
+	e = &keys_cache[i];
 	if (e->used && !strcmp(e->public_id, public_id))
 		keys_entry_clear(e);
 }
@@ -116,6 +144,7 @@ keys_authenticate(struct http_request *req, struct tg_ctx *ctx)
 	const char		*key, *params[1];
 	char			 public_id[APIKEY_PUBLIC_LEN + 1];
 	unsigned char		 digest[APIKEY_DIGEST_LEN];
+	size_t			 slot;
 
 	if ((st = ctx->auth_state) != NULL) {
 		switch (tg_db_poll(&st->db)) {
@@ -134,8 +163,10 @@ keys_authenticate(struct http_request *req, struct tg_ctx *ctx)
 
 	apikey_digest(keys_hashkey, key, digest);
 
-	e = keys_slot(public_id);
-	if (e->used && !strcmp(e->public_id, public_id) &&
+	slot = keys_slot_index(public_id);
+	e = &keys_cache[slot];
+	if (keys_notify_ready() && e->used &&
+	    !strcmp(e->public_id, public_id) &&
 	    kore_time_ms() - e->fetched_ms < KEYS_CACHE_TTL_MS)
 		return (keys_verdict(req, ctx, e, digest));
 
@@ -144,6 +175,8 @@ keys_authenticate(struct http_request *req, struct tg_ctx *ctx)
 	ctx->auth_state_free = keys_state_free;
 	memcpy(st->public_id, public_id, sizeof(st->public_id));
 	memcpy(st->digest, digest, sizeof(st->digest));
+	st->epoch = keys_epoch;
+	st->slot_epoch = keys_slot_epochs[slot];
 
 	params[0] = public_id;
 	tg_db_start(&st->db, req, TG_DB_RETRY, sql_key_lookup, 1, params);
@@ -162,11 +195,16 @@ keys_presented(struct http_request *req)
 	return (tg_http_header(req, "x-api-key"));
 }
 
+/*
+ * The row is in: cache it unless an invalidation for its slot (or a
+ * flush) happened meanwhile or the change feed is down, then decide.
+ */
 static int
 keys_lookup_done(struct http_request *req, struct tg_ctx *ctx,
     struct keys_auth_state *st)
 {
-	struct keys_entry	*e;
+	struct keys_entry	 tmp, *e;
+	size_t			 slot;
 	int			 ret;
 
 	if (tg_db_ntuples(&st->db) != 1) {
@@ -174,9 +212,18 @@ keys_lookup_done(struct http_request *req, struct tg_ctx *ctx,
 		return (keys_refuse(req));
 	}
 
-	e = keys_slot(st->public_id);
-	keys_entry_clear(e);
+	slot = keys_slot_index(st->public_id);
+	if (keys_notify_ready() && st->epoch == keys_epoch &&
+	    st->slot_epoch == keys_slot_epochs[slot]) {
+		e = &keys_cache[slot];
+		keys_entry_clear(e);
+	} else {
+		e = &tmp;
+		memset(e, 0, sizeof(*e));
+	}
+
 	if (!keys_entry_load(e, &st->db, st->public_id)) {
+		keys_entry_clear(e);
 		tg_db_clear(&st->db);
 		tg_error_internal(req, "bad api_keys row");
 		return (TG_AUTH_DENIED);
@@ -184,6 +231,8 @@ keys_lookup_done(struct http_request *req, struct tg_ctx *ctx,
 	tg_db_clear(&st->db);
 
 	ret = keys_verdict(req, ctx, e, st->digest);
+	if (e == &tmp)
+		keys_entry_clear(e);
 	return (ret);
 }
 
@@ -218,7 +267,22 @@ keys_verdict(struct http_request *req, struct tg_ctx *ctx,
 	who->spend_limit_micros = e->spend_limit_micros;
 	who->spent_micros = e->spent_micros;
 
+	keys_touch(e);
 	return (TG_AUTH_OK);
+}
+
+/* last_used_at: at most one write per key per KEYS_TOUCH_MS from here. */
+static void
+keys_touch(struct keys_entry *e)
+{
+	u_int64_t	now;
+
+	now = kore_time_ms();
+	if (e->touched_ms != 0 && now - e->touched_ms < KEYS_TOUCH_MS)
+		return;
+
+	e->touched_ms = now;
+	keys_notify_touch(e->key_id);
 }
 
 static int
@@ -230,14 +294,15 @@ keys_refuse(struct http_request *req)
 	return (TG_AUTH_DENIED);
 }
 
-/* Direct-mapped: the slot is a hash of the public id. */
-static struct keys_entry *
-keys_slot(const char *public_id)
+/*
+ * Direct-mapped: the slot is a hash of the public id. Public ids are
+ * random, so CRC-32 spreads them evenly; ids crafted to collide only
+ * evict each other (a query more, never a wrong answer).
+ */
+static size_t
+keys_slot_index(const char *public_id)
 {
-	unsigned long	h;
-
-	h = apikey_crc32(public_id, strlen(public_id));
-	return (&keys_cache[h % KEYS_CACHE_SLOTS]);
+	return (apikey_crc32(public_id, strlen(public_id)) % KEYS_CACHE_SLOTS);
 }
 
 static void
@@ -254,6 +319,7 @@ keys_entry_load(struct keys_entry *e, struct tg_db *db, const char *public_id)
 	const char	*v;
 	json_t		*arr, *item;
 	size_t		 i, hexlen;
+	long long	 age;
 
 	if ((v = tg_db_value(db, 0, 2)) == NULL)
 		return (0);
@@ -292,6 +358,9 @@ keys_entry_load(struct keys_entry *e, struct tg_db *db, const char *public_id)
 	e->user_active = !strcmp(tg_db_value(db, 0, 8), "t");
 	e->expires_at = (time_t)tg_db_int(db, 0, 9);
 	e->fetched_ms = kore_time_ms();
+	age = tg_db_int(db, 0, 10);
+	if (age >= 0 && (u_int64_t)age < e->fetched_ms)
+		e->touched_ms = e->fetched_ms - (u_int64_t)age;
 	e->used = 1;
 
 	return (1);
