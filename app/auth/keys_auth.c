@@ -85,7 +85,7 @@ static const char	sql_key_lookup[] =
 	"array_to_json(k.allowed_models)::text, k.spend_limit_micros, "
 	"k.spent_micros, k.disabled, k.revoked_at IS NOT NULL, "
 	"u.status = 'active', "
-	"coalesce(extract(epoch FROM k.expires_at)::bigint, 0), "
+	"coalesce(floor(extract(epoch FROM k.expires_at))::bigint, 0), "
 	"coalesce((extract(epoch FROM now() - k.last_used_at) * 1000)"
 	"::bigint, -1) "
 	"FROM api_keys k JOIN users u ON u.id = k.user_id "

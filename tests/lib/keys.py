@@ -69,3 +69,57 @@ def seed_key(db, user_id=None, name="test", allowed_models=None,
 
 def auth(key):
     return {"authorization": "Bearer " + key}
+
+
+def flip(key, i):
+    """key with its i-th character changed (still base62)."""
+    c = key[i]
+    return key[:i] + ("b" if c == "a" else "a") + key[i + 1:]
+
+
+def with_secret(public_id):
+    """A well-formed key (valid checksum) for public_id, random secret."""
+    body = "tg_%s_%s" % (public_id, _rand62(40))
+    return body + checksum(body)
+
+
+# --- observing a running tollgate -------------------------------------
+
+LOOKUP_SQL = "FROM api_keys k JOIN users u ON u.id = k.user_id"
+
+
+class StatementLog:
+    """Counts the key lookups PostgreSQL executes for one database.
+
+    Turns on log_statement=all for that database only (new sessions
+    pick it up: start tollgate afterwards) and reads the cluster's log
+    from a mark onwards. Tests in one session run one after another, so
+    the lines after the mark are this test's."""
+
+    def __init__(self, pg, db):
+        self.pg = pg
+        pg.admin("ALTER DATABASE %s SET log_statement = 'all'" % db.name)
+        self.pos = 0
+        self.mark()
+
+    def mark(self):
+        with open(self.pg.log, "rb") as f:
+            f.seek(0, 2)
+            self.pos = f.tell()
+
+    def text(self):
+        with open(self.pg.log, "rb") as f:
+            f.seek(self.pos)
+            return f.read().decode(errors="replace")
+
+    def lookups(self):
+        return sum(1 for line in self.text().splitlines()
+                   if "execute" in line and LOOKUP_SQL in line)
+
+
+def worker_of(server, request_id):
+    """The worker number that answered request_id (from its log), or None."""
+    import re
+    m = re.search(r"\[wrk (\d+)\]: access rid=%s " % re.escape(request_id),
+                  server.log())
+    return int(m.group(1)) if m else None

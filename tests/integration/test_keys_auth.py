@@ -1,0 +1,394 @@
+"""API-key authentication of the router routes (CONTRACT §3, §4, §7).
+
+Keys are seeded straight into the database here (lib.keys.seed_key) or
+changed with SQL, which is what the key-management API does underneath;
+the API's own tests are in test_keys_api.py. GET /v1/key answers for the
+calling key, so it exercises exactly the authentication the router's
+routes get."""
+
+import http.client
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg2
+import requests
+
+from lib.keys import (StatementLog, auth, flip, make_key, seed_key,
+                      seed_user, with_secret, worker_of)
+
+
+def assert_refused(r, status=401, code="invalid_api_key"):
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers.get("x-request-id")
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"}
+    assert err["code"] == code
+    assert err["type"] == ("authentication_error" if status == 401
+                           else "permission_error")
+    return err
+
+
+def fresh_get(server, path, key, rid=None, header="authorization"):
+    """One request on its own connection (so any worker may take it)."""
+    h = {"connection": "close"}
+    if rid:
+        h["x-request-id"] = rid
+    if key is not None:
+        if header == "authorization":
+            h["authorization"] = "Bearer " + key
+        else:
+            h[header] = key
+    return requests.get(server.url + path, headers=h, timeout=10)
+
+
+# --- the front door ---------------------------------------------------
+
+def test_valid_key_authenticates_and_carries_its_limits(db, server):
+    key, uid, kid = seed_key(db, allowed_models=["anthropic:*", "fast"],
+                             spend_limit_micros=5000000)
+    r = server.get("/v1/key", headers=auth(key))
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["id"] == kid
+    assert doc["prefix"] == key[:15]
+    assert doc["allowed_models"] == ["anthropic:*", "fast"]
+    assert doc["spend_limit_micros"] == 5000000
+    assert key not in r.text
+    # The same through x-api-key (Anthropic SDKs) and a lowercase scheme.
+    assert fresh_get(server, "/v1/key", key, header="x-api-key") \
+        .status_code == 200
+    assert server.get("/v1/key", headers={
+        "authorization": "bearer " + key}).status_code == 200
+
+
+def test_missing_and_malformed_keys_are_401(db, server):
+    key, _, _ = seed_key(db)
+    bad = [None, "", "tg_", key[:-1], key + "x", "sk-" + key[3:],
+           key.replace("_", "-", 1), key[:20] + "!" + key[21:],
+           "Bearer", "tg_" + "a" * 100, flip(key, 5), flip(key, 30)]
+    for k in bad:
+        assert_refused(fresh_get(server, "/v1/key", k))
+    # A key in the query string is not a key.
+    assert_refused(server.get("/v1/key?api_key=" + key))
+    # A Basic header with the key is not a bearer token either.
+    assert_refused(server.get("/v1/key",
+                              headers={"authorization": "Basic " + key}))
+
+
+def test_unknown_revoked_expired_wrong_secret_and_deleted_user(db, server):
+    unknown, _ = make_key()
+    assert_refused(server.get("/v1/key", headers=auth(unknown)))
+
+    revoked, _, _ = seed_key(db, revoked=True)
+    assert_refused(server.get("/v1/key", headers=auth(revoked)))
+
+    expired, _, _ = seed_key(db, expires_at="2001-01-01T00:00:00Z")
+    assert_refused(server.get("/v1/key", headers=auth(expired)))
+
+    # Right public id, wrong secret (valid checksum): cold and warm.
+    good, _, _ = seed_key(db)
+    other = with_secret(good[3:15])
+    assert_refused(server.get("/v1/key", headers=auth(other)))
+    assert server.get("/v1/key", headers=auth(good)).status_code == 200
+    assert_refused(server.get("/v1/key", headers=auth(other)))
+
+    # The same message for every one of them: no hint of which.
+    msgs = {server.get("/v1/key", headers=auth(k)).json()["error"]["message"]
+            for k in (unknown, revoked, expired, other)}
+    assert len(msgs) == 1
+
+    uid = seed_user(db)
+    gone, _, _ = seed_key(db, user_id=uid)
+    db.query("UPDATE users SET status = 'deleted', deleted_at = now() "
+             "WHERE id = %s", uid)
+    assert_refused(server.get("/v1/key", headers=auth(gone)))
+
+
+def test_disabled_key_is_403(db, server):
+    key, _, _ = seed_key(db, disabled=True)
+    err = assert_refused(server.get("/v1/key", headers=auth(key)), 403,
+                         "key_disabled")
+    assert "disabled" in err["message"]
+    # Wrong secret for a disabled key: still 401, not a hint.
+    assert_refused(server.get("/v1/key", headers=auth(with_secret(key[3:15]))))
+
+
+def test_expiry_applies_to_cached_keys(db, server):
+    key, _, _ = seed_key(db)
+    db.query("UPDATE api_keys SET expires_at = now() + interval '2 seconds'")
+    assert server.get("/v1/key", headers=auth(key)).status_code == 200
+    time.sleep(2.2)
+    # No change was announced: the cached entry itself knows its expiry.
+    assert_refused(server.get("/v1/key", headers=auth(key)))
+
+
+# --- no database work for malformed keys ------------------------------
+
+def test_flipped_checksum_is_refused_without_a_query(pg, db, tollgate):
+    log = StatementLog(pg, db)
+    server = tollgate()
+    key, _, _ = seed_key(db)       # never used yet: not in any cache
+
+    log.mark()
+    for i in range(len(key) - 6, len(key)):
+        assert_refused(server.get("/v1/key", headers=auth(flip(key, i))))
+    time.sleep(0.3)
+    assert log.lookups() == 0
+
+    # The control: the same key, intact, costs exactly one lookup.
+    log.mark()
+    assert server.get("/v1/key", headers=auth(key)).status_code == 200
+    time.sleep(0.3)
+    assert log.lookups() == 1
+
+
+def test_malformed_key_needs_no_database_at_all(pg, db, tollgate):
+    server = tollgate()
+    key, _, _ = seed_key(db)
+    unknown, _ = make_key()
+    pg.stop()
+    try:
+        # A well-formed key must be looked up: the database is away.
+        r = server.get("/v1/key", headers=auth(unknown))
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "unavailable"
+        assert r.headers.get("retry-after")
+        # A flipped checksum never gets that far.
+        assert_refused(server.get("/v1/key", headers=auth(flip(key, -1))))
+        assert_refused(server.get("/v1/key", headers=auth("tg_nonsense")))
+    finally:
+        pg.start()
+    # And back: the next requests succeed without a restart of tollgate.
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if server.get("/v1/key", headers=auth(key)).status_code == 200:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("key not accepted after PostgreSQL came back")
+
+
+# --- the cache and its invalidation -----------------------------------
+
+def burst(server, path, key, n=48):
+    """n requests on n connections that are all open before any request
+    is sent. Kore's accept lock hands over to the next worker after 16
+    accepts in one wakeup, so a burst of connections reaches several
+    workers. Returns [(worker, status)]."""
+    conns = []
+    for _ in range(n):
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        c.connect()
+        conns.append(c)
+    out = []
+    rids = []
+    for c in conns:
+        rid = "burst-" + uuid.uuid4().hex
+        rids.append(rid)
+        c.request("GET", path, headers={"authorization": "Bearer " + key,
+                                        "x-request-id": rid})
+    statuses = []
+    for c in conns:
+        r = c.getresponse()
+        r.read()
+        statuses.append(r.status)
+        c.close()
+    for rid, st in zip(rids, statuses):
+        out.append((worker_of(server, rid), st))
+    return out
+
+
+def warm(servers, key, workers, timeout=15, tolerate_503=False):
+    """Use key on every worker of every server (so each caches it).
+    After a PostgreSQL restart, pooled connections fail once each (503)
+    before the pool is fresh again: tolerate_503."""
+    seen = {s.url: set() for s in servers}
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for s in servers:
+            for w, st in burst(s, "/v1/key", key):
+                if st == 503 and tolerate_503:
+                    continue
+                assert st == 200
+                seen[s.url].add(w)
+        if all(len(v) == workers for v in seen.values()):
+            return
+    raise AssertionError("not every worker served the key: %r" % seen)
+
+
+def poll_until_refused(servers, key, start, workers, deadline_s=1.0,
+                       status=401, timeout=10):
+    """Bursts at every server from `start` on. Every request answered
+    after deadline_s must be refused (status), and the test goes on until
+    such answers have come from every worker of every server."""
+    late = {s.url: set() for s in servers}
+    while not all(len(v) == workers for v in late.values()):
+        assert time.time() - start < timeout, late
+        for s in servers:
+            res = burst(s, "/v1/key", key)
+            t = time.time() - start
+            if t <= deadline_s:
+                continue
+            bad = [r for r in res if r[1] != status]
+            assert not bad, "accepted %.2fs after the change: %r" % (t, bad)
+            late[s.url].update(w for w, _ in res)
+
+
+def test_cache_spares_the_database(pg, db, tollgate):
+    log = StatementLog(pg, db)
+    server = tollgate(workers=2)
+    key, _, _ = seed_key(db)
+    warm([server], key, 2)
+    log.mark()
+    warm([server], key, 2)      # again: every worker, all from cache
+    time.sleep(0.3)
+    assert log.lookups() == 0
+
+
+def test_revocation_reaches_every_worker_of_every_process(pg, db, tollgate):
+    log = StatementLog(pg, db)
+    a = tollgate(workers=3)
+    b = tollgate(workers=3)
+    key, uid, kid = seed_key(db)
+    warm([a, b], key, 3)
+
+    # Cached everywhere: no more lookups while it is used.
+    log.mark()
+    warm([a, b], key, 3)
+    time.sleep(0.2)
+    assert log.lookups() == 0
+
+    db.query("UPDATE api_keys SET revoked_at = now() WHERE id = %s", kid)
+    poll_until_refused([a, b], key, time.time(), 3)
+
+
+def test_disable_and_user_deletion_reach_cached_workers(db, tollgate):
+    a = tollgate(workers=2)
+    b = tollgate(workers=2)
+    key, uid, kid = seed_key(db)
+    key2, _, _ = seed_key(db, user_id=uid)
+    warm([a, b], key, 2)
+    warm([a, b], key2, 2)
+
+    db.query("UPDATE api_keys SET disabled = true WHERE id = %s", kid)
+    poll_until_refused([a, b], key, time.time(), 2, status=403)
+
+    # Closing the account (what DELETE /api/me does) revokes every key.
+    db.query("UPDATE users SET status = 'deleted', deleted_at = now() "
+             "WHERE id = %s", uid)
+    assert db.query("SELECT count(*) FROM api_keys WHERE user_id = %s "
+                    "AND revoked_at IS NULL", uid)[0][0] == 0
+    poll_until_refused([a, b], key2, time.time(), 2)
+
+
+def test_feed_recovers_after_postgresql_restart(pg, db, tollgate):
+    server = tollgate(workers=2)
+    key, _, kid = seed_key(db)
+    warm([server], key, 2)
+
+    pg.stop()
+    time.sleep(0.5)
+    pg.start()
+    # Every worker notices, turns its cache off, and listens again.
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        if server.log().count("keys listener: listening again") >= 2:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("listeners did not come back:\n" + server.log())
+
+    warm([server], key, 2, tolerate_503=True)
+    db.query("UPDATE api_keys SET revoked_at = now() WHERE id = %s", kid)
+    poll_until_refused([server], key, time.time(), 2)
+
+
+def test_cache_is_off_while_the_feed_is_down(pg, db, tollgate):
+    """Notices sent while a worker is not listening are lost; the cache
+    must not outlive them. The listener is cut off here by terminating
+    its backend, and the key revoked before it reconnects."""
+    server = tollgate(workers=1)
+    key, _, kid = seed_key(db)
+    warm([server], key, 1)
+    c = psycopg2.connect(host=pg.sock, dbname=db.name, user="postgres")
+    try:
+        c.autocommit = True
+        cur = c.cursor()
+        # Revoke and kill the listener in one go: its notice is sent at
+        # COMMIT, when nobody listens any more.
+        cur.execute("BEGIN")
+        cur.execute("UPDATE api_keys SET revoked_at = now() WHERE id = %s",
+                    (kid,))
+        cur.execute("SELECT count(pg_terminate_backend(pid)) FROM "
+                    "pg_stat_activity WHERE application_name = "
+                    "'tollgate-keys-listener' AND datname = %s",
+                    (db.name,))
+        assert cur.fetchone()[0] == 1
+        cur.execute("COMMIT")
+    finally:
+        c.close()
+    poll_until_refused([server], key, time.time(), 1)
+
+
+# --- last_used_at -----------------------------------------------------
+
+def add_touch_log(db):
+    db.query("CREATE TABLE touch_log (key_id uuid, at timestamptz "
+             "DEFAULT clock_timestamp())")
+    db.query("ALTER TABLE touch_log OWNER TO tollgate")
+    db.query("""CREATE FUNCTION log_touch() RETURNS trigger LANGUAGE plpgsql
+                AS $$ BEGIN INSERT INTO touch_log (key_id) VALUES (NEW.id);
+                RETURN NULL; END $$""")
+    db.query("CREATE TRIGGER log_touch AFTER UPDATE ON api_keys FOR EACH ROW "
+             "WHEN (OLD.last_used_at IS DISTINCT FROM NEW.last_used_at) "
+             "EXECUTE FUNCTION log_touch()")
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(db, tollgate):
+    add_touch_log(db)
+    a = tollgate(workers=2)
+    b = tollgate(workers=2)
+    key, _, kid = seed_key(db)
+    assert db.query("SELECT last_used_at FROM api_keys WHERE id = %s",
+                    kid)[0][0] is None
+
+    t0 = time.time()
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda s: fresh_get(s, "/v1/key", key)
+                              .status_code, [a, b] * 150))
+    assert set(codes) == {200}
+    time.sleep(1.0)
+    rows = db.query("SELECT count(*), max(at) FROM touch_log")
+    assert rows[0][0] == 1
+    last = db.query("SELECT extract(epoch FROM now() - last_used_at) "
+                    "FROM api_keys WHERE id = %s", kid)[0][0]
+    assert 0 <= float(last) < time.time() - t0 + 1
+
+
+def test_locked_key_row_holds_back_neither_requests_nor_notices(
+        pg, db, tollgate):
+    server = tollgate(workers=1)
+    key, _, kid = seed_key(db)
+    other, _, other_id = seed_key(db)
+    warm([server], other, 1)
+
+    c = psycopg2.connect(host=pg.sock, dbname=db.name, user="postgres")
+    try:
+        cur = c.cursor()
+        cur.execute("SELECT 1 FROM api_keys WHERE id = %s FOR UPDATE",
+                    (kid,))
+        # First use of key: lookup, then a touch of a locked row.
+        t = time.time()
+        for _ in range(3):
+            assert server.get("/v1/key", headers=auth(key),
+                              timeout=3).status_code == 200
+        assert time.time() - t < 2
+        # The feed is not stuck behind that row: a revoke still lands.
+        db.query("UPDATE api_keys SET revoked_at = now() WHERE id = %s",
+                 other_id)
+        poll_until_refused([server], other, time.time(), 1)
+    finally:
+        c.rollback()
+        c.close()
