@@ -137,6 +137,7 @@ RETURNS uuid
 LANGUAGE plpgsql AS $$
 DECLARE
 	v_user	uuid;
+	v_grant	text;
 BEGIN
 	INSERT INTO users (email, email_verified)
 	    VALUES (p_email, p_email IS NOT NULL AND p_email_verified)
@@ -154,6 +155,21 @@ BEGIN
 
 	INSERT INTO profiles (user_id, display_name, avatar_url)
 	    VALUES (v_user, p_display_name, p_avatar_url);
+
+	-- The signup grant (TOLLGATE_SIGNUP_CREDITS_MICROS), through the
+	-- ledger in this same transaction, once per user and never again
+	-- for an identity whose earlier account was closed.
+	IF p_signup_micros > 0 AND NOT EXISTS (
+	    SELECT 1 FROM identities i WHERE i.provider = p_provider
+	    AND i.subject_hash = p_subject_hash AND i.user_id <> v_user) THEN
+		SELECT g.result INTO v_grant FROM credits_grant(v_user,
+		    p_signup_micros, 'signup_grant', 'signup',
+		    'signup:' || v_user, false) g;
+		IF v_grant IS DISTINCT FROM 'ok' THEN
+			RAISE EXCEPTION 'signup grant for % failed: %',
+			    v_user, v_grant;
+		END IF;
+	END IF;
 
 	RETURN v_user;
 END;
@@ -344,11 +360,13 @@ END;
 $$;
 
 -- GET /api/me: the caller's account as JSON, or NULL when the session is
--- not live any more.
+-- not live any more. (plpgsql: the ledger's view arrives with a later
+-- migration, and plpgsql resolves names when it runs, not when created.)
 CREATE FUNCTION auth_me(p_user uuid, p_session uuid)
 RETURNS json
-LANGUAGE sql STABLE AS $$
-	SELECT json_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	RETURN (SELECT json_build_object(
 	    'id', u.id,
 	    'email', u.email,
 	    'email_verified', u.email_verified,
@@ -367,7 +385,10 @@ LANGUAGE sql STABLE AS $$
 		    'email', i.email) ORDER BY i.created_at, i.id)
 		FROM identities i
 		WHERE i.user_id = u.id AND i.subject IS NOT NULL), '[]'::json),
-	    'available_micros', 0)
+	    'available_micros', coalesce((
+		SELECT b.available_micros FROM ledger_user_balances b
+		WHERE b.user_id = u.id), 0))
 	FROM users u LEFT JOIN profiles p ON p.user_id = u.id
-	WHERE u.id = p_user AND session_is_active(p_session, p_user)
+	WHERE u.id = p_user AND session_is_active(p_session, p_user));
+END;
 $$;

@@ -337,3 +337,36 @@ def test_revoked_elsewhere_refused_by_db_check(server, db):
     db.query("UPDATE sessions SET revoked_at = now(), "
              "revoke_reason = 'admin'")
     err(me(server, s.access_token), 401, "invalid_token")
+
+
+# --- signup grant ----------------------------------------------------------
+
+def test_signup_grant_once_through_the_ledger(tollgate, db):
+    t = tollgate(env={"TOLLGATE_SIGNUP_CREDITS_MICROS": "5000000"})
+    s = auth.sign_in(t, "olivia@example.com")
+    assert me(t, s.access_token).json()["available_micros"] == 5000000
+    # Signing in again grants nothing more.
+    s2 = auth.sign_in(t, "olivia@example.com")
+    assert me(t, s2.access_token).json()["available_micros"] == 5000000
+    rows = db.query("SELECT kind, amount, idempotency_key, user_id::text "
+                    "FROM ledger_transactions")
+    assert rows == [("signup_grant", 5000000, "signup:" + s.user_id,
+                     s.user_id)]
+    assert db.query("SELECT * FROM ledger_check()") == []
+
+
+def test_no_grant_when_zero(server, db):
+    s = auth.sign_in(server, "pat@example.com")
+    assert me(server, s.access_token).json()["available_micros"] == 0
+    assert count(db, "ledger_transactions") == 0
+
+
+def test_concurrent_first_logins_make_one_user(tollgate, db):
+    t = tollgate(workers=2, env={"TOLLGATE_SIGNUP_CREDITS_MICROS": "1000"})
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        rs = list(ex.map(lambda _: auth.sign_in(t, "quinn@example.com"),
+                         range(8)))
+    assert len({r.user_id for r in rs}) == 1
+    assert count(db, "users") == 1 and count(db, "sessions") == 8
+    assert count(db, "ledger_transactions") == 1
+    assert db.query("SELECT * FROM ledger_check()") == []

@@ -83,8 +83,9 @@ class Tollgate:
                 self.env.pop(k, None)
             else:
                 self.env[k] = v
-        # Dev login is refused in production: only on when asked for.
-        if (self.env.get("TOLLGATE_ENV") == "production" and
+        # Dev login exists only with TOLLGATE_ENV=dev; elsewhere only
+        # when a test asks for it (to see it refused).
+        if (self.env.get("TOLLGATE_ENV") != "dev" and
                 "TOLLGATE_DEV_LOGIN" not in (env or {})):
             self.env.pop("TOLLGATE_DEV_LOGIN", None)
         self.args = args if args is not None else ["-f", "-n", "-r"]
