@@ -44,6 +44,19 @@ LANGUAGE sql IMMUTABLE AS $$
 	    FROM json_array_elements_text(m) WITH ORDINALITY AS t (e, i)
 $$;
 
+-- Key management is sensitive: every call also checks that the caller's
+-- session is still live (signed out on another host, account closed),
+-- beyond what the access token alone can say. SQLSTATE TGS01 tells
+-- tollgate to answer 401.
+CREATE FUNCTION api_key_session(p_session uuid, p_user uuid) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF NOT session_is_active(p_session, p_user) THEN
+		RAISE EXCEPTION 'session ended' USING ERRCODE = 'TGS01';
+	END IF;
+END;
+$$;
+
 -- Creates a key unless the user already has p_max live keys. The user's
 -- row is locked first (FOR NO KEY UPDATE: foreign-key checks elsewhere
 -- still pass), so concurrent creations for one user queue here and each
@@ -52,15 +65,16 @@ $$;
 --
 -- status: 'ok' (doc is the key), 'limit', or 'no_user' (unknown or
 -- deleted user).
-CREATE FUNCTION api_key_create(p_user uuid, p_public_id text, p_digest bytea,
-    p_name text, p_last4 text, p_models json, p_limit bigint,
-    p_expires timestamptz, p_max integer)
+CREATE FUNCTION api_key_create(p_user uuid, p_session uuid,
+    p_public_id text, p_digest bytea, p_name text, p_last4 text,
+    p_models json, p_limit bigint, p_expires timestamptz, p_max integer)
 RETURNS TABLE (status text, doc json)
 LANGUAGE plpgsql AS $$
 DECLARE
 	n	integer;
 	k	api_keys;
 BEGIN
+	PERFORM api_key_session(p_session, p_user);
 	PERFORM 1 FROM users WHERE id = p_user AND users.status = 'active'
 	    FOR NO KEY UPDATE;
 	IF NOT FOUND THEN
@@ -85,10 +99,56 @@ BEGIN
 END;
 $$;
 
+-- One page of a user's keys, newest first, after the position
+-- (p_pos: created_at in unix microseconds, p_after: its key id) when
+-- given; p_limit + 1 rows, so the caller knows whether more follow.
+CREATE FUNCTION api_key_list(p_user uuid, p_session uuid, p_pos bigint,
+    p_after uuid, p_limit integer)
+RETURNS TABLE (key_doc json, key_pos bigint, key_id uuid)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	PERFORM api_key_session(p_session, p_user);
+	RETURN QUERY SELECT api_key_json(k),
+	    (extract(epoch FROM k.created_at) * 1000000)::bigint, k.id
+	    FROM api_keys k WHERE k.user_id = p_user
+	    AND (p_pos IS NULL OR (k.created_at, k.id) <
+		('epoch'::timestamptz + p_pos * interval '1 microsecond',
+		p_after))
+	    ORDER BY k.created_at DESC, k.id DESC LIMIT p_limit + 1;
+END;
+$$;
+
+-- One key of the user, or NULL.
+CREATE FUNCTION api_key_get(p_id uuid, p_user uuid, p_session uuid)
+RETURNS json
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	PERFORM api_key_session(p_session, p_user);
+	RETURN (SELECT api_key_json(k) FROM api_keys k
+	    WHERE k.id = p_id AND k.user_id = p_user);
+END;
+$$;
+
+-- Revokes a key of the user for good (again: no change); NULL when the
+-- user has no such key.
+CREATE FUNCTION api_key_revoke(p_id uuid, p_user uuid, p_session uuid)
+RETURNS json
+LANGUAGE plpgsql AS $$
+DECLARE
+	d	json;
+BEGIN
+	PERFORM api_key_session(p_session, p_user);
+	UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+	    WHERE id = p_id AND user_id = p_user
+	    RETURNING api_key_json(api_keys) INTO d;
+	RETURN d;
+END;
+$$;
+
 -- Changes the fields whose p_set_* is true. A revoked key stays as it
 -- is. status: 'ok', 'revoked' (doc is the unchanged key) or 'not_found'
 -- (no such key of this user).
-CREATE FUNCTION api_key_update(p_id uuid, p_user uuid,
+CREATE FUNCTION api_key_update(p_id uuid, p_user uuid, p_session uuid,
     p_set_name boolean, p_name text,
     p_set_models boolean, p_models json,
     p_set_limit boolean, p_limit bigint,
@@ -98,6 +158,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	k	api_keys;
 BEGIN
+	PERFORM api_key_session(p_session, p_user);
 	SELECT * INTO k FROM api_keys WHERE id = p_id AND user_id = p_user
 	    FOR NO KEY UPDATE;
 	IF NOT FOUND THEN

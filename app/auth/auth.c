@@ -40,9 +40,9 @@ static char	*auth_build_admin_array(void);
 
 static const struct tg_route	auth_routes[] = {
 	{ HTTP_METHOD_POST, "/auth/dev/login", auth_dev_login, TG_AUTH_NONE,
-	    0, 4096 },
+	    TG_ROUTE_RATELIMIT_IP, 4096 },
 	{ HTTP_METHOD_POST, "/auth/refresh", auth_refresh, TG_AUTH_NONE,
-	    0, 4096 },
+	    TG_ROUTE_RATELIMIT_IP, 4096 },
 	{ HTTP_METHOD_POST, "/auth/logout", auth_logout, TG_AUTH_NONE,
 	    0, 4096 },
 	{ 0, NULL, NULL, 0, 0, 0 }

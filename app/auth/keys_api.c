@@ -12,7 +12,8 @@
  *
  * Every statement is scoped to the session's user (WHERE user_id = ...),
  * so another user's key id, a malformed id and an unknown id are all the
- * same 404. Input is checked (keys_input.c) before any query. The secret
+ * same 404; each also checks that the session is still live
+ * (session_is_active, so a sign-out on another host counts at once). Input is checked (keys_input.c) before any query. The secret
  * exists only in the creation answer: it is generated here, hashed, and
  * wiped from memory with the request; the database gets the public id
  * and the keyed digest, the log gets nothing of it.
@@ -75,31 +76,25 @@ static void	keys_forget(json_t *);
 #define KEYS_START	0
 #define KEYS_WAIT	1
 
+/* Every statement checks the session too (api_key_session, TGS01). */
 static const char	sql_create[] =
-	"SELECT status, doc::text FROM api_key_create($1, $2, "
-	"decode($3, 'hex'), $4, $5, $6::json, $7::bigint, "
-	"'epoch'::timestamptz + $8::bigint * interval '1 second', $9::int)";
+	"SELECT status, doc::text FROM api_key_create($1, $2, $3, "
+	"decode($4, 'hex'), $5, $6, $7::json, $8::bigint, "
+	"'epoch'::timestamptz + $9::bigint * interval '1 second', $10::int)";
 
-/* $2: cursor position (unix microseconds) and $3 its key id, or NULL. */
 static const char	sql_list[] =
-	"SELECT api_key_json(k)::text, "
-	"(extract(epoch FROM k.created_at) * 1000000)::bigint, k.id "
-	"FROM api_keys k WHERE k.user_id = $1 AND ($2::bigint IS NULL OR "
-	"(k.created_at, k.id) < ('epoch'::timestamptz + $2::bigint * "
-	"interval '1 microsecond', $3::uuid)) "
-	"ORDER BY k.created_at DESC, k.id DESC LIMIT $4::int + 1";
+	"SELECT key_doc::text, key_pos, key_id FROM api_key_list($1, $2, "
+	"$3::bigint, $4::uuid, $5::int)";
 
 static const char	sql_get[] =
-	"SELECT api_key_json(k)::text FROM api_keys k "
-	"WHERE k.id = $1 AND k.user_id = $2";
+	"SELECT api_key_get($1, $2, $3)::text";
 
 static const char	sql_update[] =
 	"SELECT status, doc::text FROM api_key_update($1, $2, $3, $4, $5, "
-	"$6::json, $7, $8::bigint, $9, $10::boolean)";
+	"$6, $7::json, $8, $9::bigint, $10, $11::boolean)";
 
 static const char	sql_revoke[] =
-	"UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
-	"WHERE id = $1 AND user_id = $2 RETURNING api_key_json(api_keys)::text";
+	"SELECT api_key_revoke($1, $2, $3)::text";
 
 static struct http_state	keys_create_states[] = {
 	KORE_HTTP_STATE(keys_create_start),
@@ -212,13 +207,13 @@ keys_create_start(struct http_request *req)
 	char			 hex[APIKEY_DIGEST_LEN * 2 + 1];
 	char			 public_id[APIKEY_PUBLIC_LEN + 1];
 	char			 limit[24], expires[24], max[16];
-	const char		*params[9];
+	const char		*params[10];
 
 	if ((body = tg_http_body_json(req)) == NULL)
 		return (HTTP_STATE_COMPLETE);
 	if (!keys_input_parse(body, KEYS_FOR_CREATE, time(NULL), &f, &p)) {
+		keys_bad_input(req, &p);	/* p.param may point into body */
 		json_decref(body);
-		keys_bad_input(req, &p);
 		return (HTTP_STATE_COMPLETE);
 	}
 
@@ -235,15 +230,16 @@ keys_create_start(struct http_request *req)
 	(void)snprintf(max, sizeof(max), "%d", tg_conf.max_keys_per_user);
 
 	params[0] = ctx->who.user_id;
-	params[1] = public_id;
-	params[2] = hex;
-	params[3] = f.name;
-	params[4] = st->key + APIKEY_LEN - 4;
-	params[5] = f.models_json;
-	params[6] = f.spend_limit_micros >= 0 ? limit : NULL;
-	params[7] = f.expires_at > 0 ? expires : NULL;
-	params[8] = max;
-	tg_db_start(&st->db, req, 0, sql_create, 9, params);
+	params[1] = ctx->who.session_id;
+	params[2] = public_id;
+	params[3] = hex;
+	params[4] = f.name;
+	params[5] = st->key + APIKEY_LEN - 4;
+	params[6] = f.models_json;
+	params[7] = f.spend_limit_micros >= 0 ? limit : NULL;
+	params[8] = f.expires_at > 0 ? expires : NULL;
+	params[9] = max;
+	tg_db_start(&st->db, req, 0, sql_create, 10, params);
 
 	sodium_memzero(digest, sizeof(digest));
 	sodium_memzero(hex, sizeof(hex));
@@ -261,7 +257,7 @@ keys_list_start(struct http_request *req)
 	struct keys_op	*st;
 	char		 cursor[KEYS_CURSOR_MAX + 1], arg[8];
 	char		 id[KEYS_UUID_LEN + 1], pos[24], limit[8];
-	const char	*params[4];
+	const char	*params[5];
 	int64_t		 us;
 	int		 n;
 
@@ -278,15 +274,15 @@ keys_list_start(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	}
 
-	params[1] = NULL;
 	params[2] = NULL;
+	params[3] = NULL;
 	switch (tg_http_query(req, "cursor", cursor, sizeof(cursor))) {
 	case TG_QS_FOUND:
 		if (keys_cursor_parse(cursor, &us, id)) {
 			(void)snprintf(pos, sizeof(pos), "%lld",
 			    (long long)us);
-			params[1] = pos;
-			params[2] = id;
+			params[2] = pos;
+			params[3] = id;
 			break;
 		}
 		/* FALLTHROUGH */
@@ -300,8 +296,9 @@ keys_list_start(struct http_request *req)
 	st->limit = n;
 	(void)snprintf(limit, sizeof(limit), "%d", n);
 	params[0] = ctx->who.user_id;
-	params[3] = limit;
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_list, 4, params);
+	params[1] = ctx->who.session_id;
+	params[4] = limit;
+	tg_db_start(&st->db, req, TG_DB_RETRY, sql_list, 5, params);
 
 	req->fsm_state = KEYS_WAIT;
 	return (HTTP_STATE_CONTINUE);
@@ -311,7 +308,7 @@ static int
 keys_get_start(struct http_request *req)
 {
 	struct keys_op	*st;
-	const char	*id, *params[2];
+	const char	*id, *params[3];
 
 	if ((id = keys_path_id(req)) == NULL) {
 		keys_not_found(req);
@@ -321,7 +318,8 @@ keys_get_start(struct http_request *req)
 	st = keys_op_new(req, keys_one_answer);
 	params[0] = id;
 	params[1] = tg_ctx(req)->who.user_id;
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_get, 2, params);
+	params[2] = tg_ctx(req)->who.session_id;
+	tg_db_start(&st->db, req, TG_DB_RETRY, sql_get, 3, params);
 
 	req->fsm_state = KEYS_WAIT;
 	return (HTTP_STATE_CONTINUE);
@@ -334,7 +332,7 @@ keys_update_start(struct http_request *req)
 	struct keys_fields	 f;
 	struct keys_problem	 p;
 	json_t			*body;
-	const char		*id, *params[10];
+	const char		*id, *params[11];
 	char			 limit[24];
 
 	if ((id = keys_path_id(req)) == NULL) {
@@ -344,8 +342,8 @@ keys_update_start(struct http_request *req)
 	if ((body = tg_http_body_json(req)) == NULL)
 		return (HTTP_STATE_COMPLETE);
 	if (!keys_input_parse(body, KEYS_FOR_UPDATE, time(NULL), &f, &p)) {
+		keys_bad_input(req, &p);	/* p.param may point into body */
 		json_decref(body);
-		keys_bad_input(req, &p);
 		return (HTTP_STATE_COMPLETE);
 	}
 
@@ -353,18 +351,19 @@ keys_update_start(struct http_request *req)
 	    (long long)f.spend_limit_micros);
 	params[0] = id;
 	params[1] = tg_ctx(req)->who.user_id;
-	params[2] = f.has_name ? "t" : "f";
-	params[3] = f.has_name ? f.name : NULL;
-	params[4] = f.has_models ? "t" : "f";
-	params[5] = f.models_json;
-	params[6] = f.has_limit ? "t" : "f";
-	params[7] = f.has_limit && f.spend_limit_micros >= 0 ? limit : NULL;
-	params[8] = f.has_disabled ? "t" : "f";
-	params[9] = f.has_disabled ? (f.disabled ? "t" : "f") : NULL;
+	params[2] = tg_ctx(req)->who.session_id;
+	params[3] = f.has_name ? "t" : "f";
+	params[4] = f.has_name ? f.name : NULL;
+	params[5] = f.has_models ? "t" : "f";
+	params[6] = f.models_json;
+	params[7] = f.has_limit ? "t" : "f";
+	params[8] = f.has_limit && f.spend_limit_micros >= 0 ? limit : NULL;
+	params[9] = f.has_disabled ? "t" : "f";
+	params[10] = f.has_disabled ? (f.disabled ? "t" : "f") : NULL;
 
 	/* The same values again on a lost connection: safe to repeat. */
 	st = keys_op_new(req, keys_update_answer);
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_update, 10, params);
+	tg_db_start(&st->db, req, TG_DB_RETRY, sql_update, 11, params);
 	keys_input_free(&f);
 	json_decref(body);
 
@@ -376,7 +375,7 @@ static int
 keys_revoke_start(struct http_request *req)
 {
 	struct keys_op	*st;
-	const char	*id, *params[2];
+	const char	*id, *params[3];
 
 	if ((id = keys_path_id(req)) == NULL) {
 		keys_not_found(req);
@@ -386,7 +385,8 @@ keys_revoke_start(struct http_request *req)
 	st = keys_op_new(req, keys_one_answer);
 	params[0] = id;
 	params[1] = tg_ctx(req)->who.user_id;
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_revoke, 2, params);
+	params[2] = tg_ctx(req)->who.session_id;
+	tg_db_start(&st->db, req, TG_DB_RETRY, sql_revoke, 3, params);
 
 	req->fsm_state = KEYS_WAIT;
 	return (HTTP_STATE_CONTINUE);
@@ -401,6 +401,11 @@ keys_wait(struct http_request *req)
 	case TG_DB_WAIT:
 		return (HTTP_STATE_RETRY);
 	case TG_DB_FAILED:
+		if (!strcmp(st->db.sqlstate, "TGS01")) {
+			tg_error(req, 401, "invalid_token", NULL,
+			    "this session has ended: sign in again");
+			return (HTTP_STATE_COMPLETE);
+		}
 		tg_db_error(req, &st->db);
 		return (HTTP_STATE_COMPLETE);
 	}
@@ -476,7 +481,7 @@ keys_one_answer(struct http_request *req, struct keys_op *st)
 {
 	json_t	*doc;
 
-	if (tg_db_ntuples(&st->db) != 1) {
+	if (tg_db_isnull(&st->db, 0, 0)) {
 		keys_not_found(req);
 		return;
 	}

@@ -32,7 +32,7 @@
 
 struct keys_problem {
 	const char	*code;
-	const char	*param;
+	const char	*param;		/* may point into the body */
 	char		 message[160];
 };
 

@@ -6,16 +6,14 @@ the API's own tests are in test_keys_api.py. GET /v1/key answers for the
 calling key, so it exercises exactly the authentication the router's
 routes get."""
 
-import http.client
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
-import requests
 
-from lib.keys import (StatementLog, auth, flip, make_key, seed_key,
-                      seed_user, with_secret, worker_of)
+from lib.keys import (StatementLog, auth, flip, fresh_get, make_key,
+                      poll_until_refused, seed_key, seed_user, warm,
+                      with_secret)
 
 
 def assert_refused(r, status=401, code="invalid_api_key"):
@@ -28,19 +26,6 @@ def assert_refused(r, status=401, code="invalid_api_key"):
     assert err["type"] == ("authentication_error" if status == 401
                            else "permission_error")
     return err
-
-
-def fresh_get(server, path, key, rid=None, header="authorization"):
-    """One request on its own connection (so any worker may take it)."""
-    h = {"connection": "close"}
-    if rid:
-        h["x-request-id"] = rid
-    if key is not None:
-        if header == "authorization":
-            h["authorization"] = "Bearer " + key
-        else:
-            h[header] = key
-    return requests.get(server.url + path, headers=h, timeout=10)
 
 
 # --- the front door ---------------------------------------------------
@@ -171,70 +156,6 @@ def test_malformed_key_needs_no_database_at_all(pg, db, tollgate):
 
 
 # --- the cache and its invalidation -----------------------------------
-
-def burst(server, path, key, n=48):
-    """n requests on n connections that are all open before any request
-    is sent. Kore's accept lock hands over to the next worker after 16
-    accepts in one wakeup, so a burst of connections reaches several
-    workers. Returns [(worker, status)]."""
-    conns = []
-    for _ in range(n):
-        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-        c.connect()
-        conns.append(c)
-    out = []
-    rids = []
-    for c in conns:
-        rid = "burst-" + uuid.uuid4().hex
-        rids.append(rid)
-        c.request("GET", path, headers={"authorization": "Bearer " + key,
-                                        "x-request-id": rid})
-    statuses = []
-    for c in conns:
-        r = c.getresponse()
-        r.read()
-        statuses.append(r.status)
-        c.close()
-    for rid, st in zip(rids, statuses):
-        out.append((worker_of(server, rid), st))
-    return out
-
-
-def warm(servers, key, workers, timeout=15, tolerate_503=False):
-    """Use key on every worker of every server (so each caches it).
-    After a PostgreSQL restart, pooled connections fail once each (503)
-    before the pool is fresh again: tolerate_503."""
-    seen = {s.url: set() for s in servers}
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for s in servers:
-            for w, st in burst(s, "/v1/key", key):
-                if st == 503 and tolerate_503:
-                    continue
-                assert st == 200
-                seen[s.url].add(w)
-        if all(len(v) == workers for v in seen.values()):
-            return
-    raise AssertionError("not every worker served the key: %r" % seen)
-
-
-def poll_until_refused(servers, key, start, workers, deadline_s=1.0,
-                       status=401, timeout=10):
-    """Bursts at every server from `start` on. Every request answered
-    after deadline_s must be refused (status), and the test goes on until
-    such answers have come from every worker of every server."""
-    late = {s.url: set() for s in servers}
-    while not all(len(v) == workers for v in late.values()):
-        assert time.time() - start < timeout, late
-        for s in servers:
-            res = burst(s, "/v1/key", key)
-            t = time.time() - start
-            if t <= deadline_s:
-                continue
-            bad = [r for r in res if r[1] != status]
-            assert not bad, "accepted %.2fs after the change: %r" % (t, bad)
-            late[s.url].update(w for w, _ in res)
-
 
 def test_cache_spares_the_database(pg, db, tollgate):
     log = StatementLog(pg, db)

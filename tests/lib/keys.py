@@ -6,10 +6,16 @@ hashing key being BLAKE2b-256 of TOLLGATE_KEY_PEPPER), for tests of other
 subsystems that need a working key before or without the key-management
 API. Tests of the keys API itself create keys through the API."""
 
+import collections
 import hashlib
+import http.client
+import re
 import secrets
+import time
 import uuid
 import zlib
+
+import requests
 
 from lib.server import TEST_KEY_PEPPER
 
@@ -117,9 +123,94 @@ class StatementLog:
                    if "execute" in line and LOOKUP_SQL in line)
 
 
+def _worker_in(log, request_id):
+    m = re.search(r"\[wrk (\d+)\]: access rid=%s " % re.escape(request_id),
+                  log)
+    return int(m.group(1)) if m else None
+
+
 def worker_of(server, request_id):
     """The worker number that answered request_id (from its log), or None."""
-    import re
-    m = re.search(r"\[wrk (\d+)\]: access rid=%s " % re.escape(request_id),
-                  server.log())
-    return int(m.group(1)) if m else None
+    return _worker_in(server.log(), request_id)
+
+
+Answer = collections.namedtuple("Answer", "worker status body")
+
+
+def fresh_get(server, path, key, rid=None, header="authorization"):
+    """One request on its own connection (so any worker may take it)."""
+    h = {"connection": "close"}
+    if rid:
+        h["x-request-id"] = rid
+    if key is not None:
+        if header == "authorization":
+            h["authorization"] = "Bearer " + key
+        else:
+            h[header] = key
+    return requests.get(server.url + path, headers=h, timeout=10)
+
+
+def burst(server, path, key, n=48):
+    """n requests on n connections that are all open before any request
+    is sent. Kore's accept lock hands over to the next worker after 16
+    accepts in one wakeup, so a burst of connections reaches several
+    workers. Returns [Answer(worker, status, body)]."""
+    conns = []
+    for _ in range(n):
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        c.connect()
+        conns.append(c)
+    out = []
+    rids = []
+    for c in conns:
+        rid = "burst-" + uuid.uuid4().hex
+        rids.append(rid)
+        c.request("GET", path, headers={"authorization": "Bearer " + key,
+                                        "x-request-id": rid})
+    statuses, bodies = [], []
+    for c in conns:
+        r = c.getresponse()
+        bodies.append(r.read().decode(errors="replace"))
+        statuses.append(r.status)
+        c.close()
+    log = server.log()
+    for rid, st, body in zip(rids, statuses, bodies):
+        out.append(Answer(_worker_in(log, rid), st, body))
+    return out
+
+
+def warm(servers, key, workers, timeout=15, tolerate_503=False,
+         path="/v1/key"):
+    """Use key on every worker of every server (so each caches it).
+    After a PostgreSQL restart, pooled connections fail once each (503)
+    before the pool is fresh again: tolerate_503."""
+    seen = {s.url: set() for s in servers}
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for s in servers:
+            for w, st, _ in burst(s, path, key):
+                if st == 503 and tolerate_503:
+                    continue
+                assert st == 200
+                seen[s.url].add(w)
+        if all(len(v) == workers for v in seen.values()):
+            return
+    raise AssertionError("not every worker served the key: %r" % seen)
+
+
+def poll_until_refused(servers, key, start, workers, deadline_s=1.0,
+                       status=401, timeout=10, path="/v1/key"):
+    """Bursts at every server from `start` on. Every request answered
+    after deadline_s must be refused (status), and the test goes on until
+    such answers have come from every worker of every server."""
+    late = {s.url: set() for s in servers}
+    while not all(len(v) == workers for v in late.values()):
+        assert time.time() - start < timeout, late
+        for s in servers:
+            res = burst(s, path, key)
+            t = time.time() - start
+            if t <= deadline_s:
+                continue
+            bad = [r[:2] for r in res if r.status != status]
+            assert not bad, "accepted %.2fs after the change: %r" % (t, bad)
+            late[s.url].update(r.worker for r in res)

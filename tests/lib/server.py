@@ -51,6 +51,10 @@ def base_env(db_url, port, workdir):
         "TOLLGATE_ROUTER_CONFIG": os.path.join(ROOT, "conf", "router.json"),
         # Tests sign in with POST /auth/dev/login (tests/lib/auth.py).
         "TOLLGATE_DEV_LOGIN": "1",
+        # Rate limits out of the way of tests about something else;
+        # tests of the limits set their own (test_keys_ratelimit.py).
+        "TOLLGATE_RATE_LIMIT_IP": "100000",
+        "TOLLGATE_RATE_LIMIT_USER": "100000",
         "TOLLGATE_WORKERS": "1",
         "TOLLGATE_PIDFILE": os.path.join(workdir, "tollgate.pid"),
     }
