@@ -202,9 +202,13 @@ def poll_until_refused(servers, key, start, workers, deadline_s=1.0,
                        status=401, timeout=10, path="/v1/key"):
     """Bursts at every server from `start` on. Every request answered
     after deadline_s must be refused (status), and the test goes on until
-    such answers have come from every worker of every server."""
+    such answers have come from every worker of every server (workers:
+    the count of each, or a list in the order of servers)."""
+    if not isinstance(workers, (list, tuple)):
+        workers = [workers] * len(servers)
+    need = {s.url: n for s, n in zip(servers, workers)}
     late = {s.url: set() for s in servers}
-    while not all(len(v) == workers for v in late.values()):
+    while not all(len(late[u]) >= n for u, n in need.items()):
         assert time.time() - start < timeout, late
         for s in servers:
             res = burst(s, path, key)
