@@ -11,18 +11,22 @@ static int
 parse(const char *text, int what, struct keys_fields *f,
     struct keys_problem *p)
 {
-	json_t	*doc;
-	int	 ok;
+	static char	 param[128];
+	json_t		*doc;
+	int		 ok;
 
 	/* ALLOW_NUL: the checks must hold even if a caller allowed it. */
 	doc = json_loads(text, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
 	    NULL);
 	ck_assert_ptr_nonnull(doc);
+
 	ok = keys_input_parse(doc, what, NOW, f, p);
-	if (ok) {
-		/* The strings point into doc: copy what the tests read. */
-		if (f->has_name)
-			f->name = strdup(f->name);
+	/* The strings may point into doc: copy what the tests read. */
+	if (ok && f->has_name)
+		f->name = strdup(f->name);
+	if (!ok && p->param != NULL) {
+		(void)snprintf(param, sizeof(param), "%s", p->param);
+		p->param = param;
 	}
 	json_decref(doc);
 	return (ok);
