@@ -13,10 +13,11 @@
  * Every statement is scoped to the session's user (WHERE user_id = ...),
  * so another user's key id, a malformed id and an unknown id are all the
  * same 404; each also checks that the session is still live
- * (session_is_active, so a sign-out on another host counts at once). Input is checked (keys_input.c) before any query. The secret
- * exists only in the creation answer: it is generated here, hashed, and
- * wiped from memory with the request; the database gets the public id
- * and the keyed digest, the log gets nothing of it.
+ * (session_is_active, so a sign-out on another host counts at once).
+ * Input is checked (keys_input.c) before any query. The secret exists
+ * only in the creation answer: it is generated here, hashed, and wiped
+ * from memory with the request; the database gets the public id and the
+ * keyed digest, the log gets nothing of it.
  *
  * Each handler is two states: start (check input, send one statement)
  * and wait (answer from its result). Changes made here are announced to
@@ -212,7 +213,8 @@ keys_create_start(struct http_request *req)
 	if ((body = tg_http_body_json(req)) == NULL)
 		return (HTTP_STATE_COMPLETE);
 	if (!keys_input_parse(body, KEYS_FOR_CREATE, time(NULL), &f, &p)) {
-		keys_bad_input(req, &p);	/* p.param may point into body */
+		/* p.param may point into body: answer first. */
+		keys_bad_input(req, &p);
 		json_decref(body);
 		return (HTTP_STATE_COMPLETE);
 	}
@@ -342,7 +344,8 @@ keys_update_start(struct http_request *req)
 	if ((body = tg_http_body_json(req)) == NULL)
 		return (HTTP_STATE_COMPLETE);
 	if (!keys_input_parse(body, KEYS_FOR_UPDATE, time(NULL), &f, &p)) {
-		keys_bad_input(req, &p);	/* p.param may point into body */
+		/* p.param may point into body: answer first. */
+		keys_bad_input(req, &p);
 		json_decref(body);
 		return (HTTP_STATE_COMPLETE);
 	}

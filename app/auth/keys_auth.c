@@ -56,7 +56,7 @@ struct keys_entry {
 	int		 user_active;
 	time_t		 expires_at;		/* 0: never */
 	u_int64_t	 fetched_ms;
-	u_int64_t	 touched_ms;		/* last_used_at, as we know it */
+	u_int64_t	 touched_ms;	/* last_used_at, as we know it */
 };
 
 struct keys_auth_state {

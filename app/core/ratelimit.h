@@ -30,7 +30,7 @@ struct tg_ratelimit {
 	struct tg_ratelimit_slot	*slots;
 	size_t				 nsets;
 	uint64_t			 interval_us;	/* period / limit */
-	uint64_t			 tolerance_us;	/* (limit-1) * interval */
+	uint64_t			 tolerance_us;	/* (limit-1)*interval */
 	unsigned char			 hashkey[16];
 	unsigned int			 limit;		/* 0: off */
 };
