@@ -22,6 +22,13 @@ struct tg_route;
 
 extern const struct tg_route	keys_routes[];
 
+/* Metric ids (declared in the parent, keys.c). */
+extern int	keys_metric_cached;
+extern int	keys_metric_lookups;
+extern int	keys_metric_refused;
+extern int	keys_metric_notices;
+extern int	keys_metric_feed_lost;
+
 /* keys_auth.c */
 void	keys_auth_init(void);
 int	keys_authenticate(struct http_request *, struct tg_ctx *);

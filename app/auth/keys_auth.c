@@ -36,6 +36,7 @@
 
 #include "tollgate.h"
 #include "db.h"
+#include "metrics.h"
 #include "auth/apikey.h"
 #include "auth/keys.h"
 
@@ -158,8 +159,10 @@ keys_authenticate(struct http_request *req, struct tg_ctx *ctx)
 	}
 
 	if ((key = keys_presented(req)) == NULL ||
-	    !apikey_parse(key, public_id))
+	    !apikey_parse(key, public_id)) {
+		tg_metrics_add(keys_metric_refused, 1);
 		return (keys_refuse(req));
+	}
 
 	apikey_digest(keys_hashkey, key, digest);
 
@@ -167,8 +170,12 @@ keys_authenticate(struct http_request *req, struct tg_ctx *ctx)
 	e = &keys_cache[slot];
 	if (keys_notify_ready() && e->used &&
 	    !strcmp(e->public_id, public_id) &&
-	    kore_time_ms() - e->fetched_ms < KEYS_CACHE_TTL_MS)
+	    kore_time_ms() - e->fetched_ms < KEYS_CACHE_TTL_MS) {
+		tg_metrics_add(keys_metric_cached, 1);
 		return (keys_verdict(req, ctx, e, digest));
+	}
+
+	tg_metrics_add(keys_metric_lookups, 1);
 
 	st = kore_calloc(1, sizeof(*st));
 	ctx->auth_state = st;

@@ -38,6 +38,7 @@
 #include <libpq-fe.h>
 
 #include "tollgate.h"
+#include "metrics.h"
 #include "auth/keys.h"
 
 #define NOTIFY_CHANNEL		"tg_api_keys"
@@ -277,8 +278,10 @@ notify_read(struct keys_listener *l)
 	}
 
 	while ((n = PQnotifies(l->conn)) != NULL) {
-		if (!strcmp(n->relname, NOTIFY_CHANNEL))
+		if (!strcmp(n->relname, NOTIFY_CHANNEL)) {
 			keys_cache_invalidate(n->extra);
+			tg_metrics_add(keys_metric_notices, 1);
+		}
 		PQfreemem(n);
 	}
 
@@ -426,8 +429,10 @@ notify_drop(struct keys_listener *l, const char *why)
 		l->conn = NULL;
 	}
 
-	if (l->state == STATE_READY)
+	if (l->state == STATE_READY) {
 		keys_cache_invalidate(NULL);
+		tg_metrics_add(keys_metric_feed_lost, 1);
+	}
 	l->state = STATE_IDLE;
 	l->query = QUERY_NONE;
 	l->query_failed = 0;

@@ -28,6 +28,15 @@ def assert_refused(r, status=401, code="invalid_api_key"):
     return err
 
 
+def metric_values(server):
+    out = {}
+    for line in server.get("/metrics").text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
 # --- the front door ---------------------------------------------------
 
 def test_valid_key_authenticates_and_carries_its_limits(db, server):
@@ -166,6 +175,9 @@ def test_cache_spares_the_database(pg, db, tollgate):
     warm([server], key, 2)      # again: every worker, all from cache
     time.sleep(0.3)
     assert log.lookups() == 0
+    m = metric_values(server)
+    assert m['tollgate_api_key_auth_total{source="cache"}'] >= 48
+    assert m['tollgate_api_key_auth_total{source="database"}'] >= 2
 
 
 def test_revocation_reaches_every_worker_of_every_process(pg, db, tollgate):
@@ -183,6 +195,8 @@ def test_revocation_reaches_every_worker_of_every_process(pg, db, tollgate):
 
     db.query("UPDATE api_keys SET revoked_at = now() WHERE id = %s", kid)
     poll_until_refused([a, b], key, time.time(), 3)
+    for s in (a, b):        # one notice per worker
+        assert metric_values(s)["tollgate_api_key_notices_total"] >= 3
 
 
 def test_disable_and_user_deletion_reach_cached_workers(db, tollgate):
