@@ -4,6 +4,7 @@ payments, and the whole purchase: checkout -> the customer pays -> signed
 webhook -> credits -> refund -> balance reduced -> ledger consistent."""
 
 import concurrent.futures
+import socket
 import time
 import urllib.parse
 import uuid
@@ -278,6 +279,29 @@ def test_stripe_refusing_is_502_and_the_payment_failed(db, srv, fake,
     listed = srv.get("/api/billing/payments", headers=who).json()["data"]
     assert [p["status"] for p in listed] == ["failed"]
     assert listed[0]["checkout_url"] is None
+
+
+def _loopback_hostname():
+    name = socket.gethostname()
+    try:
+        return name if socket.gethostbyname(name) == "127.0.0.1" else None
+    except OSError:
+        return None
+
+
+@pytest.mark.skipif(_loopback_hostname() is None,
+                    reason="no hostname of this machine resolves to 127.0.0.1")
+def test_checkout_through_a_hostname_under_seccomp(db, tollgate, fake):
+    """curl's resolver starts a thread (clone3, rseq): the sandbox must
+    allow it, or the worker dies on the first checkout (kore-guide P7)."""
+    env = dict(fake.env(), TOLLGATE_STRIPE_API_URL=fake.url.replace(
+        "127.0.0.1", _loopback_hostname()))
+    srv = tollgate(env=env)
+    who = login(srv)
+    r = checkout(srv, who, first_package(srv, who)["id"])
+    assert r.status_code == 200, r.text
+    assert "seccomp sandbox enabled" in srv.log()
+    assert "sandbox violation" not in srv.log()
 
 
 def test_stripe_down_is_502_and_the_payment_failed(db, tollgate, fake):
