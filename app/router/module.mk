@@ -1,0 +1,4 @@
+# The router: provider catalog (conf/router.json), request checks, the
+# SSE parser and the openai and echo families are pure C; the handlers
+# and the upstream relay use Kore.
+PURE_SRCS += app/router/sse.c
