@@ -1,4 +1,7 @@
-# Router: provider families, translation, streaming (/v1/*).
+# The router: provider catalog (conf/router.json), request checks, the
+# SSE parser and the openai and echo families are pure C; the handlers
+# and the upstream relay use Kore.
+PURE_SRCS += app/router/sse.c
 
 # families engineer: anthropic and gemini translation, the /v1/messages
 # surface (pure; unit-tested in tests/unit/router/).
