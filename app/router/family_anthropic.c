@@ -93,13 +93,11 @@ static int	anth_ev_message_delta(struct router_stream *,
 static int	anth_error_text(const json_t *, char *, size_t);
 
 const struct router_family	router_family_anthropic = {
-	"anthropic",
-	anth_chat_request,
-	anth_chat_response,
-	anth_stream_event,
-	anth_map_error,
-	NULL,
-	NULL,
+	.name = "anthropic",
+	.chat_request = anth_chat_request,
+	.chat_response = anth_chat_response,
+	.stream_event = anth_stream_event,
+	.map_error = anth_map_error,
 };
 
 static int

@@ -82,13 +82,13 @@ static json_t	*gem_tool_call(const json_t *, const char *, int, int);
 static int	gem_error_text(const json_t *, char *, size_t, long *);
 
 const struct router_family	router_family_gemini = {
-	"gemini",
-	gem_chat_request,
-	gem_chat_response,
-	gem_stream_event,
-	gem_map_error,
-	gem_embed_request,
-	gem_embed_response,
+	.name = "gemini",
+	.chat_request = gem_chat_request,
+	.chat_response = gem_chat_response,
+	.stream_event = gem_stream_event,
+	.map_error = gem_map_error,
+	.embed_request = gem_embed_request,
+	.embed_response = gem_embed_response,
 };
 
 /* Model names go into the URL path: keep them to a safe alphabet. */
