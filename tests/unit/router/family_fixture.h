@@ -76,7 +76,7 @@ fx_json(const char *s)
 	json_error_t	 err;
 	json_t		*j;
 
-	j = json_loads(s, 0, &err);
+	j = json_loads(s, JSON_DECODE_ANY, &err);
 	ck_assert_msg(j != NULL, "bad fixture JSON: %s: %s", err.text, s);
 	return (j);
 }
