@@ -37,7 +37,7 @@ replay(const struct router_family *fam, const char *buf, size_t len,
 	struct router_stream	 st;
 	json_t			*chunks;
 	size_t			 off, piece, n;
-	ssize_t			 r;
+	ssize_t			 r = 0;
 
 	memset(&p, 0, sizeof(p));
 	memset(&st, 0, sizeof(st));
