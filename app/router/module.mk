@@ -2,3 +2,5 @@
 # SSE parser and the openai and echo families are pure C; the handlers
 # and the upstream relay use Kore.
 PURE_SRCS += app/router/sse.c
+PURE_SRCS += app/router/catalog.c app/router/request.c \
+	app/router/upstream.c app/router/openai.c app/router/echo.c
