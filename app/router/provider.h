@@ -138,7 +138,14 @@ struct router_family {
 	int	(*stream_event)(struct router_stream *, const char *,
 		    const char *, size_t, json_t *);
 
-	/* Upstream error answer -> our error. */
+	/*
+	 * Upstream error answer -> our error. message is the provider's
+	 * reason starting with a verb phrase and without the provider's
+	 * name, e.g. "rejected the request (400): max_tokens is too large";
+	 * the router prefixes the provider ("groq rejected ..."), scrubs
+	 * the provider's key out of it, and adds Retry-After from the
+	 * headers (families do not see them).
+	 */
 	void	(*map_error)(long, const char *, size_t, struct router_error *);
 
 	/* Embeddings (NULL when the family has none). */
