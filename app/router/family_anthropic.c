@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "router/provider.h"
+#include "router/upstream.h"
 #include "router/xlate.h"
 
 #define ANTH_VERSION		"2023-06-01"
@@ -182,13 +183,13 @@ anth_chat_request(const struct router_target *t, const json_t *req,
 	    t->provider->base_url);
 	if (http->url == NULL)
 		goto nomem;
-	if (!router_xlate_header(http, "content-type", "application/json") ||
-	    !router_xlate_header(http, "anthropic-version", ANTH_VERSION))
+	if (!router_http_header(http, "content-type", "application/json") ||
+	    !router_http_header(http, "anthropic-version", ANTH_VERSION))
 		goto nomem;
 	if (t->provider->api_key != NULL &&
-	    !router_xlate_header(http, "x-api-key", t->provider->api_key))
+	    !router_http_header(http, "x-api-key", t->provider->api_key))
 		goto nomem;
-	if (stream && !router_xlate_header(http, "accept",
+	if (stream && !router_http_header(http, "accept",
 	    "text/event-stream"))
 		goto nomem;
 	return (1);
@@ -198,11 +199,7 @@ nomem:
 fail:
 	router_xbuf_free(&sys);
 	json_decref(body);
-	free(http->body);
-	free(http->url);
-	while (http->nheaders > 0)
-		free(http->headers[--http->nheaders]);
-	memset(http, 0, sizeof(*http));
+	router_http_free(http);
 	return (0);
 }
 
@@ -947,7 +944,7 @@ anth_chat_response(const struct router_target *t, const char *body,
 		snprintf(err, errlen, "out of memory");
 		return (NULL);
 	}
-	json_object_set_new(out, "usage", router_xlate_usage_json(u));
+	json_object_set_new(out, "usage", router_usage_json(u));
 	return (out);
 }
 
@@ -1210,6 +1207,7 @@ anth_error_text(const json_t *doc, char *buf, size_t len)
 	msg = json_string_value(json_object_get(e, "message"));
 	snprintf(buf, len, "%s: %s", type ? type : "error",
 	    msg ? msg : "no message");
+	router_xlate_clean(buf);
 	return (1);
 }
 
@@ -1225,5 +1223,6 @@ anth_map_error(long status, const char *body, size_t len,
 	if (!anth_error_text(doc, msg, sizeof(msg)))
 		snprintf(msg, sizeof(msg), "no error details");
 	json_decref(doc);
-	router_xlate_error(status, "anthropic", msg, e);
+	router_xlate_clean(msg);
+	router_error_map(status, msg, e);
 }

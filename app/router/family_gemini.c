@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "router/provider.h"
+#include "router/upstream.h"
 #include "router/xlate.h"
 
 #define GEM_CANDS_MAX		8
@@ -130,19 +131,15 @@ gem_http(const struct router_target *t, const char *method, int sse,
 	http->url = router_xlate_printf("%s/v1beta/models/%s:%s%s",
 	    t->provider->base_url, model, method, sse ? "?alt=sse" : "");
 	if (http->url == NULL ||
-	    !router_xlate_header(http, "content-type", "application/json"))
+	    !router_http_header(http, "content-type", "application/json"))
 		goto nomem;
-	if (t->provider->api_key != NULL && !router_xlate_header(http,
+	if (t->provider->api_key != NULL && !router_http_header(http,
 	    "x-goog-api-key", t->provider->api_key))
 		goto nomem;
 	return (1);
 nomem:
 	snprintf(err, errlen, "out of memory");
-	free(http->body);
-	free(http->url);
-	while (http->nheaders > 0)
-		free(http->headers[--http->nheaders]);
-	memset(http, 0, sizeof(*http));
+	router_http_free(http);
 	return (0);
 }
 
@@ -831,7 +828,7 @@ gem_chat_response(const struct router_target *t, const char *body,
 		snprintf(err, errlen, "out of memory");
 		return (NULL);
 	}
-	json_object_set_new(out, "usage", router_xlate_usage_json(u));
+	json_object_set_new(out, "usage", router_usage_json(u));
 	return (out);
 nomem:
 	json_decref(doc);
@@ -978,6 +975,7 @@ gem_error_text(const json_t *doc, char *buf, size_t len, long *status)
 	msg = json_string_value(json_object_get(e, "message"));
 	snprintf(buf, len, "%s: %s", st ? st : "ERROR", msg ? msg :
 	    "no message");
+	router_xlate_clean(buf);
 	details = json_object_get(e, "details");
 	json_array_foreach(details, i, d) {
 		reason = json_string_value(json_object_get(d, "reason"));
@@ -1000,7 +998,8 @@ gem_map_error(long status, const char *body, size_t len,
 	if (!gem_error_text(doc, msg, sizeof(msg), &status))
 		snprintf(msg, sizeof(msg), "no error details");
 	json_decref(doc);
-	router_xlate_error(status, "gemini", msg, e);
+	router_xlate_clean(msg);
+	router_error_map(status, msg, e);
 }
 
 static int

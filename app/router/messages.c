@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "router/messages.h"
+#include "router/upstream.h"
 
 #define KIND_TEXT	1
 #define KIND_THINKING	2
@@ -55,7 +56,6 @@ static int	msg_delta(struct router_messages_stream *, int, json_t *,
 		    struct router_xbuf *);
 static int	msg_tool_delta(struct router_messages_stream *, const json_t *,
 		    size_t, struct router_xbuf *);
-static void	msg_usage_from_json(const json_t *, struct router_usage *);
 static json_t	*msg_usage_json(const struct router_usage *);
 
 static int
@@ -650,20 +650,6 @@ router_messages_stop_reason(const char *finish)
 	return ("end_turn");
 }
 
-static void
-msg_usage_from_json(const json_t *u, struct router_usage *out)
-{
-	if (!json_is_object(u))
-		return;
-	out->prompt_tokens = router_xlate_int(u, "prompt_tokens", 0);
-	out->completion_tokens = router_xlate_int(u, "completion_tokens", 0);
-	out->cached_tokens = router_xlate_int(json_object_get(u,
-	    "prompt_tokens_details"), "cached_tokens", 0);
-	out->reasoning_tokens = router_xlate_int(json_object_get(u,
-	    "completion_tokens_details"), "reasoning_tokens", 0);
-	out->reported = 1;
-}
-
 static json_t *
 msg_usage_json(const struct router_usage *u)
 {
@@ -751,7 +737,7 @@ router_messages_response_from_openai(const json_t *comp,
 	if (usage != NULL)
 		u = *usage;
 	else
-		msg_usage_from_json(json_object_get(comp, "usage"), &u);
+		(void)router_usage_parse(json_object_get(comp, "usage"), &u);
 
 	id = json_string_value(json_object_get(comp, "id"));
 	if (id == NULL)
@@ -920,7 +906,7 @@ router_messages_stream_chunk(struct router_messages_stream *ms,
 
 	v = json_object_get(chunk, "usage");
 	if (json_is_object(v))
-		msg_usage_from_json(v, &ms->usage);
+		(void)router_usage_parse(v, &ms->usage);
 
 	choice = NULL;
 	json_array_foreach(json_object_get(chunk, "choices"), i, v) {

@@ -69,20 +69,6 @@ router_xlate_printf(const char *fmt, ...)
 }
 
 int
-router_xlate_header(struct router_http *http, const char *name,
-    const char *value)
-{
-	char	*h;
-
-	if (http->nheaders >= ROUTER_HEADERS_MAX)
-		return (0);
-	if ((h = router_xlate_printf("%s: %s", name, value)) == NULL)
-		return (0);
-	http->headers[http->nheaders++] = h;
-	return (1);
-}
-
-int
 router_xlate_chunk(struct router_stream *st, json_t *chunks, int choice,
     json_t *delta, const char *finish)
 {
@@ -171,66 +157,13 @@ router_xlate_data_url(const char *url, char *mime, size_t mimelen,
 	return (1);
 }
 
-json_t *
-router_xlate_usage_json(const struct router_usage *u)
-{
-	json_t	*o;
-
-	o = json_pack("{s:I, s:I, s:I}",
-	    "prompt_tokens", (json_int_t)u->prompt_tokens,
-	    "completion_tokens", (json_int_t)u->completion_tokens,
-	    "total_tokens", (json_int_t)(u->prompt_tokens +
-	    u->completion_tokens));
-	if (o == NULL)
-		return (NULL);
-	json_object_set_new(o, "prompt_tokens_details", json_pack("{s:I}",
-	    "cached_tokens", (json_int_t)u->cached_tokens));
-	if (u->reasoning_tokens > 0) {
-		json_object_set_new(o, "completion_tokens_details",
-		    json_pack("{s:I}", "reasoning_tokens",
-		    (json_int_t)u->reasoning_tokens));
-	}
-	return (o);
-}
-
 void
-router_xlate_error(long status, const char *family, const char *msg,
-    struct router_error *e)
+router_xlate_clean(char *s)
 {
-	const char	*what;
-
-	memset(e, 0, sizeof(*e));
-	if (msg == NULL || *msg == '\0')
-		msg = "no message";
-
-	switch (status) {
-	case 400:
-	case 413:
-	case 422:
-		e->status = 400;
-		router_xlate_copy(e->code, sizeof(e->code), "invalid_value");
-		what = "rejected the request";
-		break;
-	case 429:
-		e->status = 429;
-		router_xlate_copy(e->code, sizeof(e->code), "rate_limited");
-		what = "rate limited the request";
-		break;
-	case 408:
-	case 504:
-		e->status = 504;
-		router_xlate_copy(e->code, sizeof(e->code),
-		    "upstream_timeout");
-		what = "timed out";
-		break;
-	default:
-		e->status = 502;
-		router_xlate_copy(e->code, sizeof(e->code), "upstream_error");
-		what = "failed";
-		break;
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
 	}
-	(void)snprintf(e->message, sizeof(e->message), "%s %s (%ld): %s",
-	    family, what, status, msg);
 }
 
 void

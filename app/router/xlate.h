@@ -1,8 +1,9 @@
 /*
  * Helpers shared by the translating families (anthropic, gemini) and the
  * Anthropic-shaped /v1/messages surface: OpenAI chunk building, content
- * part access, data URLs, usage objects and the mapping of an upstream
- * HTTP status to our client's status (CONTRACT §3).
+ * part access, data URLs, provider text clean-up, embeddings as base64.
+ * The router's own upstream.h has the rest (error mapping, usage JSON,
+ * router_http helpers).
  *
  * Pure C over jansson; strings returned are malloc'd (free()).
  */
@@ -31,10 +32,6 @@ void	 router_xbuf_free(struct router_xbuf *);
 char	*router_xlate_printf(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 
-/* Adds "name: value" to an upstream request (0 when full). */
-int	 router_xlate_header(struct router_http *, const char *,
-	    const char *);
-
 /*
  * Appends one chat.completion.chunk for choice 'choice' to chunks: the
  * delta is stolen, finish may be NULL. The role is added to the first
@@ -56,16 +53,11 @@ char	*router_xlate_content_text(const json_t *, const char *);
  */
 int	 router_xlate_data_url(const char *, char *, size_t, const char **);
 
-/* OpenAI usage object for u (prompt_tokens_details when cached). */
-json_t	*router_xlate_usage_json(const struct router_usage *);
-
 /*
- * Maps an upstream HTTP status and the provider's message to our error:
- * 400/413/422 -> 400, 429 -> 429, 408/504 -> 504, anything else -> 502
- * (a provider's 401/403 concerns our key, not the client's).
+ * Provider text made safe to pass on: control characters become
+ * spaces (the router scrubs keys and maps the status, upstream.h).
  */
-void	 router_xlate_error(long, const char *, const char *,
-	    struct router_error *);
+void	 router_xlate_clean(char *);
 
 /* Copies s into a fixed buffer, always terminated. */
 void	 router_xlate_copy(char *, size_t, const char *);

@@ -496,7 +496,8 @@ START_TEST(response_tools_and_cache)
 	ck_assert(u.reported);
 	want = fx_json("{\"prompt_tokens\":2572,\"completion_tokens\":89,"
 	    "\"total_tokens\":2661,\"prompt_tokens_details\":{"
-	    "\"cached_tokens\":2000}}");
+	    "\"cached_tokens\":2000,\"cache_creation_tokens\":100},"
+	    "\"completion_tokens_details\":{\"reasoning_tokens\":0}}");
 	fx_assert_equal(json_object_get(c, "usage"), want);
 	json_decref(want);
 	json_decref(c);
