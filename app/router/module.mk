@@ -10,3 +10,4 @@ PURE_SRCS += app/router/xlate.c app/router/family_anthropic.c \
 PURE_SRCS += app/router/sse.c
 PURE_SRCS += app/router/catalog.c app/router/request.c \
 	app/router/upstream.c app/router/openai.c app/router/echo.c
+KORE_SRCS += app/router/router.c app/router/relay.c app/router/call.c
