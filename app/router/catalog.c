@@ -24,19 +24,6 @@
 
 #define CONF_VAR	"TOLLGATE_ROUTER_CONFIG"
 
-extern const struct router_family	router_family_anthropic
-					    __attribute__((weak));
-extern const struct router_family	router_family_gemini
-					    __attribute__((weak));
-
-/*
- * A family that is not linked into this binary (its engineer's code has
- * not landed yet): its providers load but cannot be called or listed.
- */
-static const struct router_family	missing_anthropic = { "anthropic",
-	NULL, NULL, NULL, NULL, NULL, NULL, NULL };
-static const struct router_family	missing_gemini = { "gemini",
-	NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 
 /* Defaults for what neither a provider nor "defaults" sets. */
 #define DEF_CONNECT_MS		10000
@@ -263,13 +250,10 @@ router_family_find(const char *name)
 		return (&router_family_openai);
 	if (!strcmp(name, "echo"))
 		return (&router_family_echo);
-	/* Weak: a stub while a family is not linked in. */
 	if (!strcmp(name, "anthropic"))
-		return (&router_family_anthropic != NULL ?
-		    &router_family_anthropic : &missing_anthropic);
+		return (&router_family_anthropic);
 	if (!strcmp(name, "gemini"))
-		return (&router_family_gemini != NULL ?
-		    &router_family_gemini : &missing_gemini);
+		return (&router_family_gemini);
 
 	return (NULL);
 }
