@@ -8,7 +8,6 @@ import threading
 import time
 
 import pytest
-import requests
 
 from lib.families import AnthropicFake, GeminiFake, accumulate, openai_chunks
 from lib.keys import auth, seed_key
