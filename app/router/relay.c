@@ -106,6 +106,7 @@ struct relay {
 	int			 started;	/* a first upstream byte came */
 	long			 status;
 	long			 retry_after_ms;
+	int			 no_retry;	/* next target, not this one */
 	struct kore_buf		*body_buf;
 	int			 abort_reason;
 	struct kore_timer	*timer;
@@ -358,12 +359,14 @@ relay_attempt(struct http_request *req)
 	memset(&r->err, 0, sizeof(r->err));
 	r->status = 0;
 	r->retry_after_ms = -1;
+	r->no_retry = 0;
 	r->attempt_start = tg_now_us();
 
 	if (!router_family_linked(p->family)) {
 		relay_error(r, p, 502, "upstream_error", "%s is not available "
 		    "(its family is not built into this tollgate)", p->name);
 		r->status = 0;
+		r->no_retry = 1;
 		req->fsm_state = R_DONE;
 		return (HTTP_STATE_CONTINUE);
 	}
@@ -371,6 +374,7 @@ relay_attempt(struct http_request *req)
 		relay_error(r, p, 502, "upstream_error", "%s is not configured "
 		    "(set %s)", p->name, p->key_env);
 		r->status = 0;
+		r->no_retry = 1;
 		req->fsm_state = R_DONE;
 		return (HTTP_STATE_CONTINUE);
 	}
@@ -504,10 +508,18 @@ relay_curl_start(struct relay *r, const struct router_target *t)
 	curl_easy_setopt(r->curl.handle, CURLOPT_HEADERFUNCTION, relay_header);
 	curl_easy_setopt(r->curl.handle, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(r->curl.handle, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(r->curl.handle, CURLOPT_USERAGENT, "tollgate");
 
 	kore_curl_bind_request(&r->curl, r->req);
 	kore_curl_run(&r->curl);
 	r->curl_live = 1;
+
+	/*
+	 * curl asks for an immediate timeout to start the transfer, but
+	 * Kore's loop only looks at that after its next wait, which lasts
+	 * until the next timer (our watchdog) or 100 ms: start it now.
+	 */
+	kore_curl_do_timeout();
 
 	return (1);
 }
@@ -832,7 +844,7 @@ relay_done(struct http_request *req)
 	}
 
 	/* The same target again, after a backoff (Retry-After first). */
-	if (r->tries < p->retries) {
+	if (r->tries < p->retries && !r->no_retry) {
 		wait = p->backoff_ms << r->tries;
 		if (r->retry_after_ms >= 0 && r->status == 429)
 			wait = r->retry_after_ms;
