@@ -25,7 +25,8 @@ are made, so a test can compare them:
     behaviour       "malformed" (bad JSON / bad event), "truncated" (the
                     stream stops without [DONE] and the connection
                     closes), "stall" (stream: stop sending after `after`
-                    events, keep the connection open), "hang" (never
+                    events, keep the connection open), "error_event" (an
+                    error event after `after` events), "hang" (never
                     answer), "drop" (close the connection at once)
 
 Every request is recorded (fake.requests: path, headers, JSON body,
@@ -249,7 +250,9 @@ class Handler(BaseHTTPRequestHandler):
 
         events = []
         for i in range(reply.n):
-            events.append(chunk({"role": "assistant", "content": ""},
+            # As OpenAI: "" before text, null before tool calls.
+            events.append(chunk({"role": "assistant",
+                                 "content": "" if content else None},
                                 choice=i))
             if content:
                 pieces = reply.pieces
@@ -290,6 +293,11 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 if reply.behaviour == "truncated" and i == reply.after:
                     self.close_connection = True
+                    return
+                if reply.behaviour == "error_event" and i == reply.after:
+                    self._event({"error": {"message": "overloaded",
+                                           "type": "server_error"}})
+                    self._chunk(b"")
                     return
                 if reply.behaviour == "malformed" and i == reply.after:
                     self._event("{\"choices\": [ oops")
