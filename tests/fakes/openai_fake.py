@@ -38,6 +38,7 @@ Standalone (for make bench and manual checks):
 """
 
 import argparse
+import base64
 import datetime
 import ipaddress
 import json
@@ -45,6 +46,7 @@ import os
 import select
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -326,6 +328,10 @@ class Handler(BaseHTTPRequestHandler):
         data = [{"object": "embedding", "index": i,
                  "embedding": [0.5, -0.25, float(len(str(x)))]}
                 for i, x in enumerate(inp)]
+        if req.get("encoding_format") == "base64":
+            for d in data:
+                d["embedding"] = base64.b64encode(struct.pack(
+                    "<%df" % len(d["embedding"]), *d["embedding"])).decode()
         self._send_json(200, {
             "object": "list", "data": data, "model": req.get("model"),
             "usage": {"prompt_tokens": sum(_words(str(x)) for x in inp),
