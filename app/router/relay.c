@@ -386,7 +386,7 @@ relay_attempt(struct http_request *req)
 		(void)kore_strlcpy(r->err.code, "invalid_value",
 		    sizeof(r->err.code));
 		(void)snprintf(r->err.message, sizeof(r->err.message),
-		    "%s cannot take this request: %s", p->name, err);
+		    "%s cannot take this request: %.400s", p->name, err);
 		r->status = 400;
 		req->fsm_state = R_DONE;
 		return (HTTP_STATE_CONTINUE);

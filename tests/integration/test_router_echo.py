@@ -67,6 +67,7 @@ def test_stream_is_incremental_json_chunks_and_equals_whole(router):
     assert s.status == 200
     assert s.headers["content-type"] == "text/event-stream"
     assert s.headers.get("transfer-encoding") == "chunked"
+    assert s.headers.get("x-request-id")
     assert s.done()
     chunks = s.json_events()
     # role, four tokens, finish, usage
