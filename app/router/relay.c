@@ -936,9 +936,16 @@ relay_judge(struct relay *r, const struct router_target *t)
 	if (r->status < 200 || r->status > 299) {
 		struct router_error	e;
 
+		const char		*m;
+		size_t			 flen;
+
 		f->map_error(r->status, (const char *)body, len, &e);
-		relay_error(r, p, e.status, e.code, "%s %s", p->name,
-		    e.message);
+		/* "<family> failed ..." reads "<provider> failed ...". */
+		m = e.message;
+		flen = strlen(f->name);
+		if (!strncmp(m, f->name, flen) && m[flen] == ' ')
+			m += flen + 1;
+		relay_error(r, p, e.status, e.code, "%s %s", p->name, m);
 		r->err.retry_after_ms = r->retry_after_ms;
 		return (0);
 	}
