@@ -816,6 +816,17 @@ relay_done(struct http_request *req)
 	int				 ok;
 
 	relay_timer_stop(r);
+
+	/* The client left mid-stream: nobody to answer, settle and end. */
+	if (r->abort_reason == ABORT_CLIENT) {
+		r->usage = r->st.usage;
+		relay_outcome(r, ROUTER_OUTCOME_CLIENT_GONE, 499);
+		relay_attempt_clear(r);
+		if (!r->headers_sent)
+			req->status = 499;
+		return (HTTP_STATE_COMPLETE);
+	}
+
 	ok = relay_judge(r, t);
 	tg_metrics_observe(router_metric_latency[p->index],
 	    (double)(tg_now_us() - r->attempt_start) / 1e6);
