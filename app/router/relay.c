@@ -106,6 +106,7 @@ struct relay {
 	int			 started;	/* a first upstream byte came */
 	long			 status;
 	long			 retry_after_ms;
+	int			 no_retry;	/* next target, not this one */
 	struct kore_buf		*body_buf;
 	int			 abort_reason;
 	struct kore_timer	*timer;
@@ -358,12 +359,14 @@ relay_attempt(struct http_request *req)
 	memset(&r->err, 0, sizeof(r->err));
 	r->status = 0;
 	r->retry_after_ms = -1;
+	r->no_retry = 0;
 	r->attempt_start = tg_now_us();
 
 	if (!router_family_linked(p->family)) {
 		relay_error(r, p, 502, "upstream_error", "%s is not available "
 		    "(its family is not built into this tollgate)", p->name);
 		r->status = 0;
+		r->no_retry = 1;
 		req->fsm_state = R_DONE;
 		return (HTTP_STATE_CONTINUE);
 	}
@@ -371,6 +374,7 @@ relay_attempt(struct http_request *req)
 		relay_error(r, p, 502, "upstream_error", "%s is not configured "
 		    "(set %s)", p->name, p->key_env);
 		r->status = 0;
+		r->no_retry = 1;
 		req->fsm_state = R_DONE;
 		return (HTTP_STATE_CONTINUE);
 	}
@@ -382,7 +386,7 @@ relay_attempt(struct http_request *req)
 		(void)kore_strlcpy(r->err.code, "invalid_value",
 		    sizeof(r->err.code));
 		(void)snprintf(r->err.message, sizeof(r->err.message),
-		    "%s cannot take this request: %s", p->name, err);
+		    "%s cannot take this request: %.400s", p->name, err);
 		r->status = 400;
 		req->fsm_state = R_DONE;
 		return (HTTP_STATE_CONTINUE);
@@ -504,10 +508,18 @@ relay_curl_start(struct relay *r, const struct router_target *t)
 	curl_easy_setopt(r->curl.handle, CURLOPT_HEADERFUNCTION, relay_header);
 	curl_easy_setopt(r->curl.handle, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(r->curl.handle, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(r->curl.handle, CURLOPT_USERAGENT, "tollgate");
 
 	kore_curl_bind_request(&r->curl, r->req);
 	kore_curl_run(&r->curl);
 	r->curl_live = 1;
+
+	/*
+	 * curl asks for an immediate timeout to start the transfer, but
+	 * Kore's loop only looks at that after its next wait, which lasts
+	 * until the next timer (our watchdog) or 100 ms: start it now.
+	 */
+	kore_curl_do_timeout();
 
 	return (1);
 }
@@ -804,6 +816,17 @@ relay_done(struct http_request *req)
 	int				 ok;
 
 	relay_timer_stop(r);
+
+	/* The client left mid-stream: nobody to answer, settle and end. */
+	if (r->abort_reason == ABORT_CLIENT) {
+		r->usage = r->st.usage;
+		relay_outcome(r, ROUTER_OUTCOME_CLIENT_GONE, 499);
+		relay_attempt_clear(r);
+		if (!r->headers_sent)
+			req->status = 499;
+		return (HTTP_STATE_COMPLETE);
+	}
+
 	ok = relay_judge(r, t);
 	tg_metrics_observe(router_metric_latency[p->index],
 	    (double)(tg_now_us() - r->attempt_start) / 1e6);
@@ -832,7 +855,7 @@ relay_done(struct http_request *req)
 	}
 
 	/* The same target again, after a backoff (Retry-After first). */
-	if (r->tries < p->retries) {
+	if (r->tries < p->retries && !r->no_retry) {
 		wait = p->backoff_ms << r->tries;
 		if (r->retry_after_ms >= 0 && r->status == 429)
 			wait = r->retry_after_ms;
@@ -924,9 +947,16 @@ relay_judge(struct relay *r, const struct router_target *t)
 	if (r->status < 200 || r->status > 299) {
 		struct router_error	e;
 
+		const char		*m;
+		size_t			 flen;
+
 		f->map_error(r->status, (const char *)body, len, &e);
-		relay_error(r, p, e.status, e.code, "%s %s", p->name,
-		    e.message);
+		/* "<family> failed ..." reads "<provider> failed ...". */
+		m = e.message;
+		flen = strlen(f->name);
+		if (!strncmp(m, f->name, flen) && m[flen] == ' ')
+			m += flen + 1;
+		relay_error(r, p, e.status, e.code, "%s %s", p->name, m);
 		r->err.retry_after_ms = r->retry_after_ms;
 		return (0);
 	}

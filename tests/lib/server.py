@@ -49,6 +49,8 @@ def base_env(db_url, port, workdir):
         "TOLLGATE_KEY_PEPPER": TEST_KEY_PEPPER,
         "TOLLGATE_SECRET_KEY": TEST_SECRET_KEY,
         "TOLLGATE_ROUTER_CONFIG": os.path.join(ROOT, "conf", "router.json"),
+        # Tests sign in with POST /auth/dev/login (tests/lib/auth.py).
+        "TOLLGATE_DEV_LOGIN": "1",
         "TOLLGATE_WORKERS": "1",
         "TOLLGATE_PIDFILE": os.path.join(workdir, "tollgate.pid"),
     }
@@ -81,6 +83,11 @@ class Tollgate:
                 self.env.pop(k, None)
             else:
                 self.env[k] = v
+        # Dev login exists only with TOLLGATE_ENV=dev; elsewhere only
+        # when a test asks for it (to see it refused).
+        if (self.env.get("TOLLGATE_ENV") != "dev" and
+                "TOLLGATE_DEV_LOGIN" not in (env or {})):
+            self.env.pop("TOLLGATE_DEV_LOGIN", None)
         self.args = args if args is not None else ["-f", "-n", "-r"]
         self.user = user
         self.binary = binary
@@ -175,6 +182,9 @@ class Tollgate:
                 pass
             self.proc.wait()
         self.http.close()
+        if check_sanitizer and "sandbox violation" in self.log():
+            raise AssertionError("a worker was killed by seccomp:\n" +
+                                 self.log())
         if check_sanitizer and SANITIZE:
             reports = sorted(glob.glob(os.path.join(self.workdir, "asan.*")) +
                              glob.glob(os.path.join(self.workdir, "ubsan.*")))
@@ -182,7 +192,8 @@ class Tollgate:
             for r in reports:
                 with open(r, errors="replace") as f:
                     body = f.read()
-                if "ERROR" in body or "runtime error" in body:
+                if ("ERROR" in body or "runtime error" in body or
+                        "fatal error" in body):
                     text += "==> %s\n%s\n" % (r, body)
             if text:
                 raise AssertionError("sanitizer reports:\n" + text)
