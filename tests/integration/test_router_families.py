@@ -453,7 +453,9 @@ def test_gemini_embeddings(fam):
     assert d["object"] == "list"
     assert [e["index"] for e in d["data"]] == [0, 1]
     assert len(d["data"][0]["embedding"]) == 3
-    assert d["usage"]["prompt_tokens"] > 0
+    # Google reports no usage for embeddings: what the router estimated
+    # (or 0) is passed on, consistently
+    assert d["usage"]["prompt_tokens"] == d["usage"]["total_tokens"] >= 0
     rec = fam.gem.last()
     assert rec.path == \
         "/v1beta/models/gemini-embedding-001:batchEmbedContents"
