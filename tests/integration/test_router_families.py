@@ -460,3 +460,23 @@ def test_gemini_embeddings(fam):
     assert rec.path == \
         "/v1beta/models/gemini-embedding-001:batchEmbedContents"
     assert rec.json["requests"][1]["content"]["parts"][0]["text"] == "world"
+
+
+@pytest.mark.parametrize("family", ["anthropic", "gemini"])
+def test_truncated_stream_ends_with_an_error(fam, family):
+    fake, model = (fam.anth, CLAUDE) if family == "anthropic" else \
+        (fam.gem, GEMINI)
+    fake.push("tools", truncate=True)
+    b = dict(ask(model=model, tools=TOOLS), stream=True)
+    r = fam.server.post("/v1/chat/completions", json=b,
+                        headers=auth(fam.key), stream=True)
+    assert r.status_code == 200
+    chunks, done = openai_chunks(r)
+    errors = [c for c in chunks if "error" in c]
+    assert errors, chunks
+    assert "early" in errors[0]["error"]["message"] or \
+        "ended" in errors[0]["error"]["message"]
+    assert done
+    assert not [c for c in chunks if c.get("choices") and
+                c["choices"][0].get("finish_reason")]
+    assert fam.server.get("/healthz").status_code == 200
