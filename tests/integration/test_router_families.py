@@ -274,16 +274,11 @@ def test_anthropic_error_event_mid_stream(fam):
     r = fam.server.post("/v1/chat/completions", json=b,
                         headers=auth(fam.key), stream=True)
     assert r.status_code == 200
-    chunks, done = openai_chunks_with_errors(r)
+    chunks, done = openai_chunks(r)
     assert any("error" in c for c in chunks), chunks
     err = [c for c in chunks if "error" in c][0]["error"]
     assert "Overloaded" in err["message"]
     assert done
-
-
-def openai_chunks_with_errors(resp):
-    chunks, done = openai_chunks(resp)
-    return chunks, done
 
 
 def test_anthropic_stream_is_incremental(fam):
