@@ -977,11 +977,15 @@ relay_judge(struct relay *r, const struct router_target *t)
 			r->status = 504;
 			relay_error(r, p, 504, "upstream_timeout", "%s timed "
 			    "out", p->name);
+		} else if (r->started) {
+			/* An answer (often a stream) cut by the upstream. */
+			r->status = 502;
+			relay_error(r, p, 502, "upstream_error", "%s ended the "
+			    "answer early (the connection closed)", p->name);
 		} else {
-			/* A stream cut by the upstream also lands here. */
-			r->status = r->started ? 502 : 0;
+			r->status = 0;
 			relay_error(r, p, 502, "upstream_error", "%s could not "
-			    "be reached or closed the connection", p->name);
+			    "be reached", p->name);
 		}
 		return (0);
 	}
