@@ -3,6 +3,7 @@ fake upstreams, the fixtures that start them, a streaming client that
 reads server-sent events one by one with their arrival times, and the
 assembly of a chat.completion stream into a final message."""
 
+import atexit
 import http.client
 import json
 import os
@@ -67,11 +68,25 @@ def catalog(fake, timeouts=None, retries=1, extra=None, aliases=None,
     return {"providers": providers, "aliases": al}
 
 
+_written = []
+
+
+@atexit.register
+def _remove_catalogs():
+    for p in _written:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
 def write_catalog(cat):
+    """The catalog as a file every user can read (removed at exit)."""
     fd, path = tempfile.mkstemp(prefix="tg-router-", suffix=".json")
     with os.fdopen(fd, "w") as f:
         json.dump(cat, f)
     os.chmod(path, 0o644)
+    _written.append(path)
     return path
 
 
