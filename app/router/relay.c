@@ -46,6 +46,7 @@
 #include <time.h>
 
 #include "router/router.h"
+#include "router/messages.h"
 #include "router/request.h"
 #include "router/sse.h"
 #include "router/upstream.h"
@@ -122,6 +123,10 @@ struct relay {
 	int			 chunked;
 	int			 close_after;
 
+	/* The Anthropic surface (/v1/messages). */
+	struct router_messages_stream	 ms;
+	struct router_xbuf		 xout;
+
 	/* The result. */
 	struct router_error	 err;
 	json_t			*answer;
@@ -137,6 +142,7 @@ static int	relay_done(struct http_request *);
 static int	relay_backoff(struct http_request *);
 static int	relay_settle(struct http_request *);
 static int	relay_reply(struct http_request *);
+static int	relay_reply_messages(struct relay *, int64_t);
 
 static struct http_state	relay_states[] = {
 	KORE_HTTP_STATE(relay_start),
@@ -151,6 +157,7 @@ static struct http_state	relay_states[] = {
 };
 
 static void	relay_free(struct http_request *, void *);
+static int	relay_from_messages(struct relay *);
 static int	relay_check_chat(struct relay *);
 static int	relay_check_embed(struct relay *);
 static int	relay_resolve(struct relay *, const char *);
@@ -206,6 +213,8 @@ relay_start(struct http_request *req)
 
 	if ((r->body = tg_http_body_json(req)) == NULL)
 		return (HTTP_STATE_COMPLETE);
+	if (r->surface == ROUTER_SURFACE_ANTHROPIC && !relay_from_messages(r))
+		return (HTTP_STATE_COMPLETE);
 
 	ok = r->kind == ROUTER_KIND_CHAT ? relay_check_chat(r) :
 	    relay_check_embed(r);
@@ -215,6 +224,33 @@ relay_start(struct http_request *req)
 	relay_call_setup(r);
 	req->fsm_state = R_RESERVE;
 	return (HTTP_STATE_CONTINUE);
+}
+
+/*
+ * /v1/messages: the Anthropic request becomes the OpenAI request the
+ * rest of the relay routes (errors in Anthropic's shape and words).
+ */
+static int
+relay_from_messages(struct relay *r)
+{
+	json_t	*oreq;
+	char	 err[ROUTER_ERR_MAX];
+	int	 status;
+
+	err[0] = '\0';
+	oreq = router_messages_request_to_openai(r->body, &status, err,
+	    sizeof(err));
+	if (oreq == NULL) {
+		if (status == 400)
+			tg_error(r->req, 400, "invalid_value", NULL, "%s", err);
+		else
+			tg_error_internal(r->req, "messages translation failed");
+		return (0);
+	}
+
+	json_decref(r->body);
+	r->body = oreq;
+	return (1);
 }
 
 static int
@@ -652,6 +688,19 @@ relay_emit(struct relay *r)
 	if (json_array_size(r->chunks) == 0)
 		return (1);
 
+	if (r->surface == ROUTER_SURFACE_ANTHROPIC) {
+		r->xout.len = 0;
+		json_array_foreach(r->chunks, i, c) {
+			if (!router_messages_stream_chunk(&r->ms, c, &r->xout))
+				kore_log(LOG_ERR, "rid=%s messages: a chunk did "
+				    "not translate", tg_request_id(r->req));
+		}
+		json_array_clear(r->chunks);
+		ok = relay_send(r, r->xout.data, r->xout.len);
+		r->xout.len = 0;
+		return (ok);
+	}
+
 	kore_buf_reset(r->out);
 	json_array_foreach(r->chunks, i, c) {
 		if ((s = json_dumps(c, JSON_COMPACT)) == NULL)
@@ -1023,6 +1072,11 @@ relay_attempt_clear(struct relay *r)
 	if (r->chunks == NULL)
 		r->chunks = json_array();
 	json_array_clear(r->chunks);
+	if (r->surface == ROUTER_SURFACE_ANTHROPIC) {
+		memset(&r->ms, 0, sizeof(r->ms));
+		router_messages_stream_init(&r->ms, ctx->request_id,
+		    r->chat.model);
+	}
 	if (r->out == NULL)
 		r->out = kore_buf_alloc(4096);
 }
@@ -1076,11 +1130,17 @@ relay_cut(struct relay *r)
 	e = tg_error_body(r->req, r->err.status, r->err.code, NULL,
 	    r->err.message);
 	if (e != NULL && (s = json_dumps(e, JSON_COMPACT)) != NULL) {
-		kore_buf_appendf(r->out, "data: %s\n\n", s);
+		/* Anthropic names its events; [DONE] is OpenAI's alone. */
+		if (r->surface == ROUTER_SURFACE_ANTHROPIC)
+			kore_buf_appendf(r->out, "event: error\ndata: %s\n\n",
+			    s);
+		else
+			kore_buf_appendf(r->out, "data: %s\n\n", s);
 		free(s);
 	}
 	json_decref(e);
-	kore_buf_append(r->out, "data: [DONE]\n\n", 14);
+	if (r->surface != ROUTER_SURFACE_ANTHROPIC)
+		kore_buf_append(r->out, "data: [DONE]\n\n", 14);
 	(void)relay_send(r, r->out->data, r->out->offset);
 	relay_stream_end(r);
 
@@ -1172,6 +1232,9 @@ relay_reply(struct http_request *req)
 
 	micros = r->call->settled ? r->call->cost_micros : 0;
 
+	if (r->surface == ROUTER_SURFACE_ANTHROPIC)
+		return (relay_reply_messages(r, micros));
+
 	if (!r->stream) {
 		u = json_object_get(r->answer, "usage");
 		if (!json_is_object(u)) {
@@ -1210,6 +1273,37 @@ relay_reply(struct http_request *req)
 	(void)relay_send(r, r->out->data, r->out->offset);
 	relay_stream_end(r);
 
+	return (HTTP_STATE_COMPLETE);
+}
+
+/* /v1/messages: the Anthropic message, or the stream's last events. */
+static int
+relay_reply_messages(struct relay *r, int64_t micros)
+{
+	json_t	*msg;
+	char	 cost[32];
+
+	if (!r->stream) {
+		msg = router_messages_response_from_openai(r->answer,
+		    &r->usage);
+		if (msg == NULL) {
+			tg_error(r->req, 502, "upstream_error", NULL,
+			    "the answer had no message");
+			return (HTTP_STATE_COMPLETE);
+		}
+		(void)snprintf(cost, sizeof(cost), "%lld", (long long)micros);
+		http_response_header(r->req, "x-tollgate-cost-micros", cost);
+		tg_http_json_steal(r->req, 200, msg);
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	r->xout.len = 0;
+	if (!router_messages_stream_finish(&r->ms, &r->usage, &r->xout))
+		kore_log(LOG_ERR, "rid=%s messages: the stream's end did not "
+		    "translate", tg_request_id(r->req));
+	(void)relay_send(r, r->xout.data, r->xout.len);
+	r->xout.len = 0;
+	relay_stream_end(r);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -1345,4 +1439,5 @@ relay_free(struct http_request *req, void *arg)
 		kore_buf_free(r->body_buf);
 	if (r->out != NULL)
 		kore_buf_free(r->out);
+	router_xbuf_free(&r->xout);
 }

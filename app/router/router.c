@@ -21,6 +21,7 @@
 int	router_chat(struct http_request *);
 int	router_embeddings(struct http_request *);
 int	router_models(struct http_request *);
+int	router_messages(struct http_request *);
 
 static void	router_parent_init(struct tg_config_errors *);
 static const char *router_getenv(const char *);
@@ -42,6 +43,8 @@ static const struct tg_route	router_routes[] = {
 	    TG_AUTH_API_KEY, 0, 0 },
 	{ HTTP_METHOD_GET, "/v1/models", router_models, TG_AUTH_API_KEY,
 	    0, 0 },
+	{ HTTP_METHOD_POST, "/v1/messages", router_messages, TG_AUTH_API_KEY,
+	    TG_ROUTE_ANTHROPIC, 0 },
 	{ 0, NULL, NULL, 0, 0, 0 }
 };
 
@@ -135,6 +138,13 @@ int
 router_embeddings(struct http_request *req)
 {
 	return (router_relay(req, ROUTER_SURFACE_OPENAI, ROUTER_KIND_EMBED));
+}
+
+int
+router_messages(struct http_request *req)
+{
+	return (router_relay(req, ROUTER_SURFACE_ANTHROPIC,
+	    ROUTER_KIND_CHAT));
 }
 
 int
