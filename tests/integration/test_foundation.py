@@ -348,3 +348,18 @@ def test_root_without_runas_or_flags_refuses(db):
     t = Tollgate(db.url, args=["-f"])
     rc, out = t.run_to_exit(timeout=5)
     assert rc is not None and rc != 0, out
+
+
+def test_invalid_json_is_400_in_contract_shape(server, db):
+    from lib.keys import seed_key, auth
+    r = server.post("/auth/dev/login", data=b'{"email": ',
+                    headers={"content-type": "application/json"})
+    err = assert_error_shape(r, 400, "invalid_json")
+    assert err["type"] == "invalid_request_error"
+    key, _, _ = seed_key(db)
+    for body in (b"{not json", b"[1, 2]", b'"just a string"', b""):
+        r = server.post("/v1/chat/completions", data=body,
+                        headers=dict(auth(key),
+                                     **{"content-type": "application/json"}))
+        assert_error_shape(r, 400, "invalid_json")
+    assert server.get("/healthz").status_code == 200
