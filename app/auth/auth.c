@@ -45,6 +45,12 @@ static const struct tg_route	auth_routes[] = {
 	    0, 4096 },
 	{ HTTP_METHOD_POST, "/auth/logout", auth_logout, TG_AUTH_NONE,
 	    0, 4096 },
+	{ HTTP_METHOD_GET, "/auth/providers", auth_providers, TG_AUTH_NONE,
+	    0, 0 },
+	{ HTTP_METHOD_GET, "/auth/{}/start", auth_oauth_start, TG_AUTH_NONE,
+	    0, 0 },
+	{ HTTP_METHOD_GET, "/auth/{}/callback", auth_oauth_callback,
+	    TG_AUTH_NONE, 0, 0 },
 	{ 0, NULL, NULL, 0, 0, 0 }
 };
 
@@ -227,6 +233,7 @@ auth_worker_init(void)
 static void
 auth_worker_teardown(void)
 {
+	auth_oauth_teardown();
 	auth_revoked_free(revoked);
 	revoked = NULL;
 	kore_free(auth_admin_array);

@@ -55,6 +55,12 @@ int		 auth_login_answer(struct http_request *, struct tg_db *,
 	"$1, $2, decode($3, 'hex'), $4, $5::boolean, $6, $7, "		\
 	"$8::text[], $9::bigint, decode($10, 'hex'), $11::uuid)"
 
+/* oauth.c */
+int		 auth_providers(struct http_request *);
+int		 auth_oauth_start(struct http_request *);
+int		 auth_oauth_callback(struct http_request *);
+void		 auth_oauth_teardown(void);
+
 /* session.c */
 int		 auth_dev_login(struct http_request *);
 int		 auth_refresh(struct http_request *);
