@@ -229,13 +229,23 @@ class FakeOAuthProvider:
 
 
 class RSAKey:
-    """An RSA key for signing id tokens (RS256), with its JWK."""
+    """An RSA key for signing id tokens (RS256), with its JWK. RSAKey()
+    makes new key material; RSAKey.default() reuses one key per process
+    (with a fresh kid), since generating one takes most of a second."""
 
-    def __init__(self, kid=None, bits=2048):
+    _default = None
+
+    def __init__(self, kid=None, bits=2048, key=None):
         from cryptography.hazmat.primitives.asymmetric import rsa
-        self.key = rsa.generate_private_key(public_exponent=65537,
-                                            key_size=bits)
+        self.key = key or rsa.generate_private_key(public_exponent=65537,
+                                                   key_size=bits)
         self.kid = kid or secrets.token_hex(8)
+
+    @classmethod
+    def default(cls):
+        if cls._default is None:
+            cls._default = cls().key
+        return cls(key=cls._default)
 
     def jwk(self):
         pub = self.key.public_key().public_numbers()
@@ -277,7 +287,7 @@ class OIDCMixin:
     omit_id_token."""
 
     def init_oidc(self):
-        self.keys = [RSAKey()]
+        self.keys = [RSAKey.default()]
         self.sign_key = None
         self.id_token_hook = None
         self.omit_id_token = False
