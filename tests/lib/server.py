@@ -182,6 +182,9 @@ class Tollgate:
                 pass
             self.proc.wait()
         self.http.close()
+        if check_sanitizer and "sandbox violation" in self.log():
+            raise AssertionError("a worker was killed by seccomp:\n" +
+                                 self.log())
         if check_sanitizer and SANITIZE:
             reports = sorted(glob.glob(os.path.join(self.workdir, "asan.*")) +
                              glob.glob(os.path.join(self.workdir, "ubsan.*")))
@@ -189,7 +192,8 @@ class Tollgate:
             for r in reports:
                 with open(r, errors="replace") as f:
                     body = f.read()
-                if "ERROR" in body or "runtime error" in body:
+                if ("ERROR" in body or "runtime error" in body or
+                        "fatal error" in body):
                     text += "==> %s\n%s\n" % (r, body)
             if text:
                 raise AssertionError("sanitizer reports:\n" + text)
