@@ -38,6 +38,7 @@ static int	me_delete_start(struct http_request *);
 static int	me_delete_wait(struct http_request *);
 static void	me_free(struct http_request *, void *);
 static void	me_session_ended(struct http_request *);
+static void	me_send(struct http_request *, const char *);
 
 static struct http_state	me_get_states[] = {
 	KORE_HTTP_STATE(me_get_start),
@@ -137,9 +138,7 @@ me_get_wait(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	}
 
-	http_response_header(req, "content-type", "application/json");
-	http_response_header(req, "cache-control", "no-store");
-	http_response(req, 200, doc, strlen(doc));
+	me_send(req, doc);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -239,9 +238,7 @@ me_patch_wait(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	}
 
-	http_response_header(req, "content-type", "application/json");
-	http_response_header(req, "cache-control", "no-store");
-	http_response(req, 200, doc, strlen(doc));
+	me_send(req, doc);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -308,6 +305,19 @@ me_free(struct http_request *req, void *arg)
 
 	(void)req;
 	tg_db_clear(&st->db);
+}
+
+/* A document built by PostgreSQL, answered in our compact JSON. */
+static void
+me_send(struct http_request *req, const char *text)
+{
+	json_t	*doc;
+
+	if ((doc = json_loads(text, 0, NULL)) == NULL) {
+		tg_error_internal(req, "unreadable JSON from the database");
+		return;
+	}
+	tg_http_json_steal(req, 200, doc);
 }
 
 static void
