@@ -24,6 +24,12 @@
 /* auth.c */
 extern const struct auth_jwt_key	*auth_key;
 extern char				*auth_admin_array;
+extern int				 auth_metric_signins[4];
+extern int				 auth_metric_signin_refused;
+extern int				 auth_metric_refresh_reuse;
+
+/* auth_metric_signins[]: the providers of provider.h, then dev. */
+#define AUTH_METRIC_DEV		3
 
 int64_t		 auth_now(void);
 int		 auth_cookie_secure(void);

@@ -43,6 +43,7 @@
 #include "auth/idtoken.h"
 #include "auth/provider.h"
 #include "fetch.h"
+#include "metrics.h"
 #include "qs.h"
 
 #define JWKS_TTL		3600
@@ -106,6 +107,7 @@ static int	cb_fetch_failed(struct http_request *, struct callback_state *,
 		    const char *);
 static int	cb_verify_idtoken(struct http_request *,
 		    struct callback_state *);
+static int	cb_jwks_stale(struct http_request *, struct callback_state *);
 
 static const struct tg_oauth_conf *oauth_conf(int);
 static int	oauth_provider(struct http_request *,
@@ -615,6 +617,8 @@ cb_jwks(struct http_request *req)
 	case TG_FETCH_WAIT:
 		return (HTTP_STATE_RETRY);
 	case TG_FETCH_FAILED:
+		if (cache->doc != NULL)
+			return (cb_jwks_stale(req, st));
 		return (cb_fetch_failed(req, st, "JWKS"));
 	}
 
@@ -627,6 +631,8 @@ cb_jwks(struct http_request *req)
 		kore_log(LOG_NOTICE, "rid=%s %s JWKS: unusable answer (status "
 		    "%ld)", tg_request_id(req), auth_provider_name(st->kind),
 		    st->fetch.status);
+		if (cache->doc != NULL)
+			return (cb_jwks_stale(req, st));
 		tg_error(req, 502, "upstream_error", NULL, "cannot read %s's "
 		    "signing keys", auth_provider_title(st->kind));
 		return (HTTP_STATE_COMPLETE);
@@ -636,6 +642,26 @@ cb_jwks(struct http_request *req)
 	json_decref(cache->doc);
 	cache->doc = doc;
 	cache->fetched_at = auth_now();
+	st->jwks_fetched = 1;
+
+	if (cb_verify_idtoken(req, st) == AUTH_IDT_OK)
+		return (HTTP_STATE_CONTINUE);
+	return (HTTP_STATE_COMPLETE);
+}
+
+/*
+ * The provider's JWKS could not be fetched again: the keys we hold (past
+ * their hour, or without the token's kid) still decide, so an outage of
+ * the JWKS endpoint does not stop sign-ins signed with known keys.
+ */
+static int
+cb_jwks_stale(struct http_request *req, struct callback_state *st)
+{
+	kore_log(LOG_NOTICE, "rid=%s %s JWKS refresh failed; using the keys "
+	    "cached %lld s ago", tg_request_id(req),
+	    auth_provider_name(st->kind),
+	    (long long)(auth_now() - jwks_cache[st->kind].fetched_at));
+	tg_fetch_clear(&st->fetch);
 	st->jwks_fetched = 1;
 
 	if (cb_verify_idtoken(req, st) == AUTH_IDT_OK)
@@ -894,6 +920,7 @@ cb_login_wait(struct http_request *req)
 		    st->link_user);
 	}
 
+	tg_metrics_add(auth_metric_signins[st->kind], 1);
 	kore_buf_init(&loc, LOCATION_MAX);
 	len = strlen(tg_conf.ui_url);
 	while (len > 0 && tg_conf.ui_url[len - 1] == '/')
@@ -1004,6 +1031,7 @@ static void
 oauth_log_refusal(struct http_request *req, const char *why,
     const char *detail)
 {
+	tg_metrics_add(auth_metric_signin_refused, 1);
 	kore_log(LOG_NOTICE, "rid=%s sign-in refused: %s%s%.64s",
 	    tg_request_id(req), why, detail != NULL ? ": " : "",
 	    detail != NULL ? detail : "");

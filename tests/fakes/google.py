@@ -51,8 +51,8 @@ class FakeGoogle(OIDCMixin, FakeOAuthProvider):
 
     def route(self, method, path, query, headers, body):
         if path == "/oauth2/v3/certs":
-            return 200, {"Cache-Control": "public, max-age=20000"}, \
-                self.jwks()
+            return self.jwks_answer({"Cache-Control":
+                                     "public, max-age=20000"})
         if path == "/v1/userinfo":
             c = self.bearer_user(headers)
             if c is None:

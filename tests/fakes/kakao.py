@@ -64,7 +64,7 @@ class FakeKakao(OIDCMixin, FakeOAuthProvider):
 
     def route(self, method, path, query, headers, body):
         if path == "/.well-known/jwks.json":
-            return 200, {}, self.jwks()
+            return self.jwks_answer()
         if path == "/v2/user/me":
             c = self.bearer_user(headers)
             if c is None:

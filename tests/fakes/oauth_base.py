@@ -284,17 +284,21 @@ class OIDCMixin:
     Knobs: keys (the JWKS served; keys[0] signs), sign_key (sign with this
     RSAKey instead, e.g. one not in the JWKS), id_token_hook(header,
     claims) -> (header, claims, signature or None) to forge anything,
-    omit_id_token."""
+    omit_id_token, jwks_status (answer the JWKS with that status)."""
 
     def init_oidc(self):
+        self.jwks_status = None
         self.keys = [RSAKey.default()]
         self.sign_key = None
         self.id_token_hook = None
         self.omit_id_token = False
         self.issued_id_tokens = []
 
-    def jwks(self):
-        return {"keys": [k.jwk() for k in self.keys]}
+    def jwks_answer(self, headers=None):
+        if self.jwks_status is not None:
+            return self.jwks_status, {}, {"error": "unavailable"}
+        return 200, dict(headers or {}), {"keys": [k.jwk() for k in
+                                                   self.keys]}
 
     def id_token(self, c, extra):
         now = int(time.time())

@@ -499,6 +499,41 @@ def test_jwks_cached_refetched_for_new_key_and_rate_limited(tg, db, google):
     assert count(db, "users") == 1
 
 
+def test_jwks_outage(tg, db, google):
+    # No keys yet and the JWKS endpoint failing: 502, nothing created.
+    google.jwks_status = 503
+    err(Flow(tg, google).run(), 502, "upstream_error")
+    no_session(db)
+    google.jwks_status = None
+    sign_in(tg, google)
+    # Keys held: a token with a kid we do not know is refused by them
+    # (400) when the refresh fails, not turned into a 502.
+    time.sleep(5.2)
+    google.jwks_status = 500
+    google.sign_key = RSAKey()
+    err(Flow(tg, google).run(), 400, "invalid_id_token")
+    google.sign_key = None
+    sign_in(tg, google)
+    assert count(db, "sessions") == 2
+
+
+def test_signin_metrics(tg, github):
+    def metric(series):
+        values = dict(line.rsplit(" ", 1) for line in
+                      tg.get("/metrics").text.splitlines()
+                      if line and not line.startswith("#"))
+        return int(float(values.get(series, "0")))
+    sign_in(tg, github)
+    auth.sign_in(tg, "metrics@example.com")
+    f = Flow(tg, github)
+    f.start()
+    f.authorize()
+    f.callback(browser=requests.Session())
+    assert metric('tollgate_auth_signins_total{provider="github"}') == 1
+    assert metric('tollgate_auth_signins_total{provider="dev"}') == 1
+    assert metric("tollgate_auth_signins_refused_total") == 1
+
+
 def test_kakao_user_api_must_match_id_token(tg, db, kakao):
     kakao.me_id = 999
     err(Flow(tg, kakao).run(), 400, "invalid_id_token")
