@@ -14,7 +14,8 @@ formats of an authorization-code flow with PKCE.
 Each fake counts the hits of every path (fake.hits[path]) and records the
 token requests (fake.token_requests) so tests can see what tollgate sent.
 Knobs a test may set: user, deny, login_page, token_status (answer the
-token endpoint with that HTTP status), and per provider more (see there).
+token endpoint with that HTTP status), token_delay (seconds to wait before
+answering it), and per provider more (see there).
 """
 
 import base64
@@ -92,6 +93,7 @@ class FakeOAuthProvider:
         self.deny = False
         self.login_page = False
         self.token_status = None
+        self.token_delay = 0
         self.code_ttl = 600
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
@@ -187,6 +189,8 @@ class FakeOAuthProvider:
         form = {k: v[0] for k, v in urllib.parse.parse_qs(
             body.decode()).items()}
         self.token_requests.append(form)
+        if self.token_delay:
+            time.sleep(self.token_delay)
         if self.token_status is not None:
             return self.token_status, {}, {"error": "server_error"}
         cid, secret = form.get("client_id"), form.get("client_secret")

@@ -381,6 +381,23 @@ def test_token_endpoint_failures(tg, db, github, google):
     no_session(db)
 
 
+def test_client_gone_while_waiting_on_provider(tg, db, github):
+    # The browser gives up while tollgate waits on the token endpoint:
+    # the request and its outbound call are released cleanly (checked by
+    # the sanitizer build at stop) and the worker keeps serving.
+    github.token_delay = 2
+    f = Flow(tg, github)
+    f.start()
+    f.authorize()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        f.b.get(f.callback_url, allow_redirects=False, timeout=0.5)
+    time.sleep(2.5)
+    github.token_delay = 0
+    assert tg.get("/healthz").status_code == 200
+    no_session(db)
+    sign_in(tg, github)
+
+
 # --- id token attacks (Google and Kakao) ----------------------------------
 
 def hook_claims(**changes):
