@@ -45,6 +45,7 @@
 #include "fetch.h"
 #include "metrics.h"
 #include "qs.h"
+#include "profiles/validate.h"
 
 #define JWKS_TTL		3600
 #define JWKS_REFETCH_MIN	5
@@ -857,8 +858,10 @@ cb_login(struct http_request *req)
 	params[2] = sub_hash;
 	params[3] = st->id.email[0] != '\0' ? st->id.email : NULL;
 	params[4] = st->id.email_verified ? "true" : "false";
-	params[5] = st->id.name[0] != '\0' ? st->id.name : NULL;
-	params[6] = st->id.avatar_url[0] != '\0' ? st->id.avatar_url : NULL;
+	/* What the provider says about the profile must pass our checks. */
+	params[5] = profiles_display_name_ok(st->id.name) ? st->id.name : NULL;
+	params[6] = profiles_avatar_url_ok(st->id.avatar_url) ?
+	    st->id.avatar_url : NULL;
 	params[7] = auth_admin_array;
 	params[8] = micros;
 	params[9] = rt_hash;

@@ -571,6 +571,17 @@ def test_google_requires_id_token(tg, db, google):
 
 # --- identities, emails, admin ---------------------------------------------
 
+def test_provider_profile_data_is_checked(tg, db, github, kakao):
+    github.user = dict(github.user, name="evil\u202egnp.exe",
+                       avatar_url="http://insecure.example/a.png")
+    _, _, me = sign_in(tg, github)
+    assert me["profile"]["display_name"] is None
+    assert me["profile"]["avatar_url"] is None
+    kakao.user = dict(kakao.user, nickname="x" * 200)
+    _, _, me = sign_in(tg, kakao)
+    assert me["profile"]["display_name"] == "x" * 80
+
+
 def test_matching_email_never_takes_over(tg, db, fakes):
     email = "shared@gmail.com"
     fakes["github"].user["emails"] = [{"email": email, "primary": True,
