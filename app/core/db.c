@@ -27,6 +27,7 @@
 #define PHASE_SENT	2
 #define PHASE_DONE	3
 #define PHASE_FAILED	4
+#define PHASE_QUEUED	5
 
 static int	db_setup(struct tg_db *);
 static int	db_failed(struct tg_db *, const char *);
@@ -79,6 +80,7 @@ tg_db_poll(struct tg_db *db)
 	for (;;) {
 		switch (db->phase) {
 		case PHASE_SETUP:
+		case PHASE_QUEUED:
 			if (!db_setup(db))
 				continue;
 			return (TG_DB_WAIT);
@@ -215,6 +217,21 @@ tg_db_int(struct tg_db *db, int row, int col)
 static int
 db_setup(struct tg_db *db)
 {
+	/*
+	 * Queued by Kore (pool full): Kore takes us off its wait queue when
+	 * it wakes the request, so set up again only once awake. Asking
+	 * again while still queued would queue the same kore_pgsql twice:
+	 * a later release would then wake us instead of another waiter
+	 * (which sleeps forever), and the stale entry would outlive us.
+	 * Woken by anything else, the release drops the stale entry.
+	 */
+	if (db->phase == PHASE_QUEUED) {
+		if (db->req->flags & HTTP_REQUEST_SLEEPING)
+			return (1);
+		db_release(db);
+		db->phase = PHASE_SETUP;
+	}
+
 	if (!db->bound) {
 		kore_pgsql_init(&db->sql);
 		kore_pgsql_bind_request(&db->sql, db->req);
@@ -228,6 +245,7 @@ db_setup(struct tg_db *db)
 			 * when a connection is released; setup runs again.
 			 */
 			tg_metrics_add(tg_metric_db_pool_waits, 1);
+			db->phase = PHASE_QUEUED;
 			return (1);
 		}
 		db->conn_lost = 1;
