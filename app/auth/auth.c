@@ -49,9 +49,9 @@ static const struct tg_route	auth_routes[] = {
 	{ HTTP_METHOD_GET, "/auth/providers", auth_providers, TG_AUTH_NONE,
 	    0, 0 },
 	{ HTTP_METHOD_GET, "/auth/{}/start", auth_oauth_start, TG_AUTH_NONE,
-	    0, 0 },
+	    TG_ROUTE_NO_HEAD, 0 },
 	{ HTTP_METHOD_GET, "/auth/{}/callback", auth_oauth_callback,
-	    TG_AUTH_NONE, 0, 0 },
+	    TG_AUTH_NONE, TG_ROUTE_NO_HEAD, 0 },
 	{ 0, NULL, NULL, 0, 0, 0 }
 };
 

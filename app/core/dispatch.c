@@ -204,7 +204,9 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 		r = routes[i];
 		if (!dispatch_match(r->pattern, req->path, ctx))
 			continue;
-		if (r->methods & method) {
+		/* Link previews send HEAD; it must not consume a flow. */
+		if ((r->methods & method) && !(req->method == HTTP_METHOD_HEAD &&
+		    (r->flags & TG_ROUTE_NO_HEAD))) {
 			ctx->route = r;
 			ctx->route_index = route_metric[i];
 			break;

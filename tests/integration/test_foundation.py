@@ -363,3 +363,11 @@ def test_invalid_json_is_400_in_contract_shape(server, db):
                                      **{"content-type": "application/json"}))
         assert_error_shape(r, 400, "invalid_json")
     assert server.get("/healthz").status_code == 200
+
+
+def test_head_is_refused_on_gets_with_effects(server):
+    # A link preview's HEAD must not start or consume a sign-in flow.
+    for path in ("/auth/github/start", "/auth/github/callback?code=c&state=s"):
+        r = server.request("HEAD", path)
+        assert r.status_code == 405
+    assert server.request("HEAD", "/healthz").status_code == 200
