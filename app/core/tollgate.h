@@ -30,8 +30,9 @@
 
 /* Route flags. */
 #define TG_ROUTE_ANTHROPIC	0x0001	/* errors in Anthropic's shape */
-#define TG_ROUTE_RATELIMIT_IP	0x0002	/* TOLLGATE_RATE_LIMIT_IP per address */
-#define TG_ROUTE_RATELIMIT_USER	0x0004	/* TOLLGATE_RATE_LIMIT_USER per user */
+#define TG_ROUTE_NO_HEAD	0x0002	/* a GET with effects: no HEAD */
+#define TG_ROUTE_RATELIMIT_IP	0x0004	/* TOLLGATE_RATE_LIMIT_IP per address */
+#define TG_ROUTE_RATELIMIT_USER	0x0008	/* TOLLGATE_RATE_LIMIT_USER per user */
 
 #define TG_PARAMS_MAX		4
 #define TG_MODULES_MAX		8
