@@ -65,6 +65,22 @@ def test_login_endpoints_are_limited_per_address(tollgate, db):
     assert_429(login(server, headers={"x-forwarded-for": "203.0.113.9"}))
 
 
+def test_oauth_start_and_callback_are_limited_per_address(tollgate, db):
+    server = tollgate(env={"TOLLGATE_RATE_LIMIT_IP": "2"})
+    first = [server.get("/auth/github/start?return_to=/",
+                        allow_redirects=False).status_code,
+             server.get("/auth/github/callback?code=x&state=y",
+                        allow_redirects=False).status_code]
+    assert 429 not in first
+    assert_429(server.get("/auth/github/start?return_to=/",
+                          allow_redirects=False))
+    assert_429(server.get("/auth/google/callback?code=x&state=y",
+                          allow_redirects=False))
+    # Not the provider list, not other routes.
+    assert server.get("/auth/providers").status_code == 200
+    assert server.get("/healthz").status_code == 200
+
+
 def test_forwarded_address_counts_behind_a_trusted_proxy(tollgate, db):
     server = tollgate(env={"TOLLGATE_RATE_LIMIT_IP": "2",
                            "TOLLGATE_TRUST_PROXY": "1"})
