@@ -1,0 +1,3 @@
+# Credits: cost math, prompt bounds and input checks are pure C; the
+# endpoints, the meter the router calls and the sweeper use Kore.
+PURE_SRCS += app/credits/cost.c app/credits/prompt.c app/credits/validate.c
