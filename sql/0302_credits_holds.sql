@@ -31,14 +31,20 @@ CREATE TABLE credit_holds (
 				CHECK (char_length(request_id) BETWEEN 1 AND 200),
 	endpoint		text NOT NULL
 				CHECK (endpoint ~ '^[a-z_]{1,32}$'),
-	model			text NOT NULL,
-	price_id		bigint NOT NULL REFERENCES model_prices (id),
-	input_price		bigint NOT NULL,
-	cached_input_price	bigint NOT NULL,
-	output_price		bigint NOT NULL,
-	request_fee		bigint NOT NULL,
+	-- The fallback chain (provider:model each) and, per target, the
+	-- price snapshot and the model's output cap (0: none).
+	targets			text[] NOT NULL
+				CHECK (cardinality(targets) BETWEEN 1 AND 8),
+	price_ids		bigint[] NOT NULL,
+	input_prices		bigint[] NOT NULL,
+	cached_input_prices	bigint[] NOT NULL,
+	output_prices		bigint[] NOT NULL,
+	request_fees		bigint[] NOT NULL,
+	caps			bigint[] NOT NULL,
 	prompt_bound		bigint NOT NULL CHECK (prompt_bound >= 0),
 	max_tokens		bigint NOT NULL CHECK (max_tokens >= 0),
+	choices			integer NOT NULL DEFAULT 1
+				CHECK (choices BETWEEN 1 AND 128),
 	amount			bigint NOT NULL CHECK (amount >= 0),
 	status			text NOT NULL DEFAULT 'pending'
 				CHECK (status IN ('pending', 'settled', 'voided',
@@ -47,6 +53,13 @@ CREATE TABLE credit_holds (
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	expires_at		timestamptz NOT NULL,
 	resolved_at		timestamptz,
+	CONSTRAINT credit_holds_snapshot CHECK (
+	    cardinality(price_ids) = cardinality(targets) AND
+	    cardinality(input_prices) = cardinality(targets) AND
+	    cardinality(cached_input_prices) = cardinality(targets) AND
+	    cardinality(output_prices) = cardinality(targets) AND
+	    cardinality(request_fees) = cardinality(targets) AND
+	    cardinality(caps) = cardinality(targets)),
 	CONSTRAINT credit_holds_resolved
 	    CHECK ((status = 'pending') = (resolved_at IS NULL) AND
 	    (status = 'pending') = (charged IS NULL))
@@ -59,7 +72,8 @@ CREATE INDEX credit_holds_key_pending ON credit_holds (api_key_id)
 CREATE INDEX credit_holds_user_pending ON credit_holds (user_id)
     WHERE status = 'pending';
 
--- One per call (its hold's id), written when the hold is resolved.
+-- One per call (its hold's id), written when the hold is resolved, with
+-- the rates it was charged at (the target that served it).
 CREATE TABLE usage_records (
 	id			uuid PRIMARY KEY REFERENCES credit_holds (id),
 	user_id			uuid NOT NULL REFERENCES users (id),
@@ -68,6 +82,11 @@ CREATE TABLE usage_records (
 	endpoint		text NOT NULL,
 	model			text NOT NULL,	-- provider:model, as priced
 	served_model		text CHECK (char_length(served_model) <= 200),
+	price_id		bigint NOT NULL REFERENCES model_prices (id),
+	input_price		bigint NOT NULL,
+	cached_input_price	bigint NOT NULL,
+	output_price		bigint NOT NULL,
+	request_fee		bigint NOT NULL,
 	prompt_tokens		bigint NOT NULL CHECK (prompt_tokens >= 0),
 	cached_tokens		bigint NOT NULL
 				CHECK (cached_tokens BETWEEN 0 AND prompt_tokens),
@@ -110,33 +129,45 @@ LANGUAGE sql IMMUTABLE AS $$
 	    p_completion::numeric * p_out + 999999, 1000000) + p_fee;
 $$;
 
+-- The output tokens a target gets: the call's, within the target's cap.
+CREATE FUNCTION credits_target_tokens(p_max_tokens numeric, p_cap bigint)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN p_cap > 0 THEN least(p_max_tokens, p_cap)
+	    ELSE p_max_tokens END;
+$$;
+
 --
 -- credits_reserve: one call before the upstream call.
 --
 --   p_hold        the hold id, chosen by the caller (retries are safe)
+--   p_targets     the fallback chain ("provider:model" each); the hold
+--                 covers whichever of them turns out the dearest
+--   p_caps        per target, its output cap (0: none); a target gets
+--                 min(max_tokens, cap) output tokens
 --   p_prompt_bound  an upper bound of the prompt's tokens
---   p_max_tokens  the output tokens the client asked for (NULL: none)
---   p_cap         the model's output cap (NULL: none; then p_max_tokens
---                 must be given; 0 for embeddings)
+--   p_max_tokens  the output asked for (per choice; 0 for embeddings)
 --   p_min_tokens  the least output worth calling for (a "minimal answer")
+--   p_choices     completions asked for (OpenAI's n)
 --
--- result:
---   'ok' / 'duplicate'  max_tokens (what the call may produce: the asked
---                 or capped amount, clamped down to what is affordable),
---                 amount (the hold), the price snapshot
---   'no_price'    the model has no price
+-- Returns one row per target (its index from 0, its price snapshot):
+--   'ok' / 'duplicate'  max_tokens (the asked amount, clamped down to
+--                 what is affordable on every target), amount (the hold)
+--   'no_price'    the target has no price (one row: that target)
 --   'debt'        the user owes credits (debt < 0): nothing is served
---   'insufficient'  not even p_min_tokens are affordable; available and
---                 key_available (NULL: no key limit) say what there is
+--   'insufficient'  not even p_min_tokens are affordable; max_tokens is
+--                 what is (-1: not even the prompt), available and
+--                 key_available (NULL: no key limit) what there is
 --
 CREATE FUNCTION credits_reserve(p_hold uuid, p_user uuid, p_key uuid,
-    p_request_id text, p_endpoint text, p_model text, p_prompt_bound bigint,
-    p_max_tokens bigint, p_cap bigint, p_min_tokens bigint,
-    p_ttl_seconds integer)
+    p_request_id text, p_endpoint text, p_targets text[], p_caps bigint[],
+    p_prompt_bound bigint, p_max_tokens bigint, p_min_tokens bigint,
+    p_choices integer, p_ttl_seconds integer)
 RETURNS TABLE (result text, max_tokens bigint, amount bigint,
-    price_id bigint, input_price bigint, cached_input_price bigint,
-    output_price bigint, request_fee bigint, available bigint,
-    key_available bigint, debt bigint, expires_at timestamptz)
+    target integer, model text, price_id bigint, input_price bigint,
+    cached_input_price bigint, output_price bigint, request_fee bigint,
+    available bigint, key_available bigint, debt bigint,
+    expires_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
 	v_ids		record;
@@ -144,20 +175,32 @@ DECLARE
 	v_debt		bigint;
 	v_price		model_prices;
 	v_hold		credit_holds;
+	v_n		integer;
+	v_t		integer;
+	v_ids_p		bigint[] := '{}';
+	v_in		bigint[] := '{}';
+	v_cin		bigint[] := '{}';
+	v_out		bigint[] := '{}';
+	v_fee		bigint[] := '{}';
 	v_limit		bigint;
 	v_spent		bigint;
 	v_avail		numeric;
 	v_key_avail	numeric;
 	v_eff		numeric;
-	v_want		numeric;
-	v_base		numeric;
 	v_room		numeric;
+	v_rate		numeric;
 	v_m		numeric;
+	v_h		numeric;
 	v_amount	numeric;
+	v_result	text;
 BEGIN
-	IF p_prompt_bound < 0 OR p_min_tokens < 0 OR p_max_tokens < 0 OR
-	    p_cap < 0 OR p_ttl_seconds < 1 OR
-	    (p_max_tokens IS NULL AND p_cap IS NULL) THEN
+	v_n := cardinality(p_targets);
+	IF v_n IS NULL OR v_n < 1 OR v_n > 8 OR
+	    cardinality(p_caps) IS DISTINCT FROM v_n OR
+	    p_prompt_bound < 0 OR p_min_tokens < 0 OR p_max_tokens < 0 OR
+	    p_max_tokens IS NULL OR p_ttl_seconds < 1 OR
+	    p_choices NOT BETWEEN 1 AND 128 OR
+	    EXISTS (SELECT 1 FROM unnest(p_caps) c WHERE c IS NULL OR c < 0) THEN
 		RAISE EXCEPTION 'credits_reserve: bad arguments'
 		    USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -177,31 +220,32 @@ BEGIN
 			    p_hold USING ERRCODE = 'unique_violation';
 		END IF;
 		RETURN QUERY SELECT 'duplicate'::text, v_hold.max_tokens,
-		    v_hold.amount, v_hold.price_id, v_hold.input_price,
-		    v_hold.cached_input_price, v_hold.output_price,
-		    v_hold.request_fee, v_avail::bigint, NULL::bigint, v_debt,
-		    v_hold.expires_at;
+		    v_hold.amount, (i - 1)::integer, v_hold.targets[i],
+		    v_hold.price_ids[i], v_hold.input_prices[i],
+		    v_hold.cached_input_prices[i], v_hold.output_prices[i],
+		    v_hold.request_fees[i], v_avail::bigint, NULL::bigint,
+		    v_debt, v_hold.expires_at
+		    FROM generate_subscripts(v_hold.targets, 1) i ORDER BY i;
 		RETURN;
 	END IF;
 
-	SELECT * INTO v_price FROM model_prices p WHERE p.model = p_model
-	    ORDER BY p.id DESC LIMIT 1;
-	IF NOT FOUND THEN
-		RETURN QUERY SELECT 'no_price'::text, NULL::bigint, NULL::bigint,
-		    NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
-		    NULL::bigint, v_avail::bigint, NULL::bigint, v_debt,
-		    NULL::timestamptz;
-		RETURN;
-	END IF;
-
-	IF v_debt < 0 THEN
-		RETURN QUERY SELECT 'debt'::text, NULL::bigint, NULL::bigint,
-		    v_price.id, v_price.input_micros_per_mtok,
-		    v_price.cached_input_micros_per_mtok,
-		    v_price.output_micros_per_mtok, v_price.request_fee_micros,
-		    v_avail::bigint, NULL::bigint, v_debt, NULL::timestamptz;
-		RETURN;
-	END IF;
+	FOR v_t IN 1 .. v_n LOOP
+		SELECT * INTO v_price FROM model_prices p
+		    WHERE p.model = p_targets[v_t] ORDER BY p.id DESC LIMIT 1;
+		IF NOT FOUND THEN
+			RETURN QUERY SELECT 'no_price'::text, NULL::bigint,
+			    NULL::bigint, v_t - 1, p_targets[v_t], NULL::bigint,
+			    NULL::bigint, NULL::bigint, NULL::bigint,
+			    NULL::bigint, v_avail::bigint, NULL::bigint, v_debt,
+			    NULL::timestamptz;
+			RETURN;
+		END IF;
+		v_ids_p := v_ids_p || v_price.id;
+		v_in := v_in || v_price.input_micros_per_mtok;
+		v_cin := v_cin || v_price.cached_input_micros_per_mtok;
+		v_out := v_out || v_price.output_micros_per_mtok;
+		v_fee := v_fee || v_price.request_fee_micros;
+	END LOOP;
 
 	-- The key's limit counts what it spent and what it holds now.
 	IF p_key IS NOT NULL THEN
@@ -221,47 +265,60 @@ BEGIN
 	v_eff := CASE WHEN v_key_avail IS NULL THEN v_avail
 	    ELSE least(v_avail, v_key_avail) END;
 
-	-- hold(m) = ceil((bound * in + m * out) / 1e6) + fee
-	v_want := least(coalesce(p_max_tokens, p_cap), coalesce(p_cap,
-	    p_max_tokens));
-	v_base := p_prompt_bound::numeric * v_price.input_micros_per_mtok;
-	v_amount := div(v_base + v_want * v_price.output_micros_per_mtok +
-	    999999, 1000000) + v_price.request_fee_micros;
-
-	-- (A free call needs no room, even on a key past its limit.)
-	IF v_amount <= greatest(v_eff, 0) THEN
-		v_m := v_want;
-	ELSE
-		-- The most output the room left after the prompt pays for.
-		v_room := (v_eff - v_price.request_fee_micros) * 1000000 - v_base;
-		IF v_room < 0 OR v_price.output_micros_per_mtok = 0 THEN
+	--
+	-- hold_t(m) = ceil((bound * in_t + min(m, cap_t) * choices * out_t)
+	-- / 1e6) + fee_t; the hold is the largest over the targets. Where a
+	-- target cannot pay the asked output, m comes down to the most
+	-- that target's room pays (a free call needs no room at all).
+	--
+	v_result := 'ok';
+	IF v_debt < 0 THEN
+		v_result := 'debt';
+	END IF;
+	v_m := p_max_tokens;
+	FOR v_t IN 1 .. v_n LOOP
+		v_rate := v_out[v_t]::numeric * p_choices;
+		v_h := div(p_prompt_bound::numeric * v_in[v_t] +
+		    credits_target_tokens(p_max_tokens, p_caps[v_t]) * v_rate +
+		    999999, 1000000) + v_fee[v_t];
+		IF v_h <= greatest(v_eff, 0) THEN
+			CONTINUE;
+		END IF;
+		v_room := (v_eff - v_fee[v_t]) * 1000000 -
+		    p_prompt_bound::numeric * v_in[v_t];
+		IF v_room < 0 OR v_rate = 0 THEN
 			v_m := -1;
 		ELSE
-			v_m := div(v_room, v_price.output_micros_per_mtok);
+			v_m := least(v_m, div(v_room, v_rate));
 		END IF;
-		IF v_m < p_min_tokens THEN
-			RETURN QUERY SELECT 'insufficient'::text, v_m::bigint,
-			    NULL::bigint, v_price.id,
-			    v_price.input_micros_per_mtok,
-			    v_price.cached_input_micros_per_mtok,
-			    v_price.output_micros_per_mtok,
-			    v_price.request_fee_micros, v_avail::bigint,
-			    v_key_avail::bigint, v_debt, NULL::timestamptz;
-			RETURN;
-		END IF;
-		v_amount := div(v_base + v_m * v_price.output_micros_per_mtok +
-		    999999, 1000000) + v_price.request_fee_micros;
+	END LOOP;
+	IF v_result = 'ok' AND v_m < p_min_tokens THEN
+		v_result := 'insufficient';
 	END IF;
 
+	IF v_result <> 'ok' THEN
+		RETURN QUERY SELECT v_result, v_m::bigint, NULL::bigint,
+		    (i - 1)::integer, p_targets[i], v_ids_p[i], v_in[i],
+		    v_cin[i], v_out[i], v_fee[i], v_avail::bigint,
+		    v_key_avail::bigint, v_debt, NULL::timestamptz
+		    FROM generate_subscripts(p_targets, 1) i ORDER BY i;
+		RETURN;
+	END IF;
+
+	v_amount := 0;
+	FOR v_t IN 1 .. v_n LOOP
+		v_amount := greatest(v_amount, div(p_prompt_bound::numeric *
+		    v_in[v_t] + credits_target_tokens(v_m, p_caps[v_t]) *
+		    v_out[v_t] * p_choices + 999999, 1000000) + v_fee[v_t]);
+	END LOOP;
+
 	INSERT INTO credit_holds (id, user_id, api_key_id, request_id, endpoint,
-	    model, price_id, input_price, cached_input_price, output_price,
-	    request_fee, prompt_bound, max_tokens, amount, expires_at)
-	    VALUES (p_hold, p_user, p_key, p_request_id, p_endpoint, p_model,
-	    v_price.id, v_price.input_micros_per_mtok,
-	    v_price.cached_input_micros_per_mtok,
-	    v_price.output_micros_per_mtok, v_price.request_fee_micros,
-	    p_prompt_bound, v_m, v_amount,
-	    now() + p_ttl_seconds * interval '1 second')
+	    targets, price_ids, input_prices, cached_input_prices,
+	    output_prices, request_fees, caps, prompt_bound, max_tokens,
+	    choices, amount, expires_at)
+	    VALUES (p_hold, p_user, p_key, p_request_id, p_endpoint, p_targets,
+	    v_ids_p, v_in, v_cin, v_out, v_fee, p_caps, p_prompt_bound, v_m,
+	    p_choices, v_amount, now() + p_ttl_seconds * interval '1 second')
 	    RETURNING * INTO v_hold;
 
 	IF v_amount > 0 THEN
@@ -270,27 +327,32 @@ BEGIN
 	END IF;
 
 	RETURN QUERY SELECT 'ok'::text, v_hold.max_tokens, v_hold.amount,
-	    v_hold.price_id, v_hold.input_price, v_hold.cached_input_price,
-	    v_hold.output_price, v_hold.request_fee,
+	    (i - 1)::integer, v_hold.targets[i], v_hold.price_ids[i],
+	    v_hold.input_prices[i], v_hold.cached_input_prices[i],
+	    v_hold.output_prices[i], v_hold.request_fees[i],
 	    (v_avail - v_amount)::bigint, (v_key_avail - v_amount)::bigint,
-	    v_debt, v_hold.expires_at;
+	    v_debt, v_hold.expires_at
+	    FROM generate_subscripts(v_hold.targets, 1) i ORDER BY i;
 END;
 $$;
 
 --
--- credits_resolve (internal): resolve one locked pending hold. Charges
--- min(p_cost, amount); what the cost exceeds the hold by is a loss (the
--- usage account still records the provider's full value, the loss
--- account pays the difference).
+-- credits_resolve (internal): resolve one locked pending hold, charged at
+-- the prices of its target p_target (1-based). Charges min(p_cost,
+-- amount); what the cost exceeds the hold by is a loss (the usage
+-- account still records the provider's full value, the loss account
+-- pays the difference).
 --
-CREATE FUNCTION credits_resolve(p_hold credit_holds, p_to text,
-    p_status text, p_settlement text, p_prompt bigint, p_cached bigint,
-    p_completion bigint, p_reasoning bigint, p_cost bigint,
-    p_served_model text, p_http_status integer, p_latency_ms bigint,
-    p_reason text, OUT charged bigint, OUT loss bigint, OUT txn_id uuid)
+CREATE FUNCTION credits_resolve(p_hold credit_holds, p_target integer,
+    p_to text, p_status text, p_settlement text, p_prompt bigint,
+    p_cached bigint, p_completion bigint, p_reasoning bigint,
+    p_cost bigint, p_served_model text, p_http_status integer,
+    p_latency_ms bigint, p_reason text,
+    OUT charged bigint, OUT loss bigint, OUT txn_id uuid)
 LANGUAGE plpgsql AS $$
 DECLARE
 	v_acct	bigint;
+	t	integer := p_target;
 BEGIN
 	charged := least(p_cost, p_hold.amount);
 	loss := p_cost - charged;
@@ -309,7 +371,8 @@ BEGIN
 		INSERT INTO ledger_transactions (idempotency_key, kind, user_id,
 		    amount, reference)
 		    VALUES ('usage:' || p_hold.id, 'usage', p_hold.user_id,
-		    -charged, left(p_hold.model || ' ' || p_hold.request_id, 500))
+		    -charged, left(p_hold.targets[t] || ' ' ||
+		    p_hold.request_id, 500))
 		    RETURNING id INTO txn_id;
 		PERFORM ledger_post(txn_id, v_acct, -charged);
 		PERFORM ledger_post(txn_id, ledger_system_account('usage'),
@@ -323,15 +386,19 @@ BEGIN
 	END IF;
 
 	INSERT INTO usage_records (id, user_id, api_key_id, request_id, endpoint,
-	    model, served_model, prompt_tokens, cached_tokens,
+	    model, served_model, price_id, input_price, cached_input_price,
+	    output_price, request_fee, prompt_tokens, cached_tokens,
 	    completion_tokens, reasoning_tokens, cost_micros, loss_micros,
 	    status, http_status, settlement, reason, latency_ms, ledger_txn_id,
 	    started_at)
 	    VALUES (p_hold.id, p_hold.user_id, p_hold.api_key_id,
-	    p_hold.request_id, p_hold.endpoint, p_hold.model,
-	    left(p_served_model, 200), p_prompt, p_cached, p_completion,
-	    p_reasoning, charged, loss, p_status, p_http_status, p_settlement,
-	    left(p_reason, 500), p_latency_ms, txn_id, p_hold.created_at);
+	    p_hold.request_id, p_hold.endpoint, p_hold.targets[t],
+	    left(p_served_model, 200), p_hold.price_ids[t],
+	    p_hold.input_prices[t], p_hold.cached_input_prices[t],
+	    p_hold.output_prices[t], p_hold.request_fees[t], p_prompt,
+	    p_cached, p_completion, p_reasoning, charged, loss, p_status,
+	    p_http_status, p_settlement, left(p_reason, 500), p_latency_ms,
+	    txn_id, p_hold.created_at);
 
 	UPDATE credit_holds SET status = p_to, charged = credits_resolve.charged,
 	    resolved_at = now() WHERE id = p_hold.id;
@@ -341,17 +408,20 @@ $$;
 --
 -- credits_settle: one call after the upstream call, in every case.
 --
+--   p_target      the target that served (0-based index in the chain);
+--                 NULL when none did (then only 'void' is possible)
 --   p_settlement  'provider' (the provider's usage), 'estimate' (the
 --                 conservative estimate of what was streamed) or 'void'
 --                 (nothing was produced: no charge, tokens 0)
---   p_cost        the cost of the tokens at the hold's prices (computed
---                 by the caller with the same formula, credits_cost())
+--   p_cost        the cost of the tokens at that target's snapshot
+--                 prices (computed by the caller with credits_cost()'s
+--                 formula; ledger_check() recomputes it)
 --
 -- result: 'ok' | 'duplicate' (already resolved: the first settlement
 -- stands, its numbers are returned) | 'unknown' (no such hold).
 --
-CREATE FUNCTION credits_settle(p_hold uuid, p_status text,
-    p_settlement text, p_prompt bigint, p_cached bigint,
+CREATE FUNCTION credits_settle(p_hold uuid, p_target integer,
+    p_status text, p_settlement text, p_prompt bigint, p_cached bigint,
     p_completion bigint, p_reasoning bigint, p_cost bigint,
     p_served_model text, p_http_status integer, p_latency_ms bigint,
     p_reason text)
@@ -361,10 +431,12 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	v_hold	credit_holds;
 	v_r	record;
+	v_to	text;
 BEGIN
 	IF p_settlement NOT IN ('provider', 'estimate', 'void') OR
 	    p_cost < 0 OR (p_settlement = 'void' AND (p_cost <> 0 OR
-	    p_prompt <> 0 OR p_completion <> 0)) THEN
+	    p_prompt <> 0 OR p_completion <> 0)) OR
+	    (p_target IS NULL AND p_settlement <> 'void') THEN
 		RAISE EXCEPTION 'credits_settle: bad arguments'
 		    USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -381,15 +453,19 @@ BEGIN
 		    FROM usage_records u WHERE u.id = p_hold;
 		RETURN;
 	END IF;
+	IF coalesce(p_target, 0) < 0 OR
+	    coalesce(p_target, 0) >= cardinality(v_hold.targets) THEN
+		RAISE EXCEPTION 'credits_settle: no target % in hold %',
+		    p_target, p_hold USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 
+	v_to := CASE WHEN p_settlement = 'void' THEN 'voided' ELSE 'settled' END;
 	SELECT * INTO v_r FROM credits_resolve(v_hold,
-	    CASE WHEN p_settlement = 'void' THEN 'voided' ELSE 'settled' END,
-	    p_status, p_settlement, p_prompt, p_cached, p_completion,
-	    p_reasoning, p_cost, p_served_model, p_http_status, p_latency_ms,
-	    p_reason);
+	    coalesce(p_target, 0) + 1, v_to, p_status, p_settlement, p_prompt,
+	    p_cached, p_completion, p_reasoning, p_cost, p_served_model,
+	    p_http_status, p_latency_ms, p_reason);
 
-	RETURN QUERY SELECT 'ok'::text, v_r.charged, v_r.loss, v_r.txn_id,
-	    CASE WHEN p_settlement = 'void' THEN 'voided' ELSE 'settled' END;
+	RETURN QUERY SELECT 'ok'::text, v_r.charged, v_r.loss, v_r.txn_id, v_to;
 END;
 $$;
 
@@ -398,8 +474,9 @@ $$;
 -- belong to calls whose process died (a live call settles well before:
 -- the expiry is longer than any call may take). Nothing says what such a
 -- call used, so it is settled for the whole hold (the most it could have
--- cost) as 'expired', with the reason. SKIP LOCKED: sweepers of several
--- processes share the work; a hold being settled right now is skipped.
+-- cost: the prompt bound and all its output on the dearest target) as
+-- 'expired', with the reason. SKIP LOCKED: sweepers of several processes
+-- share the work; a hold being settled right now is skipped.
 --
 CREATE FUNCTION credits_expire_holds(p_limit integer)
 RETURNS TABLE (expired integer, charged bigint, pending bigint)
@@ -409,15 +486,37 @@ DECLARE
 	v_r	record;
 	v_n	integer := 0;
 	v_sum	bigint := 0;
+	v_t	integer;
+	v_best	integer;
+	v_tok	numeric;
+	v_h	numeric;
+	v_max	numeric;
 BEGIN
 	FOR v_hold IN SELECT * FROM credit_holds
 	    WHERE status = 'pending' AND credit_holds.expires_at < now()
 	    ORDER BY credit_holds.expires_at LIMIT p_limit
 	    FOR UPDATE SKIP LOCKED
 	LOOP
-		SELECT * INTO v_r FROM credits_resolve(v_hold, 'expired',
-		    'expired', 'expired', v_hold.prompt_bound, 0,
-		    v_hold.max_tokens, 0, v_hold.amount, NULL, NULL,
+		v_best := 1;
+		v_max := -1;
+		FOR v_t IN 1 .. cardinality(v_hold.targets) LOOP
+			v_h := credits_cost(v_hold.prompt_bound, 0,
+			    (credits_target_tokens(v_hold.max_tokens,
+			    v_hold.caps[v_t]) * v_hold.choices)::bigint,
+			    v_hold.input_prices[v_t],
+			    v_hold.cached_input_prices[v_t],
+			    v_hold.output_prices[v_t], v_hold.request_fees[v_t]);
+			IF v_h > v_max THEN
+				v_max := v_h;
+				v_best := v_t;
+			END IF;
+		END LOOP;
+		v_tok := credits_target_tokens(v_hold.max_tokens,
+		    v_hold.caps[v_best]) * v_hold.choices;
+
+		SELECT * INTO v_r FROM credits_resolve(v_hold, v_best,
+		    'expired', 'expired', 'expired', v_hold.prompt_bound, 0,
+		    v_tok::bigint, 0, v_hold.amount, NULL, NULL,
 		    (extract(epoch FROM now() - v_hold.created_at) * 1000)::bigint,
 		    'hold expired unsettled (its process ended mid-call); '
 		    'charged the whole hold');
@@ -471,11 +570,21 @@ LANGUAGE sql STABLE AS $$
 	SELECT format('usage record %s: charged %s + loss %s, but its tokens at '
 	    'its prices cost %s', u.id, u.cost_micros, u.loss_micros,
 	    credits_cost(u.prompt_tokens, u.cached_tokens, u.completion_tokens,
-	    h.input_price, h.cached_input_price, h.output_price, h.request_fee))
-	FROM usage_records u JOIN credit_holds h ON h.id = u.id
+	    u.input_price, u.cached_input_price, u.output_price, u.request_fee))
+	FROM usage_records u
 	WHERE u.settlement <> 'void' AND u.cost_micros + u.loss_micros <>
 	    credits_cost(u.prompt_tokens, u.cached_tokens, u.completion_tokens,
-	    h.input_price, h.cached_input_price, h.output_price, h.request_fee)
+	    u.input_price, u.cached_input_price, u.output_price, u.request_fee)
+	UNION ALL
+	SELECT format('usage record %s: rates differ from its hold''s snapshot',
+	    u.id)
+	FROM usage_records u JOIN credit_holds h ON h.id = u.id
+	WHERE NOT EXISTS (SELECT 1 FROM generate_subscripts(h.targets, 1) i
+	    WHERE h.targets[i] = u.model AND h.price_ids[i] = u.price_id AND
+	    h.input_prices[i] = u.input_price AND
+	    h.cached_input_prices[i] = u.cached_input_price AND
+	    h.output_prices[i] = u.output_price AND
+	    h.request_fees[i] = u.request_fee)
 	UNION ALL
 	SELECT format('usage record %s: voided but charged %s (loss %s, '
 	    'tokens %s/%s)', u.id, u.cost_micros, u.loss_micros,

@@ -17,24 +17,33 @@ P_IN, P_OUT, FEE = 1000000, 2000000, 10     # 1 and 2 micros per token
 
 
 def reserve(db, user, bound, max_tokens, cap=None, key=None, hold=None,
-            model=MODEL, min_tokens=1, ttl=600, endpoint="chat"):
+            model=MODEL, min_tokens=1, ttl=600, endpoint="chat", n=1,
+            targets=None):
+    """credits_reserve with one target (or several: targets=[(model,
+    cap)...]); returns (hold, first row in the order: result, max_tokens,
+    amount, price_id, in, cached_in, out, fee, available, key_available,
+    debt)."""
     hold = hold or str(uuid.uuid4())
-    row = db.query(
+    if targets is None:
+        targets = [(model, cap or 0)]
+    rows = db.query(
         "SELECT result, max_tokens, amount, price_id, input_price, "
         "cached_input_price, output_price, request_fee, available, "
-        "key_available, debt FROM credits_reserve(%s, %s, %s, 'req-1', %s, "
-        "%s, %s, %s, %s, %s, %s)", hold, user, key, endpoint, model, bound,
-        max_tokens, cap, min_tokens, ttl)[0]
-    return hold, row
+        "key_available, debt, target, model FROM credits_reserve(%s, %s, "
+        "%s, 'req-1', %s, %s, %s, %s, %s, %s, %s, %s)", hold, user, key,
+        endpoint, [t[0] for t in targets], [t[1] for t in targets], bound,
+        max_tokens if max_tokens is not None else (cap or 0), min_tokens,
+        n, ttl)
+    return hold, rows[0][:11]
 
 
 def settle(db, hold, prompt, cached, completion, cost_micros,
-           settlement="provider", status="ok", reasoning=0):
+           settlement="provider", status="ok", reasoning=0, target=0):
     return db.query(
         "SELECT result, charged, loss, txn_id, hold_status FROM "
-        "credits_settle(%s, %s, %s, %s, %s, %s, %s, %s, 'served', 200, 12, "
-        "NULL)", hold, status, settlement, prompt, cached, completion,
-        reasoning, cost_micros)[0]
+        "credits_settle(%s, %s, %s, %s, %s, %s, %s, %s, %s, 'served', 200, "
+        "12, NULL)", hold, target, status, settlement, prompt, cached,
+        completion, reasoning, cost_micros)[0]
 
 
 @pytest.fixture
@@ -67,7 +76,7 @@ def test_clamps_max_tokens_to_the_balance(priced):
     u = seed_user(db)
     grant(db, u, 300)
     # 100 prompt micros + 10 fee leave 190 micros = 95 output tokens.
-    hold, r = reserve(db, u, bound=100, max_tokens=None, cap=4096)
+    hold, r = reserve(db, u, bound=100, max_tokens=4096, cap=4096)
     assert r[0] == "ok" and r[1] == 95 and r[2] == 300
     assert balances(db, u)[2] == 0
     # Nothing left: not even one token.
@@ -93,14 +102,15 @@ def test_cap_bounds_the_request_and_a_missing_max_tokens(priced):
     db = priced
     u = seed_user(db)
     grant(db, u, 10 ** 9)
+    # The target gets min(max_tokens, its cap): the hold is sized so.
     _, r = reserve(db, u, bound=10, max_tokens=10 ** 12, cap=4096)
-    assert r[0] == "ok" and r[1] == 4096
-    _, r = reserve(db, u, bound=10, max_tokens=None, cap=777)
-    assert r[0] == "ok" and r[1] == 777
+    assert r[0] == "ok" and r[2] == 10 + 4096 * 2 + FEE
     _, r = reserve(db, u, bound=10, max_tokens=5, cap=None)
-    assert r[0] == "ok" and r[1] == 5
+    assert r[0] == "ok" and r[1] == 5 and r[2] == 10 + 10 + FEE
     with pytest.raises(psycopg2.Error):
-        reserve(db, u, bound=10, max_tokens=None, cap=None)
+        db.query("SELECT * FROM credits_reserve(gen_random_uuid(), %s, "
+                 "NULL, 'r', 'chat', %s, '{0}', 1, NULL, 1, 1, 60)", u,
+                 [MODEL])
     with pytest.raises(psycopg2.Error):
         reserve(db, u, bound=-1, max_tokens=5, cap=None)
 
@@ -270,8 +280,8 @@ def test_concurrent_reserves_never_overdraw(priced):
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT result, amount FROM credits_reserve(%s, "
-                            "%s, NULL, 'r', 'chat', %s, 100, 50, 4096, 50, "
-                            "600)", (str(uuid.uuid4()), u, MODEL))
+                            "%s, NULL, 'r', 'chat', %s, '{4096}', 100, 50, "
+                            "50, 1, 600)", (str(uuid.uuid4()), u, [MODEL]))
                 results.append(cur.fetchone())
                 cur.execute("SELECT available_micros FROM "
                             "ledger_user_balances WHERE user_id = %s", (u,))
@@ -307,20 +317,21 @@ def test_concurrent_mixed_traffic_keeps_the_ledger_consistent(priced):
                     h = str(uuid.uuid4())
                     cur.execute("SELECT result, max_tokens FROM "
                                 "credits_reserve(%s, %s, NULL, 'r', 'chat', "
-                                "%s, 20, 40, 4096, 1, 600)", (h, u, MODEL))
+                                "%s, '{4096}', 20, 40, 1, 1, 600)",
+                                (h, u, [MODEL]))
                     res, m = cur.fetchone()
                     if res != "ok":
                         continue
                     if i % 5 == 0:
                         cur.execute("SELECT result FROM credits_settle(%s, "
-                                    "'upstream_error', 'void', 0, 0, 0, 0, 0,"
-                                    " NULL, 502, 1, NULL)", (h,))
+                                    "NULL, 'upstream_error', 'void', 0, 0, 0,"
+                                    " 0, 0, NULL, 502, 1, NULL)", (h,))
                     elif i % 7 == 0:
                         continue                # left for the sweeper
                     else:
                         c = cost(20, 5, m, P_IN, P_IN, P_OUT, FEE)
                         cur.execute("SELECT result FROM credits_settle(%s, "
-                                    "'ok', 'provider', 20, 5, %s, 0, %s, "
+                                    "0, 'ok', 'provider', 20, 5, %s, 0, %s, "
                                     "NULL, 200, 1, NULL)", (h, m, c))
                     # The sweeper below may have expired it first.
                     assert cur.fetchone()[0] in ("ok", "duplicate")
@@ -445,3 +456,66 @@ def test_check_finds_tampering(priced):
     db.query("DELETE FROM usage_records WHERE id = %s", hold)
     problems = ledger_problems(db)
     assert any("without a usage record" in p for p in problems)
+
+
+def test_several_choices_multiply_the_output_part(priced):
+    db = priced
+    u = seed_user(db)
+    grant(db, u, 10 ** 6)
+    hold, r = reserve(db, u, bound=100, max_tokens=50, n=3)
+    assert r[0] == "ok" and r[1] == 50 and r[2] == 100 + 3 * 50 * 2 + FEE
+    db.query("UPDATE credit_holds SET expires_at = now() - interval '1s' "
+             "WHERE id = %s", hold)
+    db.query("SELECT * FROM credits_expire_holds(10)")
+    assert usage(db, u)[0][5] == 150       # completion: 3 x 50
+    # Clamped per choice: (400 - 10 - 100) / (3 * 2) = 48 tokens each.
+    u2 = seed_user(db)
+    grant(db, u2, 400)
+    _, r = reserve(db, u2, bound=100, max_tokens=50, n=3)
+    assert r[0] == "ok" and r[1] == 48 and r[2] == 100 + 288 + FEE
+    check_ledger(db)
+
+
+def test_a_fallback_chain_holds_for_its_dearest_target(db):
+    set_price(db, "a:cheap", 1000000, 1000000)
+    set_price(db, "b:dear", 2000000, 10000000, fee=5)
+    u = seed_user(db)
+    grant(db, u, 10 ** 6)
+    chain = [("a:cheap", 4096), ("b:dear", 100)]
+    hold, r = reserve(db, u, bound=50, max_tokens=4096, targets=chain)
+    # cheap: 50 + 4096 = 4146; dear: 100 + 100 * 10 + 5 = 1105
+    assert r[0] == "ok" and r[1] == 4096 and r[2] == 4146
+    rows = db.query("SELECT target, model, output_price FROM "
+                    "credits_reserve(%s, %s, NULL, 'r', 'chat', %s, %s, 50, "
+                    "4096, 1, 1, 60)", hold, u, [c[0] for c in chain],
+                    [c[1] for c in chain])
+    assert rows == [(0, "a:cheap", 1000000), (1, "b:dear", 10000000)]
+    # Served by the second target: charged at its snapshot.
+    c = cost(40, 0, 90, 2000000, 2000000, 10000000, 5)
+    s = settle(db, hold, 40, 0, 90, c, target=1)
+    assert s[0] == "ok" and s[1] == c
+    assert usage(db, u)[0][8] == "b:dear"
+    check_ledger(db)
+
+    # Clamped by whichever target the balance pays least output on.
+    u2 = seed_user(db)
+    grant(db, u2, 605)
+    _, r = reserve(db, u2, bound=50, max_tokens=4096, targets=chain)
+    # dear: (605 - 5 - 100) / 10 = 50 tokens; cheap: 555 fits 50 too.
+    assert r[0] == "ok" and r[1] == 50 and r[2] == 605
+    # An unpriced member refuses the whole chain, naming it.
+    rows = db.query("SELECT result, model FROM credits_reserve("
+                    "gen_random_uuid(), %s, NULL, 'r', 'chat', "
+                    "'{a:cheap,c:none}', '{0,0}', 1, 1, 1, 1, 60)", u2)
+    assert rows == [("no_price", "c:none")]
+    # Expired: charged the whole hold at the dearest target's prices.
+    u3 = seed_user(db)
+    grant(db, u3, 10 ** 6)
+    h3, r3 = reserve(db, u3, bound=50, max_tokens=4096,
+                     targets=[("b:dear", 100), ("a:cheap", 0)])
+    db.query("UPDATE credit_holds SET expires_at = now() - interval '1s' "
+             "WHERE id = %s", h3)
+    db.query("SELECT * FROM credits_expire_holds(10)")
+    rec = usage(db, u3)[0]
+    assert rec[6] == r3[2] == 50 + 4096 and rec[8] == "a:cheap"
+    check_ledger(db)
