@@ -59,14 +59,15 @@ $$;
 --
 CREATE FUNCTION credits_price_set(p_admin uuid, p_model text, p_in bigint,
     p_cached bigint, p_out bigint, p_fee bigint)
-RETURNS TABLE (result text, price_id bigint)
+RETURNS TABLE (result text, price_id bigint, effective_from timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
 	v_cur	model_prices;
-	v_id	bigint;
+	v_new	model_prices;
 BEGIN
 	IF NOT credits_is_admin(p_admin) THEN
-		RETURN QUERY SELECT 'not_admin'::text, NULL::bigint;
+		RETURN QUERY SELECT 'not_admin'::text, NULL::bigint,
+		    NULL::timestamptz;
 		RETURN;
 	END IF;
 
@@ -79,7 +80,8 @@ BEGIN
 	    v_cur.cached_input_micros_per_mtok = p_cached AND
 	    v_cur.output_micros_per_mtok = p_out AND
 	    v_cur.request_fee_micros = p_fee THEN
-		RETURN QUERY SELECT 'unchanged'::text, v_cur.id;
+		RETURN QUERY SELECT 'unchanged'::text, v_cur.id,
+		    v_cur.effective_from;
 		RETURN;
 	END IF;
 
@@ -87,8 +89,8 @@ BEGIN
 	    cached_input_micros_per_mtok, output_micros_per_mtok,
 	    request_fee_micros, set_by)
 	    VALUES (p_model, p_in, p_cached, p_out, p_fee, p_admin)
-	    RETURNING id INTO v_id;
+	    RETURNING * INTO v_new;
 
-	RETURN QUERY SELECT 'created'::text, v_id;
+	RETURN QUERY SELECT 'created'::text, v_new.id, v_new.effective_from;
 END;
 $$;
