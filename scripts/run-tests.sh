@@ -23,7 +23,7 @@ integ_ran=0
 if [ -n "${SANITIZE:-}" ]; then
 	export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1:${ASAN_OPTIONS:-}"
 	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
-	export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:${LSAN_OPTIONS:-}"
+	export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0:${LSAN_OPTIONS:-}"
 fi
 
 if [ "$MODE" = all ] || [ "$MODE" = unit ]; then

@@ -56,6 +56,25 @@ static struct sock_filter filter_tollgate[] = {
 	KORE_SYSCALL_ALLOW(shutdown),
 };
 
+#if defined(__SANITIZE_ADDRESS__)
+/*
+ * Sanitizer builds only: LeakSanitizer stops the world at exit with a
+ * ptrace-ing helper thread; without these the leak check of a worker
+ * dies silently in the sandbox and reports nothing.
+ */
+static struct sock_filter filter_sanitizer[] = {
+	KORE_SYSCALL_ALLOW(ptrace),
+	KORE_SYSCALL_ALLOW(clone),
+	KORE_SYSCALL_ALLOW(wait4),
+	KORE_SYSCALL_ALLOW(prctl),
+	KORE_SYSCALL_ALLOW(process_vm_readv),
+	KORE_SYSCALL_ALLOW(sigaltstack),
+	KORE_SYSCALL_ALLOW(getppid),
+	KORE_SYSCALL_ALLOW(tgkill),
+	KORE_SYSCALL_ALLOW(getdents),
+};
+#endif
+
 static struct sock_filter filter_allow_all[] = {
 	KORE_BPF_RET(SECCOMP_RET_ALLOW)
 };
@@ -117,6 +136,10 @@ kore_seccomp_hook(void)
 
 	kore_seccomp_filter("tollgate", filter_tollgate,
 	    KORE_FILTER_LEN(filter_tollgate));
+#if defined(__SANITIZE_ADDRESS__)
+	kore_seccomp_filter("sanitizer", filter_sanitizer,
+	    KORE_FILTER_LEN(filter_sanitizer));
+#endif
 }
 
 static const char *

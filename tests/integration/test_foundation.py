@@ -57,8 +57,8 @@ BAD_CONFIGS = [
                          ids=[v for _, v in BAD_CONFIGS])
 def test_bad_config_refuses_to_start(db, env, var):
     t = Tollgate(db.url, env=env)
-    rc, out = t.run_to_exit()
-    assert rc != 0
+    rc, out = t.run_to_exit(timeout=5)
+    assert rc is not None and rc != 0, "did not refuse to start:\n" + out
     lines = [l for l in out.splitlines() if "configuration error" in l]
     assert len(lines) == 1, out
     assert var in lines[0]
@@ -73,8 +73,8 @@ def test_bad_config_refuses_to_start(db, env, var):
 def test_every_problem_is_reported_at_once(db):
     t = Tollgate(db.url, env={"TOLLGATE_JWT_SECRET": "x",
                               "TOLLGATE_LISTEN": "nope"})
-    rc, out = t.run_to_exit()
-    assert rc != 0
+    rc, out = t.run_to_exit(timeout=5)
+    assert rc is not None and rc != 0, out
     assert "TOLLGATE_JWT_SECRET" in out and "TOLLGATE_LISTEN" in out
 
 
@@ -346,5 +346,5 @@ def test_root_start_drops_workers_to_runas_user(db, tollgate):
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 def test_root_without_runas_or_flags_refuses(db):
     t = Tollgate(db.url, args=["-f"])
-    rc, out = t.run_to_exit()
-    assert rc != 0
+    rc, out = t.run_to_exit(timeout=5)
+    assert rc is not None and rc != 0, out

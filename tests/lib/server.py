@@ -121,11 +121,21 @@ class Tollgate:
         return self.log().count(" started (cpu#") >= n
 
     def run_to_exit(self, timeout=15):
-        """For start-up refusals: run, wait for exit, return (rc, log)."""
+        """For start-up refusals: run, wait for exit, return (rc, log).
+        A process that does not exit (it started serving) is killed with
+        its whole group and reported as rc None."""
         argv = [self.binary] + self.args
-        r = subprocess.run(argv, cwd=self.workdir, env=self.env,
-                           capture_output=True, text=True, timeout=timeout)
-        return r.returncode, r.stdout + r.stderr
+        p = subprocess.Popen(argv, cwd=self.workdir, env=self.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, text=True,
+                             start_new_session=True)
+        try:
+            out, _ = p.communicate(timeout=timeout)
+            return p.returncode, out
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, _ = p.communicate()
+            return None, out
 
     def log(self):
         try:
@@ -165,13 +175,19 @@ class Tollgate:
                 pass
             self.proc.wait()
         self.http.close()
+        if check_sanitizer and "sandbox violation" in self.log():
+            raise AssertionError("a worker was killed by seccomp:\n" +
+                                 self.log())
         if check_sanitizer and SANITIZE:
             reports = sorted(glob.glob(os.path.join(self.workdir, "asan.*")) +
                              glob.glob(os.path.join(self.workdir, "ubsan.*")))
             text = ""
             for r in reports:
                 with open(r, errors="replace") as f:
-                    text += "==> %s\n%s\n" % (r, f.read())
+                    body = f.read()
+                if ("ERROR" in body or "runtime error" in body or
+                        "fatal error" in body):
+                    text += "==> %s\n%s\n" % (r, body)
             if text:
                 raise AssertionError("sanitizer reports:\n" + text)
 
