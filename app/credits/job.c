@@ -34,6 +34,8 @@ static void	job_setup(struct credits_job *);
 static void	job_callback(struct kore_pgsql *, void *);
 static void	job_tick(void *, u_int64_t);
 static void	job_wake(void *, u_int64_t);
+static int	job_step(struct credits_job *);
+static void	job_hurry(struct credits_job *);
 static void	job_fail(struct credits_job *, const char *);
 static void	job_release(struct credits_job *);
 static void	job_free(struct credits_job *);
@@ -65,7 +67,8 @@ credits_job_start(const char *query, int n, const char *const *params,
 	job->max_attempts = 1 + retries;
 	job->done = done;
 	job->arg = arg;
-	job->timer = kore_timer_add(job_tick, JOB_TICK_MS, job, 0);
+	job->timer = kore_timer_add(job_tick, JOB_TICK_MS, job,
+	    KORE_TIMER_ONESHOT);
 
 	job_send(job);
 	return (job);
@@ -149,8 +152,8 @@ job_callback(struct kore_pgsql *sql, void *arg)
 		 * A pool connection came free: try again, from the loop
 		 * (Kore still holds our wait entry while it calls us).
 		 */
-		if (job->phase == PHASE_QUEUED)
-			(void)kore_timer_add(job_wake, 0, job,
+		if (job->phase == PHASE_QUEUED && job->wake == NULL)
+			job->wake = kore_timer_add(job_wake, 0, job,
 			    KORE_TIMER_ONESHOT);
 		break;
 	case KORE_PGSQL_STATE_WAIT:
@@ -171,6 +174,7 @@ job_callback(struct kore_pgsql *sql, void *arg)
 		break;
 	case KORE_PGSQL_STATE_COMPLETE:
 		job->phase = PHASE_DONE;
+		job_hurry(job);
 		break;
 	case KORE_PGSQL_STATE_ERROR:
 		job_fail(job, sql->error);
@@ -187,18 +191,55 @@ job_wake(void *arg, u_int64_t now)
 	struct credits_job	*job = arg;
 
 	(void)now;
+	job->wake = NULL;
 	if (job->phase == PHASE_QUEUED)
 		job_setup(job);
 }
 
-/* The job's own pace: deliver, retry, or notice a silent failure. */
+/* The answer is ready: deliver it on the next loop pass, not a tick on. */
+static void
+job_hurry(struct credits_job *job)
+{
+	if (job->timer != NULL)
+		kore_timer_remove(job->timer);
+	job->timer = kore_timer_add(job_tick, 0, job, KORE_TIMER_ONESHOT);
+}
+
+/*
+ * The job's own pace: deliver, retry, or notice a silent failure. The
+ * tick is a one-shot timer armed again each time (Kore's timer list must
+ * not be touched from inside a timer's own callback).
+ */
 static void
 job_tick(void *arg, u_int64_t now)
 {
 	struct credits_job	*job = arg;
 
 	(void)now;
+	job->timer = NULL;
 
+	if (job_step(job)) {
+		/* Timers armed meanwhile must not outlive the job. */
+		if (job->timer != NULL)
+			kore_timer_remove(job->timer);
+		if (job->wake != NULL)
+			kore_timer_remove(job->wake);
+		job->timer = job->wake = NULL;
+		job->phase = PHASE_FINISHED;
+		job->done(job, job->arg);
+		job_free(job);
+		return;
+	}
+
+	if (job->timer == NULL)
+		job->timer = kore_timer_add(job_tick, JOB_TICK_MS, job,
+		    KORE_TIMER_ONESHOT);
+}
+
+/* Returns 1 when the job is over and its answer is due. */
+static int
+job_step(struct credits_job *job)
+{
 	if (job->phase == PHASE_SENT) {
 		/* A dropped connection: Kore marked us and said nothing. */
 		if (job->sql.conn == NULL &&
@@ -208,34 +249,30 @@ job_tick(void *arg, u_int64_t now)
 		} else if (kore_time_ms() - job->started_ms > JOB_STATEMENT_MS) {
 			job_fail(job, "statement timed out");
 		} else {
-			return;
+			return (0);
 		}
 	}
+
 	if (job->phase == PHASE_QUEUED) {
 		if (kore_time_ms() - job->started_ms <= JOB_STATEMENT_MS)
-			return;
+			return (0);
 		job_fail(job, "no database connection came free");
-		return;
 	}
 
 	if (job->phase == PHASE_FAILED && job->conn_lost &&
 	    job->attempts < job->max_attempts) {
 		if (kore_time_ms() - job->started_ms <
 		    (u_int64_t)JOB_BACKOFF_MS * job->attempts)
-			return;
+			return (0);
 		kore_free(job->errmsg);
 		job->errmsg = NULL;
 		job->failed = job->conn_lost = 0;
 		job->sqlstate[0] = '\0';
 		job_send(job);
-		return;
+		return (0);
 	}
 
-	if (job->phase == PHASE_DONE || job->phase == PHASE_FAILED) {
-		job->phase = PHASE_FINISHED;
-		job->done(job, job->arg);
-		job_free(job);
-	}
+	return (job->phase == PHASE_DONE || job->phase == PHASE_FAILED);
 }
 
 static void
@@ -285,6 +322,7 @@ job_fail(struct credits_job *job, const char *msg)
 		job->res = NULL;
 	}
 	job_release(job);
+	job_hurry(job);
 }
 
 /* Give the connection back; safe to call from inside Kore's callback. */
@@ -304,8 +342,6 @@ job_free(struct credits_job *job)
 {
 	int	i;
 
-	if (job->timer != NULL)
-		kore_timer_remove(job->timer);
 	job_release(job);
 	if (job->res != NULL)
 		PQclear(job->res);

@@ -28,7 +28,8 @@ struct credits_job {
 	int			 max_attempts;
 	int			 phase;
 	u_int64_t		 started_ms;
-	struct kore_timer	*timer;
+	struct kore_timer	*timer;		/* the tick (one-shot) */
+	struct kore_timer	*wake;		/* a pool connection came free */
 	void			(*done)(struct credits_job *, void *);
 	void			*arg;
 };
