@@ -48,18 +48,24 @@ tg_http_no_content(struct http_request *req)
 	http_response(req, 204, NULL, 0);
 }
 
-/* The raw body; returns 0 (and sets nothing) when there is none. */
+/*
+ * The raw body; returns 0 (and sets nothing) when there is none. The
+ * length is the request's Content-Length: a body that arrived after its
+ * headers was rewound by Kore (http_body_rewind resets the buffer's
+ * offset to 0), so the buffer's offset is not the body's length.
+ */
 int
 tg_http_body(struct http_request *req, const u_int8_t **data, size_t *len)
 {
-	if (req->http_body == NULL || req->http_body->offset == 0) {
+	if (req->http_body == NULL || req->content_length == 0 ||
+	    req->content_length > req->http_body->length) {
 		*data = NULL;
 		*len = 0;
 		return (0);
 	}
 
 	*data = req->http_body->data;
-	*len = req->http_body->offset;
+	*len = req->content_length;
 	return (1);
 }
 

@@ -49,6 +49,8 @@ def base_env(db_url, port, workdir):
         "TOLLGATE_KEY_PEPPER": TEST_KEY_PEPPER,
         "TOLLGATE_SECRET_KEY": TEST_SECRET_KEY,
         "TOLLGATE_ROUTER_CONFIG": os.path.join(ROOT, "conf", "router.json"),
+        # Tests sign in with POST /auth/dev/login (tests/lib/auth.py).
+        "TOLLGATE_DEV_LOGIN": "1",
         "TOLLGATE_WORKERS": "1",
         "TOLLGATE_PIDFILE": os.path.join(workdir, "tollgate.pid"),
     }
@@ -81,6 +83,11 @@ class Tollgate:
                 self.env.pop(k, None)
             else:
                 self.env[k] = v
+        # Dev login exists only with TOLLGATE_ENV=dev; elsewhere only
+        # when a test asks for it (to see it refused).
+        if (self.env.get("TOLLGATE_ENV") != "dev" and
+                "TOLLGATE_DEV_LOGIN" not in (env or {})):
+            self.env.pop("TOLLGATE_DEV_LOGIN", None)
         self.args = args if args is not None else ["-f", "-n", "-r"]
         self.user = user
         self.binary = binary

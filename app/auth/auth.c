@@ -1,0 +1,300 @@
+/*
+ * The identity module (tg_auth_module): its routes, its per-worker state
+ * and the session check every TG_AUTH_SESSION route goes through.
+ *
+ * Sessions (see sql/0100_identity.sql and docs/auth.md):
+ *   - a sign-in opens a session row and hands the browser a refresh
+ *     token in an HttpOnly cookie (Path=/auth); the database keeps only
+ *     its keyed hash;
+ *   - POST /auth/refresh trades it for a new one and a short access
+ *     token (HS256 JWT, AUTH_JWT_TTL) that the /api routes take as
+ *     "Authorization: Bearer";
+ *   - access tokens are checked here without the database. A session
+ *     revoked on this host (logout, refresh-token reuse, account closed)
+ *     is put into every worker's revocation set at once (a Kore message
+ *     to all workers), so its unexpired access tokens stop working
+ *     immediately; routes that must also see revocations made by other
+ *     hosts check session_is_active() in their SQL.
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/auth.h"
+#include "auth/cookie.h"
+#include "auth/revoked.h"
+
+struct auth_revoked_msg {
+	char		sid[AUTH_UUID_LEN + 1];
+	int64_t		until;
+};
+
+static void	auth_parent_init(struct tg_config_errors *);
+static void	auth_worker_init(void);
+static void	auth_worker_teardown(void);
+static int	auth_session_authenticate(struct http_request *,
+		    struct tg_principal *);
+static void	auth_revoked_recv(struct kore_msg *, const void *);
+static char	*auth_build_admin_array(void);
+
+static const struct tg_route	auth_routes[] = {
+	{ HTTP_METHOD_POST, "/auth/dev/login", auth_dev_login, TG_AUTH_NONE,
+	    0, 4096 },
+	{ HTTP_METHOD_POST, "/auth/refresh", auth_refresh, TG_AUTH_NONE,
+	    0, 4096 },
+	{ HTTP_METHOD_POST, "/auth/logout", auth_logout, TG_AUTH_NONE,
+	    0, 4096 },
+	{ 0, NULL, NULL, 0, 0, 0 }
+};
+
+const struct tg_module	tg_auth_module = {
+	"auth", auth_parent_init, auth_worker_init, auth_worker_teardown,
+	auth_routes
+};
+
+static struct auth_jwt_key	 key_storage;
+const struct auth_jwt_key	*auth_key = &key_storage;
+char				*auth_admin_array;
+static struct auth_revoked	*revoked;
+
+int64_t
+auth_now(void)
+{
+	return ((int64_t)time(NULL));
+}
+
+/* Secure cookies unless this is dev served over plain http. */
+int
+auth_cookie_secure(void)
+{
+	return (tg_conf.public_https || tg_conf.production);
+}
+
+/* __Secure- names where the browser enforces what the prefix promises. */
+const char *
+auth_refresh_cookie(void)
+{
+	return (auth_cookie_secure() ? "__Secure-tg_refresh" : "tg_refresh");
+}
+
+const char *
+auth_flow_cookie(void)
+{
+	return (auth_cookie_secure() ? "__Secure-tg_oauth" : "tg_oauth");
+}
+
+/* See auth_cookie_get(): AUTH_COOKIE_FOUND, _ABSENT or _INVALID. */
+int
+auth_request_cookie(struct http_request *req, const char *name, char *out,
+    size_t len)
+{
+	return (auth_cookie_get(tg_http_header(req, "cookie"), name, out,
+	    len));
+}
+
+/* Set (max_age > 0) or delete (0) one of our cookies. */
+void
+auth_set_cookie(struct http_request *req, const char *name,
+    const char *value, long max_age)
+{
+	char	buf[AUTH_SET_COOKIE_MAX];
+
+	if (!auth_cookie_format(buf, sizeof(buf), name, value,
+	    AUTH_COOKIE_PATH, max_age, auth_cookie_secure()))
+		fatal("auth_set_cookie: cookie %s does not fit", name);
+
+	http_response_header(req, "set-cookie", buf);
+}
+
+/* The keyed hash (hex) of a secret we store, under TOLLGATE_KEY_PEPPER. */
+int
+auth_hash(const char *purpose, const char *data,
+    char out[AUTH_HASH_HEX_LEN + 1])
+{
+	return (auth_keyed_hash(tg_conf.key_pepper, tg_conf.key_pepper_len,
+	    purpose, data, strlen(data), out));
+}
+
+/*
+ * A session was revoked here: every worker of this process forgets its
+ * access tokens now (they would otherwise live up to their expiry).
+ */
+void
+auth_revoke_broadcast(const char *sid)
+{
+	struct auth_revoked_msg	msg;
+
+	if (!auth_uuid_valid(sid))
+		return;
+
+	memset(&msg, 0, sizeof(msg));
+	memcpy(msg.sid, sid, AUTH_UUID_LEN);
+	msg.until = auth_now() + AUTH_JWT_TTL_MAX + AUTH_JWT_LEEWAY;
+
+	if (revoked != NULL)
+		(void)auth_revoked_add(revoked, msg.sid, msg.until, auth_now());
+	kore_msg_send(KORE_MSG_WORKER_ALL, AUTH_MSG_REVOKED, &msg, sizeof(msg));
+}
+
+/*
+ * The CSRF guard of cookie-authenticated POSTs; answers 403 and returns
+ * 0 when it fails.
+ */
+int
+auth_csrf_check(struct http_request *req)
+{
+	if (auth_csrf_ok(tg_http_header(req, "origin"),
+	    tg_http_header(req, "x-tollgate-csrf"), tg_conf.ui_origin))
+		return (1);
+
+	tg_error(req, 403, "csrf_failed", NULL, "this request needs an Origin "
+	    "header of the UI's origin or the header X-Tollgate-CSRF: 1");
+	return (0);
+}
+
+/* 401 with the RFC 6750 challenge. */
+void
+auth_unauthorized(struct http_request *req, const char *code,
+    const char *message)
+{
+	http_response_header(req, "www-authenticate",
+	    !strcmp(code, "token_expired") ?
+	    "Bearer error=\"invalid_token\", error_description=\"expired\"" :
+	    "Bearer error=\"invalid_token\"");
+	tg_error(req, 401, code, NULL, "%s", message);
+}
+
+/*
+ * The verified claims of the request's bearer token. Returns 1, 0 when
+ * there is no bearer token (nothing answered), -1 when it is bad (401
+ * answered).
+ */
+int
+auth_bearer_claims(struct http_request *req, struct auth_jwt_claims *c)
+{
+	const char	*token;
+	int		 rc;
+
+	if ((token = tg_http_bearer(req)) == NULL)
+		return (0);
+
+	rc = auth_jwt_verify(auth_key, token, auth_now(), c);
+	if (rc == AUTH_JWT_EXPIRED) {
+		auth_unauthorized(req, "token_expired",
+		    "the access token has expired; refresh it");
+		return (-1);
+	}
+	if (rc != AUTH_JWT_OK) {
+		kore_log(LOG_INFO, "rid=%s access token refused: %s",
+		    tg_request_id(req), auth_jwt_strerror(rc));
+		auth_unauthorized(req, "invalid_token",
+		    "invalid access token");
+		return (-1);
+	}
+	if (auth_revoked_has(revoked, c->sid, auth_now())) {
+		auth_unauthorized(req, "invalid_token",
+		    "this session has ended; sign in again");
+		return (-1);
+	}
+
+	return (1);
+}
+
+static void
+auth_parent_init(struct tg_config_errors *errs)
+{
+	(void)errs;
+
+	key_storage.key = tg_conf.jwt_secret;
+	key_storage.keylen = tg_conf.jwt_secret_len;
+	key_storage.issuer = tg_conf.public_url;
+	key_storage.audience = AUTH_AUDIENCE;
+}
+
+static void
+auth_worker_init(void)
+{
+	if ((revoked = auth_revoked_new()) == NULL)
+		fatal("auth: out of memory");
+	if (!kore_msg_register(AUTH_MSG_REVOKED, auth_revoked_recv))
+		fatal("auth: kore message id %d is taken", AUTH_MSG_REVOKED);
+
+	auth_admin_array = auth_build_admin_array();
+	tg_session_authenticate = auth_session_authenticate;
+}
+
+static void
+auth_worker_teardown(void)
+{
+	auth_revoked_free(revoked);
+	revoked = NULL;
+	kore_free(auth_admin_array);
+	auth_admin_array = NULL;
+}
+
+/* tg_session_authenticate: a valid bearer access token of a live session. */
+static int
+auth_session_authenticate(struct http_request *req, struct tg_principal *who)
+{
+	struct auth_jwt_claims	c;
+
+	switch (auth_bearer_claims(req, &c)) {
+	case 1:
+		break;
+	case 0:
+		auth_unauthorized(req, "invalid_token",
+		    "this route needs \"Authorization: Bearer <access token>\"");
+		return (0);
+	default:
+		return (0);
+	}
+
+	(void)kore_strlcpy(who->user_id, c.sub, sizeof(who->user_id));
+	(void)kore_strlcpy(who->session_id, c.sid, sizeof(who->session_id));
+	who->is_admin = 0;	/* admin is checked in SQL (users.is_admin) */
+
+	return (1);
+}
+
+static void
+auth_revoked_recv(struct kore_msg *msg, const void *data)
+{
+	struct auth_revoked_msg	m;
+
+	if (msg->length != sizeof(m) || revoked == NULL)
+		return;
+
+	memcpy(&m, data, sizeof(m));
+	m.sid[AUTH_UUID_LEN] = '\0';
+	(void)auth_revoked_add(revoked, m.sid, m.until, auth_now());
+}
+
+/* TOLLGATE_ADMIN_EMAILS as a PostgreSQL text[] literal. */
+static char *
+auth_build_admin_array(void)
+{
+	struct kore_buf	 buf;
+	const char	*p;
+	int		 i;
+
+	kore_buf_init(&buf, 128);
+	kore_buf_append(&buf, "{", 1);
+	for (i = 0; i < tg_conf.admin_emails_count; i++) {
+		if (i > 0)
+			kore_buf_append(&buf, ",", 1);
+		kore_buf_append(&buf, "\"", 1);
+		for (p = tg_conf.admin_emails[i]; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				kore_buf_append(&buf, "\\", 1);
+			kore_buf_append(&buf, p, 1);
+		}
+		kore_buf_append(&buf, "\"", 1);
+	}
+	kore_buf_append(&buf, "}", 1);
+
+	p = kore_strdup(kore_buf_stringify(&buf, NULL));
+	kore_buf_cleanup(&buf);
+
+	return ((char *)p);
+}

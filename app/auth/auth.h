@@ -1,0 +1,63 @@
+/*
+ * The identity module's Kore side, shared by its handlers: the access
+ * token key, cookies, the session revocation set and the SQL every
+ * sign-in ends with. Pure helpers live in b64.h, jwt.h, idtoken.h,
+ * flow.h, cookie.h and revoked.h.
+ */
+
+#ifndef AUTH_AUTH_H
+#define AUTH_AUTH_H
+
+#include "tollgate.h"
+#include "db.h"
+#include "auth/flow.h"
+#include "auth/jwt.h"
+
+#define AUTH_AUDIENCE		"tollgate-ui"
+#define AUTH_REFRESH_MAX_AGE	(30 * 24 * 3600)	/* sessions.expires_at */
+#define AUTH_FLOW_MAX_AGE	600			/* oauth_flows */
+#define AUTH_COOKIE_PATH	"/auth"
+
+/* Kore message id for "this session was revoked" (worker broadcast). */
+#define AUTH_MSG_REVOKED	(KORE_MSG_APP_BASE + 16)
+
+/* auth.c */
+extern const struct auth_jwt_key	*auth_key;
+extern char				*auth_admin_array;
+
+int64_t		 auth_now(void);
+int		 auth_cookie_secure(void);
+const char	*auth_refresh_cookie(void);
+const char	*auth_flow_cookie(void);
+int		 auth_request_cookie(struct http_request *, const char *,
+		    char *, size_t);
+void		 auth_set_cookie(struct http_request *, const char *,
+		    const char *, long);
+int		 auth_hash(const char *, const char *,
+		    char [AUTH_HASH_HEX_LEN + 1]);
+void		 auth_revoke_broadcast(const char *);
+int		 auth_csrf_check(struct http_request *);
+void		 auth_unauthorized(struct http_request *, const char *,
+		    const char *);
+int		 auth_bearer_claims(struct http_request *,
+		    struct auth_jwt_claims *);
+int		 auth_login_answer(struct http_request *, struct tg_db *,
+		    const char *);
+
+/*
+ * The one statement that ends every sign-in (see sql/0100_identity.sql):
+ * $1 provider, $2 subject, $3 subject hash (hex), $4 email,
+ * $5 email verified, $6 display name, $7 avatar url, $8 admin emails,
+ * $9 signup micros, $10 refresh token hash (hex), $11 user to link.
+ */
+#define AUTH_SQL_LOGIN							\
+	"SELECT result, user_id, session_id, created FROM auth_login("	\
+	"$1, $2, decode($3, 'hex'), $4, $5::boolean, $6, $7, "		\
+	"$8::text[], $9::bigint, decode($10, 'hex'), $11::uuid)"
+
+/* session.c */
+int		 auth_dev_login(struct http_request *);
+int		 auth_refresh(struct http_request *);
+int		 auth_logout(struct http_request *);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * Session access tokens (CONTRACT §4): HS256 JWTs that we mint with
+ * libjwt and verify ourselves. Pure C.
+ */
+
+#ifndef AUTH_JWT_H
+#define AUTH_JWT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AUTH_JWT_TTL		600	/* seconds; the contract allows 900 */
+#define AUTH_JWT_TTL_MAX	900
+#define AUTH_JWT_LEEWAY		30	/* clock skew between our hosts */
+#define AUTH_JWT_MAX		2048	/* longest token we look at */
+#define AUTH_UUID_LEN		36
+
+/* Results of auth_jwt_verify(). */
+#define AUTH_JWT_OK		0
+#define AUTH_JWT_MALFORMED	1	/* not three strict segments */
+#define AUTH_JWT_BAD_HEADER	2	/* not exactly our header */
+#define AUTH_JWT_BAD_SIGNATURE	3
+#define AUTH_JWT_BAD_CLAIMS	4	/* iss, aud, sub, sid, iat, typ */
+#define AUTH_JWT_EXPIRED	5
+#define AUTH_JWT_NO_KEY		6
+
+struct auth_jwt_key {
+	const unsigned char	*key;
+	size_t			 keylen;
+	const char		*issuer;
+	const char		*audience;
+};
+
+struct auth_jwt_claims {
+	char		sub[AUTH_UUID_LEN + 1];		/* users.id */
+	char		sid[AUTH_UUID_LEN + 1];		/* sessions.id */
+	int64_t		iat;
+	int64_t		exp;
+};
+
+char		*auth_jwt_issue(const struct auth_jwt_key *, const char *,
+		    const char *, int64_t, int64_t);
+int		 auth_jwt_verify(const struct auth_jwt_key *, const char *,
+		    int64_t, struct auth_jwt_claims *);
+const char	*auth_jwt_strerror(int);
+int		 auth_uuid_valid(const char *);
+
+#endif

@@ -1,0 +1,3 @@
+# Profiles: the signed-in user's account (/api/me*).
+PURE_SRCS +=
+KORE_SRCS += app/profiles/profiles.c
