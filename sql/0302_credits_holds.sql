@@ -118,6 +118,13 @@ CREATE TRIGGER usage_records_no_truncate
     BEFORE TRUNCATE ON usage_records
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only();
 
+-- Calls that ended (client gone) while their reservation was still on
+-- its way: a reservation that arrives after its cancel reserves nothing.
+CREATE TABLE credit_hold_cancels (
+	id		uuid PRIMARY KEY,
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+
 -- The contract's cost formula, exact (numeric), rounded up once.
 CREATE FUNCTION credits_cost(p_prompt bigint, p_cached bigint,
     p_completion bigint, p_in bigint, p_cached_in bigint, p_out bigint,
@@ -158,6 +165,7 @@ $$;
 --   'insufficient'  not even p_min_tokens are affordable; max_tokens is
 --                 what is (-1: not even the prompt), available and
 --                 key_available (NULL: no key limit) what there is
+--   'cancelled'   the call was settled (voided) before this arrived
 --
 CREATE FUNCTION credits_reserve(p_hold uuid, p_user uuid, p_key uuid,
     p_request_id text, p_endpoint text, p_targets text[], p_caps bigint[],
@@ -205,6 +213,8 @@ BEGIN
 		    USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
+	-- Orders this reservation and a settle of the same hold.
+	PERFORM pg_advisory_xact_lock(hashtextextended('hold:' || p_hold, 0));
 	SELECT * INTO v_ids FROM ledger_user_accounts(p_user);
 	-- Serialises every reservation and movement of this user.
 	SELECT * INTO v_acct FROM ledger_accounts WHERE id = v_ids.account_id
@@ -212,6 +222,14 @@ BEGIN
 	SELECT balance INTO v_debt FROM ledger_accounts
 	    WHERE id = v_ids.debt_id;
 	v_avail := v_acct.balance - v_acct.reserved;
+
+	IF EXISTS (SELECT 1 FROM credit_hold_cancels c WHERE c.id = p_hold) THEN
+		RETURN QUERY SELECT 'cancelled'::text, NULL::bigint,
+		    NULL::bigint, NULL::integer, NULL::text, NULL::bigint,
+		    NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+		    v_avail::bigint, NULL::bigint, v_debt, NULL::timestamptz;
+		RETURN;
+	END IF;
 
 	SELECT * INTO v_hold FROM credit_holds h WHERE h.id = p_hold;
 	IF FOUND THEN
@@ -418,7 +436,8 @@ $$;
 --                 formula; ledger_check() recomputes it)
 --
 -- result: 'ok' | 'duplicate' (already resolved: the first settlement
--- stands, its numbers are returned) | 'unknown' (no such hold).
+-- stands, its numbers are returned) | 'unknown' (no such hold; a void
+-- of an unknown hold also cancels its reservation should it still come).
 --
 CREATE FUNCTION credits_settle(p_hold uuid, p_target integer,
     p_status text, p_settlement text, p_prompt bigint, p_cached bigint,
@@ -441,8 +460,13 @@ BEGIN
 		    USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
+	PERFORM pg_advisory_xact_lock(hashtextextended('hold:' || p_hold, 0));
 	SELECT * INTO v_hold FROM credit_holds WHERE id = p_hold FOR UPDATE;
 	IF NOT FOUND THEN
+		IF p_settlement = 'void' THEN
+			INSERT INTO credit_hold_cancels (id) VALUES (p_hold)
+			    ON CONFLICT DO NOTHING;
+		END IF;
 		RETURN QUERY SELECT 'unknown'::text, NULL::bigint, NULL::bigint,
 		    NULL::uuid, NULL::text;
 		RETURN;
@@ -523,6 +547,9 @@ BEGIN
 		v_n := v_n + 1;
 		v_sum := v_sum + v_r.charged;
 	END LOOP;
+
+	DELETE FROM credit_hold_cancels
+	    WHERE created_at < now() - interval '1 day';
 
 	RETURN QUERY SELECT v_n, v_sum, (SELECT count(*) FROM credit_holds
 	    WHERE status = 'pending');

@@ -519,3 +519,19 @@ def test_a_fallback_chain_holds_for_its_dearest_target(db):
     rec = usage(db, u3)[0]
     assert rec[6] == r3[2] == 50 + 4096 and rec[8] == "a:cheap"
     check_ledger(db)
+
+
+def test_a_void_before_its_reservation_cancels_it(priced):
+    """The client left while the reservation was on its way: the void
+    (settle of an unknown hold) lands first; the reservation then holds
+    nothing."""
+    db = priced
+    u = seed_user(db)
+    grant(db, u, 1000)
+    h = str(uuid.uuid4())
+    s = settle(db, h, 0, 0, 0, 0, settlement="void", status="not_started")
+    assert s[0] == "unknown"
+    _, r = reserve(db, u, bound=10, max_tokens=10, hold=h)
+    assert r[0] == "cancelled"
+    assert balances(db, u) == (1000, 0, 1000, 0) and holds(db, u) == []
+    check_ledger(db)
