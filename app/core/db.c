@@ -215,6 +215,18 @@ tg_db_int(struct tg_db *db, int row, int col)
 static int
 db_setup(struct tg_db *db)
 {
+	/*
+	 * Asked again while (maybe) still queued: leave Kore's wait queue
+	 * first. Kore queues a statement once per setup call and wakes one
+	 * entry per released connection, so a second entry would eat a
+	 * wakeup (stalling the pool) and outlive the request.
+	 */
+	if (db->queued) {
+		kore_pgsql_cleanup(&db->sql);
+		db->bound = 0;
+		db->queued = 0;
+	}
+
 	if (!db->bound) {
 		kore_pgsql_init(&db->sql);
 		kore_pgsql_bind_request(&db->sql, db->req);
@@ -227,6 +239,7 @@ db_setup(struct tg_db *db)
 			 * Pool full: Kore queued us and wakes the request
 			 * when a connection is released; setup runs again.
 			 */
+			db->queued = 1;
 			tg_metrics_add(tg_metric_db_pool_waits, 1);
 			return (1);
 		}
@@ -309,6 +322,7 @@ db_release(struct tg_db *db)
 		kore_pgsql_cleanup(&db->sql);
 	kore_pgsql_init(&db->sql);
 	db->bound = 0;
+	db->queued = 0;
 }
 
 static void
