@@ -5,11 +5,8 @@ exact results under 200 concurrent calls through two processes, and
 crash recovery by the sweeper."""
 
 import concurrent.futures
-import os
-import signal
 import threading
 import time
-import uuid
 
 import pytest
 
@@ -32,6 +29,15 @@ def bound(text_bytes, messages):
 
 def user(text):
     return {"role": "user", "content": text}
+
+
+def settled(db, uid, n=1, timeout=10):
+    """Waits for n usage records (an error answer does not wait for its
+    settlement, which finishes on its own)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(usage(db, uid)) < n:
+        time.sleep(0.05)
+    return usage(db, uid)
 
 
 def assert_error(r, status, code):
@@ -153,8 +159,8 @@ def test_upstream_error_before_output_is_void(billed, db, fake):
     r = t.post("/v1/chat/completions", headers=h, json={
         "model": "fake:m", "messages": [user("x")]})
     assert r.status_code == 502
+    rec = settled(db, uid)[0]
     assert balances(db, uid) == (10 ** 7, 0, 10 ** 7, 0)
-    rec = usage(db, uid)[0]
     assert rec[1:3] == ("upstream_error", "void") and rec[6] == 0
     check_ledger(db)
 
@@ -218,10 +224,7 @@ def test_client_disconnect_mid_stream_charges_what_was_streamed(
         "max_tokens": 100}, h, stop_after=6)
     got = "".join(c["choices"][0]["delta"].get("content") or ""
                   for c in s.json_events() if c.get("choices"))
-    deadline = time.time() + 10
-    while time.time() < deadline and not usage(db, uid):
-        time.sleep(0.1)
-    rec = usage(db, uid)[0]
+    rec = settled(db, uid)[0]
     hold = holds(db, uid)[0]
     assert rec[1] == "client_gone" and rec[2] == "estimate"
     assert rec[6] > 0 and rec[6] <= hold[2]
@@ -238,10 +241,7 @@ def test_stream_cut_by_the_upstream_is_estimated(billed, db, fake):
     s = sse_request(t.port, "/v1/chat/completions", {
         "model": "fake:m", "messages": [user("go")], "stream": True}, h)
     assert s.status == 200
-    deadline = time.time() + 10
-    while time.time() < deadline and not usage(db, uid):
-        time.sleep(0.1)
-    rec = usage(db, uid)[0]
+    rec = settled(db, uid)[0]
     assert rec[1] == "stream_cut" and rec[2] == "estimate" and rec[6] > 0
     check_ledger(db)
 
