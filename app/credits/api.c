@@ -429,7 +429,8 @@ usage_start(struct http_request *req, struct credits_api *st)
 	int			 r;
 	size_t			 i;
 
-	st->to_us = (int64_t)time(NULL) * 1000000 + 1;
+	/* Now, rounded up: a call of this very second is included. */
+	st->to_us = ((int64_t)time(NULL) + 1) * 1000000;
 	r = tg_http_query(req, "to", buf, sizeof(buf));
 	if (r == TG_QS_INVALID || (r == TG_QS_FOUND &&
 	    !credits_time_parse(buf, &st->to_us))) {

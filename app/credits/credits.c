@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "credits/credits.h"
+#include "credits/job.h"
 #include "metrics.h"
 
 #define HOLD_TTL_DEFAULT	900
@@ -21,6 +22,7 @@
 
 static void	credits_parent_init(struct tg_config_errors *);
 static void	credits_worker_init(void);
+static void	credits_worker_teardown(void);
 static int	credits_declare(int, const char *, const char *, const char *);
 
 struct credits_conf	credits_conf;
@@ -66,8 +68,8 @@ static const struct tg_route	credits_routes[] = {
 };
 
 const struct tg_module	tg_credits_module = {
-	"credits", credits_parent_init, credits_worker_init, NULL,
-	credits_routes
+	"credits", credits_parent_init, credits_worker_init,
+	credits_worker_teardown, credits_routes
 };
 
 static void
@@ -156,4 +158,10 @@ credits_worker_init(void)
 {
 	credits_meter_init();
 	credits_sweeper_start();
+}
+
+static void
+credits_worker_teardown(void)
+{
+	credits_job_teardown();
 }

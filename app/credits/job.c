@@ -40,6 +40,9 @@ static void	job_fail(struct credits_job *, const char *);
 static void	job_release(struct credits_job *);
 static void	job_free(struct credits_job *);
 
+/* Every live job of this worker, for the teardown. */
+static TAILQ_HEAD(, credits_job)	jobs = TAILQ_HEAD_INITIALIZER(jobs);
+
 /*
  * Start query with n text parameters (NULL: SQL NULL; copied). A lost
  * connection is retried up to retries more times, JOB_BACKOFF_MS apart
@@ -67,6 +70,7 @@ credits_job_start(const char *query, int n, const char *const *params,
 	job->max_attempts = 1 + retries;
 	job->done = done;
 	job->arg = arg;
+	TAILQ_INSERT_TAIL(&jobs, job, list);
 	job->timer = kore_timer_add(job_tick, JOB_TICK_MS, job,
 	    KORE_TIMER_ONESHOT);
 
@@ -337,11 +341,30 @@ job_release(struct credits_job *job)
 	job->phase = phase;
 }
 
+/*
+ * The worker is exiting (Kore cuts in-flight work short): release what
+ * the jobs hold. Their statements either committed or did not; a hold
+ * left pending is the sweeper's.
+ */
+void
+credits_job_teardown(void)
+{
+	struct credits_job	*job;
+
+	while ((job = TAILQ_FIRST(&jobs)) != NULL) {
+		kore_log(LOG_NOTICE, "credits: a statement was cut short by "
+		    "the worker's exit");
+		job->phase = PHASE_FINISHED;
+		job_free(job);
+	}
+}
+
 static void
 job_free(struct credits_job *job)
 {
 	int	i;
 
+	TAILQ_REMOVE(&jobs, job, list);
 	job_release(job);
 	if (job->res != NULL)
 		PQclear(job->res);

@@ -14,6 +14,7 @@
 #include "db.h"
 
 struct credits_job {
+	TAILQ_ENTRY(credits_job) list;
 	struct kore_pgsql	 sql;
 	const char		*query;
 	int			 nparams;
@@ -40,5 +41,6 @@ struct credits_job	*credits_job_start(const char *, int,
 int			 credits_job_ntuples(struct credits_job *);
 const char		*credits_job_value(struct credits_job *, int, int);
 long long		 credits_job_int(struct credits_job *, int, int);
+void			 credits_job_teardown(void);
 
 #endif
