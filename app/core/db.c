@@ -27,6 +27,7 @@
 #define PHASE_SENT	2
 #define PHASE_DONE	3
 #define PHASE_FAILED	4
+#define PHASE_QUEUED	5
 
 static int	db_setup(struct tg_db *);
 static int	db_failed(struct tg_db *, const char *);
@@ -79,6 +80,7 @@ tg_db_poll(struct tg_db *db)
 	for (;;) {
 		switch (db->phase) {
 		case PHASE_SETUP:
+		case PHASE_QUEUED:
 			if (!db_setup(db))
 				continue;
 			return (TG_DB_WAIT);
@@ -216,15 +218,18 @@ static int
 db_setup(struct tg_db *db)
 {
 	/*
-	 * Asked again while (maybe) still queued: leave Kore's wait queue
-	 * first. Kore queues a statement once per setup call and wakes one
-	 * entry per released connection, so a second entry would eat a
-	 * wakeup (stalling the pool) and outlive the request.
+	 * Queued by Kore (pool full): Kore takes us off its wait queue when
+	 * it wakes the request, so set up again only once awake. Asking
+	 * again while still queued would queue the same kore_pgsql twice:
+	 * a later release would then wake us instead of another waiter
+	 * (which sleeps forever), and the stale entry would outlive us.
+	 * Woken by anything else, the release drops the stale entry.
 	 */
-	if (db->queued) {
-		kore_pgsql_cleanup(&db->sql);
-		db->bound = 0;
-		db->queued = 0;
+	if (db->phase == PHASE_QUEUED) {
+		if (db->req->flags & HTTP_REQUEST_SLEEPING)
+			return (1);
+		db_release(db);
+		db->phase = PHASE_SETUP;
 	}
 
 	if (!db->bound) {
@@ -239,8 +244,8 @@ db_setup(struct tg_db *db)
 			 * Pool full: Kore queued us and wakes the request
 			 * when a connection is released; setup runs again.
 			 */
-			db->queued = 1;
 			tg_metrics_add(tg_metric_db_pool_waits, 1);
+			db->phase = PHASE_QUEUED;
 			return (1);
 		}
 		db->conn_lost = 1;
@@ -322,7 +327,6 @@ db_release(struct tg_db *db)
 		kore_pgsql_cleanup(&db->sql);
 	kore_pgsql_init(&db->sql);
 	db->bound = 0;
-	db->queued = 0;
 }
 
 static void

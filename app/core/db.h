@@ -38,7 +38,6 @@ struct tg_db {
 	int			 phase;
 	int			 bound;
 	int			 retried;
-	int			 queued;	/* in Kore's wait queue for a connection */
 	int			 nparams;
 	char			*params[TG_DB_PARAMS_MAX];
 	int			 lengths[TG_DB_PARAMS_MAX];

@@ -26,6 +26,7 @@
 #define ROUTER_MODEL_MAX	128
 #define ROUTER_HEADERS_MAX	8
 #define ROUTER_ERR_MAX		512
+#define ROUTER_ENV_MAX		80
 
 /* One configured provider (conf/router.json plus its environment). */
 struct router_provider {
@@ -41,6 +42,10 @@ struct router_provider {
 	long				 backoff_ms;
 	long				 retry_after_cap_ms;
 	int				 stream_usage;	/* send stream_options */
+	int				 index;		/* in the catalog */
+	char				 key_env[ROUTER_ENV_MAX];	/* OPENAI_API_KEY */
+	int				 key_required;	/* refuse calls without one */
+	long				 chunk_delay_ms;	/* echo: pause between events */
 };
 
 /* Where one call goes: a provider and the model name it knows. */
@@ -91,6 +96,19 @@ struct router_stream {
 	unsigned char			 family_state[1024];
 };
 
+/*
+ * The answer of an in-process provider (echo): what a server would have
+ * sent for a router_http built by the family's own chat_request or
+ * embed_request. body is malloc'd; for a stream it is the whole
+ * text/event-stream, which the router replays event by event through
+ * stream_event exactly as it would network reads.
+ */
+struct router_local {
+	long	 status;
+	char	*body;
+	size_t	 body_len;
+};
+
 /* An upstream error, mapped for our client (CONTRACT §3). */
 struct router_error {
 	int	status;			/* our status to the client */
@@ -120,7 +138,14 @@ struct router_family {
 	int	(*stream_event)(struct router_stream *, const char *,
 		    const char *, size_t, json_t *);
 
-	/* Upstream error answer -> our error. */
+	/*
+	 * Upstream error answer -> our error. message is the provider's
+	 * reason starting with a verb phrase and without the provider's
+	 * name, e.g. "rejected the request (400): max_tokens is too large";
+	 * the router prefixes the provider ("groq rejected ..."), scrubs
+	 * the provider's key out of it, and adds Retry-After from the
+	 * headers (families do not see them).
+	 */
 	void	(*map_error)(long, const char *, size_t, struct router_error *);
 
 	/* Embeddings (NULL when the family has none). */
@@ -129,6 +154,15 @@ struct router_family {
 	json_t	*(*embed_response)(const struct router_target *,
 		    const char *, size_t, struct router_usage *, char *err,
 		    size_t);
+
+	/*
+	 * In-process families only (NULL for every network family): answer
+	 * the built request without any network, filling out. Returns 0
+	 * (err set) when it cannot.
+	 */
+	int	(*local)(const struct router_target *,
+		    const struct router_http *, int stream,
+		    struct router_local *, char *err, size_t);
 };
 
 extern const struct router_family	router_family_openai;

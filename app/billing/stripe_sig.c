@@ -1,0 +1,212 @@
+/*
+ * Stripe webhook signature checks: a strict parser of the
+ * Stripe-Signature header and the verifier (research-business §1.1).
+ *
+ * Grammar (what Stripe sends, nothing looser):
+ *
+ *	header = item *( "," item )		at most 4096 bytes
+ *	item   = key "=" value
+ *	key    = 1*16( ALPHA / DIGIT / "_" )
+ *	t      = 1*12DIGIT, no leading zero	exactly once
+ *	v1     = 64HEXDIG			1 to 8 times
+ *	other  = 1*( VCHAR except "," )		any other key: ignored (v0, ...)
+ *
+ * Anything else (empty items, spaces, a second t, a v1 that is not 32
+ * bytes of hex, no v1 at all) makes the whole header invalid: Stripe
+ * never sends such a header, so one that arrives was not made by Stripe.
+ *
+ * Verification: HMAC-SHA256 keyed with the endpoint secret (the whole
+ * "whsec_..." string, as Stripe's libraries use it) over the timestamp
+ * exactly as written in the header, ".", and the raw body. Every
+ * configured secret is tried against every v1 (secret rotation: Stripe
+ * signs with old and new secrets for a while, we may hold both), each
+ * comparison in constant time. The timestamp must be within the
+ * tolerance of now in both directions, so neither a replayed old
+ * delivery nor a future-dated one passes.
+ */
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "stripe_sig.h"
+#include "provider.h"
+
+#define KEY_MAX		16
+
+static int	sig_item(const char *, size_t, struct stripe_sig *, int *);
+static int	sig_key_valid(const char *, size_t);
+static int	sig_parse_t(const char *, size_t, struct stripe_sig *);
+static int	sig_parse_hex(const char *, size_t, unsigned char [32]);
+
+/* Returns 1 and fills sig for a valid header, 0 otherwise. */
+int
+stripe_sig_parse(const char *hdr, size_t len, struct stripe_sig *sig)
+{
+	const char	*p, *end, *comma;
+	int		 have_t;
+
+	memset(sig, 0, sizeof(*sig));
+	if (hdr == NULL || len == 0 || len > STRIPE_SIG_HEADER_MAX)
+		return (0);
+
+	have_t = 0;
+	p = hdr;
+	end = hdr + len;
+	for (;;) {
+		if ((comma = memchr(p, ',', end - p)) == NULL)
+			comma = end;
+		if (!sig_item(p, comma - p, sig, &have_t))
+			return (0);
+		if (comma == end)
+			break;
+		p = comma + 1;
+	}
+
+	return (have_t && sig->nv1 > 0);
+}
+
+/*
+ * Verifies hdr over body with any of the secrets at time now. Returns a
+ * BILLING_VERIFY_* code. The MAC is checked before the time so that a
+ * stale verdict means "really from Stripe, but too old or too new"
+ * (which points at a clock problem or a replay), not "garbage".
+ */
+int
+stripe_sig_verify(const char *hdr, const uint8_t *body, size_t len,
+    char *const *secrets, int nsecrets, int64_t now, int64_t tolerance)
+{
+	struct stripe_sig	sig;
+	unsigned char		mac[crypto_auth_hmacsha256_BYTES];
+	int			i, j, match;
+
+	if (hdr == NULL)
+		return (BILLING_VERIFY_MISSING);
+	if (!stripe_sig_parse(hdr, strlen(hdr), &sig))
+		return (BILLING_VERIFY_MALFORMED);
+
+	match = 0;
+	for (i = 0; i < nsecrets && !match; i++) {
+		stripe_sig_compute(secrets[i], sig.t_text, body, len, mac);
+		for (j = 0; j < sig.nv1; j++) {
+			if (crypto_verify_32(mac, sig.v1[j]) == 0)
+				match = 1;
+		}
+	}
+	sodium_memzero(mac, sizeof(mac));
+
+	if (!match)
+		return (BILLING_VERIFY_MISMATCH);
+	if (sig.t > now + tolerance || sig.t < now - tolerance)
+		return (BILLING_VERIFY_STALE);
+
+	return (BILLING_VERIFY_OK);
+}
+
+/* HMAC-SHA256(secret, t "." body): what Stripe puts in v1. */
+void
+stripe_sig_compute(const char *secret, const char *t, const uint8_t *body,
+    size_t len, unsigned char mac[32])
+{
+	crypto_auth_hmacsha256_state	st;
+
+	crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret,
+	    strlen(secret));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)t,
+	    strlen(t));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
+	if (len > 0)
+		crypto_auth_hmacsha256_update(&st, body, len);
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_memzero(&st, sizeof(st));
+}
+
+static int
+sig_item(const char *p, size_t len, struct stripe_sig *sig, int *have_t)
+{
+	const char	*eq, *val;
+	size_t		 klen, vlen, i;
+
+	if ((eq = memchr(p, '=', len)) == NULL)
+		return (0);
+	klen = eq - p;
+	val = eq + 1;
+	vlen = len - klen - 1;
+	if (!sig_key_valid(p, klen) || vlen == 0)
+		return (0);
+
+	if (klen == 1 && p[0] == 't') {
+		if (*have_t)
+			return (0);
+		*have_t = 1;
+		return (sig_parse_t(val, vlen, sig));
+	}
+
+	if (klen == 2 && p[0] == 'v' && p[1] == '1') {
+		if (sig->nv1 >= STRIPE_SIG_V1_MAX)
+			return (0);
+		return (sig_parse_hex(val, vlen, sig->v1[sig->nv1++]));
+	}
+
+	/* Another scheme (v0, a future one): ignored, but well-formed. */
+	for (i = 0; i < vlen; i++) {
+		if (val[i] <= 0x20 || val[i] >= 0x7f)
+			return (0);
+	}
+
+	return (1);
+}
+
+static int
+sig_key_valid(const char *p, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > KEY_MAX)
+		return (0);
+	for (i = 0; i < len; i++) {
+		if (!(p[i] >= 'a' && p[i] <= 'z') &&
+		    !(p[i] >= 'A' && p[i] <= 'Z') &&
+		    !(p[i] >= '0' && p[i] <= '9') && p[i] != '_')
+			return (0);
+	}
+
+	return (1);
+}
+
+/* Decimal seconds; at most 12 digits, so no overflow is possible. */
+static int
+sig_parse_t(const char *p, size_t len, struct stripe_sig *sig)
+{
+	size_t	i;
+	int64_t	v;
+
+	if (len > STRIPE_SIG_T_DIGITS_MAX || (len > 1 && p[0] == '0'))
+		return (0);
+
+	v = 0;
+	for (i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return (0);
+		v = v * 10 + (p[i] - '0');
+	}
+
+	memcpy(sig->t_text, p, len);
+	sig->t_text[len] = '\0';
+	sig->t = v;
+	return (1);
+}
+
+static int
+sig_parse_hex(const char *p, size_t len, unsigned char out[32])
+{
+	const char	*end;
+	size_t		 n;
+
+	if (len != 64)
+		return (0);
+	if (sodium_hex2bin(out, 32, p, len, NULL, &n, &end) != 0)
+		return (0);
+
+	return (n == 32 && end == p + len);
+}

@@ -1,0 +1,932 @@
+/*
+ * The router catalog (see catalog.h): conf/router.json plus the
+ * environment, checked the way relayd's load_config checks its file:
+ * every problem is counted with its place ("providers[2] (groq):
+ * timeouts.idle_ms ...") and nothing is used unless there were none.
+ * Unknown keys are errors too, so a typo never silently falls back to a
+ * default.
+ *
+ * Secrets: provider keys come only from the environment, are checked
+ * for control characters (they become HTTP header values) and are never
+ * written into an error line.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "router/catalog.h"
+
+#define CONF_VAR	"TOLLGATE_ROUTER_CONFIG"
+
+
+/* Defaults for what neither a provider nor "defaults" sets. */
+#define DEF_CONNECT_MS		10000
+#define DEF_FIRST_BYTE_MS	60000
+#define DEF_IDLE_MS		60000
+#define DEF_TOTAL_MS		600000
+#define DEF_RETRIES		1
+#define DEF_BACKOFF_MS		500
+#define DEF_RETRY_AFTER_CAP_MS	10000
+
+#define MS_MAX			3600000
+#define TOKENS_MAX		100000000
+
+struct cat_ctx {
+	struct router_catalog	*cat;
+	const char		*source;
+	int			 production;
+	router_getenv_fn	 get;
+	struct tg_config_errors	*errs;
+	char			 where[160];
+};
+
+/* The per-provider settings "defaults" may also carry. */
+struct cat_tuning {
+	long	connect_ms;
+	long	first_byte_ms;
+	long	idle_ms;
+	long	total_ms;
+	long	retries;
+	long	backoff_ms;
+	long	retry_after_cap_ms;
+};
+
+static const char *top_keys[] = { "defaults", "providers", "aliases", NULL };
+static const char *tuning_keys[] = { "timeouts", "retries", "backoff_ms",
+	"retry_after_cap_ms", NULL };
+static const char *provider_keys[] = { "name", "family", "base_url",
+	"api_key_env", "api_key_required", "timeouts", "retries", "backoff_ms",
+	"retry_after_cap_ms", "stream_usage", "chunk_delay_ms", "models",
+	NULL };
+static const char *timeout_keys[] = { "connect_ms", "first_byte_ms",
+	"idle_ms", "total_ms", NULL };
+static const char *model_keys[] = { "name", "max_output_tokens", "chat",
+	"embeddings", NULL };
+
+static void	cat_error(struct cat_ctx *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	cat_env_error(struct cat_ctx *, const char *, const char *);
+static void	cat_unknown_keys(struct cat_ctx *, const json_t *,
+		    const char **, const char *);
+static int	cat_int(struct cat_ctx *, const json_t *, const char *,
+		    long, long, long *);
+static int	cat_bool(struct cat_ctx *, const json_t *, const char *,
+		    int *);
+static void	cat_tuning(struct cat_ctx *, const json_t *,
+		    struct cat_tuning *);
+static int	cat_name_valid(const char *, size_t);
+static int	cat_model_name_valid(const char *);
+static int	cat_env_name_valid(const char *);
+static void	cat_env_prefix(const char *, char *, size_t);
+static int	cat_url_check(const char *, int *, int *);
+static void	cat_provider(struct cat_ctx *, const json_t *, int,
+		    const struct cat_tuning *);
+static void	cat_provider_env(struct cat_ctx *, struct router_provider *,
+		    const char *);
+static void	cat_models(struct cat_ctx *, const json_t *,
+		    const struct router_provider *);
+static void	cat_aliases(struct cat_ctx *, const json_t *);
+static const struct router_model *cat_model_find(
+		    const struct router_catalog *, const char *, size_t,
+		    const char *);
+static char	*cat_strdup(const char *);
+
+int
+router_catalog_load(struct router_catalog *cat, const char *path,
+    int production, router_getenv_fn get, struct tg_config_errors *errs)
+{
+	FILE		*fp;
+	char		*text;
+	size_t		 len, cap, n;
+	int		 ok;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		memset(cat, 0, sizeof(*cat));
+		snprintf(errs->line[errs->count < TG_CONFIG_ERRORS_MAX ?
+		    errs->count : 0], sizeof(errs->line[0]),
+		    "%s: cannot read %s: %s", CONF_VAR, path, strerror(errno));
+		if (errs->count < TG_CONFIG_ERRORS_MAX)
+			errs->count++;
+		return (0);
+	}
+
+	len = 0;
+	cap = 65536;
+	text = malloc(cap);
+	while (text != NULL && (n = fread(text + len, 1, cap - len, fp)) > 0) {
+		len += n;
+		if (len == cap) {
+			char	*t;
+
+			if (cap >= 16 * 1024 * 1024 ||
+			    (t = realloc(text, cap * 2)) == NULL) {
+				free(text);
+				text = NULL;
+				break;
+			}
+			text = t;
+			cap *= 2;
+		}
+	}
+	fclose(fp);
+
+	if (text == NULL) {
+		memset(cat, 0, sizeof(*cat));
+		if (errs->count < TG_CONFIG_ERRORS_MAX)
+			snprintf(errs->line[errs->count++],
+			    sizeof(errs->line[0]), "%s: %s is too large "
+			    "(16 MiB at most)", CONF_VAR, path);
+		return (0);
+	}
+
+	ok = router_catalog_parse(cat, text, len, path, production, get, errs);
+	free(text);
+	return (ok);
+}
+
+int
+router_catalog_parse(struct router_catalog *cat, const char *text,
+    size_t len, const char *source, int production, router_getenv_fn get,
+    struct tg_config_errors *errs)
+{
+	struct cat_ctx		 ctx;
+	struct cat_tuning	 defaults;
+	json_error_t		 jerr;
+	json_t			*doc, *providers, *p;
+	size_t			 i;
+	int			 before;
+
+	memset(cat, 0, sizeof(*cat));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cat = cat;
+	ctx.source = source;
+	ctx.production = production;
+	ctx.get = get;
+	ctx.errs = errs;
+	before = errs->count;
+	cat->created = (int64_t)time(NULL);
+
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL) {
+		cat_error(&ctx, "line %d, column %d: %s", jerr.line,
+		    jerr.column, jerr.text);
+		return (0);
+	}
+	if (!json_is_object(doc)) {
+		cat_error(&ctx, "must be a JSON object");
+		json_decref(doc);
+		return (0);
+	}
+	cat_unknown_keys(&ctx, doc, top_keys, "");
+
+	defaults.connect_ms = DEF_CONNECT_MS;
+	defaults.first_byte_ms = DEF_FIRST_BYTE_MS;
+	defaults.idle_ms = DEF_IDLE_MS;
+	defaults.total_ms = DEF_TOTAL_MS;
+	defaults.retries = DEF_RETRIES;
+	defaults.backoff_ms = DEF_BACKOFF_MS;
+	defaults.retry_after_cap_ms = DEF_RETRY_AFTER_CAP_MS;
+	if ((p = json_object_get(doc, "defaults")) != NULL) {
+		(void)snprintf(ctx.where, sizeof(ctx.where), "defaults: ");
+		if (!json_is_object(p)) {
+			cat_error(&ctx, "must be an object");
+		} else {
+			cat_unknown_keys(&ctx, p, tuning_keys, "");
+			cat_tuning(&ctx, p, &defaults);
+		}
+		ctx.where[0] = '\0';
+	}
+
+	providers = json_object_get(doc, "providers");
+	if (!json_is_array(providers) || json_array_size(providers) == 0) {
+		cat_error(&ctx, "\"providers\" must be a non-empty array");
+	} else if (json_array_size(providers) > ROUTER_PROVIDERS_MAX) {
+		cat_error(&ctx, "at most %d providers", ROUTER_PROVIDERS_MAX);
+	} else {
+		json_array_foreach(providers, i, p)
+			cat_provider(&ctx, p, (int)i, &defaults);
+	}
+	ctx.where[0] = '\0';
+
+	if ((p = json_object_get(doc, "aliases")) != NULL)
+		cat_aliases(&ctx, p);
+
+	json_decref(doc);
+
+	if (errs->count != before) {
+		router_catalog_free(cat);
+		return (0);
+	}
+
+	return (1);
+}
+
+void
+router_catalog_free(struct router_catalog *cat)
+{
+	int	i;
+
+	for (i = 0; i < cat->nproviders; i++) {
+		free(cat->providers[i].base_url);
+		if (cat->providers[i].api_key != NULL) {
+			explicit_bzero(cat->providers[i].api_key,
+			    strlen(cat->providers[i].api_key));
+			free(cat->providers[i].api_key);
+		}
+	}
+	memset(cat, 0, sizeof(*cat));
+}
+
+const struct router_family *
+router_family_find(const char *name)
+{
+	if (!strcmp(name, "openai"))
+		return (&router_family_openai);
+	if (!strcmp(name, "echo"))
+		return (&router_family_echo);
+	if (!strcmp(name, "anthropic"))
+		return (&router_family_anthropic);
+	if (!strcmp(name, "gemini"))
+		return (&router_family_gemini);
+
+	return (NULL);
+}
+
+int
+router_family_linked(const struct router_family *f)
+{
+	return (f->chat_request != NULL);
+}
+
+int
+router_provider_usable(const struct router_provider *p)
+{
+	return (router_family_linked(p->family) &&
+	    (p->api_key != NULL || !p->key_required));
+}
+
+const struct router_provider *
+router_catalog_provider(const struct router_catalog *cat, const char *name)
+{
+	int	i;
+
+	for (i = 0; i < cat->nproviders; i++) {
+		if (!strcmp(cat->providers[i].name, name))
+			return (&cat->providers[i]);
+	}
+
+	return (NULL);
+}
+
+/*
+ * name: an alias (exact), else provider and model split at the first
+ * ':' or '/'. Only targets of the wanted kind are kept; an alias whose
+ * every target is of another kind is WRONG_KIND.
+ */
+int
+router_catalog_resolve(const struct router_catalog *cat, const char *name,
+    int kind, struct router_route *route)
+{
+	const struct router_model	*m;
+	const struct router_alias	*a;
+	size_t				 plen;
+	int				 i, j, wrong;
+
+	memset(route, 0, sizeof(*route));
+	wrong = 0;
+
+	for (i = 0; i < cat->naliases; i++) {
+		a = &cat->aliases[i];
+		if (strcmp(a->name, name))
+			continue;
+		route->alias = a;
+		for (j = 0; j < a->ntargets; j++) {
+			m = a->targets[j];
+			if ((kind == ROUTER_KIND_CHAT && !m->chat) ||
+			    (kind == ROUTER_KIND_EMBED && !m->embeddings)) {
+				wrong = 1;
+				continue;
+			}
+			route->models[route->ntargets] = m;
+			route->targets[route->ntargets].provider = m->provider;
+			(void)snprintf(route->targets[route->ntargets].model,
+			    ROUTER_MODEL_MAX, "%s", m->name);
+			route->targets[route->ntargets].max_output_tokens =
+			    m->max_output_tokens;
+			route->ntargets++;
+		}
+		if (route->ntargets > 0)
+			return (ROUTER_RESOLVE_OK);
+		return (wrong ? ROUTER_RESOLVE_WRONG_KIND :
+		    ROUTER_RESOLVE_NOT_FOUND);
+	}
+
+	plen = strcspn(name, ":/");
+	if (name[plen] == '\0' || plen == 0 || name[plen + 1] == '\0')
+		return (ROUTER_RESOLVE_NOT_FOUND);
+
+	if ((m = cat_model_find(cat, name, plen, name + plen + 1)) == NULL)
+		return (ROUTER_RESOLVE_NOT_FOUND);
+	if ((kind == ROUTER_KIND_CHAT && !m->chat) ||
+	    (kind == ROUTER_KIND_EMBED && !m->embeddings))
+		return (ROUTER_RESOLVE_WRONG_KIND);
+
+	route->ntargets = 1;
+	route->models[0] = m;
+	route->targets[0].provider = m->provider;
+	(void)snprintf(route->targets[0].model, ROUTER_MODEL_MAX, "%s",
+	    m->name);
+	route->targets[0].max_output_tokens = m->max_output_tokens;
+	return (ROUTER_RESOLVE_OK);
+}
+
+static const struct router_model *
+cat_model_find(const struct router_catalog *cat, const char *provider,
+    size_t plen, const char *model)
+{
+	const struct router_model	*m;
+	int				 i;
+
+	for (i = 0; i < cat->nmodels; i++) {
+		m = &cat->models[i];
+		if (strlen(m->provider->name) == plen &&
+		    !strncmp(m->provider->name, provider, plen) &&
+		    !strcmp(m->name, model))
+			return (m);
+	}
+
+	return (NULL);
+}
+
+static void
+cat_error(struct cat_ctx *ctx, const char *fmt, ...)
+{
+	va_list		ap;
+	char		msg[200];
+
+	if (ctx->errs->count >= TG_CONFIG_ERRORS_MAX)
+		return;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	/* A line cut short is still one clear line. */
+	if (snprintf(ctx->errs->line[ctx->errs->count++],
+	    sizeof(ctx->errs->line[0]), "%s: %s: %s%s", CONF_VAR, ctx->source,
+	    ctx->where, msg) < 0)
+		ctx->errs->line[ctx->errs->count - 1][0] = '\0';
+}
+
+/* A problem with an environment variable: the line names it. */
+static void
+cat_env_error(struct cat_ctx *ctx, const char *var, const char *msg)
+{
+	if (ctx->errs->count >= TG_CONFIG_ERRORS_MAX)
+		return;
+
+	(void)snprintf(ctx->errs->line[ctx->errs->count++],
+	    sizeof(ctx->errs->line[0]), "%s: %s", var, msg);
+}
+
+static void
+cat_unknown_keys(struct cat_ctx *ctx, const json_t *obj, const char **known,
+    const char *prefix)
+{
+	const char	*key;
+	json_t		*v;
+	int		 i;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		for (i = 0; known[i] != NULL; i++) {
+			if (!strcmp(known[i], key))
+				break;
+		}
+		if (known[i] == NULL)
+			cat_error(ctx, "unknown key \"%s%.40s\"", prefix, key);
+	}
+}
+
+/* Returns 1 when the key is present and valid (out set). */
+static int
+cat_int(struct cat_ctx *ctx, const json_t *obj, const char *key, long min,
+    long max, long *out)
+{
+	json_t		*v;
+	json_int_t	 n;
+
+	if ((v = json_object_get(obj, key)) == NULL)
+		return (0);
+
+	if (!json_is_integer(v) || (n = json_integer_value(v)) < min ||
+	    n > max) {
+		cat_error(ctx, "%s must be an integer from %ld to %ld", key,
+		    min, max);
+		return (0);
+	}
+
+	*out = (long)n;
+	return (1);
+}
+
+static int
+cat_bool(struct cat_ctx *ctx, const json_t *obj, const char *key, int *out)
+{
+	json_t	*v;
+
+	if ((v = json_object_get(obj, key)) == NULL)
+		return (0);
+
+	if (!json_is_boolean(v)) {
+		cat_error(ctx, "%s must be true or false", key);
+		return (0);
+	}
+
+	*out = json_is_true(v);
+	return (1);
+}
+
+static void
+cat_tuning(struct cat_ctx *ctx, const json_t *obj, struct cat_tuning *t)
+{
+	json_t	*to;
+	size_t	 saved;
+
+	if ((to = json_object_get(obj, "timeouts")) != NULL) {
+		saved = strlen(ctx->where);
+		(void)snprintf(ctx->where + saved, sizeof(ctx->where) - saved,
+		    "timeouts.");
+		if (!json_is_object(to)) {
+			ctx->where[saved] = '\0';
+			cat_error(ctx, "timeouts must be an object");
+		} else {
+			cat_unknown_keys(ctx, to, timeout_keys, "");
+			(void)cat_int(ctx, to, "connect_ms", 1, MS_MAX,
+			    &t->connect_ms);
+			(void)cat_int(ctx, to, "first_byte_ms", 1, MS_MAX,
+			    &t->first_byte_ms);
+			(void)cat_int(ctx, to, "idle_ms", 1, MS_MAX,
+			    &t->idle_ms);
+			(void)cat_int(ctx, to, "total_ms", 1, MS_MAX,
+			    &t->total_ms);
+			ctx->where[saved] = '\0';
+		}
+	}
+
+	(void)cat_int(ctx, obj, "retries", 0, 10, &t->retries);
+	(void)cat_int(ctx, obj, "backoff_ms", 0, 60000, &t->backoff_ms);
+	(void)cat_int(ctx, obj, "retry_after_cap_ms", 0, 600000,
+	    &t->retry_after_cap_ms);
+}
+
+/* Provider and alias names: [a-z0-9][a-z0-9_.-]*, short. */
+static int
+cat_name_valid(const char *s, size_t max)
+{
+	size_t	i;
+
+	if (s[0] == '\0' || strlen(s) >= max)
+		return (0);
+	for (i = 0; s[i] != '\0'; i++) {
+		if (islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]))
+			continue;
+		if (i > 0 && (s[i] == '-' || s[i] == '_' || s[i] == '.'))
+			continue;
+		return (0);
+	}
+
+	return (1);
+}
+
+/* Model names: printable ASCII without spaces; '/' and ':' allowed. */
+static int
+cat_model_name_valid(const char *s)
+{
+	size_t	i;
+
+	if (s[0] == '\0' || strlen(s) >= ROUTER_MODEL_MAX)
+		return (0);
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '"' ||
+		    s[i] == '\\')
+			return (0);
+	}
+
+	return (1);
+}
+
+static int
+cat_env_name_valid(const char *s)
+{
+	size_t	i;
+
+	if (s[0] == '\0' || strlen(s) >= ROUTER_ENV_MAX || isdigit(
+	    (unsigned char)s[0]))
+		return (0);
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!isupper((unsigned char)s[i]) &&
+		    !isdigit((unsigned char)s[i]) && s[i] != '_')
+			return (0);
+	}
+
+	return (1);
+}
+
+/* "open-router.x" -> "OPEN_ROUTER_X" */
+static void
+cat_env_prefix(const char *name, char *out, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; name[i] != '\0' && i + 1 < len; i++) {
+		out[i] = isalnum((unsigned char)name[i]) ?
+		    toupper((unsigned char)name[i]) : '_';
+	}
+	out[i] = '\0';
+}
+
+/* An http(s) URL with a host; *https and *loopback describe it. */
+static int
+cat_url_check(const char *url, int *https, int *loopback)
+{
+	const char	*host;
+	size_t		 hlen;
+
+	if (!strncmp(url, "https://", 8)) {
+		*https = 1;
+		host = url + 8;
+	} else if (!strncmp(url, "http://", 7)) {
+		*https = 0;
+		host = url + 7;
+	} else {
+		return (0);
+	}
+
+	if (strlen(url) > 1024 || strpbrk(url, " \t\r\n\"\\?#") != NULL)
+		return (0);
+	if (host[0] == '[')
+		hlen = strcspn(host, "]") + 1;
+	else
+		hlen = strcspn(host, ":/");
+	if (hlen == 0)
+		return (0);
+
+	*loopback = (hlen == 9 && !strncasecmp(host, "localhost", 9)) ||
+	    (hlen == 10 && !strncasecmp(host, "localhost.", 10)) ||
+	    (hlen >= 4 && !strncmp(host, "127.", 4)) ||
+	    (hlen == 5 && !strncmp(host, "[::1]", 5));
+	return (1);
+}
+
+static void
+cat_provider(struct cat_ctx *ctx, const json_t *obj, int idx,
+    const struct cat_tuning *defaults)
+{
+	struct router_catalog	*cat = ctx->cat;
+	struct router_provider	*p;
+	struct cat_tuning	 t;
+	const char		*name, *family, *s;
+	json_t			*v;
+	long			 delay;
+	int			 b, i;
+
+	(void)snprintf(ctx->where, sizeof(ctx->where), "providers[%d]: ",
+	    idx);
+	if (!json_is_object(obj)) {
+		cat_error(ctx, "must be an object");
+		return;
+	}
+
+	name = json_string_value(json_object_get(obj, "name"));
+	if (name == NULL || !cat_name_valid(name, ROUTER_NAME_MAX)) {
+		cat_error(ctx, "\"name\" must be a lowercase name "
+		    "([a-z0-9][a-z0-9._-]*, at most %d characters)",
+		    ROUTER_NAME_MAX - 1);
+		return;
+	}
+	(void)snprintf(ctx->where, sizeof(ctx->where), "providers[%d] (%s): ",
+	    idx, name);
+	if (router_catalog_provider(cat, name) != NULL) {
+		cat_error(ctx, "a provider of this name is already defined");
+		return;
+	}
+	cat_unknown_keys(ctx, obj, provider_keys, "");
+
+	p = &cat->providers[cat->nproviders];
+	memset(p, 0, sizeof(*p));
+	(void)snprintf(p->name, sizeof(p->name), "%s", name);
+	p->index = cat->nproviders;
+
+	family = json_string_value(json_object_get(obj, "family"));
+	if (family == NULL) {
+		cat_error(ctx, "\"family\" must be one of openai, anthropic, "
+		    "gemini, echo");
+		return;
+	}
+	if ((p->family = router_family_find(family)) == NULL) {
+		cat_error(ctx, "family \"%.32s\" is not one of openai, "
+		    "anthropic, gemini, echo", family);
+		return;
+	}
+
+	t = *defaults;
+	cat_tuning(ctx, obj, &t);
+	if (t.connect_ms > t.total_ms || t.first_byte_ms > t.total_ms ||
+	    t.idle_ms > t.total_ms)
+		cat_error(ctx, "timeouts: connect_ms, first_byte_ms and idle_ms "
+		    "must not exceed total_ms");
+	p->connect_ms = t.connect_ms;
+	p->first_byte_ms = t.first_byte_ms;
+	p->idle_ms = t.idle_ms;
+	p->total_ms = t.total_ms;
+	p->retries = (int)t.retries;
+	p->backoff_ms = t.backoff_ms;
+	p->retry_after_cap_ms = t.retry_after_cap_ms;
+
+	p->stream_usage = 1;
+	if (cat_bool(ctx, obj, "stream_usage", &b))
+		p->stream_usage = b;
+
+	delay = 0;
+	if (cat_int(ctx, obj, "chunk_delay_ms", 0, 10000, &delay) &&
+	    p->family->local == NULL)
+		cat_error(ctx, "chunk_delay_ms is only for the echo family");
+	p->chunk_delay_ms = delay;
+
+	p->key_required = p->family->local == NULL;
+	if (cat_bool(ctx, obj, "api_key_required", &b))
+		p->key_required = b;
+
+	if ((v = json_object_get(obj, "base_url")) != NULL) {
+		if ((s = json_string_value(v)) == NULL) {
+			cat_error(ctx, "base_url must be a string");
+		} else {
+			p->base_url = cat_strdup(s);
+		}
+	}
+
+	if ((v = json_object_get(obj, "api_key_env")) != NULL) {
+		s = json_string_value(v);
+		if (s == NULL || !cat_env_name_valid(s))
+			cat_error(ctx, "api_key_env must be an environment "
+			    "variable name ([A-Z_][A-Z0-9_]*)");
+		else
+			(void)snprintf(p->key_env, sizeof(p->key_env), "%s", s);
+	}
+	if (p->key_env[0] == '\0') {
+		cat_env_prefix(p->name, p->key_env, sizeof(p->key_env) - 8);
+		(void)snprintf(p->key_env + strlen(p->key_env),
+		    sizeof(p->key_env) - strlen(p->key_env), "_API_KEY");
+	}
+
+	/* From here on the provider is counted (and freed on failure). */
+	cat->nproviders++;
+	cat_provider_env(ctx, p, name);
+
+	v = json_object_get(obj, "models");
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		cat_error(ctx, "\"models\" must be a non-empty array");
+		return;
+	}
+	cat_models(ctx, v, p);
+
+	for (i = 0; i < cat->nproviders - 1; i++) {
+		if (!strcasecmp(cat->providers[i].key_env, p->key_env) &&
+		    strcmp(cat->providers[i].key_env, p->key_env))
+			cat_error(ctx, "api_key_env differs from provider %s "
+			    "only by case", cat->providers[i].name);
+	}
+}
+
+/* <PROVIDER>_BASE_URL overrides the file; the key is read from key_env. */
+static void
+cat_provider_env(struct cat_ctx *ctx, struct router_provider *p,
+    const char *name)
+{
+	char		 var[ROUTER_ENV_MAX + 16], msg[160];
+	const char	*v;
+	size_t		 len, i;
+	int		 https, loopback;
+
+	cat_env_prefix(name, var, ROUTER_ENV_MAX);
+	(void)snprintf(var + strlen(var), sizeof(var) - strlen(var),
+	    "_BASE_URL");
+
+	if ((v = ctx->get(var)) != NULL && *v != '\0') {
+		free(p->base_url);
+		p->base_url = cat_strdup(v);
+		if (!cat_url_check(v, &https, &loopback)) {
+			cat_env_error(ctx, var, "must be an http:// or https:// "
+			    "URL with a host (no query or fragment)");
+			return;
+		}
+	} else {
+		var[0] = '\0';
+		if (p->family->local != NULL) {
+			if (p->base_url != NULL)
+				cat_error(ctx, "base_url: the echo family has "
+				    "no network");
+		} else if (p->base_url == NULL) {
+			cat_error(ctx, "base_url is required for family %s",
+			    p->family->name);
+			return;
+		}
+		if (p->base_url != NULL &&
+		    !cat_url_check(p->base_url, &https, &loopback)) {
+			cat_error(ctx, "base_url must be an http:// or https:// "
+			    "URL with a host (no query or fragment)");
+			return;
+		}
+	}
+
+	if (p->base_url != NULL) {
+		len = strlen(p->base_url);
+		while (len > 0 && p->base_url[len - 1] == '/')
+			p->base_url[--len] = '\0';
+	}
+
+	if ((v = ctx->get(p->key_env)) != NULL && *v != '\0') {
+		for (i = 0; v[i] != '\0'; i++) {
+			if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+				break;
+		}
+		if (v[i] != '\0' || i > 4096) {
+			cat_env_error(ctx, p->key_env, "contains control "
+			    "characters or is too long");
+			return;
+		}
+		p->api_key = cat_strdup(v);
+	}
+
+	if (ctx->production && p->base_url != NULL && p->api_key != NULL &&
+	    cat_url_check(p->base_url, &https, &loopback) && !https &&
+	    !loopback) {
+		(void)snprintf(msg, sizeof(msg), "provider %s has a key, so "
+		    "its base URL must be https when TOLLGATE_ENV=production",
+		    name);
+		if (var[0] != '\0')
+			cat_env_error(ctx, var, msg);
+		else
+			cat_error(ctx, "base_url: %s", msg);
+	}
+}
+
+static void
+cat_models(struct cat_ctx *ctx, const json_t *arr,
+    const struct router_provider *p)
+{
+	struct router_catalog	*cat = ctx->cat;
+	struct router_model	*m;
+	const char		*name;
+	json_t			*obj;
+	size_t			 i, saved;
+	long			 cap;
+	int			 b;
+
+	saved = strlen(ctx->where);
+	json_array_foreach((json_t *)arr, i, obj) {
+		ctx->where[saved] = '\0';
+		(void)snprintf(ctx->where + saved, sizeof(ctx->where) - saved,
+		    "models[%zu]: ", i);
+		if (!json_is_object(obj)) {
+			cat_error(ctx, "must be an object");
+			continue;
+		}
+		cat_unknown_keys(ctx, obj, model_keys, "");
+		name = json_string_value(json_object_get(obj, "name"));
+		if (name == NULL || !cat_model_name_valid(name)) {
+			cat_error(ctx, "\"name\" must be a model name (printable, "
+			    "no spaces, at most %d characters)",
+			    ROUTER_MODEL_MAX - 1);
+			continue;
+		}
+		if (cat_model_find(cat, p->name, strlen(p->name), name)) {
+			cat_error(ctx, "model \"%s\" is listed twice", name);
+			continue;
+		}
+		if (cat->nmodels >= ROUTER_MODELS_MAX) {
+			cat_error(ctx, "at most %d models in all",
+			    ROUTER_MODELS_MAX);
+			return;
+		}
+
+		m = &cat->models[cat->nmodels];
+		memset(m, 0, sizeof(*m));
+		m->provider = p;
+		(void)snprintf(m->name, sizeof(m->name), "%s", name);
+		(void)snprintf(m->id, sizeof(m->id), "%s:%s", p->name, name);
+		m->chat = 1;
+		if (cat_bool(ctx, obj, "chat", &b))
+			m->chat = b;
+		if (cat_bool(ctx, obj, "embeddings", &b))
+			m->embeddings = b;
+		if (m->embeddings && router_family_linked(p->family) &&
+		    p->family->embed_request == NULL)
+			cat_error(ctx, "family %s has no embeddings",
+			    p->family->name);
+		if (!m->chat && !m->embeddings)
+			cat_error(ctx, "a model must support chat or embeddings");
+
+		cap = 0;
+		if (cat_int(ctx, obj, "max_output_tokens", 1, TOKENS_MAX,
+		    &cap))
+			m->max_output_tokens = cap;
+		else if (m->chat && json_object_get(obj,
+		    "max_output_tokens") == NULL)
+			cat_error(ctx, "max_output_tokens is required for chat "
+			    "models (an integer from 1 to %d)", TOKENS_MAX);
+		cat->nmodels++;
+	}
+	ctx->where[saved] = '\0';
+}
+
+static void
+cat_aliases(struct cat_ctx *ctx, const json_t *obj)
+{
+	struct router_catalog		*cat = ctx->cat;
+	struct router_alias		*a;
+	const struct router_model	*m;
+	const char			*name, *s;
+	json_t				*v, *t;
+	size_t				 i, plen;
+	int				 chat, embed;
+
+	if (!json_is_object(obj)) {
+		cat_error(ctx, "\"aliases\" must be an object");
+		return;
+	}
+
+	json_object_foreach((json_t *)obj, name, v) {
+		(void)snprintf(ctx->where, sizeof(ctx->where),
+		    "aliases.%.64s: ", name);
+		if (!cat_name_valid(name, ROUTER_NAME_MAX)) {
+			cat_error(ctx, "an alias name is [a-z0-9][a-z0-9._-]* "
+			    "(no ':' or '/')");
+			continue;
+		}
+		if (cat->naliases >= ROUTER_ALIASES_MAX) {
+			cat_error(ctx, "at most %d aliases", ROUTER_ALIASES_MAX);
+			return;
+		}
+		if (json_is_string(v)) {
+			t = json_array();
+			json_array_append(t, v);
+		} else if (json_is_array(v) && json_array_size(v) > 0 &&
+		    json_array_size(v) <= ROUTER_CHAIN_MAX) {
+			t = json_incref(v);
+		} else {
+			cat_error(ctx, "must be \"provider:model\" or an array "
+			    "of 1 to %d of them", ROUTER_CHAIN_MAX);
+			continue;
+		}
+
+		a = &cat->aliases[cat->naliases];
+		memset(a, 0, sizeof(*a));
+		(void)snprintf(a->name, sizeof(a->name), "%s", name);
+		chat = embed = 1;
+		json_array_foreach(t, i, v) {
+			s = json_string_value(v);
+			plen = s != NULL ? strcspn(s, ":/") : 0;
+			if (s == NULL || plen == 0 || s[plen] == '\0' ||
+			    (m = cat_model_find(cat, s, plen,
+			    s + plen + 1)) == NULL) {
+				cat_error(ctx, "target %zu is not a configured "
+				    "provider:model", i);
+				a->ntargets = -1;
+				break;
+			}
+			a->targets[a->ntargets++] = m;
+			chat &= m->chat;
+			embed &= m->embeddings;
+		}
+		json_decref(t);
+		if (a->ntargets <= 0)
+			continue;
+		if (!chat && !embed) {
+			cat_error(ctx, "targets must all support chat or all "
+			    "support embeddings");
+			continue;
+		}
+		cat->naliases++;
+	}
+	ctx->where[0] = '\0';
+}
+
+static char *
+cat_strdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL) {
+		fprintf(stderr, "tollgate: out of memory\n");
+		exit(1);
+	}
+
+	return (p);
+}

@@ -1,0 +1,13 @@
+# families engineer: anthropic and gemini translation, the /v1/messages
+# surface (pure; unit-tested in tests/unit/router/). Kept first so that
+# additions below merge without touching it.
+PURE_SRCS += app/router/xlate.c app/router/family_anthropic.c \
+	app/router/family_gemini.c app/router/messages.c
+
+# The router: provider catalog (conf/router.json), request checks, the
+# SSE parser and the openai and echo families are pure C; the handlers
+# and the upstream relay use Kore.
+PURE_SRCS += app/router/sse.c
+PURE_SRCS += app/router/catalog.c app/router/request.c \
+	app/router/upstream.c app/router/openai.c app/router/echo.c
+KORE_SRCS += app/router/router.c app/router/relay.c app/router/call.c

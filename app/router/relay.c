@@ -1,0 +1,1447 @@
+/*
+ * The relay: one client call (chat completion or embeddings) through
+ * the meter, retries and fallbacks, the upstream transfer and, for
+ * streams, the relaying of each upstream event to the client as it
+ * arrives (kore-guide §5). A state machine over http_state_run():
+ *
+ *   START    parse, check, resolve the model, check the key may use it
+ *   RESERVE  the meter's hold (may sleep on PostgreSQL)
+ *   ATTEMPT  build the upstream request for the current target; start
+ *            the curl transfer (or the in-process echo answer)
+ *   WAIT     asleep until curl is done or the watchdog aborted it
+ *   LOCAL    the echo answer, replayed event by event (paced)
+ *   DONE     judge the attempt: success, retry the same target after a
+ *            backoff, the next target, or the final error
+ *   BACKOFF  asleep on a timer
+ *   SETTLE   hand the call to the meter; wait for the cost if the
+ *            answer carries it
+ *   REPLY    the whole answer, or the stream's last events
+ *
+ * Invariants:
+ *  - Nothing reaches the client before the first chunk of a successful
+ *    stream (or the whole answer): until then every failure may still
+ *    fall back to another target. Once bytes went out, an upstream
+ *    failure ends the stream with an error event and [DONE].
+ *  - Every call that reached the meter is settled exactly once, also
+ *    when the client leaves (relay_free runs when Kore frees the
+ *    request; curl handles bound to it are already gone by then, which
+ *    closed the upstream connection).
+ *  - Timeouts: curl enforces connect and total; a watchdog timer
+ *    enforces first byte (no answer started) and idle (silence between
+ *    stream bytes) and aborts the transfer itself.
+ *  - While streaming, Kore's header timer is off (P1), a client's
+ *    Connection: close is honoured only at the end (P3), and curl
+ *    always has a finite timeout (P4, P5).
+ *  - Provider keys are scrubbed from every message we pass on or log.
+ */
+
+#include <sys/types.h>
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "router/router.h"
+#include "router/messages.h"
+#include "router/request.h"
+#include "router/sse.h"
+#include "router/upstream.h"
+#include "fetch.h"
+#include "metrics.h"
+
+#define R_START		0
+#define R_RESERVE	1
+#define R_ATTEMPT	2
+#define R_WAIT		3
+#define R_LOCAL		4
+#define R_DONE		5
+#define R_BACKOFF	6
+#define R_SETTLE	7
+#define R_REPLY		8
+
+/* Why we stopped a transfer ourselves. */
+#define ABORT_NONE		0
+#define ABORT_FIRST_BYTE	1
+#define ABORT_IDLE		2
+#define ABORT_TOO_LARGE		3
+#define ABORT_BAD_STREAM	4
+#define ABORT_UPSTREAM_ERROR	5	/* an error event in the stream */
+#define ABORT_CLIENT		6
+
+#define TIMER_NONE	0
+#define TIMER_WATCHDOG	1
+#define TIMER_WAKE	2	/* backoff, pacing */
+#define TIMER_SETTLE	3
+
+#define ANSWER_MAX	(32 * 1024 * 1024)
+#define ERROR_BODY_MAX	(64 * 1024)
+#define SETTLE_WAIT_MS	10000
+
+struct relay {
+	struct http_request	*req;
+	int			 kind;
+	int			 surface;
+	json_t			*body;
+	struct router_chat_req	 chat;
+	struct router_route	 route;
+	struct router_call	*call;
+	int			 stream;
+	int			 reserving;	/* reserve() called, not denied */
+	int			 settle_called;
+
+	/* The current attempt. */
+	int			 target;
+	int			 tries;
+	long			 wait_ms;
+	struct kore_curl	 curl;
+	int			 curl_live;	/* bound: needs kore_curl_cleanup */
+	struct router_http	 http;
+	struct router_local	 local;
+	size_t			 local_off;
+	u_int64_t		 attempt_start;
+	u_int64_t		 last_byte;
+	int			 started;	/* a first upstream byte came */
+	long			 status;
+	long			 retry_after_ms;
+	int			 no_retry;	/* next target, not this one */
+	struct kore_buf		*body_buf;
+	int			 abort_reason;
+	struct kore_timer	*timer;
+	int			 timer_kind;
+	int			 settle_timed_out;
+
+	/* The stream. */
+	struct router_sse	 sse;
+	struct router_stream	 st;
+	json_t			*chunks;
+	struct kore_buf		*out;
+	int			 headers_sent;
+	int			 chunked;
+	int			 close_after;
+
+	/* The Anthropic surface (/v1/messages). */
+	struct router_messages_stream	 ms;
+	struct router_xbuf		 xout;
+
+	/* The result. */
+	struct router_error	 err;
+	json_t			*answer;
+	struct router_usage	 usage;
+};
+
+static int	relay_start(struct http_request *);
+static int	relay_reserve(struct http_request *);
+static int	relay_attempt(struct http_request *);
+static int	relay_wait(struct http_request *);
+static int	relay_local(struct http_request *);
+static int	relay_done(struct http_request *);
+static int	relay_backoff(struct http_request *);
+static int	relay_settle(struct http_request *);
+static int	relay_reply(struct http_request *);
+static int	relay_reply_messages(struct relay *, int64_t);
+
+static struct http_state	relay_states[] = {
+	KORE_HTTP_STATE(relay_start),
+	KORE_HTTP_STATE(relay_reserve),
+	KORE_HTTP_STATE(relay_attempt),
+	KORE_HTTP_STATE(relay_wait),
+	KORE_HTTP_STATE(relay_local),
+	KORE_HTTP_STATE(relay_done),
+	KORE_HTTP_STATE(relay_backoff),
+	KORE_HTTP_STATE(relay_settle),
+	KORE_HTTP_STATE(relay_reply),
+};
+
+static void	relay_free(struct http_request *, void *);
+static int	relay_from_messages(struct relay *);
+static int	relay_check_chat(struct relay *);
+static int	relay_check_embed(struct relay *);
+static int	relay_resolve(struct relay *, const char *);
+static void	relay_call_setup(struct relay *);
+static void	relay_max_tokens(struct relay *,
+		    const struct router_target *);
+static int	relay_build(struct relay *, const struct router_target *,
+		    char *, size_t);
+static int	relay_curl_start(struct relay *, const struct router_target *);
+static size_t	relay_write(char *, size_t, size_t, void *);
+static size_t	relay_header(char *, size_t, size_t, void *);
+static int	relay_feed(struct relay *, const char *, size_t);
+static int	relay_emit(struct relay *);
+static int	relay_send(struct relay *, const void *, size_t);
+static void	relay_headers(struct relay *);
+static void	relay_stream_end(struct relay *);
+static int	relay_judge(struct relay *, const struct router_target *);
+static void	relay_attempt_clear(struct relay *);
+static void	relay_error(struct relay *, const struct router_provider *,
+		    int, const char *, const char *, ...)
+		    __attribute__((format(printf, 5, 6)));
+static int	relay_fail(struct relay *);
+static void	relay_cut(struct relay *);
+static void	relay_outcome(struct relay *, int, int);
+static void	relay_timer(struct relay *, int, u_int64_t);
+static void	relay_timer_stop(struct relay *);
+static void	relay_timer_fire(void *, u_int64_t);
+static void	relay_abort(struct relay *, int);
+static const struct router_provider *relay_provider(struct relay *);
+
+int
+router_relay(struct http_request *req, int surface, int kind)
+{
+	struct relay	*r;
+
+	if ((r = tg_state(req)) == NULL) {
+		r = tg_state_alloc(req, sizeof(*r), relay_free);
+		r->req = req;
+		r->surface = surface;
+		r->kind = kind;
+		r->target = 0;
+	}
+
+	return (http_state_run(relay_states,
+	    sizeof(relay_states) / sizeof(relay_states[0]), req));
+}
+
+static int
+relay_start(struct http_request *req)
+{
+	struct relay	*r = tg_state(req);
+	int		 ok;
+
+	if ((r->body = tg_http_body_json(req)) == NULL)
+		return (HTTP_STATE_COMPLETE);
+	if (r->surface == ROUTER_SURFACE_ANTHROPIC && !relay_from_messages(r))
+		return (HTTP_STATE_COMPLETE);
+
+	ok = r->kind == ROUTER_KIND_CHAT ? relay_check_chat(r) :
+	    relay_check_embed(r);
+	if (!ok)
+		return (HTTP_STATE_COMPLETE);
+
+	relay_call_setup(r);
+	req->fsm_state = R_RESERVE;
+	return (HTTP_STATE_CONTINUE);
+}
+
+/*
+ * /v1/messages: the Anthropic request becomes the OpenAI request the
+ * rest of the relay routes (errors in Anthropic's shape and words).
+ */
+static int
+relay_from_messages(struct relay *r)
+{
+	json_t	*oreq;
+	char	 err[ROUTER_ERR_MAX];
+	int	 status;
+
+	err[0] = '\0';
+	oreq = router_messages_request_to_openai(r->body, &status, err,
+	    sizeof(err));
+	if (oreq == NULL) {
+		if (status == 400)
+			tg_error(r->req, 400, "invalid_value", NULL, "%s", err);
+		else
+			tg_error_internal(r->req, "messages translation failed");
+		return (0);
+	}
+
+	json_decref(r->body);
+	r->body = oreq;
+	return (1);
+}
+
+static int
+relay_check_chat(struct relay *r)
+{
+	struct router_problem	pb;
+
+	if (!router_chat_check(r->body, &r->chat, &pb)) {
+		tg_error(r->req, 400, pb.code, pb.param[0] ? pb.param : NULL,
+		    "%s", pb.message);
+		return (0);
+	}
+	r->stream = r->chat.stream;
+
+	return (relay_resolve(r, r->chat.model));
+}
+
+static int
+relay_check_embed(struct relay *r)
+{
+	struct router_embed_req	e;
+	struct router_problem	pb;
+
+	if (!router_embed_check(r->body, &e, &pb)) {
+		tg_error(r->req, 400, pb.code, pb.param[0] ? pb.param : NULL,
+		    "%s", pb.message);
+		return (0);
+	}
+	r->chat.model = e.model;
+	r->chat.prompt_bytes = e.prompt_bytes;
+	r->chat.n = 1;
+
+	return (relay_resolve(r, e.model));
+}
+
+static int
+relay_resolve(struct relay *r, const char *model)
+{
+	struct tg_ctx	*ctx = tg_ctx(r->req);
+
+	switch (router_catalog_resolve(router_catalog, model, r->kind,
+	    &r->route)) {
+	case ROUTER_RESOLVE_OK:
+		break;
+	case ROUTER_RESOLVE_WRONG_KIND:
+		tg_error(r->req, 400, "invalid_value", "model",
+		    "the model `%.200s` does not support %s", model,
+		    r->kind == ROUTER_KIND_CHAT ? "chat completions" :
+		    "embeddings");
+		return (0);
+	default:
+		tg_error(r->req, 404, "model_not_found", "model",
+		    "the model `%.200s` does not exist", model);
+		return (0);
+	}
+
+	if (!router_route_allowed(&ctx->who, model, &r->route)) {
+		tg_error(r->req, 403, "model_not_allowed", "model",
+		    "this API key may not use the model `%.200s`", model);
+		return (0);
+	}
+
+	return (1);
+}
+
+/* The record the meter reads, filled before reserve. */
+static void
+relay_call_setup(struct relay *r)
+{
+	struct router_call	*call;
+	int			 i, endpoint;
+
+	if (r->kind == ROUTER_KIND_EMBED)
+		endpoint = ROUTER_ENDPOINT_EMBEDDINGS;
+	else if (r->surface == ROUTER_SURFACE_ANTHROPIC)
+		endpoint = ROUTER_ENDPOINT_MESSAGES;
+	else
+		endpoint = ROUTER_ENDPOINT_CHAT;
+
+	call = r->call = router_call_new(r->req, endpoint);
+	(void)kore_strlcpy(call->model, r->chat.model, sizeof(call->model));
+	call->ntargets = r->route.ntargets;
+	for (i = 0; i < r->route.ntargets; i++) {
+		(void)kore_strlcpy(call->targets[i].id, r->route.models[i]->id,
+		    sizeof(call->targets[i].id));
+		call->targets[i].max_output_tokens =
+		    r->route.targets[i].max_output_tokens;
+		if (r->chat.max_tokens == 0 && r->kind == ROUTER_KIND_CHAT &&
+		    call->max_tokens < r->route.targets[i].max_output_tokens)
+			call->max_tokens =
+			    r->route.targets[i].max_output_tokens;
+	}
+	call->prompt_bytes = r->chat.prompt_bytes;
+	call->messages = r->chat.messages;
+	call->images = r->chat.images;
+	call->n = r->chat.n;
+	call->stream = r->stream;
+	call->requested_max_tokens = r->chat.max_tokens;
+	if (r->chat.max_tokens != 0)
+		call->max_tokens = r->chat.max_tokens;
+}
+
+static int
+relay_reserve(struct http_request *req)
+{
+	struct relay	*r = tg_state(req);
+
+	if (router_meter != NULL && router_meter->reserve != NULL) {
+		r->reserving = 1;
+		switch (router_meter->reserve(req, r->call)) {
+		case ROUTER_METER_WAIT:
+			return (HTTP_STATE_RETRY);
+		case ROUTER_METER_OK:
+			break;
+		default:
+			r->reserving = 0;
+			return (HTTP_STATE_COMPLETE);
+		}
+		if (r->call->max_tokens < 1 && r->kind == ROUTER_KIND_CHAT)
+			r->call->max_tokens = 1;
+	}
+
+	req->fsm_state = R_ATTEMPT;
+	return (HTTP_STATE_CONTINUE);
+}
+
+static const struct router_provider *
+relay_provider(struct relay *r)
+{
+	return (r->route.targets[r->target].provider);
+}
+
+static int
+relay_attempt(struct http_request *req)
+{
+	struct relay			*r = tg_state(req);
+	const struct router_target	*t = &r->route.targets[r->target];
+	const struct router_provider	*p = t->provider;
+	char				 err[ROUTER_ERR_MAX];
+
+	relay_attempt_clear(r);
+	memset(&r->err, 0, sizeof(r->err));
+	r->status = 0;
+	r->retry_after_ms = -1;
+	r->no_retry = 0;
+	r->attempt_start = tg_now_us();
+
+	if (!router_family_linked(p->family)) {
+		relay_error(r, p, 502, "upstream_error", "%s is not available "
+		    "(its family is not built into this tollgate)", p->name);
+		r->status = 0;
+		r->no_retry = 1;
+		req->fsm_state = R_DONE;
+		return (HTTP_STATE_CONTINUE);
+	}
+	if (!router_provider_usable(p)) {
+		relay_error(r, p, 502, "upstream_error", "%s is not configured "
+		    "(set %s)", p->name, p->key_env);
+		r->status = 0;
+		r->no_retry = 1;
+		req->fsm_state = R_DONE;
+		return (HTTP_STATE_CONTINUE);
+	}
+
+	relay_max_tokens(r, t);
+	if (!relay_build(r, t, err, sizeof(err))) {
+		/* The family cannot express this request: the client's. */
+		r->err.status = 400;
+		(void)kore_strlcpy(r->err.code, "invalid_value",
+		    sizeof(r->err.code));
+		(void)snprintf(r->err.message, sizeof(r->err.message),
+		    "%s cannot take this request: %.400s", p->name, err);
+		r->status = 400;
+		req->fsm_state = R_DONE;
+		return (HTTP_STATE_CONTINUE);
+	}
+
+	r->call->attempts++;
+	r->call->target_used = r->target;
+
+	if (p->family->local != NULL) {
+		if (!p->family->local(t, &r->http, r->stream, &r->local, err,
+		    sizeof(err))) {
+			relay_error(r, p, 502, "upstream_error", "%s failed: %s",
+			    p->name, err);
+			r->status = 500;
+			req->fsm_state = R_DONE;
+			return (HTTP_STATE_CONTINUE);
+		}
+		r->status = r->local.status;
+		r->started = 1;
+		r->last_byte = tg_now_us();
+		req->fsm_state = R_LOCAL;
+		return (HTTP_STATE_CONTINUE);
+	}
+
+	if (!relay_curl_start(r, t)) {
+		relay_error(r, p, 502, "upstream_error", "%s could not be "
+		    "called", p->name);
+		req->fsm_state = R_DONE;
+		return (HTTP_STATE_CONTINUE);
+	}
+
+	relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms);
+	req->fsm_state = R_WAIT;
+	return (HTTP_STATE_RETRY);
+}
+
+/*
+ * max_tokens for this target: the call's bound (the meter may have
+ * lowered it) within the model's cap. Sent when the client set one or
+ * when it is below the cap; otherwise the provider's default stands.
+ */
+static void
+relay_max_tokens(struct relay *r, const struct router_target *t)
+{
+	const char	*field;
+	int64_t		 eff;
+
+	if (r->kind != ROUTER_KIND_CHAT)
+		return;
+
+	eff = r->call->max_tokens;
+	if (t->max_output_tokens > 0 && eff > t->max_output_tokens)
+		eff = t->max_output_tokens;
+
+	field = r->chat.max_tokens_field != NULL ?
+	    r->chat.max_tokens_field : "max_tokens";
+	if (r->chat.max_tokens != 0 || eff < t->max_output_tokens) {
+		json_object_del(r->body, !strcmp(field, "max_tokens") ?
+		    "max_completion_tokens" : "max_tokens");
+		json_object_set_new(r->body, field, json_integer(eff));
+	} else {
+		json_object_del(r->body, "max_tokens");
+		json_object_del(r->body, "max_completion_tokens");
+	}
+}
+
+static int
+relay_build(struct relay *r, const struct router_target *t, char *err,
+    size_t errlen)
+{
+	const struct router_family	*f = t->provider->family;
+
+	err[0] = '\0';
+	if (r->kind == ROUTER_KIND_EMBED) {
+		if (f->embed_request == NULL) {
+			(void)snprintf(err, errlen, "no embeddings");
+			return (0);
+		}
+		return (f->embed_request(t, r->body, &r->http, err, errlen));
+	}
+
+	return (f->chat_request(t, r->body, r->stream, &r->http, err,
+	    errlen));
+}
+
+static int
+relay_curl_start(struct relay *r, const struct router_target *t)
+{
+	const struct router_provider	*p = t->provider;
+	const char			*colon, *v;
+	char				 name[128];
+	size_t				 n;
+	int				 i;
+
+	if (!kore_curl_init(&r->curl, r->http.url, KORE_CURL_ASYNC)) {
+		kore_log(LOG_ERR, "rid=%s curl init for %s failed",
+		    tg_request_id(r->req), p->name);
+		return (0);
+	}
+
+	tg_curl_defaults(r->curl.handle, p->connect_ms, p->total_ms);
+	kore_curl_http_setup(&r->curl, HTTP_METHOD_POST, r->http.body,
+	    r->http.body_len);
+	for (i = 0; i < r->http.nheaders; i++) {
+		if ((colon = strchr(r->http.headers[i], ':')) == NULL)
+			continue;
+		n = colon - r->http.headers[i];
+		if (n == 0 || n >= sizeof(name))
+			continue;
+		memcpy(name, r->http.headers[i], n);
+		name[n] = '\0';
+		for (v = colon + 1; *v == ' '; v++)
+			;
+		kore_curl_http_set_header(&r->curl, name, v);
+	}
+
+	curl_easy_setopt(r->curl.handle, CURLOPT_WRITEFUNCTION, relay_write);
+	curl_easy_setopt(r->curl.handle, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->curl.handle, CURLOPT_HEADERFUNCTION, relay_header);
+	curl_easy_setopt(r->curl.handle, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(r->curl.handle, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(r->curl.handle, CURLOPT_USERAGENT, "tollgate");
+
+	kore_curl_bind_request(&r->curl, r->req);
+	kore_curl_run(&r->curl);
+	r->curl_live = 1;
+
+	/*
+	 * curl asks for an immediate timeout to start the transfer, but
+	 * Kore's loop only looks at that after its next wait, which lasts
+	 * until the next timer (our watchdog) or 100 ms: start it now.
+	 */
+	kore_curl_do_timeout();
+
+	return (1);
+}
+
+/* Response header lines: the first byte, and Retry-After. */
+static size_t
+relay_header(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct relay	*r = arg;
+	size_t		 len = size * nmemb;
+	char		 v[64];
+	const struct router_provider *p;
+
+	if (!r->started) {
+		r->started = 1;
+		p = relay_provider(r);
+		tg_metrics_observe(router_metric_first_byte[p->index],
+		    (double)(tg_now_us() - r->attempt_start) / 1e6);
+		if (r->call->first_byte_ms == 0)
+			r->call->first_byte_ms = (tg_now_us() -
+			    tg_ctx(r->req)->start_us) / 1000;
+	}
+	r->last_byte = tg_now_us();
+
+	if (len >= 5 && !strncmp(ptr, "HTTP/", 5))
+		r->retry_after_ms = -1;
+	if (len > 12 && len < 12 + sizeof(v) &&
+	    !strncasecmp(ptr, "retry-after:", 12)) {
+		memcpy(v, ptr + 12, len - 12);
+		v[len - 12] = '\0';
+		v[strcspn(v, "\r\n")] = '\0';
+		r->retry_after_ms = router_retry_after_ms(v, time(NULL));
+	}
+
+	return (len);
+}
+
+/*
+ * Body bytes. A streamed 2xx answer is parsed and relayed right here;
+ * anything else (whole answers, error answers) is buffered. Returning
+ * less than len aborts the transfer (CURLE_WRITE_ERROR).
+ */
+static size_t
+relay_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct relay	*r = arg;
+	size_t		 len = size * nmemb;
+	size_t		 max;
+
+	r->last_byte = tg_now_us();
+	if (r->status == 0)
+		curl_easy_getinfo(r->curl.handle, CURLINFO_RESPONSE_CODE,
+		    &r->status);
+
+	if (!r->stream || r->status < 200 || r->status > 299) {
+		max = (r->status >= 200 && r->status <= 299) ? ANSWER_MAX :
+		    ERROR_BODY_MAX;
+		if (r->body_buf == NULL)
+			r->body_buf = kore_buf_alloc(len > 4096 ? len : 4096);
+		if (r->body_buf->offset + len > max) {
+			r->abort_reason = ABORT_TOO_LARGE;
+			return (0);
+		}
+		kore_buf_append(r->body_buf, ptr, len);
+		return (len);
+	}
+
+	if (!relay_feed(r, ptr, len))
+		return (0);
+	return (len);
+}
+
+/*
+ * Stream bytes from the upstream (network or echo): parse events,
+ * translate them, send what came out to the client in one write.
+ * Returns 0 to stop the transfer (abort_reason says why).
+ */
+static int
+relay_feed(struct relay *r, const char *p, size_t len)
+{
+	const struct router_family	*f = relay_provider(r)->family;
+	struct router_sse_event		 ev;
+	ssize_t				 n;
+	int				 ok;
+
+	ok = 1;
+	while (len > 0) {
+		n = router_sse_parse(&r->sse, p, len, &ev);
+		if (n == ROUTER_SSE_NEED_MORE)
+			break;
+		if (n == ROUTER_SSE_BAD) {
+			(void)kore_strlcpy(r->st.error, "an event over the size "
+			    "limit", sizeof(r->st.error));
+			r->abort_reason = ABORT_BAD_STREAM;
+			ok = 0;
+			break;
+		}
+		p += n;
+		len -= n;
+		if (!f->stream_event(&r->st, ev.event[0] ? ev.event : NULL,
+		    ev.data, ev.data_len, r->chunks)) {
+			r->abort_reason = ABORT_BAD_STREAM;
+			ok = 0;
+			break;
+		}
+		if (r->st.failed) {
+			r->abort_reason = ABORT_UPSTREAM_ERROR;
+			ok = 0;
+			break;
+		}
+	}
+
+	if (!relay_emit(r)) {
+		r->abort_reason = ABORT_CLIENT;
+		return (0);
+	}
+
+	return (ok);
+}
+
+/* The translated chunks, as the client's surface wants them. */
+static int
+relay_emit(struct relay *r)
+{
+	json_t	*c;
+	size_t	 i;
+	char	*s;
+	int	 ok;
+
+	if (json_array_size(r->chunks) == 0)
+		return (1);
+
+	if (r->surface == ROUTER_SURFACE_ANTHROPIC) {
+		r->xout.len = 0;
+		json_array_foreach(r->chunks, i, c) {
+			if (!router_messages_stream_chunk(&r->ms, c, &r->xout))
+				kore_log(LOG_ERR, "rid=%s messages: a chunk did "
+				    "not translate", tg_request_id(r->req));
+		}
+		json_array_clear(r->chunks);
+		ok = relay_send(r, r->xout.data, r->xout.len);
+		r->xout.len = 0;
+		return (ok);
+	}
+
+	kore_buf_reset(r->out);
+	json_array_foreach(r->chunks, i, c) {
+		if ((s = json_dumps(c, JSON_COMPACT)) == NULL)
+			continue;
+		kore_buf_append(r->out, "data: ", 6);
+		kore_buf_append(r->out, s, strlen(s));
+		kore_buf_append(r->out, "\n\n", 2);
+		free(s);
+	}
+	json_array_clear(r->chunks);
+
+	ok = relay_send(r, r->out->data, r->out->offset);
+	kore_buf_reset(r->out);
+	return (ok);
+}
+
+/* One write of stream bytes to the client (headers first). */
+static int
+relay_send(struct relay *r, const void *data, size_t len)
+{
+	struct connection	*c = r->req->owner;
+	char			 hdr[24];
+	int			 n;
+
+	if (c == NULL || c->state != CONN_STATE_ESTABLISHED ||
+	    (r->req->flags & HTTP_REQUEST_DELETE))
+		return (0);
+	if (!r->headers_sent)
+		relay_headers(r);
+	if (len == 0)
+		return (1);
+
+	if (r->chunked) {
+		n = snprintf(hdr, sizeof(hdr), "%zx\r\n", len);
+		net_send_queue(c, hdr, n);
+		net_send_queue(c, data, len);
+		net_send_queue(c, "\r\n", 2);
+	} else {
+		net_send_queue(c, data, len);
+	}
+	tg_ctx(r->req)->bytes_out += len;
+
+	if (!net_send_flush(c)) {
+		kore_connection_disconnect(c);
+		return (0);
+	}
+
+	return (1);
+}
+
+/* The stream's status line and headers (kore-guide §5.2, P1, P3). */
+static void
+relay_headers(struct relay *r)
+{
+	struct http_request	*req = r->req;
+	struct connection	*c = req->owner;
+
+	r->headers_sent = 1;
+	http_response_header(req, "content-type", "text/event-stream");
+	http_response_header(req, "cache-control", "no-cache");
+	http_response_header(req, "x-accel-buffering", "no");
+	if (!(req->flags & HTTP_VERSION_1_0)) {
+		http_response_header(req, "transfer-encoding", "chunked");
+		r->chunked = 1;
+	}
+	req->flags |= HTTP_REQUEST_NO_CONTENT_LENGTH;
+	http_response(req, 200, NULL, 0);
+
+	c->http_timeout = 0;
+	if (c->flags & CONN_CLOSE_EMPTY) {
+		r->close_after = 1;
+		c->flags &= ~CONN_CLOSE_EMPTY;
+	}
+}
+
+/* The stream's end: the last chunk frame; keep-alive as before. */
+static void
+relay_stream_end(struct relay *r)
+{
+	struct connection	*c = r->req->owner;
+
+	if (c == NULL || !r->headers_sent)
+		return;
+
+	if (r->chunked)
+		net_send_queue(c, "0\r\n\r\n", 5);
+	if (r->close_after || !r->chunked)
+		c->flags |= CONN_CLOSE_EMPTY;
+	c->http_start = kore_time_ms();
+	c->http_timeout = http_header_timeout * 1000;
+}
+
+static int
+relay_wait(struct http_request *req)
+{
+	struct relay	*r = tg_state(req);
+
+	if (r->curl_live && r->curl.handle != NULL) {
+		/* Not done yet (a stray wakeup): sleep again. */
+		http_request_sleep(req);
+		return (HTTP_STATE_RETRY);
+	}
+
+	req->fsm_state = R_DONE;
+	return (HTTP_STATE_CONTINUE);
+}
+
+/*
+ * The echo answer: a whole answer at once; a stream one event at a
+ * time, paced by the provider's chunk_delay_ms (none: all at once).
+ */
+static int
+relay_local(struct http_request *req)
+{
+	struct relay			*r = tg_state(req);
+	const struct router_provider	*p = relay_provider(r);
+	const char			*base, *end;
+	size_t				 n;
+
+	if (!r->stream || r->status < 200 || r->status > 299) {
+		r->body_buf = kore_buf_alloc(r->local.body_len + 1);
+		kore_buf_append(r->body_buf, r->local.body, r->local.body_len);
+		req->fsm_state = R_DONE;
+		return (HTTP_STATE_CONTINUE);
+	}
+
+	while (r->local_off < r->local.body_len) {
+		base = r->local.body + r->local_off;
+		n = r->local.body_len - r->local_off;
+		if (p->chunk_delay_ms > 0 &&
+		    (end = memmem(base, n, "\n\n", 2)) != NULL)
+			n = end + 2 - base;
+		r->local_off += n;
+		r->last_byte = tg_now_us();
+		if (!relay_feed(r, base, n)) {
+			r->local_off = r->local.body_len;
+			break;
+		}
+		if (p->chunk_delay_ms > 0 &&
+		    r->local_off < r->local.body_len) {
+			relay_timer(r, TIMER_WAKE, p->chunk_delay_ms);
+			http_request_sleep(req);
+			return (HTTP_STATE_RETRY);
+		}
+	}
+
+	req->fsm_state = R_DONE;
+	return (HTTP_STATE_CONTINUE);
+}
+
+/*
+ * Judges the attempt that just ended and decides what comes next:
+ * success, the same target again, the next target, or the end.
+ */
+static int
+relay_done(struct http_request *req)
+{
+	struct relay			*r = tg_state(req);
+	const struct router_target	*t = &r->route.targets[r->target];
+	const struct router_provider	*p = t->provider;
+	long				 wait;
+	int				 ok;
+
+	relay_timer_stop(r);
+
+	/* The client left mid-stream: nobody to answer, settle and end. */
+	if (r->abort_reason == ABORT_CLIENT) {
+		r->usage = r->st.usage;
+		relay_outcome(r, ROUTER_OUTCOME_CLIENT_GONE, 499);
+		relay_attempt_clear(r);
+		if (!r->headers_sent)
+			req->status = 499;
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	ok = relay_judge(r, t);
+	tg_metrics_observe(router_metric_latency[p->index],
+	    (double)(tg_now_us() - r->attempt_start) / 1e6);
+	if (!ok)
+		tg_metrics_add(router_metric_errors[p->index], 1);
+	relay_attempt_clear(r);
+
+	if (ok) {
+		req->fsm_state = R_SETTLE;
+		return (HTTP_STATE_CONTINUE);
+	}
+
+	router_scrub(r->err.message, p->api_key);
+	kore_log(LOG_NOTICE, "rid=%s upstream %s:%s attempt %d: %d %s",
+	    tg_request_id(req), p->name, t->model, r->call->attempts,
+	    r->err.status, r->err.message);
+
+	/* Bytes went out: no fallback, the stream ends with the error. */
+	if (r->headers_sent) {
+		relay_cut(r);
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	if (!router_error_retryable(r->status) || r->err.status == 400) {
+		return (relay_fail(r));
+	}
+
+	/* The same target again, after a backoff (Retry-After first). */
+	if (r->tries < p->retries && !r->no_retry) {
+		wait = p->backoff_ms << r->tries;
+		if (r->retry_after_ms >= 0 && r->status == 429)
+			wait = r->retry_after_ms;
+		if (wait <= p->retry_after_cap_ms) {
+			r->tries++;
+			r->wait_ms = wait;
+			req->fsm_state = R_BACKOFF;
+			return (HTTP_STATE_CONTINUE);
+		}
+	}
+
+	if (r->target + 1 < r->route.ntargets) {
+		r->target++;
+		r->tries = 0;
+		req->fsm_state = R_ATTEMPT;
+		return (HTTP_STATE_CONTINUE);
+	}
+
+	return (relay_fail(r));
+}
+
+/*
+ * Returns 1 when the attempt produced a good answer (r->answer for a
+ * whole one, a finished stream otherwise), else fills r->err.
+ */
+static int
+relay_judge(struct relay *r, const struct router_target *t)
+{
+	const struct router_provider	*p = t->provider;
+	const struct router_family	*f = p->family;
+	const u_int8_t			*body;
+	size_t				 len;
+	char				 err[ROUTER_ERR_MAX];
+
+	if (r->err.status != 0)
+		return (0);	/* decided in relay_attempt */
+
+	switch (r->abort_reason) {
+	case ABORT_FIRST_BYTE:
+		r->status = 504;
+		relay_error(r, p, 504, "upstream_timeout", "%s did not answer "
+		    "within %ld ms", p->name, p->first_byte_ms);
+		return (0);
+	case ABORT_IDLE:
+		r->status = 504;
+		relay_error(r, p, 504, "upstream_timeout", "%s stalled for %ld "
+		    "ms", p->name, p->idle_ms);
+		return (0);
+	case ABORT_TOO_LARGE:
+		r->status = 400;
+		relay_error(r, p, 502, "upstream_error", "%s sent an answer "
+		    "over the size limit", p->name);
+		return (0);
+	case ABORT_BAD_STREAM:
+		r->status = 502;
+		relay_error(r, p, 502, "upstream_error", "%s sent a malformed "
+		    "stream: %s", p->name, r->st.error);
+		return (0);
+	case ABORT_UPSTREAM_ERROR:
+		r->status = 502;
+		relay_error(r, p, 502, "upstream_error", "%s failed "
+		    "mid-stream: %s", p->name, r->st.error);
+		return (0);
+	}
+
+	if (p->family->local == NULL && !kore_curl_success(&r->curl)) {
+		kore_log(LOG_NOTICE, "rid=%s %s: %s", tg_request_id(r->req),
+		    p->name, kore_curl_strerror(&r->curl));
+		if (r->curl.result == CURLE_OPERATION_TIMEDOUT) {
+			r->status = 504;
+			relay_error(r, p, 504, "upstream_timeout", "%s timed "
+			    "out", p->name);
+		} else if (r->started) {
+			/* An answer (often a stream) cut by the upstream. */
+			r->status = 502;
+			relay_error(r, p, 502, "upstream_error", "%s ended the "
+			    "answer early (the connection closed)", p->name);
+		} else {
+			r->status = 0;
+			relay_error(r, p, 502, "upstream_error", "%s could not "
+			    "be reached", p->name);
+		}
+		return (0);
+	}
+
+	body = NULL;
+	len = 0;
+	if (r->body_buf != NULL) {
+		body = r->body_buf->data;
+		len = r->body_buf->offset;
+	}
+
+	if (r->status < 200 || r->status > 299) {
+		struct router_error	e;
+
+		const char		*m;
+		size_t			 flen;
+
+		f->map_error(r->status, (const char *)body, len, &e);
+		/* "<family> failed ..." reads "<provider> failed ...". */
+		m = e.message;
+		flen = strlen(f->name);
+		if (!strncmp(m, f->name, flen) && m[flen] == ' ')
+			m += flen + 1;
+		relay_error(r, p, e.status, e.code, "%s %s", p->name, m);
+		r->err.retry_after_ms = r->retry_after_ms;
+		return (0);
+	}
+
+	if (!r->stream) {
+		r->answer = r->kind == ROUTER_KIND_CHAT ?
+		    f->chat_response(t, (const char *)body, len, &r->usage,
+		    err, sizeof(err)) :
+		    f->embed_response(t, (const char *)body, len, &r->usage,
+		    err, sizeof(err));
+		if (r->answer == NULL) {
+			r->status = 502;
+			relay_error(r, p, 502, "upstream_error", "%s sent a "
+			    "malformed answer: %s", p->name, err);
+			return (0);
+		}
+		return (1);
+	}
+
+	if (!r->st.done && r->st.finish_reason[0] == '\0') {
+		r->status = 502;
+		relay_error(r, p, 502, "upstream_error", "%s ended the stream "
+		    "early", p->name);
+		return (0);
+	}
+
+	r->usage = r->st.usage;
+	return (1);
+}
+
+/* Releases what one attempt holds; keeps the stream if bytes went out. */
+static void
+relay_attempt_clear(struct relay *r)
+{
+	const struct router_target	*t = &r->route.targets[r->target];
+	struct tg_ctx			*ctx = tg_ctx(r->req);
+
+	if (r->curl_live) {
+		kore_curl_cleanup(&r->curl);
+		r->curl_live = 0;
+	}
+	router_http_free(&r->http);
+	free(r->local.body);
+	memset(&r->local, 0, sizeof(r->local));
+	r->local_off = 0;
+	if (r->body_buf != NULL) {
+		kore_buf_free(r->body_buf);
+		r->body_buf = NULL;
+	}
+	r->abort_reason = ABORT_NONE;
+	r->started = 0;
+
+	if (r->headers_sent)
+		return;
+
+	/* A fresh stream for the next attempt. */
+	router_sse_free(&r->sse);
+	memset(&r->st, 0, sizeof(r->st));
+	r->st.target = t;
+	(void)snprintf(r->st.id, sizeof(r->st.id), "chatcmpl-%.50s",
+	    ctx->request_id);
+	(void)kore_strlcpy(r->st.model, t->model, sizeof(r->st.model));
+	r->st.created = (int64_t)time(NULL);
+	if (r->chunks == NULL)
+		r->chunks = json_array();
+	json_array_clear(r->chunks);
+	if (r->surface == ROUTER_SURFACE_ANTHROPIC) {
+		memset(&r->ms, 0, sizeof(r->ms));
+		router_messages_stream_init(&r->ms, ctx->request_id,
+		    r->chat.model);
+	}
+	if (r->out == NULL)
+		r->out = kore_buf_alloc(4096);
+}
+
+static void
+relay_error(struct relay *r, const struct router_provider *p, int status,
+    const char *code, const char *fmt, ...)
+{
+	va_list	ap;
+	char	msg[ROUTER_ERR_MAX];
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	r->err.status = status;
+	(void)kore_strlcpy(r->err.code, code, sizeof(r->err.code));
+	(void)kore_strlcpy(r->err.message, msg, sizeof(r->err.message));
+	router_scrub(r->err.message, p->api_key);
+}
+
+/* The final error, before any byte went out. */
+static int
+relay_fail(struct relay *r)
+{
+	int	secs;
+
+	if (r->err.status == 429) {
+		secs = r->err.retry_after_ms > 0 ?
+		    (int)((r->err.retry_after_ms + 999) / 1000) : 1;
+		tg_error_retry(r->req, 429, r->err.code, secs, "%s",
+		    r->err.message);
+	} else {
+		tg_error(r->req, r->err.status, r->err.code, NULL, "%s",
+		    r->err.message);
+	}
+
+	relay_outcome(r, r->err.status == 504 ? ROUTER_OUTCOME_TIMEOUT :
+	    ROUTER_OUTCOME_UPSTREAM_ERROR, r->err.status);
+	return (HTTP_STATE_COMPLETE);
+}
+
+/* An upstream failure after bytes went out: error event and [DONE]. */
+static void
+relay_cut(struct relay *r)
+{
+	json_t	*e;
+	char	*s;
+
+	kore_buf_reset(r->out);
+	e = tg_error_body(r->req, r->err.status, r->err.code, NULL,
+	    r->err.message);
+	if (e != NULL && (s = json_dumps(e, JSON_COMPACT)) != NULL) {
+		/* Anthropic names its events; [DONE] is OpenAI's alone. */
+		if (r->surface == ROUTER_SURFACE_ANTHROPIC)
+			kore_buf_appendf(r->out, "event: error\ndata: %s\n\n",
+			    s);
+		else
+			kore_buf_appendf(r->out, "data: %s\n\n", s);
+		free(s);
+	}
+	json_decref(e);
+	if (r->surface != ROUTER_SURFACE_ANTHROPIC)
+		kore_buf_append(r->out, "data: [DONE]\n\n", 14);
+	(void)relay_send(r, r->out->data, r->out->offset);
+	relay_stream_end(r);
+
+	r->usage = r->st.usage;
+	relay_outcome(r, ROUTER_OUTCOME_STREAM_CUT, 200);
+}
+
+/* Fills the outcome of the call and hands it to the meter. */
+static void
+relay_outcome(struct relay *r, int outcome, int status)
+{
+	struct router_call	*call = r->call;
+
+	if (call == NULL || r->settle_called)
+		return;
+	r->settle_called = 1;
+
+	call->outcome = outcome;
+	call->status = status;
+	call->usage = r->usage;
+	call->text_bytes = r->st.text_bytes;
+	call->ended_early = outcome == ROUTER_OUTCOME_STREAM_CUT ||
+	    outcome == ROUTER_OUTCOME_CLIENT_GONE;
+	call->latency_ms = (tg_now_us() - tg_ctx(r->req)->start_us) / 1000;
+	if (outcome == ROUTER_OUTCOME_NOT_STARTED)
+		call->target_used = -1;
+
+	router_call_settle(call);
+}
+
+static int
+relay_backoff(struct http_request *req)
+{
+	struct relay	*r = tg_state(req);
+
+	if (r->wait_ms > 0) {
+		relay_timer(r, TIMER_WAKE, r->wait_ms);
+		r->wait_ms = 0;
+		http_request_sleep(req);
+		return (HTTP_STATE_RETRY);
+	}
+
+	req->fsm_state = R_ATTEMPT;
+	return (HTTP_STATE_CONTINUE);
+}
+
+/*
+ * The call succeeded: settle it. A whole answer and a stream whose
+ * client asked for usage carry the cost, so they wait for the meter
+ * (at most SETTLE_WAIT_MS).
+ */
+static int
+relay_settle(struct http_request *req)
+{
+	struct relay	*r = tg_state(req);
+	int		 need_cost;
+
+	if (!r->settle_called)
+		relay_outcome(r, ROUTER_OUTCOME_OK, 200);
+
+	need_cost = !r->stream || (r->surface == ROUTER_SURFACE_OPENAI &&
+	    r->chat.include_usage);
+	if (need_cost && !r->call->settled && !r->settle_timed_out) {
+		r->call->waiter = req;
+		if (r->timer == NULL)
+			relay_timer(r, TIMER_SETTLE, SETTLE_WAIT_MS);
+		http_request_sleep(req);
+		return (HTTP_STATE_RETRY);
+	}
+
+	relay_timer_stop(r);
+	r->call->waiter = NULL;
+	if (r->settle_timed_out && !r->call->settled)
+		kore_log(LOG_ERR, "rid=%s the meter did not settle within "
+		    "%d ms; cost reported as 0", tg_request_id(req),
+		    SETTLE_WAIT_MS);
+
+	req->fsm_state = R_REPLY;
+	return (HTTP_STATE_CONTINUE);
+}
+
+static int
+relay_reply(struct http_request *req)
+{
+	struct relay	*r = tg_state(req);
+	json_t		*u, *chunk;
+	char		 cost[32], *s;
+	int64_t		 micros;
+
+	micros = r->call->settled ? r->call->cost_micros : 0;
+
+	if (r->surface == ROUTER_SURFACE_ANTHROPIC)
+		return (relay_reply_messages(r, micros));
+
+	if (!r->stream) {
+		u = json_object_get(r->answer, "usage");
+		if (!json_is_object(u)) {
+			u = router_usage_json(&r->usage);
+			if (r->kind == ROUTER_KIND_EMBED) {
+				json_object_del(u, "completion_tokens");
+				json_object_del(u, "prompt_tokens_details");
+				json_object_del(u,
+				    "completion_tokens_details");
+			}
+			json_object_set_new(r->answer, "usage", u);
+		}
+		json_object_set_new(u, "cost_micros", json_integer(micros));
+		(void)snprintf(cost, sizeof(cost), "%lld", (long long)micros);
+		http_response_header(req, "x-tollgate-cost-micros", cost);
+		tg_http_json(req, 200, r->answer);
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	kore_buf_reset(r->out);
+	if (r->chat.include_usage) {
+		u = router_usage_json(&r->usage);
+		json_object_set_new(u, "cost_micros", json_integer(micros));
+		chunk = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}",
+		    "id", r->st.id, "object", "chat.completion.chunk",
+		    "created", (json_int_t)r->st.created,
+		    "model", r->st.model, "choices", "usage", u);
+		if (chunk != NULL &&
+		    (s = json_dumps(chunk, JSON_COMPACT)) != NULL) {
+			kore_buf_appendf(r->out, "data: %s\n\n", s);
+			free(s);
+		}
+		json_decref(chunk);
+	}
+	kore_buf_append(r->out, "data: [DONE]\n\n", 14);
+	(void)relay_send(r, r->out->data, r->out->offset);
+	relay_stream_end(r);
+
+	return (HTTP_STATE_COMPLETE);
+}
+
+/* /v1/messages: the Anthropic message, or the stream's last events. */
+static int
+relay_reply_messages(struct relay *r, int64_t micros)
+{
+	json_t	*msg;
+	char	 cost[32];
+
+	if (!r->stream) {
+		msg = router_messages_response_from_openai(r->answer,
+		    &r->usage);
+		if (msg == NULL) {
+			tg_error(r->req, 502, "upstream_error", NULL,
+			    "the answer had no message");
+			return (HTTP_STATE_COMPLETE);
+		}
+		(void)snprintf(cost, sizeof(cost), "%lld", (long long)micros);
+		http_response_header(r->req, "x-tollgate-cost-micros", cost);
+		tg_http_json_steal(r->req, 200, msg);
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	r->xout.len = 0;
+	if (!router_messages_stream_finish(&r->ms, &r->usage, &r->xout))
+		kore_log(LOG_ERR, "rid=%s messages: the stream's end did not "
+		    "translate", tg_request_id(r->req));
+	(void)relay_send(r, r->xout.data, r->xout.len);
+	r->xout.len = 0;
+	relay_stream_end(r);
+	return (HTTP_STATE_COMPLETE);
+}
+
+/* --- timers ---------------------------------------------------------- */
+
+static void
+relay_timer(struct relay *r, int kind, u_int64_t ms)
+{
+	relay_timer_stop(r);
+	r->timer_kind = kind;
+	r->timer = kore_timer_add(relay_timer_fire, ms > 0 ? ms : 1, r,
+	    KORE_TIMER_ONESHOT);
+}
+
+static void
+relay_timer_stop(struct relay *r)
+{
+	if (r->timer != NULL) {
+		kore_timer_remove(r->timer);
+		r->timer = NULL;
+	}
+	r->timer_kind = TIMER_NONE;
+}
+
+/*
+ * Kore frees a oneshot timer after this returns, so r->timer is
+ * forgotten first. The watchdog re-arms itself for the next deadline
+ * while the upstream keeps sending.
+ */
+static void
+relay_timer_fire(void *arg, u_int64_t now)
+{
+	struct relay			*r = arg;
+	const struct router_provider	*p;
+	u_int64_t			 idle, since;
+	int				 kind;
+
+	(void)now;
+	kind = r->timer_kind;
+	r->timer = NULL;
+	r->timer_kind = TIMER_NONE;
+
+	switch (kind) {
+	case TIMER_WAKE:
+		http_request_wakeup(r->req);
+		return;
+	case TIMER_SETTLE:
+		r->settle_timed_out = 1;
+		http_request_wakeup(r->req);
+		return;
+	case TIMER_WATCHDOG:
+		break;
+	default:
+		return;
+	}
+
+	if (!r->curl_live || r->curl.handle == NULL)
+		return;		/* done; the request runs next anyway */
+
+	p = relay_provider(r);
+	if (!r->started) {
+		since = (tg_now_us() - r->attempt_start) / 1000;
+		if (since >= (u_int64_t)p->first_byte_ms) {
+			relay_abort(r, ABORT_FIRST_BYTE);
+			return;
+		}
+		relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms - since);
+		return;
+	}
+
+	/* Only a stream can go quiet between bytes; curl's total covers
+	 * the rest of a whole answer. */
+	if (!r->stream)
+		return;
+	idle = (tg_now_us() - r->last_byte) / 1000;
+	if (idle >= (u_int64_t)p->idle_ms) {
+		relay_abort(r, ABORT_IDLE);
+		return;
+	}
+	relay_timer(r, TIMER_WATCHDOG, p->idle_ms - idle);
+}
+
+/* Stops the transfer now (not from inside a curl callback). */
+static void
+relay_abort(struct relay *r, int reason)
+{
+	r->abort_reason = reason;
+	kore_curl_cleanup(&r->curl);
+	r->curl_live = 0;
+	http_request_wakeup(r->req);
+}
+
+/*
+ * Kore frees the request: after a normal end, or because the client
+ * left. In the second case the call is settled here for what was used.
+ */
+static void
+relay_free(struct http_request *req, void *arg)
+{
+	struct relay	*r = arg;
+	int		 outcome;
+
+	relay_timer_stop(r);
+
+	/* Kore's dispatcher already cleaned bound curl handles. */
+	r->curl_live = 0;
+
+	if (r->call != NULL) {
+		if (r->reserving && !r->settle_called) {
+			outcome = r->call->attempts > 0 ?
+			    ROUTER_OUTCOME_CLIENT_GONE :
+			    ROUTER_OUTCOME_NOT_STARTED;
+			if (outcome == ROUTER_OUTCOME_CLIENT_GONE &&
+			    !r->usage.reported)
+				r->usage = r->st.usage;
+			relay_outcome(r, outcome, 499);
+		} else if (!r->settle_called && r->call->attempts > 0) {
+			/* No meter: still mark the call ended. */
+			relay_outcome(r, ROUTER_OUTCOME_CLIENT_GONE, 499);
+		}
+		router_call_release(r->call);
+		r->call = NULL;
+	}
+
+	(void)req;
+	router_http_free(&r->http);
+	free(r->local.body);
+	router_sse_free(&r->sse);
+	json_decref(r->body);
+	json_decref(r->chunks);
+	json_decref(r->answer);
+	if (r->body_buf != NULL)
+		kore_buf_free(r->body_buf);
+	if (r->out != NULL)
+		kore_buf_free(r->out);
+	router_xbuf_free(&r->xout);
+}

@@ -1,0 +1,258 @@
+/*
+ * Shared pure helpers for upstream calls (see upstream.h), plus the
+ * router_http functions declared in provider.h.
+ *
+ * Error text from a provider is untrusted: it is cut to a bounded
+ * length, control characters are replaced, and the caller scrubs the
+ * provider's key out of it before any client or log sees it.
+ */
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "router/upstream.h"
+
+void
+router_http_free(struct router_http *http)
+{
+	int	i;
+
+	free(http->url);
+	free(http->body);
+	for (i = 0; i < http->nheaders; i++)
+		free(http->headers[i]);
+	memset(http, 0, sizeof(*http));
+}
+
+int
+router_http_header(struct router_http *http, const char *name,
+    const char *value)
+{
+	char	*h;
+	size_t	 len;
+
+	if (http->nheaders >= ROUTER_HEADERS_MAX)
+		return (0);
+
+	len = strlen(name) + strlen(value) + 3;
+	if ((h = malloc(len)) == NULL)
+		return (0);
+	(void)snprintf(h, len, "%s: %s", name, value);
+	http->headers[http->nheaders++] = h;
+	return (1);
+}
+
+void
+router_error_map(long status, const char *msg, struct router_error *e)
+{
+	const char	*what, *code;
+
+	memset(e, 0, sizeof(*e));
+	if (msg == NULL || *msg == '\0')
+		msg = "no message";
+
+	switch (status) {
+	case 400:
+	case 413:
+	case 422:
+		e->status = 400;
+		code = "invalid_value";
+		what = "rejected the request";
+		break;
+	case 429:
+		e->status = 429;
+		code = "rate_limited";
+		what = "rate limited the request";
+		break;
+	case 408:
+	case 504:
+		e->status = 504;
+		code = "upstream_timeout";
+		what = "timed out";
+		break;
+	case 401:
+	case 403:
+		/* Their message may quote our key; never pass it on. */
+		e->status = 502;
+		code = "upstream_error";
+		what = "refused our credentials";
+		msg = "check the provider's API key";
+		break;
+	default:
+		e->status = 502;
+		code = "upstream_error";
+		what = "failed";
+		break;
+	}
+
+	(void)snprintf(e->code, sizeof(e->code), "%s", code);
+	(void)snprintf(e->message, sizeof(e->message), "%s (%ld): %s", what,
+	    status, msg);
+}
+
+/* Connect errors, timeouts, 429 and 5xx may go to the next target. */
+int
+router_error_retryable(long status)
+{
+	return (status == 0 || status == 408 || status == 429 ||
+	    status >= 500);
+}
+
+void
+router_error_message(const char *body, size_t len, char *out, size_t outlen)
+{
+	json_t		*doc, *e;
+	const char	*m;
+	size_t		 i, n;
+
+	out[0] = '\0';
+	if (outlen == 0)
+		return;
+
+	m = NULL;
+	doc = json_loadb(body, len, 0, NULL);
+	if (doc != NULL) {
+		e = json_object_get(doc, "error");
+		if (json_is_string(e))
+			m = json_string_value(e);
+		else if (json_is_object(e))
+			m = json_string_value(json_object_get(e, "message"));
+		if (m == NULL)
+			m = json_string_value(json_object_get(doc, "message"));
+		if (m == NULL)
+			m = json_string_value(json_object_get(doc, "detail"));
+	}
+
+	if (m != NULL) {
+		(void)snprintf(out, outlen, "%s", m);
+	} else {
+		n = len < outlen - 1 ? len : outlen - 1;
+		memcpy(out, body, n);
+		out[n] = '\0';
+	}
+	json_decref(doc);
+
+	/* One printable line, cut short. */
+	for (i = 0; out[i] != '\0'; i++) {
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+			out[i] = ' ';
+	}
+	if (i > 300 && outlen > 300)
+		(void)snprintf(out + 297, outlen - 297, "...");
+}
+
+long
+router_retry_after_ms(const char *v, time_t now)
+{
+	struct tm	 tm;
+	const char	*end;
+	char		*e;
+	long		 secs;
+	time_t		 t;
+
+	if (v == NULL)
+		return (-1);
+	while (*v == ' ')
+		v++;
+
+	if (isdigit((unsigned char)*v)) {
+		secs = strtol(v, &e, 10);
+		while (*e == ' ')
+			e++;
+		if (*e != '\0' || secs < 0 || secs > 86400)
+			return (-1);
+		return (secs * 1000);
+	}
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL || *end != '\0')
+		return (-1);
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return (-1);
+	if (t <= now)
+		return (0);
+	if (t - now > 86400)
+		return (-1);
+	return ((long)(t - now) * 1000);
+}
+
+void
+router_scrub(char *s, const char *secret)
+{
+	size_t	 slen;
+	char	*p;
+
+	if (secret == NULL || (slen = strlen(secret)) < 4)
+		return;
+
+	while ((p = strstr(s, secret)) != NULL) {
+		memcpy(p, "***", 3);
+		memmove(p + 3, p + slen, strlen(p + slen) + 1);
+	}
+}
+
+int
+router_usage_parse(const json_t *o, struct router_usage *u)
+{
+	const json_t	*d;
+
+	if (!json_is_object(o))
+		return (0);
+
+	memset(u, 0, sizeof(*u));
+	u->prompt_tokens = json_integer_value(json_object_get(o,
+	    "prompt_tokens"));
+	u->completion_tokens = json_integer_value(json_object_get(o,
+	    "completion_tokens"));
+	if ((d = json_object_get(o, "prompt_tokens_details")) != NULL) {
+		u->cached_tokens = json_integer_value(json_object_get(d,
+		    "cached_tokens"));
+		u->cache_creation_tokens = json_integer_value(
+		    json_object_get(d, "cache_creation_tokens"));
+	}
+	if ((d = json_object_get(o, "completion_tokens_details")) != NULL)
+		u->reasoning_tokens = json_integer_value(json_object_get(d,
+		    "reasoning_tokens"));
+
+	if (u->prompt_tokens < 0)
+		u->prompt_tokens = 0;
+	if (u->completion_tokens < 0)
+		u->completion_tokens = 0;
+	if (u->cached_tokens < 0 || u->cached_tokens > u->prompt_tokens)
+		u->cached_tokens = 0;
+	if (u->cache_creation_tokens < 0)
+		u->cache_creation_tokens = 0;
+	if (u->reasoning_tokens < 0)
+		u->reasoning_tokens = 0;
+	u->reported = 1;
+	return (1);
+}
+
+json_t *
+router_usage_json(const struct router_usage *u)
+{
+	json_t	*o, *d;
+
+	o = json_pack("{s:I, s:I, s:I}",
+	    "prompt_tokens", (json_int_t)u->prompt_tokens,
+	    "completion_tokens", (json_int_t)u->completion_tokens,
+	    "total_tokens", (json_int_t)(u->prompt_tokens +
+	    u->completion_tokens));
+	if (o == NULL)
+		return (NULL);
+
+	d = json_pack("{s:I}", "cached_tokens", (json_int_t)u->cached_tokens);
+	if (d != NULL && u->cache_creation_tokens > 0)
+		json_object_set_new(d, "cache_creation_tokens",
+		    json_integer(u->cache_creation_tokens));
+	json_object_set_new(o, "prompt_tokens_details", d);
+	json_object_set_new(o, "completion_tokens_details",
+	    json_pack("{s:I}", "reasoning_tokens",
+	    (json_int_t)u->reasoning_tokens));
+
+	return (o);
+}

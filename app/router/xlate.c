@@ -1,0 +1,270 @@
+/*
+ * Small pieces every translating family needs (see xlate.h). Nothing
+ * here knows a provider: the anthropic and gemini families and the
+ * /v1/messages translation build on these so that chunks, usage objects
+ * and error statuses look the same whichever upstream answered.
+ */
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router/xlate.h"
+
+static char	*b64_encode(const unsigned char *, size_t);
+
+int
+router_xbuf_add(struct router_xbuf *b, const void *p, size_t len)
+{
+	size_t	 ncap;
+	char	*n;
+
+	if (len > SIZE_MAX / 2 - b->len - 1)
+		return (0);
+	if (b->len + len + 1 > b->cap) {
+		ncap = b->cap ? b->cap : 256;
+		while (ncap < b->len + len + 1)
+			ncap *= 2;
+		if ((n = realloc(b->data, ncap)) == NULL)
+			return (0);
+		b->data = n;
+		b->cap = ncap;
+	}
+	if (len > 0)
+		memcpy(b->data + b->len, p, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return (1);
+}
+
+int
+router_xbuf_str(struct router_xbuf *b, const char *s)
+{
+	return (router_xbuf_add(b, s, strlen(s)));
+}
+
+void
+router_xbuf_free(struct router_xbuf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+char *
+router_xlate_printf(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r == -1)
+		return (NULL);
+	return (s);
+}
+
+int
+router_xlate_chunk(struct router_stream *st, json_t *chunks, int choice,
+    json_t *delta, const char *finish)
+{
+	json_t	*c, *ch;
+
+	if (delta == NULL)
+		return (0);
+	if (choice == 0 && !st->sent_role) {
+		json_object_set_new(delta, "role", json_string("assistant"));
+		if (json_object_get(delta, "content") == NULL &&
+		    json_object_get(delta, "tool_calls") == NULL)
+			json_object_set_new(delta, "content", json_string(""));
+		st->sent_role = 1;
+	}
+	if (finish != NULL && choice == 0)
+		router_xlate_copy(st->finish_reason,
+		    sizeof(st->finish_reason), finish);
+
+	ch = json_pack("{s:i, s:o, s:o}", "index", choice, "delta", delta,
+	    "finish_reason", finish ? json_string(finish) : json_null());
+	if (ch == NULL)
+		return (0);
+	c = json_pack("{s:s, s:s, s:I, s:s, s:[o]}",
+	    "id", st->id, "object", "chat.completion.chunk",
+	    "created", (json_int_t)st->created, "model", st->model,
+	    "choices", ch);
+	if (c == NULL)
+		return (0);
+	return (json_array_append_new(chunks, c) == 0);
+}
+
+char *
+router_xlate_content_text(const json_t *content, const char *sep)
+{
+	struct router_xbuf	 b = { NULL, 0, 0 };
+	const json_t		*part, *text;
+	size_t			 i;
+	int			 first = 1;
+
+	if (content == NULL || json_is_null(content))
+		return (strdup(""));
+	if (json_is_string(content))
+		return (strdup(json_string_value(content)));
+	if (!json_is_array(content))
+		return (NULL);
+	json_array_foreach(content, i, part) {
+		if (!json_is_object(part))
+			goto fail;
+		text = json_object_get(part, "text");
+		if (!json_is_string(text))
+			continue;
+		if (!first && !router_xbuf_str(&b, sep))
+			goto fail;
+		if (!router_xbuf_str(&b, json_string_value(text)))
+			goto fail;
+		first = 0;
+	}
+	if (b.data == NULL)
+		return (strdup(""));
+	return (b.data);
+fail:
+	router_xbuf_free(&b);
+	return (NULL);
+}
+
+int
+router_xlate_data_url(const char *url, char *mime, size_t mimelen,
+    const char **data)
+{
+	const char	*p, *semi;
+	size_t		 n;
+
+	if (strncmp(url, "data:", 5) != 0)
+		return (0);
+	p = url + 5;
+	if ((semi = strchr(p, ';')) == NULL)
+		return (0);
+	if (strncmp(semi, ";base64,", 8) != 0)
+		return (0);
+	n = (size_t)(semi - p);
+	if (n == 0 || n >= mimelen)
+		return (0);
+	memcpy(mime, p, n);
+	mime[n] = '\0';
+	*data = semi + 8;
+	return (1);
+}
+
+void
+router_xlate_clean(char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+	}
+}
+
+void
+router_xlate_copy(char *dst, size_t len, const char *s)
+{
+	size_t	n;
+
+	if (len == 0)
+		return;
+	if (s == NULL)
+		s = "";
+	n = strlen(s);
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+json_int_t
+router_xlate_int(const json_t *o, const char *key, json_int_t def)
+{
+	const json_t	*v;
+
+	if (!json_is_object(o))
+		return (def);
+	v = json_object_get(o, key);
+	if (!json_is_integer(v))
+		return (def);
+	return (json_integer_value(v));
+}
+
+int
+router_xlate_embeddings_base64(json_t *list)
+{
+	json_t		*data, *item, *emb, *v;
+	unsigned char	*raw;
+	char		*s;
+	size_t		 i, j, n;
+	float		 f;
+	uint32_t	 u;
+
+	data = json_object_get(list, "data");
+	if (!json_is_array(data))
+		return (0);
+	json_array_foreach(data, i, item) {
+		emb = json_object_get(item, "embedding");
+		if (!json_is_array(emb))
+			return (0);
+		n = json_array_size(emb);
+		if ((raw = malloc(n * 4 + 1)) == NULL)
+			return (0);
+		json_array_foreach(emb, j, v) {
+			if (!json_is_number(v)) {
+				free(raw);
+				return (0);
+			}
+			f = (float)json_number_value(v);
+			memcpy(&u, &f, sizeof(u));
+			raw[j * 4] = u & 0xff;
+			raw[j * 4 + 1] = (u >> 8) & 0xff;
+			raw[j * 4 + 2] = (u >> 16) & 0xff;
+			raw[j * 4 + 3] = (u >> 24) & 0xff;
+		}
+		s = b64_encode(raw, n * 4);
+		free(raw);
+		if (s == NULL)
+			return (0);
+		json_object_set_new(item, "embedding", json_string(s));
+		free(s);
+	}
+	return (1);
+}
+
+static char *
+b64_encode(const unsigned char *p, size_t len)
+{
+	static const char	 tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char			*out, *o;
+	size_t			 i;
+	uint32_t		 v;
+
+	if ((out = malloc((len + 2) / 3 * 4 + 1)) == NULL)
+		return (NULL);
+	o = out;
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*o++ = tab[(v >> 18) & 63];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = tab[(v >> 6) & 63];
+		*o++ = tab[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		*o++ = tab[(v >> 18) & 63];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return (out);
+}

@@ -1,0 +1,75 @@
+/*
+ * Helpers shared by the translating families (anthropic, gemini) and the
+ * Anthropic-shaped /v1/messages surface: OpenAI chunk building, content
+ * part access, data URLs, provider text clean-up, embeddings as base64.
+ * The router's own upstream.h has the rest (error mapping, usage JSON,
+ * router_http helpers).
+ *
+ * Pure C over jansson; strings returned are malloc'd (free()).
+ */
+
+#ifndef ROUTER_XLATE_H
+#define ROUTER_XLATE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "router/provider.h"
+
+/* A growable malloc'd byte buffer (always NUL-terminated when len > 0). */
+struct router_xbuf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+};
+
+int	 router_xbuf_add(struct router_xbuf *, const void *, size_t);
+int	 router_xbuf_str(struct router_xbuf *, const char *);
+void	 router_xbuf_free(struct router_xbuf *);
+
+/* printf into a fresh malloc'd string (NULL on failure). */
+char	*router_xlate_printf(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/*
+ * Appends one chat.completion.chunk for choice 'choice' to chunks: the
+ * delta is stolen, finish may be NULL. The role is added to the first
+ * delta of choice 0 (st->sent_role). Returns 0 on allocation failure.
+ */
+int	 router_xlate_chunk(struct router_stream *, json_t *, int, json_t *,
+	    const char *);
+
+/*
+ * The text of an OpenAI message content (a string, or an array of parts
+ * whose "text" parts are joined with sep). NULL content gives "".
+ * Returns a malloc'd string, or NULL when content has another shape.
+ */
+char	*router_xlate_content_text(const json_t *, const char *);
+
+/*
+ * Splits "data:<mime>;base64,<data>". Returns 1 and points *data into
+ * url; 0 when url is not a base64 data URL or mime is too long.
+ */
+int	 router_xlate_data_url(const char *, char *, size_t, const char **);
+
+/*
+ * Provider text made safe to pass on: control characters become
+ * spaces (the router scrubs keys and maps the status, upstream.h).
+ */
+void	 router_xlate_clean(char *);
+
+/* Copies s into a fixed buffer, always terminated. */
+void	 router_xlate_copy(char *, size_t, const char *);
+
+/* Integer member of o, or def when absent or not an integer. */
+json_int_t	router_xlate_int(const json_t *, const char *, json_int_t);
+
+/*
+ * Converts each data[].embedding float array of an OpenAI embeddings
+ * list into the base64 of its little-endian float32 values, as OpenAI
+ * answers encoding_format "base64". Returns 0 on a malformed list.
+ */
+int	 router_xlate_embeddings_base64(json_t *);
+
+#endif

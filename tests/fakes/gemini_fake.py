@@ -1,0 +1,224 @@
+"""A fake Google Generative Language API for the integration tests:
+POST /v1beta/models/{model}:generateContent, :streamGenerateContent
+?alt=sse and :batchEmbedContents, the real wire format over HTTP/1.1 on
+127.0.0.1 (CRLF event framing, as Google sends it). Streams and whole
+answers are built from the same parts. See families_http.py for the
+common API (push, requests, aborted, close).
+
+Scripts (fake.push(kind, **opts)):
+  text          one text part (opts: text)
+  tools         a thought, text, then two parallel functionCall parts
+                (get_weather Paris with a thoughtSignature, get_time)
+  thinking      thought text, then text (thoughtsTokenCount in usage)
+  cache         text with cachedContentTokenCount
+  max_tokens    finishReason MAX_TOKENS
+  safety        finishReason SAFETY
+  blocked       promptFeedback.blockReason, no candidates
+  error         status (default 500) with Google's error body; opts:
+                status, error_status, message, retry_after
+  stream_error  (streams) an error object after the first chunk
+Every script takes delay, gate, truncate, stall (streams).
+
+Authentication as Google checks it: x-goog-api-key must equal api_key
+when the fake has one, else 400 INVALID_ARGUMENT / API_KEY_INVALID.
+
+Run alone: python3 gemini_fake.py [port]
+"""
+
+import json
+import re
+import sys
+import time
+
+try:
+    from .families_http import FakeBase
+except ImportError:
+    from families_http import FakeBase
+
+PATH = re.compile(r"^/v1beta/models/([A-Za-z0-9._-]+):"
+                  r"(generateContent|streamGenerateContent|"
+                  r"batchEmbedContents)$")
+
+STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED",
+          404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+          503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+
+
+class GeminiFake(FakeBase):
+    name = "gemini"
+
+    def __init__(self, api_key=None, **kw):
+        super().__init__(api_key=api_key, **kw)
+        self.counter = 0
+
+    def error(self, h, status, message, gstatus=None, retry_after=None,
+              details=None):
+        err = {"code": status, "message": message,
+               "status": gstatus or STATUS.get(status, "UNKNOWN")}
+        if details:
+            err["details"] = details
+        headers = {}
+        if retry_after is not None:
+            headers["retry-after"] = str(retry_after)
+        self.send_json(h, status, {"error": err}, headers)
+
+    def answer(self, script, model):
+        """(candidates, usageMetadata, promptFeedback) of the script."""
+        kind = script.kind
+        text = script.get("text", "Hello from the Gemini fake.")
+        usage = {"promptTokenCount": 30, "candidatesTokenCount": 10,
+                 "totalTokenCount": 40,
+                 "promptTokensDetails": [{"modality": "TEXT",
+                                          "tokenCount": 30}]}
+        finish = "STOP"
+        if kind == "tools":
+            parts = [
+                {"text": "Two lookups are needed.", "thought": True},
+                {"text": "Let me check both."},
+                {"functionCall": {"name": "get_weather",
+                                  "args": {"location": "Paris",
+                                           "unit": "celsius"}},
+                 "thoughtSignature": "CiQB0e2Kb3fakeSig"},
+                {"functionCall": {"name": "get_time",
+                                  "args": {"tz": "Europe/Paris"}}},
+            ]
+            usage.update(candidatesTokenCount=20, thoughtsTokenCount=15,
+                         totalTokenCount=65)
+        elif kind == "thinking":
+            parts = [{"text": "Let me reason it out.", "thought": True},
+                     {"text": text}]
+            usage.update(thoughtsTokenCount=25, totalTokenCount=65)
+        elif kind == "cache":
+            parts = [{"text": text}]
+            usage.update(promptTokenCount=2048, cachedContentTokenCount=2000,
+                         totalTokenCount=2058)
+        elif kind == "max_tokens":
+            parts = [{"text": "This answer is cut sh"}]
+            finish = "MAX_TOKENS"
+        elif kind == "safety":
+            parts = []
+            finish = "SAFETY"
+        elif kind == "blocked":
+            return [], {"promptTokenCount": 9, "totalTokenCount": 9}, \
+                {"blockReason": "SAFETY"}
+        else:
+            parts = [{"text": text}]
+        cand = {"content": {"role": "model", "parts": parts},
+                "finishReason": finish, "index": 0,
+                "safetyRatings": []}
+        return [cand], usage, None
+
+    def handle(self, h, rec):
+        path, _, query = rec.path.partition("?")
+        m = PATH.match(path)
+        if rec.method != "POST" or m is None:
+            self.error(h, 404, "Method not found.")
+            return
+        model, method = m.group(1), m.group(2)
+        if self.api_key is not None and \
+                rec.headers.get("x-goog-api-key") != self.api_key:
+            self.error(h, 400, "API key not valid. Please pass a valid API "
+                       "key.", details=[{
+                           "@type": "type.googleapis.com/google.rpc."
+                                    "ErrorInfo",
+                           "reason": "API_KEY_INVALID",
+                           "domain": "googleapis.com"}])
+            return
+        req = rec.json
+        if not isinstance(req, dict):
+            self.error(h, 400, "Invalid JSON payload received.")
+            return
+        script = self.next_script()
+        if script.kind == "error":
+            status = int(script.get("status", 500))
+            self.error(h, status, script.get("message", "fake error"),
+                       script.get("error_status"), script.get("retry_after"))
+            return
+        if method == "batchEmbedContents":
+            self.embed(h, req)
+            return
+        if not isinstance(req.get("contents"), list) or not req["contents"]:
+            self.error(h, 400, "* GenerateContentRequest.contents: contents "
+                       "is not specified")
+            return
+        cands, usage, feedback = self.answer(script, model)
+        self.counter += 1
+        rid = "fakeResp%04dXz" % self.counter
+        if method == "generateContent":
+            doc = {"candidates": cands, "usageMetadata": usage,
+                   "modelVersion": model, "responseId": rid}
+            if feedback:
+                doc = {"promptFeedback": feedback, "usageMetadata": usage,
+                       "modelVersion": model, "responseId": rid}
+            self.send_json(h, 200, doc)
+            return
+        if query != "alt=sse":
+            self.error(h, 400, "this fake streams only with alt=sse")
+            return
+        self.start_stream(h)
+        self.stream_events(h, self.frames(cands, usage, feedback, model,
+                                          rid, script), script)
+
+    def frames(self, cands, usage, feedback, model, rid, script):
+        def frame(doc):
+            return "data: %s\r\n\r\n" % json.dumps(doc)
+
+        base = {"modelVersion": model, "responseId": rid}
+        if feedback:
+            return [frame(dict(base, promptFeedback=feedback,
+                               usageMetadata=usage))]
+        cand = cands[0]
+        out = []
+        parts = cand["content"]["parts"]
+        # text parts go out in pieces, function calls whole
+        chunks = []
+        for p in parts:
+            if "text" in p:
+                for piece in self.pieces(p["text"], 2):
+                    chunks.append([dict(p, text=piece)])
+            else:
+                chunks.append([p])
+        if not chunks:
+            chunks = [[]]
+        partial = {"promptTokenCount": usage["promptTokenCount"],
+                   "totalTokenCount": usage["promptTokenCount"]}
+        if "cachedContentTokenCount" in usage:
+            partial["cachedContentTokenCount"] = \
+                usage["cachedContentTokenCount"]
+        for n, ps in enumerate(chunks):
+            c = {"content": {"role": "model", "parts": ps}, "index": 0}
+            last = n == len(chunks) - 1
+            if last:
+                c["finishReason"] = cand["finishReason"]
+            out.append(frame(dict(base, candidates=[c],
+                                  usageMetadata=usage if last else partial)))
+            if script.kind == "stream_error" and n == 0:
+                out.append(frame({"error": {
+                    "code": 503, "message": "The model is overloaded.",
+                    "status": "UNAVAILABLE"}}))
+                return out
+        return out
+
+    def embed(self, h, req):
+        reqs = req.get("requests")
+        if not isinstance(reqs, list) or not reqs:
+            self.error(h, 400, "requests is required")
+            return
+        out = []
+        for r in reqs:
+            text = "".join(p.get("text", "") for p in
+                           r.get("content", {}).get("parts", []))
+            dims = int(r.get("outputDimensionality") or 4)
+            # deterministic values from the text
+            vals = [round(((sum(map(ord, text)) * (i + 1)) % 1000) / 1000.0,
+                          3) for i in range(dims)]
+            out.append({"values": vals})
+        self.send_json(h, 200, {"embeddings": out})
+
+
+if __name__ == "__main__":
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    f = GeminiFake(port=port)
+    print(f.url, flush=True)
+    while True:
+        time.sleep(3600)

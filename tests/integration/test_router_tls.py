@@ -1,0 +1,91 @@
+"""A tollgate running as a non-root user with seccomp on reaches an
+HTTPS upstream by a host name that goes through the resolver (curl's
+threaded resolver starts a thread: clone3/rseq under glibc 2.36), and
+verifies its certificate against TOLLGATE_CA_FILE."""
+
+import os
+import shutil
+import socket
+import tempfile
+
+import pytest
+
+from fakes.openai_fake import FakeOpenAI, make_cert
+from lib.router import (Router, assemble, assert_error, catalog,
+                        router_env, seed_key)
+from lib.server import ROOT
+
+
+def _private_binary():
+    """A copy every user can execute (the checkout may be under /root)."""
+    d = tempfile.mkdtemp(prefix="tg-bin-")
+    os.chmod(d, 0o755)
+    dst = os.path.join(d, "tollgate")
+    shutil.copy(os.environ.get("TOLLGATE_BIN", os.path.join(ROOT,
+                                                            "tollgate")), dst)
+    os.chmod(dst, 0o755)
+    return dst
+
+
+def _local_hostname():
+    host = socket.gethostname()
+    try:
+        addrs = {a[4][0] for a in socket.getaddrinfo(host, 443)}
+    except OSError:
+        return None
+    if host in ("localhost", "") or not addrs or not all(
+            a.startswith("127.") for a in addrs):
+        return None
+    return host
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
+def test_https_upstream_by_hostname_unprivileged_with_seccomp(db, tollgate):
+    host = _local_hostname()
+    if host is None:
+        pytest.skip("the machine's host name does not resolve to loopback")
+    certdir = tempfile.mkdtemp(prefix="tg-cert-")
+    cert, key = make_cert(certdir, names=(host, "localhost"))
+    f = FakeOpenAI(tls=(cert, key)).start()
+    binary = None
+    try:
+        cat = catalog(f, base_url=f.base_url(host), retries=0)
+        binary = _private_binary()
+
+        t = tollgate(env=router_env(cat, TOLLGATE_CA_FILE=cert),
+                     user="tollgate", wait=False)
+        t.binary = binary
+        t.start()
+        assert "seccomp sandbox enabled" in t.log()
+        k, _, _ = seed_key(db)
+        r = Router(t, k, f)
+        workers = t.pids()
+
+        a = r.chat({"model": "fake:m", "messages": [
+            {"role": "user", "content": "over tls"}]})
+        assert a.status_code == 200, a.text + t.log()
+        assert a.json()["choices"][0]["message"]["content"] == \
+            "fake: over tls"
+        s = r.stream({"model": "fake:m", "stream": True, "messages": [
+            {"role": "user", "content": "streamed tls"}]})
+        assert s.done()
+        assert assemble(s.json_events())["choices"][0]["message"][
+            "content"] == "fake: streamed tls"
+        assert f.requests[-1]["headers"]["Host"].startswith(host)
+        assert "sandbox violation" not in t.log()
+        assert t.pids() == workers
+        t.stop()
+
+        # Without the CA the certificate is refused: verification is on.
+        t2 = tollgate(env=router_env(cat), user="tollgate", wait=False)
+        t2.binary = binary
+        t2.start()
+        r2 = Router(t2, k, f)
+        assert_error(r2.chat({"model": "fake:m", "messages": [
+            {"role": "user", "content": "x"}]}), 502, "upstream_error")
+        assert "sandbox violation" not in t2.log()
+    finally:
+        f.stop()
+        shutil.rmtree(certdir, ignore_errors=True)
+        if binary is not None:
+            shutil.rmtree(os.path.dirname(binary), ignore_errors=True)

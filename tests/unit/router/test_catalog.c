@@ -1,0 +1,402 @@
+/*
+ * The router catalog: conf/router.json parsing and checks, the
+ * environment overrides, and model addressing.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tg_test.h"
+#include "router/catalog.h"
+
+static const char	*env_names[8];
+static const char	*env_values[8];
+static int		 env_n;
+
+static const char *
+fake_getenv(const char *name)
+{
+	int	i;
+
+	for (i = 0; i < env_n; i++) {
+		if (!strcmp(env_names[i], name))
+			return (env_values[i]);
+	}
+	return (NULL);
+}
+
+static void
+env_set(const char *name, const char *value)
+{
+	env_names[env_n] = name;
+	env_values[env_n++] = value;
+}
+
+static const char good[] =
+    "{\"defaults\":{\"timeouts\":{\"connect_ms\":1000,\"total_ms\":500000},"
+    "\"retries\":2},"
+    "\"providers\":["
+    "{\"name\":\"echo\",\"family\":\"echo\",\"chunk_delay_ms\":5,"
+    "\"models\":[{\"name\":\"echo-1\",\"max_output_tokens\":100},"
+    "{\"name\":\"echo-embed\",\"chat\":false,\"embeddings\":true}]},"
+    "{\"name\":\"openai\",\"family\":\"openai\","
+    "\"base_url\":\"https://api.openai.com/v1/\","
+    "\"timeouts\":{\"idle_ms\":3000},\"stream_usage\":false,"
+    "\"models\":[{\"name\":\"gpt-4o-mini\",\"max_output_tokens\":16384}]},"
+    "{\"name\":\"open-router\",\"family\":\"openai\","
+    "\"base_url\":\"https://openrouter.ai/api/v1\","
+    "\"api_key_env\":\"OR_KEY\","
+    "\"models\":[{\"name\":\"openai/gpt-4o\",\"max_output_tokens\":9}]},"
+    "{\"name\":\"ollama\",\"family\":\"openai\",\"api_key_required\":false,"
+    "\"base_url\":\"http://localhost:11434/v1\","
+    "\"models\":[{\"name\":\"llama3.1:8b\",\"max_output_tokens\":8}]}],"
+    "\"aliases\":{\"default\":\"echo:echo-1\","
+    "\"fast\":[\"ollama:llama3.1:8b\",\"openai/gpt-4o-mini\"],"
+    "\"vec\":\"echo:echo-embed\"}}";
+
+static struct router_catalog *
+load(const char *text, int production, struct tg_config_errors *errs,
+    int *ok)
+{
+	struct router_catalog	*cat;
+
+	cat = calloc(1, sizeof(*cat));
+	memset(errs, 0, sizeof(*errs));
+	*ok = router_catalog_parse(cat, text, strlen(text), "test.json",
+	    production, fake_getenv, errs);
+	return (cat);
+}
+
+static void
+unload(struct router_catalog *cat)
+{
+	router_catalog_free(cat);
+	free(cat);
+}
+
+START_TEST(parses_good)
+{
+	struct tg_config_errors		 errs;
+	struct router_catalog		*cat;
+	const struct router_provider	*p;
+	int				 ok;
+
+	env_n = 0;
+	env_set("OPENAI_API_KEY", "sk-test");
+	env_set("OLLAMA_BASE_URL", "http://127.0.0.1:9/v1");
+	cat = load(good, 0, &errs, &ok);
+	ck_assert_msg(ok, "%s", errs.line[0]);
+	ck_assert_int_eq(cat->nproviders, 4);
+	ck_assert_int_eq(cat->nmodels, 5);
+	ck_assert_int_eq(cat->naliases, 3);
+
+	p = router_catalog_provider(cat, "openai");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->base_url, "https://api.openai.com/v1");
+	ck_assert_str_eq(p->api_key, "sk-test");
+	ck_assert_str_eq(p->key_env, "OPENAI_API_KEY");
+	ck_assert_int_eq(p->connect_ms, 1000);
+	ck_assert_int_eq(p->idle_ms, 3000);
+	ck_assert_int_eq(p->total_ms, 500000);
+	ck_assert_int_eq(p->first_byte_ms, 60000);
+	ck_assert_int_eq(p->retries, 2);
+	ck_assert_int_eq(p->stream_usage, 0);
+	ck_assert(router_provider_usable(p));
+
+	p = router_catalog_provider(cat, "open-router");
+	ck_assert_str_eq(p->key_env, "OR_KEY");
+	ck_assert_ptr_null(p->api_key);
+	ck_assert(!router_provider_usable(p));
+
+	p = router_catalog_provider(cat, "ollama");
+	ck_assert_str_eq(p->base_url, "http://127.0.0.1:9/v1");
+	ck_assert(router_provider_usable(p));
+
+	p = router_catalog_provider(cat, "echo");
+	ck_assert_int_eq(p->chunk_delay_ms, 5);
+	ck_assert(router_provider_usable(p));
+	ck_assert_ptr_null(p->base_url);
+	unload(cat);
+}
+END_TEST
+
+START_TEST(addressing)
+{
+	struct tg_config_errors	 errs;
+	struct router_catalog	*cat;
+	struct router_route	 r;
+	int			 ok;
+
+	env_n = 0;
+	cat = load(good, 0, &errs, &ok);
+	ck_assert(ok);
+
+	ck_assert_int_eq(router_catalog_resolve(cat, "openai:gpt-4o-mini",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
+	ck_assert_int_eq(r.ntargets, 1);
+	ck_assert_str_eq(r.targets[0].provider->name, "openai");
+	ck_assert_str_eq(r.targets[0].model, "gpt-4o-mini");
+	ck_assert_int_eq(r.targets[0].max_output_tokens, 16384);
+	ck_assert_ptr_null(r.alias);
+
+	ck_assert_int_eq(router_catalog_resolve(cat, "openai/gpt-4o-mini",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
+	ck_assert_str_eq(r.models[0]->id, "openai:gpt-4o-mini");
+
+	/* The first ':' or '/' splits; the rest is the model's. */
+	ck_assert_int_eq(router_catalog_resolve(cat,
+	    "open-router/openai/gpt-4o", ROUTER_KIND_CHAT, &r),
+	    ROUTER_RESOLVE_OK);
+	ck_assert_str_eq(r.targets[0].model, "openai/gpt-4o");
+	ck_assert_int_eq(router_catalog_resolve(cat,
+	    "open-router:openai/gpt-4o", ROUTER_KIND_CHAT, &r),
+	    ROUTER_RESOLVE_OK);
+	ck_assert_int_eq(router_catalog_resolve(cat, "ollama:llama3.1:8b",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
+	ck_assert_str_eq(r.targets[0].model, "llama3.1:8b");
+	ck_assert_int_eq(router_catalog_resolve(cat, "ollama/llama3.1:8b",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
+
+	/* Aliases and chains. */
+	ck_assert_int_eq(router_catalog_resolve(cat, "fast", ROUTER_KIND_CHAT,
+	    &r), ROUTER_RESOLVE_OK);
+	ck_assert_int_eq(r.ntargets, 2);
+	ck_assert_str_eq(r.targets[0].provider->name, "ollama");
+	ck_assert_str_eq(r.targets[1].model, "gpt-4o-mini");
+	ck_assert_str_eq(r.alias->name, "fast");
+	ck_assert_int_eq(router_catalog_resolve(cat, "default",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
+	ck_assert_str_eq(r.targets[0].provider->name, "echo");
+
+	/* Unknown things and the wrong kind. */
+	ck_assert_int_eq(router_catalog_resolve(cat, "openai:gpt-5",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_NOT_FOUND);
+	ck_assert_int_eq(router_catalog_resolve(cat, "nobody:gpt-4o-mini",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_NOT_FOUND);
+	ck_assert_int_eq(router_catalog_resolve(cat, "gpt-4o-mini",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_NOT_FOUND);
+	ck_assert_int_eq(router_catalog_resolve(cat, "openai:",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_NOT_FOUND);
+	ck_assert_int_eq(router_catalog_resolve(cat, ":gpt-4o-mini",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_NOT_FOUND);
+	ck_assert_int_eq(router_catalog_resolve(cat, "",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_NOT_FOUND);
+	ck_assert_int_eq(router_catalog_resolve(cat, "echo:echo-embed",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_WRONG_KIND);
+	ck_assert_int_eq(router_catalog_resolve(cat, "echo:echo-embed",
+	    ROUTER_KIND_EMBED, &r), ROUTER_RESOLVE_OK);
+	ck_assert_int_eq(router_catalog_resolve(cat, "vec",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_WRONG_KIND);
+	ck_assert_int_eq(router_catalog_resolve(cat, "vec",
+	    ROUTER_KIND_EMBED, &r), ROUTER_RESOLVE_OK);
+	unload(cat);
+}
+END_TEST
+
+struct bad_case {
+	const char	*text;
+	const char	*expect;	/* in the one error line */
+};
+
+#define P(x)	"{\"providers\":[" x "]}"
+#define ECHO	"{\"name\":\"echo\",\"family\":\"echo\",\"models\":" \
+		"[{\"name\":\"e\",\"max_output_tokens\":5}]}"
+
+static const struct bad_case bad_cases[] = {
+	{ "not json", "line 1" },
+	{ "[]", "must be a JSON object" },
+	{ "{}", "\"providers\" must be a non-empty array" },
+	{ "{\"providers\":[" ECHO "],\"x\":1}", "unknown key \"x\"" },
+	{ P("{\"name\":\"Bad Name\",\"family\":\"echo\"}"), "\"name\"" },
+	{ P("{\"name\":\"x\",\"family\":\"cohere\",\"models\":[]}"),
+	  "family \"cohere\"" },
+	{ P(ECHO "," ECHO), "already defined" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"modles\":[],"
+	    "\"models\":[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "unknown key \"modles\"" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"models\":[]}"),
+	  "\"models\" must be a non-empty array" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"models\":"
+	    "[{\"name\":\"e\"}]}"), "max_output_tokens is required" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"models\":"
+	    "[{\"name\":\"e\",\"max_output_tokens\":0}]}"),
+	  "max_output_tokens must be an integer" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"models\":"
+	    "[{\"name\":\"has space\",\"max_output_tokens\":5}]}"),
+	  "models[0]: \"name\"" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"models\":"
+	    "[{\"name\":\"e\",\"max_output_tokens\":5},"
+	    "{\"name\":\"e\",\"max_output_tokens\":5}]}"), "listed twice" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"timeouts\":"
+	    "{\"connect_ms\":-1},\"models\":[{\"name\":\"e\","
+	    "\"max_output_tokens\":5}]}"), "timeouts.connect_ms must be" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"timeouts\":"
+	    "{\"idle_ms\":9,\"total_ms\":5},\"models\":[{\"name\":\"e\","
+	    "\"max_output_tokens\":5}]}"), "must not exceed total_ms" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"retries\":99,"
+	    "\"models\":[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "retries must be" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"stream_usage\":1,"
+	    "\"models\":[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "stream_usage must be true or false" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"models\":"
+	    "[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "base_url is required" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":\"ftp://x\","
+	    "\"models\":[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "base_url must be" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":\"http://x\","
+	    "\"chunk_delay_ms\":5,\"models\":[{\"name\":\"e\","
+	    "\"max_output_tokens\":5}]}"), "only for the echo family" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":\"http://x\","
+	    "\"api_key_env\":\"lower\",\"models\":[{\"name\":\"e\","
+	    "\"max_output_tokens\":5}]}"), "api_key_env must be" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"models\":"
+	    "[{\"name\":\"e\",\"chat\":false}]}"), "chat or embeddings" },
+	{ "{\"providers\":[" ECHO "],\"aliases\":{\"a\":\"echo:nope\"}}",
+	  "aliases.a: target 0" },
+	{ "{\"providers\":[" ECHO "],\"aliases\":{\"a:b\":\"echo:e\"}}",
+	  "an alias name" },
+	{ "{\"providers\":[" ECHO "],\"aliases\":{\"a\":[]}}",
+	  "aliases.a: must be" },
+	{ "{\"providers\":[" ECHO "],\"aliases\":{\"a\":[\"echo:e\","
+	  "\"echo:e\",\"echo:e\",\"echo:e\",\"echo:e\",\"echo:e\","
+	  "\"echo:e\",\"echo:e\",\"echo:e\"]}}", "aliases.a: must be" },
+	{ "{\"providers\":[" ECHO "],\"aliases\":{\"a\":\"default\","
+	  "\"default\":\"echo:e\"}}", "target 0" },
+	{ "{\"providers\":[" ECHO "," ECHO "]", "line" },
+	{ "{\"providers\":[" ECHO "],\"providers\":[]}", "duplicate" },
+};
+
+START_TEST(refuses_bad)
+{
+	struct tg_config_errors	 errs;
+	struct router_catalog	*cat;
+	int			 ok;
+
+	env_n = 0;
+	cat = load(bad_cases[_i].text, 0, &errs, &ok);
+	ck_assert_msg(!ok, "case %d accepted", _i);
+	ck_assert_msg(errs.count == 1, "case %d: %d errors: %s / %s", _i,
+	    errs.count, errs.line[0], errs.line[1]);
+	ck_assert_msg(strstr(errs.line[0], "TOLLGATE_ROUTER_CONFIG: "
+	    "test.json: ") == errs.line[0], "case %d: %s", _i, errs.line[0]);
+	ck_assert_msg(strstr(errs.line[0], bad_cases[_i].expect) != NULL,
+	    "case %d: \"%s\" not in \"%s\"", _i, bad_cases[_i].expect,
+	    errs.line[0]);
+	ck_assert_int_eq(cat->nproviders, 0);
+	unload(cat);
+}
+END_TEST
+
+START_TEST(environment_problems_name_the_variable)
+{
+	struct tg_config_errors	 errs;
+	struct router_catalog	*cat;
+	int			 ok;
+
+	env_n = 0;
+	env_set("OPENAI_BASE_URL", "not a url");
+	cat = load(good, 0, &errs, &ok);
+	ck_assert(!ok);
+	ck_assert_msg(errs.count == 1, "%s / %s", errs.line[0], errs.line[1]);
+	ck_assert_msg(!strncmp(errs.line[0], "OPENAI_BASE_URL: ", 17), "%s",
+	    errs.line[0]);
+	unload(cat);
+
+	env_n = 0;
+	env_set("OR_KEY", "sk-secret\r\nx-injected: 1");
+	cat = load(good, 0, &errs, &ok);
+	ck_assert(!ok);
+	ck_assert_int_eq(errs.count, 1);
+	ck_assert(!strncmp(errs.line[0], "OR_KEY: ", 8));
+	ck_assert_ptr_null(strstr(errs.line[0], "sk-secret"));
+	unload(cat);
+
+	/* Production: a key over plain http to a remote host. */
+	env_n = 0;
+	env_set("OPENAI_API_KEY", "sk-test");
+	env_set("OPENAI_BASE_URL", "http://api.example.com/v1");
+	cat = load(good, 1, &errs, &ok);
+	ck_assert(!ok);
+	ck_assert_int_eq(errs.count, 1);
+	ck_assert_msg(strstr(errs.line[0], "OPENAI_BASE_URL: ") ==
+	    errs.line[0], "%s", errs.line[0]);
+	unload(cat);
+
+	/* ... but loopback, or no key (ollama), is fine. */
+	env_n = 0;
+	env_set("OPENAI_API_KEY", "sk-test");
+	env_set("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1");
+	cat = load(good, 1, &errs, &ok);
+	ck_assert_msg(ok, "%s", errs.line[0]);
+	unload(cat);
+}
+END_TEST
+
+START_TEST(every_problem_at_once)
+{
+	struct tg_config_errors	 errs;
+	struct router_catalog	*cat;
+	int			 ok;
+
+	env_n = 0;
+	cat = load(P("{\"name\":\"echo\",\"family\":\"echo\",\"retries\":-1,"
+	    "\"backoff_ms\":\"x\",\"models\":[{\"name\":\"e\"}]}"), 0,
+	    &errs, &ok);
+	ck_assert(!ok);
+	ck_assert_int_eq(errs.count, 3);
+	unload(cat);
+}
+END_TEST
+
+START_TEST(shipped_config_loads)
+{
+	struct tg_config_errors	 errs;
+	struct router_catalog	*cat;
+	struct router_route	 r;
+	int			 ok;
+
+	env_n = 0;
+	cat = calloc(1, sizeof(*cat));
+	memset(&errs, 0, sizeof(errs));
+	ok = router_catalog_load(cat, "conf/router.json", 1, fake_getenv,
+	    &errs);
+	ck_assert_msg(ok, "%s", errs.line[0]);
+	ck_assert_int_eq(router_catalog_resolve(cat, "default",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
+	ck_assert_str_eq(r.targets[0].provider->name, "echo");
+	ck_assert_int_eq(router_catalog_resolve(cat, "fast",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
+	ck_assert_int_eq(r.ntargets, 2);
+	unload(cat);
+
+	cat = calloc(1, sizeof(*cat));
+	memset(&errs, 0, sizeof(errs));
+	ok = router_catalog_load(cat, "/nonexistent/router.json", 0,
+	    fake_getenv, &errs);
+	ck_assert(!ok);
+	ck_assert_int_eq(errs.count, 1);
+	ck_assert(strstr(errs.line[0], "TOLLGATE_ROUTER_CONFIG") != NULL);
+	unload(cat);
+}
+END_TEST
+
+static Suite *
+catalog_suite(void)
+{
+	Suite	*s = suite_create("catalog");
+	TCase	*tc = tcase_create("catalog");
+
+	tcase_add_test(tc, parses_good);
+	tcase_add_test(tc, addressing);
+	tcase_add_loop_test(tc, refuses_bad, 0,
+	    sizeof(bad_cases) / sizeof(bad_cases[0]));
+	tcase_add_test(tc, environment_problems_name_the_variable);
+	tcase_add_test(tc, every_problem_at_once);
+	tcase_add_test(tc, shipped_config_loads);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+TG_TEST_MAIN(catalog_suite)
