@@ -630,8 +630,8 @@ LANGUAGE sql STABLE AS $$
 	UNION ALL
 	SELECT format('usage transaction %s has no usage record', t.id)
 	FROM ledger_transactions t
-	WHERE t.kind = 'usage' AND NOT EXISTS (SELECT 1 FROM usage_records u
-	    WHERE u.ledger_txn_id = t.id)
+	WHERE t.idempotency_key LIKE 'usage:%' AND NOT EXISTS (SELECT 1
+	    FROM usage_records u WHERE u.ledger_txn_id = t.id)
 	UNION ALL
 	SELECT format('system account %s sums to %s, usage records say %s',
 	    s.name, s.total, s.expected)
