@@ -77,7 +77,7 @@ FUZZ_SRCS	:= $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all test unit integration run stop migrate check-ledger bench \
-	clean distclean deps
+	clean distclean deps tollgate
 
 all: tollgate
 

@@ -24,6 +24,7 @@
 #include "auth/auth.h"
 #include "auth/cookie.h"
 #include "auth/revoked.h"
+#include "metrics.h"
 
 struct auth_revoked_msg {
 	char		sid[AUTH_UUID_LEN + 1];
@@ -45,6 +46,12 @@ static const struct tg_route	auth_routes[] = {
 	    0, 4096 },
 	{ HTTP_METHOD_POST, "/auth/logout", auth_logout, TG_AUTH_NONE,
 	    0, 4096 },
+	{ HTTP_METHOD_GET, "/auth/providers", auth_providers, TG_AUTH_NONE,
+	    0, 0 },
+	{ HTTP_METHOD_GET, "/auth/{}/start", auth_oauth_start, TG_AUTH_NONE,
+	    TG_ROUTE_NO_HEAD, 0 },
+	{ HTTP_METHOD_GET, "/auth/{}/callback", auth_oauth_callback,
+	    TG_AUTH_NONE, TG_ROUTE_NO_HEAD, 0 },
 	{ 0, NULL, NULL, 0, 0, 0 }
 };
 
@@ -57,6 +64,10 @@ static struct auth_jwt_key	 key_storage;
 const struct auth_jwt_key	*auth_key = &key_storage;
 char				*auth_admin_array;
 static struct auth_revoked	*revoked;
+
+int	auth_metric_signins[4] = { -1, -1, -1, -1 };
+int	auth_metric_signin_refused = -1;
+int	auth_metric_refresh_reuse = -1;
 
 int64_t
 auth_now(void)
@@ -204,7 +215,26 @@ auth_bearer_claims(struct http_request *req, struct auth_jwt_claims *c)
 static void
 auth_parent_init(struct tg_config_errors *errs)
 {
+	static const char	*labels[4] = {
+		"provider=\"google\"", "provider=\"github\"",
+		"provider=\"kakao\"", "provider=\"dev\""
+	};
+	int			 i;
+
 	(void)errs;
+
+	for (i = 0; i < 4; i++) {
+		auth_metric_signins[i] = tg_metrics_declare(TG_METRIC_COUNTER,
+		    "tollgate_auth_signins_total", "Finished sign-ins (sessions "
+		    "opened or identities linked), by provider.", labels[i],
+		    NULL, 0);
+	}
+	auth_metric_signin_refused = tg_metrics_declare(TG_METRIC_COUNTER,
+	    "tollgate_auth_signins_refused_total", "OAuth callbacks refused "
+	    "(state, code, id token, provider errors).", NULL, NULL, 0);
+	auth_metric_refresh_reuse = tg_metrics_declare(TG_METRIC_COUNTER,
+	    "tollgate_auth_refresh_reuse_total", "Sessions revoked because a "
+	    "spent refresh token was presented again.", NULL, NULL, 0);
 
 	key_storage.key = tg_conf.jwt_secret;
 	key_storage.keylen = tg_conf.jwt_secret_len;
@@ -227,6 +257,7 @@ auth_worker_init(void)
 static void
 auth_worker_teardown(void)
 {
+	auth_oauth_teardown();
 	auth_revoked_free(revoked);
 	revoked = NULL;
 	kore_free(auth_admin_array);

@@ -24,6 +24,12 @@
 /* auth.c */
 extern const struct auth_jwt_key	*auth_key;
 extern char				*auth_admin_array;
+extern int				 auth_metric_signins[4];
+extern int				 auth_metric_signin_refused;
+extern int				 auth_metric_refresh_reuse;
+
+/* auth_metric_signins[]: the providers of provider.h, then dev. */
+#define AUTH_METRIC_DEV		3
 
 int64_t		 auth_now(void);
 int		 auth_cookie_secure(void);
@@ -54,6 +60,12 @@ int		 auth_login_answer(struct http_request *, struct tg_db *,
 	"SELECT result, user_id, session_id, created FROM auth_login("	\
 	"$1, $2, decode($3, 'hex'), $4, $5::boolean, $6, $7, "		\
 	"$8::text[], $9::bigint, decode($10, 'hex'), $11::uuid)"
+
+/* oauth.c */
+int		 auth_providers(struct http_request *);
+int		 auth_oauth_start(struct http_request *);
+int		 auth_oauth_callback(struct http_request *);
+void		 auth_oauth_teardown(void);
 
 /* session.c */
 int		 auth_dev_login(struct http_request *);

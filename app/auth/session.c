@@ -16,6 +16,7 @@
 
 #include "auth/auth.h"
 #include "auth/cookie.h"
+#include "metrics.h"
 
 struct session_state {
 	struct tg_db	db;
@@ -172,8 +173,9 @@ dev_login_wait(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	}
 
-	(void)session_tokens(req, tg_db_value(&st->db, 0, 1),
-	    tg_db_value(&st->db, 0, 2), st->refresh);
+	if (session_tokens(req, tg_db_value(&st->db, 0, 1),
+	    tg_db_value(&st->db, 0, 2), st->refresh))
+		tg_metrics_add(auth_metric_signins[AUTH_METRIC_DEV], 1);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -253,6 +255,7 @@ refresh_wait(struct http_request *req)
 	if (result != NULL && strcmp(result, "reused") == 0) {
 		kore_log(LOG_NOTICE, "rid=%s refresh token reuse: session %s "
 		    "revoked", tg_request_id(req), sid != NULL ? sid : "?");
+		tg_metrics_add(auth_metric_refresh_reuse, 1);
 		if (sid != NULL)
 			auth_revoke_broadcast(sid);
 		auth_unauthorized(req, "invalid_token", "this refresh token "

@@ -75,7 +75,7 @@ struct tg_config {
 	int			 seccomp;
 	char			*runas;
 	char			*pidfile;
-	char			*ca_file;	/* extra CA bundle for upstreams */
+	char			*ca_file;	/* CA bundle for upstreams (replaces the system one) */
 	int			 max_keys_per_user;
 	int			 trust_proxy;	/* honour X-Forwarded-For */
 };

@@ -204,7 +204,9 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 		r = routes[i];
 		if (!dispatch_match(r->pattern, req->path, ctx))
 			continue;
-		if (r->methods & method) {
+		/* Link previews send HEAD; it must not consume a flow. */
+		if ((r->methods & method) && !(req->method == HTTP_METHOD_HEAD &&
+		    (r->flags & TG_ROUTE_NO_HEAD))) {
 			ctx->route = r;
 			ctx->route_index = route_metric[i];
 			break;
@@ -279,8 +281,12 @@ dispatch_end(struct http_request *req, struct tg_ctx *ctx)
 
 /*
  * Runs first in http_request_free(). A request freed before its handler
- * finished (client gone) is logged here; its pgsql and curl handles live
- * in our state memory, so they are released before that memory goes.
+ * finished (client gone) is logged here. The modules' free callbacks run
+ * first: they release their own pgsql and curl handles (tg_db_clear,
+ * tg_fetch_clear), which unbinds them from the request. Whatever is
+ * still bound is released after that, and only then the state memory
+ * the handles live in. (kore_curl_cleanup() is not idempotent: a handle
+ * cleaned here and again by tg_fetch_clear() would be freed twice.)
  */
 static void
 dispatch_free(struct http_request *req)
@@ -296,24 +302,20 @@ dispatch_free(struct http_request *req)
 		tg_metrics_request(ctx->route_index, 499);
 	}
 
+	if (ctx->auth_state != NULL && ctx->auth_state_free != NULL)
+		ctx->auth_state_free(req, ctx->auth_state);
+	if (ctx->state != NULL && ctx->state_free != NULL)
+		ctx->state_free(req, ctx->state);
+
 	while (!LIST_EMPTY(&req->pgsqls))
 		kore_pgsql_cleanup(LIST_FIRST(&req->pgsqls));
 	while (!LIST_EMPTY(&req->chandles))
 		kore_curl_cleanup(LIST_FIRST(&req->chandles));
 
-	if (ctx->auth_state != NULL) {
-		if (ctx->auth_state_free != NULL)
-			ctx->auth_state_free(req, ctx->auth_state);
-		kore_free(ctx->auth_state);
-		ctx->auth_state = NULL;
-	}
-
-	if (ctx->state != NULL) {
-		if (ctx->state_free != NULL)
-			ctx->state_free(req, ctx->state);
-		kore_free(ctx->state);
-		ctx->state = NULL;
-	}
+	kore_free(ctx->auth_state);
+	ctx->auth_state = NULL;
+	kore_free(ctx->state);
+	ctx->state = NULL;
 
 	dispatch_params_free(ctx);
 }

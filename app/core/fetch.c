@@ -15,6 +15,7 @@
 
 static int	fetch_setup(struct tg_fetch *, int, const char *,
 		    const char *const *, const void *, size_t, long);
+static void	fetch_run(struct tg_fetch *);
 
 /* Transport rules for any curl handle of ours. */
 void
@@ -42,7 +43,7 @@ tg_fetch_start(struct tg_fetch *f, struct http_request *req, int method,
 		return (0);
 
 	kore_curl_bind_request(&f->curl, req);
-	kore_curl_run(&f->curl);
+	fetch_run(f);
 	return (1);
 }
 
@@ -56,7 +57,7 @@ tg_fetch_start_cb(struct tg_fetch *f, void (*cb)(struct kore_curl *, void *),
 		return (0);
 
 	kore_curl_bind_callback(&f->curl, cb, arg);
-	kore_curl_run(&f->curl);
+	fetch_run(f);
 	return (1);
 }
 
@@ -108,6 +109,18 @@ tg_fetch_clear(struct tg_fetch *f)
 	if (f->state != FETCH_IDLE)
 		kore_curl_cleanup(&f->curl);
 	memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Kore adds the handle to its multi handle but only drives it at its next
+ * timer tick (up to 100 ms later); kick it now so the request goes out at
+ * once.
+ */
+static void
+fetch_run(struct tg_fetch *f)
+{
+	kore_curl_run(&f->curl);
+	kore_curl_do_timeout();
 }
 
 static int

@@ -30,6 +30,7 @@
 
 /* Route flags. */
 #define TG_ROUTE_ANTHROPIC	0x0001	/* errors in Anthropic's shape */
+#define TG_ROUTE_NO_HEAD	0x0002	/* a GET with effects: no HEAD */
 
 #define TG_PARAMS_MAX		4
 #define TG_MODULES_MAX		8

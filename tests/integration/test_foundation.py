@@ -348,3 +348,26 @@ def test_root_without_runas_or_flags_refuses(db):
     t = Tollgate(db.url, args=["-f"])
     rc, out = t.run_to_exit(timeout=5)
     assert rc is not None and rc != 0, out
+
+
+def test_invalid_json_is_400_in_contract_shape(server, db):
+    from lib.keys import seed_key, auth
+    r = server.post("/auth/dev/login", data=b'{"email": ',
+                    headers={"content-type": "application/json"})
+    err = assert_error_shape(r, 400, "invalid_json")
+    assert err["type"] == "invalid_request_error"
+    key, _, _ = seed_key(db)
+    for body in (b"{not json", b"[1, 2]", b'"just a string"', b""):
+        r = server.post("/v1/chat/completions", data=body,
+                        headers=dict(auth(key),
+                                     **{"content-type": "application/json"}))
+        assert_error_shape(r, 400, "invalid_json")
+    assert server.get("/healthz").status_code == 200
+
+
+def test_head_is_refused_on_gets_with_effects(server):
+    # A link preview's HEAD must not start or consume a sign-in flow.
+    for path in ("/auth/github/start", "/auth/github/callback?code=c&state=s"):
+        r = server.request("HEAD", path)
+        assert r.status_code == 405
+    assert server.request("HEAD", "/healthz").status_code == 200
