@@ -10,7 +10,8 @@ import time
 import pytest
 
 from lib.families import AnthropicFake, GeminiFake, accumulate, openai_chunks
-from lib.keys import auth, seed_key
+from lib.keys import auth
+from lib.router import seed_key  # free models: see lib/router.py
 
 ANTH_KEY = "sk-ant-provider-secret-7c1d9e2f4a"
 GEM_KEY = "AIza-provider-secret-3b8e6d1c0f"

@@ -9,7 +9,7 @@ import pytest
 
 from lib.families import (AnthropicFake, GeminiFake, anthropic_sdk,
                           sse_events)
-from lib.keys import seed_key
+from lib.router import seed_key  # free models: see lib/router.py
 
 ANTH_KEY = "sk-ant-provider-secret-7c1d9e2f4a"
 GEM_KEY = "AIza-provider-secret-3b8e6d1c0f"

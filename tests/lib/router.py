@@ -18,10 +18,38 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__),
                                                 "..")))
 
 from fakes.openai_fake import FakeOpenAI, FakeReply  # noqa: E402,F401
-from lib.keys import seed_key, auth  # noqa: E402,F401
+from lib import keys as _keys  # noqa: E402
+from lib.credits import set_price  # noqa: E402
+from lib.keys import auth  # noqa: E402,F401
 
 FAKE_KEY = "sk-fake-provider-secret-4f1e2d3c"
 BACKUP_KEY = "sk-backup-provider-secret-9a8b7c"
+
+
+# The models the test catalogs name. Router tests are about routing, so
+# their calls are free: every model they may call gets a price of 0 (the
+# meter refuses a model without a price, and a priced one needs credits).
+# Money is tested in tests/integration/test_credits_*.py.
+TEST_MODELS = ("echo:echo-1", "echo:echo-embed", "fake:m", "fake:m2",
+               "fake:e", "backup:b", "dead:x", "nokey:y")
+
+
+def free_models(db, models=TEST_MODELS):
+    """Makes the test catalogs' models and every priced one free."""
+    todo = set(models) | {r[0] for r in db.query(
+        "SELECT model FROM model_prices_current")}
+    for m in sorted(todo):
+        cur = db.query("SELECT input_micros_per_mtok, "
+                       "output_micros_per_mtok, request_fee_micros FROM "
+                       "model_prices_current WHERE model = %s", m)
+        if not cur or tuple(cur[0]) != (0, 0, 0):
+            set_price(db, m, 0, 0)
+
+
+def seed_key(db, **kw):
+    """lib.keys.seed_key, with every model free (see free_models)."""
+    free_models(db)
+    return _keys.seed_key(db, **kw)
 
 
 def closed_port():

@@ -1,0 +1,167 @@
+/*
+ * The credits module (CONTRACT §6): its settings, metrics, routes and
+ * per-worker start (the meter the router calls, the sweeper).
+ *
+ * Setting (environment, checked before any worker forks):
+ *   TOLLGATE_HOLD_TTL_SECONDS  how long a hold may stay pending before
+ *                              the sweeper settles it (default 900; it
+ *                              must exceed the longest call the router
+ *                              allows, or live calls get swept).
+ */
+
+#include <stdlib.h>
+
+#include "credits/credits.h"
+#include "credits/job.h"
+#include "metrics.h"
+
+#define HOLD_TTL_DEFAULT	900
+#define HOLD_TTL_MAX		86400
+#define SWEEP_MS_MAX		10000
+#define SWEEP_MS_MIN		500
+
+static void	credits_parent_init(struct tg_config_errors *);
+static void	credits_worker_init(void);
+static void	credits_worker_teardown(void);
+static int	credits_declare(int, const char *, const char *, const char *);
+
+struct credits_conf	credits_conf;
+
+int	credits_metric_prompt_tokens = -1;
+int	credits_metric_cached_tokens = -1;
+int	credits_metric_completion_tokens = -1;
+int	credits_metric_charged = -1;
+int	credits_metric_holds_open = -1;
+int	credits_metric_reserved = -1;
+int	credits_metric_refused = -1;
+int	credits_metric_settled = -1;
+int	credits_metric_voided = -1;
+int	credits_metric_estimated = -1;
+int	credits_metric_expired = -1;
+int	credits_metric_expired_micros = -1;
+int	credits_metric_losses = -1;
+int	credits_metric_loss_micros = -1;
+int	credits_metric_settle_failures = -1;
+
+#define SESSION		TG_AUTH_SESSION
+
+static const struct tg_route	credits_routes[] = {
+	{ HTTP_METHOD_GET, "/api/credits", credits_get_balance, SESSION, 0, 0 },
+	{ HTTP_METHOD_GET, "/api/credits/ledger", credits_get_ledger,
+	    SESSION, 0, 0 },
+	{ HTTP_METHOD_GET, "/api/credits/ledger/{}", credits_get_ledger_entry,
+	    SESSION, 0, 0 },
+	{ HTTP_METHOD_GET, "/api/usage", credits_get_usage, SESSION, 0, 0 },
+	{ HTTP_METHOD_GET, "/api/usage/requests", credits_get_usage_requests,
+	    SESSION, 0, 0 },
+	{ HTTP_METHOD_GET, "/api/usage/requests/{}", credits_get_usage_request,
+	    SESSION, 0, 0 },
+	{ HTTP_METHOD_POST, "/api/admin/users/{}/credits", credits_admin_grant,
+	    SESSION, 0, 16384 },
+	{ HTTP_METHOD_GET, "/api/admin/prices", credits_admin_prices,
+	    SESSION, 0, 0 },
+	{ HTTP_METHOD_GET, "/api/admin/prices/{}", credits_admin_price_get,
+	    SESSION, 0, 0 },
+	{ HTTP_METHOD_PUT, "/api/admin/prices/{}", credits_admin_price_put,
+	    SESSION, 0, 16384 },
+	{ 0, NULL, NULL, 0, 0, 0 }
+};
+
+const struct tg_module	tg_credits_module = {
+	"credits", credits_parent_init, credits_worker_init,
+	credits_worker_teardown, credits_routes
+};
+
+static void
+credits_parent_init(struct tg_config_errors *errs)
+{
+	const char	*v;
+	char		*end;
+	long		 ttl;
+
+	ttl = HOLD_TTL_DEFAULT;
+	if ((v = getenv("TOLLGATE_HOLD_TTL_SECONDS")) != NULL && *v != '\0') {
+		ttl = strtol(v, &end, 10);
+		if (*end != '\0' || ttl < 1 || ttl > HOLD_TTL_MAX) {
+			if (errs->count < TG_CONFIG_ERRORS_MAX)
+				(void)snprintf(errs->line[errs->count++],
+				    sizeof(errs->line[0]),
+				    "TOLLGATE_HOLD_TTL_SECONDS must be a whole "
+				    "number of seconds from 1 to %d",
+				    HOLD_TTL_MAX);
+			ttl = HOLD_TTL_DEFAULT;
+		}
+	}
+	credits_conf.hold_ttl = (int)ttl;
+	credits_conf.sweep_ms = (u_int64_t)ttl * 1000 / 2;
+	if (credits_conf.sweep_ms > SWEEP_MS_MAX)
+		credits_conf.sweep_ms = SWEEP_MS_MAX;
+	if (credits_conf.sweep_ms < SWEEP_MS_MIN)
+		credits_conf.sweep_ms = SWEEP_MS_MIN;
+
+	credits_metric_prompt_tokens = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_tokens_total", "Tokens charged, by class.",
+	    "class=\"prompt\"");
+	credits_metric_cached_tokens = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_tokens_total", "Tokens charged, by class.",
+	    "class=\"cached\"");
+	credits_metric_completion_tokens = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_tokens_total", "Tokens charged, by class.",
+	    "class=\"completion\"");
+	credits_metric_charged = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_charged_micros_total",
+	    "Micro-credits charged for calls.", NULL);
+	credits_metric_holds_open = credits_declare(TG_METRIC_GAUGE,
+	    "tollgate_credits_holds_open",
+	    "Holds pending in the database (all processes; sweeper tick).",
+	    NULL);
+	credits_metric_reserved = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_holds_total", "Holds taken.", NULL);
+	credits_metric_refused = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_refused_total",
+	    "Calls refused for credits (402).", NULL);
+	credits_metric_settled = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_settlements_total", "Holds resolved, by kind.",
+	    "kind=\"provider\"");
+	credits_metric_estimated = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_settlements_total", "Holds resolved, by kind.",
+	    "kind=\"estimate\"");
+	credits_metric_voided = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_settlements_total", "Holds resolved, by kind.",
+	    "kind=\"void\"");
+	credits_metric_expired = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_settlements_total", "Holds resolved, by kind.",
+	    "kind=\"expired\"");
+	credits_metric_expired_micros = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_expired_micros_total",
+	    "Micro-credits charged by the sweeper for expired holds.", NULL);
+	credits_metric_losses = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_losses_total",
+	    "Calls whose reported usage cost more than their hold.", NULL);
+	credits_metric_loss_micros = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_loss_micros_total",
+	    "Micro-credits of usage beyond holds (not charged).", NULL);
+	credits_metric_settle_failures = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_settle_failures_total",
+	    "Settlements that failed for good (left to the sweeper).", NULL);
+}
+
+static int
+credits_declare(int type, const char *name, const char *help,
+    const char *labels)
+{
+	return (tg_metrics_declare(type, name, help, labels, NULL, 0));
+}
+
+static void
+credits_worker_init(void)
+{
+	credits_meter_init();
+	credits_sweeper_start();
+}
+
+static void
+credits_worker_teardown(void)
+{
+	credits_job_teardown();
+}

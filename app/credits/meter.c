@@ -1,0 +1,622 @@
+/*
+ * The meter (router/meter.h): how every billable router call is paid
+ * for. The router knows nothing of money; this file knows nothing of
+ * providers.
+ *
+ *   reserve   one statement (credits_reserve) bound to the request,
+ *             before any upstream byte: the hold covers the dearest
+ *             target of the fallback chain at its snapshot price; the
+ *             router's max_tokens comes back clamped to what the balance
+ *             (and the key's spend limit) pays. 402 with what is
+ *             affordable, 404 for a model without a price.
+ *   settle    one statement (credits_settle) bound to a callback, so it
+ *             finishes after the client is gone: the provider's usage
+ *             when it came, else the conservative estimate of what was
+ *             streamed (cost.c: credits_estimate), else a void when
+ *             nothing was produced. The cost is computed here at the
+ *             serving target's snapshot price (the formula ledger_check()
+ *             recomputes), charged at most the hold; the excess is a
+ *             loss, logged and counted. A settle that cannot reach the
+ *             database is retried, and failing that left to the sweeper.
+ *   priced    /v1/models lists only models with a price.
+ *
+ * The hold id is a random uuid chosen here, so a retried reserve or
+ * settle (lost connection) is the same movement, never a second one.
+ */
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "credits/credits.h"
+#include "credits/job.h"
+#include "credits/prompt.h"
+#include "metrics.h"
+#include "router/meter.h"
+
+#define METER_SETTLE_RETRIES	10
+
+/* What the meter keeps for one call (call->meter_state). */
+struct meter_call {
+	struct tg_db		db;
+	int			sent;
+	int			held;
+	char			hold_id[CREDITS_UUID_LEN + 1];
+	int			ntargets;
+	struct credits_price	prices[ROUTER_CHAIN_MAX];
+	int64_t			caps[ROUTER_CHAIN_MAX];
+	int64_t			prompt_bound;
+	int64_t			max_tokens;
+	int			choices;
+	int64_t			amount;
+};
+
+/* A settle on its way to the database; outlives the request. */
+struct meter_settle {
+	struct router_call	*call;	/* NULL once answered */
+	char			 hold_id[CREDITS_UUID_LEN + 1];
+	char			 request_id[TG_REQUEST_ID_MAX + 1];
+	int64_t			 amount;
+	int64_t			 cost;
+	struct credits_tokens	 tokens;
+	int			 settlement;
+};
+
+#define SETTLE_PROVIDER		0
+#define SETTLE_ESTIMATE		1
+#define SETTLE_VOID		2
+
+static int	meter_reserve(struct http_request *, struct router_call *);
+static void	meter_settle(struct router_call *);
+static int	meter_priced(struct http_request *, struct router_call *,
+		    const char *const *, int, int *);
+static void	meter_cleanup(struct router_call *);
+static void	meter_start_reserve(struct http_request *, struct router_call *,
+		    struct meter_call *);
+static int	meter_reserved(struct http_request *, struct router_call *,
+		    struct meter_call *);
+static int	meter_refuse(struct http_request *, struct router_call *,
+		    struct meter_call *);
+static void	meter_settled(struct credits_job *, void *);
+static void	meter_uuid(char *);
+static int	meter_array(struct kore_buf *, const char *const *, int);
+static const char	*meter_endpoint(int);
+static const char	*meter_outcome(int);
+
+static const struct router_meter	credits_meter = {
+	meter_reserve, meter_settle, meter_priced, meter_cleanup
+};
+
+static const char	sql_reserve[] =
+	"SELECT result, max_tokens, amount, target, model, price_id, "
+	"input_price, cached_input_price, output_price, request_fee, "
+	"available, key_available, debt FROM credits_reserve($1::uuid, "
+	"$2::uuid, $3::uuid, $4, $5, $6::text[], $7::bigint[], $8::bigint, "
+	"$9::bigint, $10::bigint, $11::int, $12::int)";
+
+static const char	sql_settle[] =
+	"SELECT result, charged, loss, hold_status FROM credits_settle("
+	"$1::uuid, $2::int, $3, $4, $5::bigint, $6::bigint, $7::bigint, "
+	"$8::bigint, $9::bigint, NULL, $10::int, $11::bigint, $12)";
+
+static const char	sql_priced[] =
+	"SELECT m.i FROM unnest($1::text[]) WITH ORDINALITY AS m(id, i) "
+	"WHERE EXISTS (SELECT 1 FROM model_prices p WHERE p.model = m.id)";
+
+void
+credits_meter_init(void)
+{
+	router_meter = &credits_meter;
+}
+
+static int
+meter_reserve(struct http_request *req, struct router_call *call)
+{
+	struct meter_call	*mc;
+
+	if ((mc = call->meter_state) == NULL) {
+		mc = kore_calloc(1, sizeof(*mc));
+		call->meter_state = mc;
+	}
+
+	if (!mc->sent) {
+		meter_start_reserve(req, call, mc);
+		mc->sent = 1;
+	}
+
+	switch (tg_db_poll(&mc->db)) {
+	case TG_DB_WAIT:
+		return (ROUTER_METER_WAIT);
+	case TG_DB_FAILED:
+		tg_db_error(req, &mc->db);
+		tg_db_clear(&mc->db);
+		return (ROUTER_METER_DENIED);
+	}
+
+	return (meter_reserved(req, call, mc));
+}
+
+static void
+meter_start_reserve(struct http_request *req, struct router_call *call,
+    struct meter_call *mc)
+{
+	struct kore_buf	 targets, caps;
+	const char	*params[12], *ids[ROUTER_CHAIN_MAX];
+	char		 bound[24], max[24], minimum[8], n[8], ttl[16];
+	int		 i;
+
+	meter_uuid(mc->hold_id);
+	mc->ntargets = call->ntargets;
+	mc->choices = call->n > 0 ? call->n : 1;
+	mc->prompt_bound = credits_prompt_bound(
+	    call->endpoint == ROUTER_ENDPOINT_EMBEDDINGS ?
+	    CREDITS_PROMPT_EMBEDDINGS : CREDITS_PROMPT_CHAT,
+	    call->prompt_bytes, call->messages, call->images);
+
+	kore_buf_init(&targets, 256);
+	kore_buf_init(&caps, 64);
+	kore_buf_append(&caps, "{", 1);
+	for (i = 0; i < call->ntargets && i < ROUTER_CHAIN_MAX; i++) {
+		ids[i] = call->targets[i].id;
+		mc->caps[i] = call->targets[i].max_output_tokens > 0 ?
+		    call->targets[i].max_output_tokens : 0;
+		kore_buf_appendf(&caps, "%s%lld", i ? "," : "",
+		    (long long)mc->caps[i]);
+	}
+	kore_buf_append(&caps, "}", 1);
+	(void)meter_array(&targets, ids, i);
+
+	(void)snprintf(bound, sizeof(bound), "%lld",
+	    (long long)mc->prompt_bound);
+	(void)snprintf(max, sizeof(max), "%lld", (long long)(call->max_tokens >
+	    0 ? call->max_tokens : 0));
+	(void)snprintf(minimum, sizeof(minimum), "%d",
+	    call->endpoint == ROUTER_ENDPOINT_EMBEDDINGS ? 0 : 1);
+	(void)snprintf(n, sizeof(n), "%d", mc->choices);
+	(void)snprintf(ttl, sizeof(ttl), "%d", credits_conf.hold_ttl);
+
+	params[0] = mc->hold_id;
+	params[1] = call->user_id;
+	params[2] = call->key_id[0] != '\0' ? call->key_id : NULL;
+	params[3] = call->request_id;
+	params[4] = meter_endpoint(call->endpoint);
+	params[5] = kore_buf_stringify(&targets, NULL);
+	params[6] = kore_buf_stringify(&caps, NULL);
+	params[7] = bound;
+	params[8] = max;
+	params[9] = minimum;
+	params[10] = n;
+	params[11] = ttl;
+
+	/* Idempotent on the hold id: safe to resend on a lost connection. */
+	tg_db_start(&mc->db, req, TG_DB_RETRY, sql_reserve, 12, params);
+
+	kore_buf_cleanup(&targets);
+	kore_buf_cleanup(&caps);
+}
+
+static int
+meter_reserved(struct http_request *req, struct router_call *call,
+    struct meter_call *mc)
+{
+	const char	*result;
+	int64_t		 amount, h, tokens;
+	int		 i, n;
+
+	n = tg_db_ntuples(&mc->db);
+	if (n < 1 || (result = tg_db_value(&mc->db, 0, 0)) == NULL) {
+		tg_error_internal(req, "credits_reserve: no row");
+		tg_db_clear(&mc->db);
+		return (ROUTER_METER_DENIED);
+	}
+
+	if (!strcmp(result, "no_price")) {
+		tg_error(req, 404, "model_not_found", "model", "model %s has "
+		    "no price and cannot be called", tg_db_value(&mc->db, 0, 4));
+		tg_db_clear(&mc->db);
+		return (ROUTER_METER_DENIED);
+	}
+	if (strcmp(result, "ok") && strcmp(result, "duplicate"))
+		return (meter_refuse(req, call, mc));
+
+	for (i = 0; i < n && i < mc->ntargets; i++) {
+		mc->prices[i].input = tg_db_int(&mc->db, i, 6);
+		mc->prices[i].cached_input = tg_db_int(&mc->db, i, 7);
+		mc->prices[i].output = tg_db_int(&mc->db, i, 8);
+		mc->prices[i].fee = tg_db_int(&mc->db, i, 9);
+	}
+	mc->max_tokens = tg_db_int(&mc->db, 0, 1);
+	mc->amount = tg_db_int(&mc->db, 0, 2);
+	mc->held = 1;
+	tg_db_clear(&mc->db);
+
+	/* The same rule in C: a disagreement is a bug worth a loud line. */
+	amount = 0;
+	for (i = 0; i < mc->ntargets; i++) {
+		tokens = mc->caps[i] > 0 && mc->caps[i] < mc->max_tokens ?
+		    mc->caps[i] : mc->max_tokens;
+		if (credits_hold(&mc->prices[i], mc->prompt_bound, tokens,
+		    mc->choices, &h) == CREDITS_OK && h > amount)
+			amount = h;
+	}
+	if (amount != mc->amount)
+		kore_log(LOG_ERR, "rid=%s credits: hold %s is %lld micros, the "
+		    "C formula says %lld", call->request_id, mc->hold_id,
+		    (long long)mc->amount, (long long)amount);
+
+	if (mc->max_tokens < call->max_tokens)
+		call->max_tokens = mc->max_tokens;
+	tg_metrics_add(credits_metric_reserved, 1);
+
+	return (ROUTER_METER_OK);
+}
+
+/* 402: debt, or not even a minimal answer is affordable. */
+static int
+meter_refuse(struct http_request *req, struct router_call *call,
+    struct meter_call *mc)
+{
+	struct credits_price	 p;
+	const char		*result, *model;
+	char			 msg[768];
+	int64_t			 avail, key, eff, m, best;
+	int			 i, n, bind, has_key;
+
+	result = tg_db_value(&mc->db, 0, 0);
+	n = tg_db_ntuples(&mc->db);
+	avail = tg_db_int(&mc->db, 0, 10);
+	has_key = !tg_db_isnull(&mc->db, 0, 11);
+	key = tg_db_int(&mc->db, 0, 11);
+
+	if (!strcmp(result, "debt")) {
+		if (!credits_debt_message(msg, sizeof(msg),
+		    tg_db_int(&mc->db, 0, 12)))
+			(void)kore_strlcpy(msg, "insufficient credits",
+			    sizeof(msg));
+	} else if (!strcmp(result, "insufficient")) {
+		/* The target that pays the least output binds. */
+		eff = has_key && key < avail ? key : avail;
+		bind = 0;
+		best = INT64_MAX;
+		for (i = 0; i < n; i++) {
+			p.input = tg_db_int(&mc->db, i, 6);
+			p.cached_input = tg_db_int(&mc->db, i, 7);
+			p.output = tg_db_int(&mc->db, i, 8);
+			p.fee = tg_db_int(&mc->db, i, 9);
+			m = credits_affordable(&p, mc->prompt_bound,
+			    mc->choices, eff);
+			if (m < best) {
+				best = m;
+				bind = i;
+			}
+		}
+		p.input = tg_db_int(&mc->db, bind, 6);
+		p.cached_input = tg_db_int(&mc->db, bind, 7);
+		p.output = tg_db_int(&mc->db, bind, 8);
+		p.fee = tg_db_int(&mc->db, bind, 9);
+		model = tg_db_value(&mc->db, bind, 4);
+		if (!credits_refusal_message(msg, sizeof(msg),
+		    model != NULL ? model : call->model, &p, mc->prompt_bound,
+		    call->endpoint == ROUTER_ENDPOINT_EMBEDDINGS ? 0 : 1,
+		    mc->choices, avail, has_key ? &key : NULL))
+			(void)kore_strlcpy(msg, "insufficient credits",
+			    sizeof(msg));
+	} else {
+		/* 'cancelled': the call already ended; nobody is listening. */
+		(void)snprintf(msg, sizeof(msg), "the call was cancelled (%s)",
+		    result);
+	}
+
+	tg_db_clear(&mc->db);
+	tg_metrics_add(credits_metric_refused, 1);
+	tg_error(req, 402, "insufficient_credits", NULL, "%s", msg);
+	return (ROUTER_METER_DENIED);
+}
+
+/*
+ * The call ended. Decide what it cost, answer the router once the
+ * database has it (the cost goes into the response), and never touch
+ * the call after router_call_settled().
+ */
+static void
+meter_settle(struct router_call *call)
+{
+	struct meter_call	*mc = call->meter_state;
+	struct meter_settle	*ms;
+	struct credits_observed	 o;
+	const char		*params[12], *status;
+	char			 target[8], num[6][24], http[8], reason[200];
+	int			 t;
+
+	status = meter_outcome(call->outcome);
+	ms = kore_calloc(1, sizeof(*ms));
+	ms->call = call;
+	(void)kore_strlcpy(ms->request_id, call->request_id,
+	    sizeof(ms->request_id));
+
+	if (mc == NULL || mc->hold_id[0] == '\0') {
+		/* Reserve never started: nothing to settle. */
+		kore_free(ms);
+		router_call_settled(call, 0);
+		return;
+	}
+	(void)kore_strlcpy(ms->hold_id, mc->hold_id, sizeof(ms->hold_id));
+	ms->amount = mc->amount;
+	reason[0] = '\0';
+
+	t = call->target_used;
+	if (!mc->held || t < 0 || t >= mc->ntargets || call->attempts == 0 ||
+	    call->outcome == ROUTER_OUTCOME_NOT_STARTED) {
+		ms->settlement = SETTLE_VOID;
+		(void)snprintf(reason, sizeof(reason), "no upstream call");
+	} else if (call->usage.reported) {
+		ms->settlement = SETTLE_PROVIDER;
+		ms->tokens.prompt = call->usage.prompt_tokens;
+		ms->tokens.cached = call->usage.cached_tokens;
+		ms->tokens.completion = call->usage.completion_tokens;
+	} else if ((call->outcome == ROUTER_OUTCOME_UPSTREAM_ERROR ||
+	    call->outcome == ROUTER_OUTCOME_TIMEOUT) && call->text_bytes == 0) {
+		ms->settlement = SETTLE_VOID;
+		(void)snprintf(reason, sizeof(reason), "upstream %s before any "
+		    "output", status);
+	} else {
+		memset(&o, 0, sizeof(o));
+		o.prompt_bound = mc->prompt_bound;
+		o.max_tokens = mc->caps[t] > 0 && mc->caps[t] < mc->max_tokens ?
+		    mc->caps[t] : mc->max_tokens;
+		o.choices = mc->choices;
+		o.streamed_bytes = (int64_t)call->text_bytes;
+		o.produced = call->text_bytes > 0;
+		credits_estimate(&o, &ms->tokens);
+		ms->settlement = SETTLE_ESTIMATE;
+		(void)snprintf(reason, sizeof(reason), "no usage from the "
+		    "provider (%s): estimated from %zu bytes of output and the "
+		    "prompt bound", status, call->text_bytes);
+	}
+
+	/* Reported counts are clamped to what the arithmetic is sized for. */
+	if (ms->tokens.prompt > CREDITS_TOKENS_MAX)
+		ms->tokens.prompt = CREDITS_TOKENS_MAX;
+	if (ms->tokens.prompt < 0)
+		ms->tokens.prompt = 0;
+	if (ms->tokens.cached < 0 || ms->tokens.cached > ms->tokens.prompt)
+		ms->tokens.cached = 0;
+	if (ms->tokens.completion > CREDITS_TOKENS_MAX)
+		ms->tokens.completion = CREDITS_TOKENS_MAX;
+	if (ms->tokens.completion < 0)
+		ms->tokens.completion = 0;
+
+	ms->cost = 0;
+	if (ms->settlement != SETTLE_VOID &&
+	    credits_cost(&mc->prices[t], &ms->tokens, &ms->cost) != CREDITS_OK)
+		ms->cost = ms->amount;	/* cannot happen within the clamps */
+
+	(void)snprintf(target, sizeof(target), "%d", t);
+	(void)snprintf(num[0], sizeof(num[0]), "%lld",
+	    (long long)ms->tokens.prompt);
+	(void)snprintf(num[1], sizeof(num[1]), "%lld",
+	    (long long)ms->tokens.cached);
+	(void)snprintf(num[2], sizeof(num[2]), "%lld",
+	    (long long)ms->tokens.completion);
+	(void)snprintf(num[3], sizeof(num[3]), "%lld", (long long)(
+	    ms->settlement == SETTLE_PROVIDER && call->usage.reasoning_tokens >
+	    0 && call->usage.reasoning_tokens <= ms->tokens.completion ?
+	    call->usage.reasoning_tokens : 0));
+	(void)snprintf(num[4], sizeof(num[4]), "%lld", (long long)ms->cost);
+	(void)snprintf(num[5], sizeof(num[5]), "%llu",
+	    (unsigned long long)call->latency_ms);
+	(void)snprintf(http, sizeof(http), "%d", call->status);
+
+	params[0] = ms->hold_id;
+	params[1] = ms->settlement == SETTLE_VOID ? NULL : target;
+	params[2] = status;
+	params[3] = ms->settlement == SETTLE_PROVIDER ? "provider" :
+	    ms->settlement == SETTLE_ESTIMATE ? "estimate" : "void";
+	params[4] = ms->settlement == SETTLE_VOID ? "0" : num[0];
+	params[5] = ms->settlement == SETTLE_VOID ? "0" : num[1];
+	params[6] = ms->settlement == SETTLE_VOID ? "0" : num[2];
+	params[7] = ms->settlement == SETTLE_VOID ? "0" : num[3];
+	params[8] = num[4];
+	params[9] = http;
+	params[10] = num[5];
+	params[11] = reason[0] != '\0' ? reason : NULL;
+
+	/* Nobody waits on a call that never started: answer now. */
+	if (call->outcome == ROUTER_OUTCOME_NOT_STARTED) {
+		ms->call = NULL;
+		router_call_settled(call, 0);
+	}
+
+	(void)credits_job_start(sql_settle, 12, params, METER_SETTLE_RETRIES,
+	    meter_settled, ms);
+}
+
+static void
+meter_settled(struct credits_job *job, void *arg)
+{
+	struct meter_settle	*ms = arg;
+	const char		*result;
+	int64_t			 charged, loss;
+
+	if (job->failed || credits_job_ntuples(job) != 1 ||
+	    (result = credits_job_value(job, 0, 0)) == NULL) {
+		/* The sweeper will charge the whole hold once it expires. */
+		kore_log(LOG_ERR, "rid=%s credits: settling hold %s failed: %s;"
+		    " left to the sweeper", ms->request_id, ms->hold_id,
+		    job->errmsg != NULL ? job->errmsg : "no result");
+		tg_metrics_add(credits_metric_settle_failures, 1);
+		charged = ms->amount;
+		goto answer;
+	}
+
+	charged = credits_job_int(job, 0, 1);
+	loss = credits_job_int(job, 0, 2);
+	if (!strcmp(result, "unknown")) {
+		charged = 0;
+		goto answer;
+	}
+	if (strcmp(result, "ok"))
+		goto answer;	/* 'duplicate': the first settlement stands */
+
+	tg_metrics_add(credits_metric_charged, charged);
+	switch (ms->settlement) {
+	case SETTLE_PROVIDER:
+		tg_metrics_add(credits_metric_settled, 1);
+		break;
+	case SETTLE_ESTIMATE:
+		tg_metrics_add(credits_metric_estimated, 1);
+		break;
+	default:
+		tg_metrics_add(credits_metric_voided, 1);
+		break;
+	}
+	if (ms->settlement != SETTLE_VOID) {
+		tg_metrics_add(credits_metric_prompt_tokens, ms->tokens.prompt);
+		tg_metrics_add(credits_metric_cached_tokens, ms->tokens.cached);
+		tg_metrics_add(credits_metric_completion_tokens,
+		    ms->tokens.completion);
+	}
+	if (loss > 0) {
+		tg_metrics_add(credits_metric_losses, 1);
+		tg_metrics_add(credits_metric_loss_micros, loss);
+		kore_log(LOG_WARNING, "rid=%s credits: usage beyond the hold: "
+		    "cost %lld micros, hold %lld; charged the hold, %lld "
+		    "micros recorded as loss (hold %s)", ms->request_id,
+		    (long long)ms->cost, (long long)ms->amount,
+		    (long long)loss, ms->hold_id);
+	}
+
+answer:
+	if (ms->call != NULL)
+		router_call_settled(ms->call, charged);
+	kore_free(ms);
+}
+
+/* /v1/models: which of ids have a price. */
+static int
+meter_priced(struct http_request *req, struct router_call *call,
+    const char *const *ids, int nids, int *priced)
+{
+	struct meter_call	*mc;
+	struct kore_buf		 arr;
+	const char		*params[1];
+	int			 i, n, k;
+
+	if ((mc = call->meter_state) == NULL) {
+		mc = kore_calloc(1, sizeof(*mc));
+		call->meter_state = mc;
+	}
+
+	if (!mc->sent) {
+		kore_buf_init(&arr, 1024);
+		(void)meter_array(&arr, ids, nids);
+		params[0] = kore_buf_stringify(&arr, NULL);
+		tg_db_start(&mc->db, req, TG_DB_RETRY, sql_priced, 1, params);
+		kore_buf_cleanup(&arr);
+		mc->sent = 1;
+	}
+
+	switch (tg_db_poll(&mc->db)) {
+	case TG_DB_WAIT:
+		return (ROUTER_METER_WAIT);
+	case TG_DB_FAILED:
+		tg_db_error(req, &mc->db);
+		tg_db_clear(&mc->db);
+		return (ROUTER_METER_DENIED);
+	}
+
+	for (i = 0; i < nids; i++)
+		priced[i] = 0;
+	n = tg_db_ntuples(&mc->db);
+	for (i = 0; i < n; i++) {
+		k = (int)tg_db_int(&mc->db, i, 0) - 1;
+		if (k >= 0 && k < nids)
+			priced[k] = 1;
+	}
+	tg_db_clear(&mc->db);
+
+	return (ROUTER_METER_OK);
+}
+
+static void
+meter_cleanup(struct router_call *call)
+{
+	struct meter_call	*mc = call->meter_state;
+
+	if (mc == NULL)
+		return;
+	tg_db_clear(&mc->db);
+	kore_free(mc);
+	call->meter_state = NULL;
+}
+
+/* A random (version 4) uuid. */
+static void
+meter_uuid(char *out)
+{
+	unsigned char	b[16];
+	char		hex[33];
+
+	randombytes_buf(b, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	sodium_bin2hex(hex, sizeof(hex), b, sizeof(b));
+	(void)snprintf(out, CREDITS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s",
+	    hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+/* A PostgreSQL text[] literal: every element quoted and escaped. */
+static int
+meter_array(struct kore_buf *buf, const char *const *items, int n)
+{
+	const char	*p;
+	int		 i;
+
+	kore_buf_append(buf, "{", 1);
+	for (i = 0; i < n; i++) {
+		kore_buf_append(buf, i ? ",\"" : "\"", i ? 2 : 1);
+		for (p = items[i]; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				kore_buf_append(buf, "\\", 1);
+			kore_buf_append(buf, p, 1);
+		}
+		kore_buf_append(buf, "\"", 1);
+	}
+	kore_buf_append(buf, "}", 1);
+
+	return (n);
+}
+
+static const char *
+meter_endpoint(int endpoint)
+{
+	switch (endpoint) {
+	case ROUTER_ENDPOINT_EMBEDDINGS:
+		return ("embeddings");
+	case ROUTER_ENDPOINT_MESSAGES:
+		return ("messages");
+	default:
+		return ("chat");
+	}
+}
+
+static const char *
+meter_outcome(int outcome)
+{
+	switch (outcome) {
+	case ROUTER_OUTCOME_OK:
+		return ("ok");
+	case ROUTER_OUTCOME_UPSTREAM_ERROR:
+		return ("upstream_error");
+	case ROUTER_OUTCOME_TIMEOUT:
+		return ("timeout");
+	case ROUTER_OUTCOME_CLIENT_GONE:
+		return ("client_gone");
+	case ROUTER_OUTCOME_STREAM_CUT:
+		return ("stream_cut");
+	case ROUTER_OUTCOME_NOT_STARTED:
+		return ("not_started");
+	default:
+		return ("error");
+	}
+}

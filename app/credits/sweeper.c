@@ -1,0 +1,81 @@
+/*
+ * The sweeper: settles holds whose call never settled (its process was
+ * killed, or a settle failed for good), once they are past their expiry
+ * (TOLLGATE_HOLD_TTL_SECONDS, longer than any call may run).
+ *
+ * It runs in worker 1 of every tollgate process, on a Kore timer, one
+ * statement per tick and never two at once: credits_expire_holds() takes
+ * holds FOR UPDATE SKIP LOCKED, so the sweepers of several processes on
+ * one database share the work and never settle a hold twice, and a hold
+ * a live call is settling at that moment is left to that call.
+ */
+
+#include "credits/credits.h"
+#include "credits/job.h"
+#include "metrics.h"
+
+#define SWEEP_BATCH	"500"
+
+static void	sweeper_tick(void *, u_int64_t);
+static void	sweeper_done(struct credits_job *, void *);
+
+static int	sweeper_busy;
+
+static const char	sql_expire[] =
+	"SELECT expired, charged, pending FROM credits_expire_holds($1::int)";
+
+void
+credits_sweeper_start(void)
+{
+	if (worker == NULL || worker->id != 1)
+		return;
+
+	(void)kore_timer_add(sweeper_tick, credits_conf.sweep_ms, NULL, 0);
+	kore_log(LOG_INFO, "credits: sweeper every %llu ms (holds expire "
+	    "after %d s)", (unsigned long long)credits_conf.sweep_ms,
+	    credits_conf.hold_ttl);
+}
+
+static void
+sweeper_tick(void *arg, u_int64_t now)
+{
+	const char	*params[1];
+
+	(void)arg;
+	(void)now;
+
+	if (sweeper_busy)
+		return;
+	sweeper_busy = 1;
+
+	params[0] = SWEEP_BATCH;
+	(void)credits_job_start(sql_expire, 1, params, 0, sweeper_done, NULL);
+}
+
+static void
+sweeper_done(struct credits_job *job, void *arg)
+{
+	long long	n, charged;
+
+	(void)arg;
+	sweeper_busy = 0;
+
+	if (job->failed || credits_job_ntuples(job) != 1) {
+		kore_log(LOG_NOTICE, "credits: sweep failed: %s",
+		    job->errmsg != NULL ? job->errmsg : "no result");
+		return;
+	}
+
+	n = credits_job_int(job, 0, 0);
+	charged = credits_job_int(job, 0, 1);
+	tg_metrics_set(credits_metric_holds_open, credits_job_int(job, 0, 2));
+	if (n == 0)
+		return;
+
+	tg_metrics_add(credits_metric_expired, n);
+	tg_metrics_add(credits_metric_expired_micros, charged);
+	tg_metrics_add(credits_metric_charged, charged);
+	kore_log(LOG_NOTICE, "credits: expired %lld unsettled hold%s, charged "
+	    "%lld micros in all (each its whole hold)", n, n == 1 ? "" : "s",
+	    charged);
+}

@@ -1,0 +1,75 @@
+"""Credits helpers for tests: prices, grants, balances, the cost formula
+(CONTRACT §6, independently of the C code) and the ledger check.
+
+Other modules' tests may use these to give a test user money
+(grant(db, user, micros)) and a model a price (set_price(db, model, ...))
+without going through the admin API."""
+
+import os
+import subprocess
+import uuid
+
+from lib.server import ROOT
+
+MTOK = 1000000
+
+
+def cost(prompt, cached, completion, inp, cached_in, out, fee=0):
+    """ceil(((prompt - cached) * in + cached * cached_in
+    + completion * out) / 1e6) + fee, in exact integers."""
+    total = (prompt - cached) * inp + cached * cached_in + completion * out
+    return -(-total // MTOK) + fee
+
+
+def set_price(db, model, inp, out, cached=None, fee=0):
+    """Appends a price row (what the admin PUT does); returns its id."""
+    return db.query(
+        "INSERT INTO model_prices (model, input_micros_per_mtok, "
+        "cached_input_micros_per_mtok, output_micros_per_mtok, "
+        "request_fee_micros) VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        model, inp, inp if cached is None else cached, out, fee)[0][0]
+
+
+def grant(db, user, amount, key=None, kind="admin_grant", allow_debt=False):
+    return db.query("SELECT result, txn_id, balance_after FROM "
+                    "credits_grant(%s, %s, %s, 'test', %s, %s)",
+                    user, amount, kind, key or str(uuid.uuid4()),
+                    allow_debt)[0]
+
+
+def balances(db, user):
+    """(balance, reserved, available, debt) in micros."""
+    rows = db.query("SELECT balance_micros, reserved_micros, "
+                    "available_micros, debt_micros FROM ledger_user_balances "
+                    "WHERE user_id = %s", user)
+    return tuple(rows[0])
+
+
+def ledger_problems(db):
+    return [r[0] for r in db.query("SELECT problem FROM ledger_check()")]
+
+
+def check_ledger(db):
+    """make check-ledger's script against db; fails the test on problems."""
+    env = dict(os.environ, TOLLGATE_DATABASE_URL=db.url)
+    r = subprocess.run([os.path.join(ROOT, "scripts/check-ledger.sh")],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ledger_problems(db) == []
+
+
+def holds(db, user, status=None):
+    sql = ("SELECT id, status, amount, charged, max_tokens FROM credit_holds "
+           "WHERE user_id = %s")
+    args = [user]
+    if status is not None:
+        sql += " AND status = %s"
+        args.append(status)
+    return db.query(sql + " ORDER BY created_at", *args)
+
+
+def usage(db, user):
+    return db.query("SELECT id, status, settlement, prompt_tokens, "
+                    "cached_tokens, completion_tokens, cost_micros, "
+                    "loss_micros, model FROM usage_records WHERE user_id = %s "
+                    "ORDER BY started_at", user)
