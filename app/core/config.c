@@ -745,6 +745,8 @@ conf_deployment(struct tg_config *conf, tg_getenv_fn get,
 	const char	*v;
 
 	conf->workers = (int)conf_int(get, "TOLLGATE_WORKERS", 0, 1, 64, errs);
+	conf->accept_threshold = (int)conf_int(get,
+	    "TOLLGATE_ACCEPT_THRESHOLD", 16, 1, 1024, errs);
 	conf->body_max = (size_t)conf_int(get, "TOLLGATE_BODY_MAX_BYTES",
 	    1048576, 1024, 64LL * 1024 * 1024, errs);
 	conf->max_keys_per_user = (int)conf_int(get,

@@ -71,6 +71,7 @@ struct tg_config {
 
 	/* Deployment settings of ours (documented in the README). */
 	int			 workers;	/* 0: one per CPU */
+	int			 accept_threshold;	/* accepts per wakeup */
 	size_t			 body_max;
 	int			 seccomp;
 	char			*runas;

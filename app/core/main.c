@@ -192,6 +192,8 @@ main_kore_settings(void)
 	    tg_conf.listen_host, tg_conf.listen_port);
 	if (tg_conf.workers > 0)
 		kore_buf_appendf(&buf, "workers %d\n", tg_conf.workers);
+	kore_buf_appendf(&buf, "worker_accept_threshold %d\n",
+	    tg_conf.accept_threshold);
 	if (tg_conf.pidfile != NULL)
 		kore_buf_appendf(&buf, "pidfile %s\n", tg_conf.pidfile);
 	if (tg_conf.runas != NULL)

@@ -16,6 +16,7 @@ import requests
 
 from lib import auth
 from lib.keys import poll_until_refused, seed_key, warm
+from lib.router import free_models
 
 ROUTER_JSON = {
     "providers": [
@@ -32,6 +33,9 @@ ROUTER_JSON = {
 
 @pytest.fixture
 def router(tollgate, db):
+    # Unpriced models are refused (CONTRACT §6); these are free.
+    free_models(db, ["echo:echo-1", "echo:echo-embed", "other:echo-1",
+                     "other:echo-embed"])
     d = tempfile.mkdtemp(prefix="tg-keys-router-")
     path = os.path.join(d, "router.json")
     with open(path, "w") as f:

@@ -56,6 +56,9 @@ def base_env(db_url, port, workdir):
         "TOLLGATE_RATE_LIMIT_IP": "100000",
         "TOLLGATE_RATE_LIMIT_USER": "100000",
         "TOLLGATE_WORKERS": "1",
+        # Hand Kore's accept lock over after every connection, so tests
+        # with several workers reach all of them deterministically.
+        "TOLLGATE_ACCEPT_THRESHOLD": "1",
         "TOLLGATE_PIDFILE": os.path.join(workdir, "tollgate.pid"),
     }
     if SANITIZE:
