@@ -9,7 +9,8 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config kore libjansson-dev libsodium-dev
 	libjwt-dev libcurl4-openssl-dev libpq-dev libssl-dev
 	postgresql-15 postgresql-client-15 ca-certificates)
-test_pkgs=(check python3 python3-pytest python3-cryptography python3-requests
+test_pkgs=(check python3 python3-pytest python3-pytest-xdist
+	python3-cryptography python3-requests
 	python3-psycopg2
 	nodejs npm chromium procps iproute2 curl nginx-light wrk)
 

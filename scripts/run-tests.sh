@@ -49,8 +49,17 @@ fi
 if [ "$MODE" = all ] || [ "$MODE" = integration ]; then
 	echo "== integration tests"
 	integ_ran=1
+	# Tests spend most of their time waiting on sockets and timers, and
+	# each pytest-xdist worker has its own PostgreSQL: run them in
+	# parallel (TOLLGATE_TEST_JOBS=1 for one at a time).
+	jobs=()
+	if [ "${TOLLGATE_TEST_JOBS:-3}" -gt 1 ] &&
+	    "$PY" -c "import xdist" 2>/dev/null; then
+		jobs=(-n "${TOLLGATE_TEST_JOBS:-3}")
+	fi
 	TOLLGATE_BIN="$ROOT/tollgate" TOLLGATE_SANITIZE="${SANITIZE:-}" \
-	    "$PY" -m pytest -p no:cacheprovider -q -rfE tests/integration "$@"
+	    "$PY" -m pytest -p no:cacheprovider -q -rfE "${jobs[@]}" \
+	    tests/integration "$@"
 	integ_rc=$?
 fi
 
