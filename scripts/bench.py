@@ -17,7 +17,8 @@ run, not absolute numbers across runs. Nothing here is a test; it never
 runs under make test.
 
 Environment: BENCH_DURATION (seconds per load, default 10),
-BENCH_CONNECTIONS (default 32), BENCH_WORKERS (tollgate workers, default 1).
+BENCH_CONNECTIONS (default 32), BENCH_WORKERS (tollgate workers, default 1),
+BENCH_USERS (users with a key each, used in turn; default 64).
 """
 
 import json
@@ -40,6 +41,7 @@ from lib.keys import seed_key  # noqa: E402
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+USERS = int(os.environ.get("BENCH_USERS", "64"))
 
 ANSWER = {
     "id": "chatcmpl-bench", "object": "chat.completion", "created": 1,
@@ -109,13 +111,22 @@ def wrk(url, lua):
     return {"rps": rps, "p50": pct(50), "p99": pct(99), "errors": errors}
 
 
-def lua_script(path, body, key=None):
-    headers = 'wrk.headers["Content-Type"] = "application/json"\n'
-    if key:
-        headers += 'wrk.headers["Authorization"] = "Bearer %s"\n' % key
+def lua_script(path, body, keys=None):
+    """POST body; with keys, each request uses the next key in turn (many
+    users, as in production, not one user's account row)."""
+    lua = ('wrk.method = "POST"\nwrk.body = [[%s]]\n'
+           'wrk.headers["Content-Type"] = "application/json"\n' %
+           json.dumps(body))
+    if keys:
+        lua += "local keys = {%s}\nlocal i = 0\n" % ", ".join(
+            '"%s"' % k for k in keys)
+        lua += ("request = function()\n"
+                "  i = i % #keys + 1\n"
+                "  wrk.headers[\"Authorization\"] = \"Bearer \" .. keys[i]\n"
+                "  return wrk.format()\n"
+                "end\n")
     with open(path, "w") as f:
-        f.write('wrk.method = "POST"\nwrk.body = [[%s]]\n%s' %
-                (json.dumps(body), headers))
+        f.write(lua)
 
 
 def main():
@@ -155,9 +166,13 @@ def main():
             def query(self, sql, *args):
                 return pg.admin(sql, *args, dbname=dbname)
         db = Db()
-        key, user, _ = seed_key(db)
-        db.query("SELECT credits_grant(%s, 1000000000000000, 'admin_grant',"
-                 " 'bench', 'bench-grant', false)", user)
+        keys = []
+        for i in range(USERS):
+            key, user, _ = seed_key(db)
+            db.query("SELECT credits_grant(%s, 1000000000000000, "
+                     "'admin_grant', 'bench', %s, false)", user,
+                     "bench-grant-%d" % i)
+            keys.append(key)
         db.query("INSERT INTO model_prices (model, input_micros_per_mtok, "
                  "cached_input_micros_per_mtok, output_micros_per_mtok) "
                  "VALUES ('bench:m', 150000, 75000, 600000)")
@@ -170,9 +185,9 @@ def main():
         direct_lua = os.path.join(tmp, "direct.lua")
         lua_script(direct_lua, REQUEST)
         routed_lua = os.path.join(tmp, "routed.lua")
-        lua_script(routed_lua, REQUEST, key)
+        lua_script(routed_lua, REQUEST, keys)
         echo_lua = os.path.join(tmp, "echo.lua")
-        lua_script(echo_lua, dict(REQUEST, model="echo:echo-1"), key)
+        lua_script(echo_lua, dict(REQUEST, model="echo:echo-1"), keys)
 
         # Warm up every path once (connections, caches).
         for url, lua in (("http://127.0.0.1:%d" % up_port, direct_lua),):
@@ -197,8 +212,8 @@ def main():
         nginx_rps = rows[1][1]["rps"]
         print()
         print("tollgate bench: %ds per load, %d connections, wrk -t1, "
-              "%d tollgate worker(s), 127.0.0.1" %
-              (DURATION, CONNECTIONS, WORKERS))
+              "%d tollgate worker(s), %d users, 127.0.0.1" %
+              (DURATION, CONNECTIONS, WORKERS, USERS))
         print("%-10s %10s %9s %9s %8s %10s %9s" %
               ("target", "req/s", "p50 ms", "p99 ms", "errors",
                "vs direct", "vs nginx"))

@@ -15,6 +15,14 @@ MODE=${1:-all}
 shift || true
 
 PY=/usr/bin/python3
+
+# Everything the tests write (clusters, working directories, certificates)
+# goes under one directory that is removed at the end, pass or fail. It
+# must be traversable by the unprivileged users some tests run as.
+TMPDIR=$(mktemp -d /tmp/tollgate-tests.XXXXXX)
+chmod 755 "$TMPDIR"
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 unit_total=0
 unit_failed=()
 integ_rc=0

@@ -9,6 +9,7 @@ test at stop()."""
 
 import glob
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -156,7 +157,7 @@ class Tollgate:
             with open(self.logpath, "r", errors="replace") as f:
                 return f.read()
         except FileNotFoundError:
-            return ""
+            return getattr(self, "_final_log", "")
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -204,6 +205,8 @@ class Tollgate:
                     text += "==> %s\n%s\n" % (r, body)
             if text:
                 raise AssertionError("sanitizer reports:\n" + text)
+        self._final_log = self.log()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     # HTTP helpers (requests); never raise on HTTP status.
     def request(self, method, path, **kw):
