@@ -60,10 +60,11 @@ def tollgate(db):
     started = []
 
     def start(env=None, workers=1, db_url=None, args=None, user=None,
-              wait=True):
+              wait=True, hosts=None):
         e = {"TOLLGATE_WORKERS": str(workers)}
         e.update(env or {})
-        t = Tollgate(db_url or db.url, env=e, args=args, user=user)
+        t = Tollgate(db_url or db.url, env=e, args=args, user=user,
+                     hosts=hosts)
         started.append(t)
         if wait:
             t.start()
@@ -83,3 +84,15 @@ def tollgate(db):
 @pytest.fixture
 def server(tollgate):
     return tollgate()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """TOLLGATE_TESTS_STRICT=1 (CI): a skipped test is a failure, so a
+    missing tool (node, chromium, root) can't quietly hide a test."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("TOLLGATE_TESTS_STRICT") == "1" and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = "skipped under TOLLGATE_TESTS_STRICT=1: %s" % (
+            report.longrepr,)

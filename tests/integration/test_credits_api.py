@@ -7,8 +7,7 @@ import uuid
 import pytest
 
 from lib import auth
-from lib.credits import (balances, check_ledger, cost, grant, set_price,
-                         usage)
+from lib.credits import balances, check_ledger, cost, grant, set_price
 from lib.keys import seed_key
 
 ADMIN = "admin@example.com"

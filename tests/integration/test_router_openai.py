@@ -4,7 +4,6 @@ prompt, multi-turn, tools, parallel tool calls, a tool result round
 trip, stop, length, usage), streams that assemble to the same final
 message as the whole answer, incremental relaying, and embeddings."""
 
-import json
 import threading
 import time
 

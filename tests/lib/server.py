@@ -81,7 +81,7 @@ class Tollgate:
     """One tollgate process. env entries set to None are removed."""
 
     def __init__(self, db_url, env=None, args=None, port=None, user=None,
-                 binary=BINARY):
+                 binary=BINARY, hosts=None):
         self.workdir = tempfile.mkdtemp(prefix="tg-run-")
         os.chmod(self.workdir, 0o777)
         self.port = port or free_port()
@@ -99,6 +99,7 @@ class Tollgate:
         self.args = args if args is not None else ["-f", "-n", "-r"]
         self.user = user
         self.binary = binary
+        self.hosts = hosts
         self.url = "http://127.0.0.1:%d" % self.port
         self.logpath = os.path.join(self.workdir, "tollgate.log")
         self.proc = None
@@ -108,6 +109,8 @@ class Tollgate:
         argv = [self.binary] + self.args
         if self.user is not None:
             argv = ["runuser", "-u", self.user, "--"] + argv
+        if self.hosts:
+            argv = self._private_hosts(argv)
         logf = open(self.logpath, "ab")
         self.proc = subprocess.Popen(argv, cwd=self.workdir, env=self.env,
                                      stdout=logf, stderr=subprocess.STDOUT,
@@ -130,6 +133,21 @@ class Tollgate:
             time.sleep(0.05)
         self.stop()
         raise StartupError("tollgate did not start:\n" + self.log())
+
+    def _private_hosts(self, argv):
+        """Run argv in a private mount namespace whose /etc/hosts also
+        maps the names of self.hosts: a host name that goes through the
+        resolver (curl's threaded one), on any machine, touching nothing
+        outside. Needs root."""
+        path = os.path.join(self.workdir, "hosts")
+        with open("/etc/hosts") as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text + "\n" + "".join(
+                "%s %s\n" % (ip, name) for name, ip in self.hosts.items()))
+        os.chmod(path, 0o644)
+        return ["unshare", "--mount", "--", "sh", "-c",
+                'mount --bind "$0" /etc/hosts && exec "$@"', path] + argv
 
     def _workers_up(self):
         n = int(self.env.get("TOLLGATE_WORKERS") or os.cpu_count() or 1)

@@ -5,13 +5,23 @@
 //
 //   TG_BASE_URL=http://127.0.0.1:PORT/v1 TG_API_KEY=tg_... node router_openai.mjs
 
+import http from "node:http";
 import OpenAI from "openai";
 
+// Under Node 18, node-fetch 2 (the SDK's transport on Node) reports a
+// false "Premature close" for any chunked stream on a kept-alive socket
+// (node-fetch's fixResponseChunkedTransferBadEnding); fixed from Node 20.
+// Tollgate keeps connections alive after streams, as OpenAI's API does,
+// so on Node 18 the SDK needs an agent without keep-alive
+// (docs/router.md).
+const node = parseInt(process.versions.node.split(".")[0], 10);
 const client = new OpenAI({
 	baseURL: process.env.TG_BASE_URL,
 	apiKey: process.env.TG_API_KEY,
 	maxRetries: 0,
 	timeout: 20000,
+	...(node < 20 ? { httpAgent: new http.Agent({ keepAlive: false }) } :
+	    {}),
 });
 const model = process.env.TG_MODEL || "echo:echo-1";
 const out = {};
