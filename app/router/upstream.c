@@ -128,7 +128,8 @@ router_error_message(const char *body, size_t len, char *out, size_t outlen)
 
 	if (m != NULL) {
 		(void)snprintf(out, outlen, "%s", m);
-	} else {
+	} else if (len > 0) {
+		/* An error answer without a body comes as (NULL, 0). */
 		n = len < outlen - 1 ? len : outlen - 1;
 		memcpy(out, body, n);
 		out[n] = '\0';

@@ -257,6 +257,10 @@ START_TEST(error_mapping)
 	router_family_openai.map_error(504, "", 0, &e);
 	ck_assert_int_eq(e.status, 504);
 	ck_assert_str_eq(e.code, "upstream_timeout");
+	/* An error answer without a body: the relay has no buffer at all. */
+	router_family_openai.map_error(503, NULL, 0, &e);
+	ck_assert_int_eq(e.status, 502);
+	ck_assert(strstr(e.message, "(503)") != NULL);
 
 	ck_assert(router_error_retryable(0));
 	ck_assert(router_error_retryable(429));
