@@ -18,7 +18,9 @@
  * Stream invariants: OpenAI tool_calls[].index counts tool calls only,
  * from 0, independent of Anthropic's block index (which also counts text
  * and thinking blocks); a tool call's id and name go out only in its
- * first delta. The block table in family_state maps block index -> kind.
+ * first delta; a tool call whose block ended without argument bytes gets
+ * "{}", as in the whole answer. The block table in family_state maps
+ * block index -> kind.
  */
 
 #include <stdio.h>
@@ -44,7 +46,7 @@ struct anth_block {
 	int	index;
 	int	kind;
 	int	tool;		/* OpenAI tool_calls index */
-	int	started;	/* a tool call's first delta went out */
+	int	args;		/* a tool call's argument bytes went out */
 };
 
 struct anth_state {
@@ -88,6 +90,8 @@ static struct anth_block *anth_block_add(struct anth_state *, int, int);
 static int	anth_ev_block_start(struct router_stream *,
 		    struct anth_state *, const json_t *, json_t *);
 static int	anth_ev_block_delta(struct router_stream *,
+		    struct anth_state *, const json_t *, json_t *);
+static int	anth_ev_block_stop(struct router_stream *,
 		    struct anth_state *, const json_t *, json_t *);
 static int	anth_ev_message_delta(struct router_stream *,
 		    struct anth_state *, const json_t *, json_t *);
@@ -1016,6 +1020,8 @@ anth_stream_event(struct router_stream *st, const char *event,
 		ok = anth_ev_block_start(st, as, doc, chunks);
 	} else if (!strcmp(type, "content_block_delta")) {
 		ok = anth_ev_block_delta(st, as, doc, chunks);
+	} else if (!strcmp(type, "content_block_stop")) {
+		ok = anth_ev_block_stop(st, as, doc, chunks);
 	} else if (!strcmp(type, "message_delta")) {
 		ok = anth_ev_message_delta(st, as, doc, chunks);
 	} else if (!strcmp(type, "message_stop")) {
@@ -1029,7 +1035,7 @@ anth_stream_event(struct router_stream *st, const char *event,
 		st->failed = 1;
 		anth_error_text(doc, st->error, sizeof(st->error));
 	}
-	/* ping, content_block_stop and future events carry nothing for us */
+	/* ping and future events carry nothing for us */
 	json_decref(doc);
 	if (!ok && st->error[0] == '\0')
 		snprintf(st->error, sizeof(st->error), "out of memory");
@@ -1094,11 +1100,11 @@ anth_ev_block_start(struct router_stream *st, struct anth_state *as,
 
 	b = anth_block_add(as, (int)index, BLOCK_TOOL);
 	b->tool = st->tool_calls++;
-	b->started = 1;
 	input = json_object_get(cb, "input");
 	args = NULL;
 	if (json_is_object(input) && json_object_size(input) > 0)
 		args = json_dumps(input, JSON_COMPACT);
+	b->args = args != NULL;
 	delta = json_pack("{s:[{s:i, s:O?, s:s, s:{s:O?, s:s}}]}",
 	    "tool_calls", "index", b->tool, "id", json_object_get(cb, "id"),
 	    "type", "function", "function", "name",
@@ -1166,6 +1172,7 @@ anth_ev_block_delta(struct router_stream *st, struct anth_state *as,
 		v = json_object_get(d, "partial_json");
 		if (!json_is_string(v) || *json_string_value(v) == '\0')
 			return (1);
+		b->args = 1;
 		st->text_bytes += json_string_length(v);
 		return (router_xlate_chunk(st, chunks, 0, json_pack(
 		    "{s:[{s:i, s:{s:O}}]}", "tool_calls", "index", b->tool,
@@ -1173,6 +1180,29 @@ anth_ev_block_delta(struct router_stream *st, struct anth_state *as,
 	}
 	/* citations_delta and future kinds: nothing OpenAI can carry */
 	return (1);
+}
+
+/*
+ * A tool without arguments streams no partial_json at all (or only an
+ * empty one): its arguments become "{}", as in the whole answer, so
+ * that clients can parse them.
+ */
+static int
+anth_ev_block_stop(struct router_stream *st, struct anth_state *as,
+    const json_t *doc, json_t *chunks)
+{
+	struct anth_block	*b;
+	json_int_t		 index;
+
+	index = router_xlate_int(doc, "index", -1);
+	if (index < 0 || index > INT32_MAX ||
+	    (b = anth_block_find(as, (int)index)) == NULL ||
+	    b->kind != BLOCK_TOOL || b->args)
+		return (1);
+	b->args = 1;
+	return (router_xlate_chunk(st, chunks, 0, json_pack(
+	    "{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", b->tool,
+	    "function", "arguments", "{}"), NULL));
 }
 
 static int

@@ -620,6 +620,64 @@ START_TEST(stream_equals_whole)
 }
 END_TEST
 
+/*
+ * A tool without arguments streams an empty partial_json only; the
+ * arguments must still add up to "{}", as in the whole answer.
+ */
+START_TEST(stream_tool_without_arguments)
+{
+	static const char	*sse =
+	    "event: message_start\n"
+	    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_2\","
+	    "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],"
+	    "\"model\":\"claude\",\"usage\":{\"input_tokens\":9,"
+	    "\"output_tokens\":1}}}\n\n"
+	    "event: content_block_start\n"
+	    "data: {\"type\":\"content_block_start\",\"index\":0,"
+	    "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_9\","
+	    "\"name\":\"get_time\",\"input\":{}}}\n\n"
+	    "event: content_block_delta\n"
+	    "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+	    "{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n"
+	    "event: content_block_stop\n"
+	    "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+	    "event: message_delta\n"
+	    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+	    "\"tool_use\"},\"usage\":{\"output_tokens\":12}}\n\n"
+	    "event: message_stop\n"
+	    "data: {\"type\":\"message_stop\"}\n\n";
+	static const char	*whole =
+	    "{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\","
+	    "\"model\":\"claude\",\"content\":[{\"type\":\"tool_use\","
+	    "\"id\":\"toolu_9\",\"name\":\"get_time\",\"input\":{}}],"
+	    "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":9,"
+	    "\"output_tokens\":12}}";
+	struct fx		 fx;
+	struct router_stream	 st;
+	struct router_usage	 u;
+	json_t			*chunks, *acc, *comp, *w;
+	char			 err[256];
+	int			 bad;
+
+	fx_init(&fx, FAM, "http://x", "k", "claude", 0);
+	comp = FAM->chat_response(&fx.target, whole, strlen(whole), &u, err,
+	    sizeof(err));
+	ck_assert_ptr_nonnull(comp);
+	w = fx_from_completion(comp, 0);
+
+	fx_stream_init(&st, &fx.target);
+	chunks = fx_stream(FAM, &st, sse, 0, &bad);
+	ck_assert_int_eq(bad, 0);
+	acc = fx_accumulate(chunks, 0);
+	fx_assert_equal(acc, w);
+	ck_assert_int_eq(st.tool_calls, 1);
+	json_decref(acc);
+	json_decref(chunks);
+	json_decref(w);
+	json_decref(comp);
+}
+END_TEST
+
 /* Tool indices count tool calls only: blocks 2 and 3 are tools 0 and 1. */
 START_TEST(stream_tool_index)
 {
@@ -834,6 +892,7 @@ anthropic_suite(void)
 	tcase_add_test(tc, response_redacted_and_bad);
 	tcase_add_test(tc, stream_equals_whole);
 	tcase_add_test(tc, stream_tool_index);
+	tcase_add_test(tc, stream_tool_without_arguments);
 	tcase_add_test(tc, stream_error_midway);
 	tcase_add_test(tc, stream_out_of_ordinary);
 	tcase_add_test(tc, stream_usage_cumulative);
