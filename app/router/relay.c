@@ -50,6 +50,7 @@
 #include "router/request.h"
 #include "router/sse.h"
 #include "router/upstream.h"
+#include "router/xlate.h"
 #include "fetch.h"
 #include "metrics.h"
 
@@ -175,6 +176,7 @@ static int	relay_send(struct relay *, const void *, size_t);
 static void	relay_headers(struct relay *);
 static void	relay_stream_end(struct relay *);
 static int	relay_judge(struct relay *, const struct router_target *);
+static int	relay_embed_format(struct relay *);
 static void	relay_attempt_clear(struct relay *);
 static void	relay_error(struct relay *, const struct router_provider *,
 		    int, const char *, const char *, ...)
@@ -1015,11 +1017,28 @@ relay_judge(struct relay *r, const struct router_target *t)
 	}
 
 	if (!r->stream) {
+		if (r->kind == ROUTER_KIND_EMBED) {
+			/*
+			 * A family whose provider reports no usage (gemini)
+			 * keeps this estimate, unreported: the prompt bound
+			 * the meter then bills (credits_prompt_bound).
+			 */
+			memset(&r->usage, 0, sizeof(r->usage));
+			r->usage.prompt_tokens = r->chat.prompt_bytes > 0 ?
+			    (int64_t)r->chat.prompt_bytes : 1;
+		}
 		r->answer = r->kind == ROUTER_KIND_CHAT ?
 		    f->chat_response(t, (const char *)body, len, &r->usage,
 		    err, sizeof(err)) :
 		    f->embed_response(t, (const char *)body, len, &r->usage,
 		    err, sizeof(err));
+		if (r->answer != NULL && r->kind == ROUTER_KIND_EMBED &&
+		    !relay_embed_format(r)) {
+			json_decref(r->answer);
+			r->answer = NULL;
+			(void)snprintf(err, sizeof(err), "an embedding is not "
+			    "a list of numbers");
+		}
 		if (r->answer == NULL) {
 			r->status = 502;
 			relay_error(r, p, 502, "upstream_error", "%s sent a "
@@ -1038,6 +1057,27 @@ relay_judge(struct relay *r, const struct router_target *t)
 
 	r->usage = r->st.usage;
 	return (1);
+}
+
+/*
+ * encoding_format "base64" (what the OpenAI SDKs ask for by default, and
+ * decode as little-endian float32) for a provider that answered floats
+ * anyway (gemini, servers that ignore the field). 0 on a malformed list.
+ */
+static int
+relay_embed_format(struct relay *r)
+{
+	const char	*fmt;
+	json_t		*first;
+
+	fmt = json_string_value(json_object_get(r->body, "encoding_format"));
+	if (fmt == NULL || strcmp(fmt, "base64"))
+		return (1);
+	first = json_array_get(json_object_get(r->answer, "data"), 0);
+	if (!json_is_array(json_object_get(first, "embedding")))
+		return (1);	/* already encoded by the provider */
+
+	return (router_xlate_embeddings_base64(r->answer));
 }
 
 /* Releases what one attempt holds; keeps the stream if bytes went out. */

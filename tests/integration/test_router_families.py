@@ -458,6 +458,31 @@ def test_gemini_embeddings(fam):
     assert rec.json["requests"][1]["content"]["parts"][0]["text"] == "world"
 
 
+def test_gemini_embeddings_base64_and_estimated_usage(fam):
+    """The OpenAI SDKs ask for encoding_format base64 by default and
+    decode it as little-endian float32; Google answers floats, so the
+    router encodes them. Google reports no usage: the client sees the
+    estimate that is billed (the input's bytes), not 0."""
+    import base64
+    import struct
+    body = {"model": "gemini:gemini-embedding-001",
+            "input": ["hello", "world"], "dimensions": 3}
+    plain = fam.server.post("/v1/embeddings", headers=auth(fam.key),
+                            json=body)
+    assert plain.status_code == 200, plain.text
+    r = fam.server.post("/v1/embeddings", headers=auth(fam.key),
+                        json=dict(body, encoding_format="base64"))
+    assert r.status_code == 200, r.text
+    for want, got in zip(plain.json()["data"], r.json()["data"]):
+        assert isinstance(got["embedding"], str), got
+        raw = base64.b64decode(got["embedding"])
+        floats = struct.unpack("<%df" % (len(raw) // 4), raw)
+        assert floats == pytest.approx(want["embedding"], abs=1e-6)
+    for d in (plain.json(), r.json()):
+        assert d["usage"]["prompt_tokens"] == len("hello") + len("world")
+        assert d["usage"]["total_tokens"] == d["usage"]["prompt_tokens"]
+
+
 @pytest.mark.parametrize("family", ["anthropic", "gemini"])
 def test_truncated_stream_ends_with_an_error(fam, family):
     fake, model = (fam.anth, CLAUDE) if family == "anthropic" else \
