@@ -142,6 +142,8 @@ router_chat_check(const json_t *req, struct router_chat_req *out,
 
 	if (!check_stop(req, pb) || !check_tools(req, out, pb))
 		return (0);
+	/* Legacy function definitions, passed on like tools. */
+	out->prompt_bytes += json_size(json_object_get(req, "functions"));
 
 	return (1);
 }
@@ -363,6 +365,10 @@ check_message(const json_t *m, size_t i, struct router_chat_req *out,
 
 	content = json_object_get(m, "content");
 	if (!strcmp(role, "assistant")) {
+		/* Passed on too: a legacy call, earlier turns' reasoning. */
+		out->prompt_bytes += json_size(json_object_get(m,
+		    "function_call")) + json_size(json_object_get(m,
+		    "reasoning_details"));
 		v = json_object_get(m, "tool_calls");
 		if (v != NULL && !json_is_null(v) &&
 		    !check_tool_calls(v, i, out, pb))

@@ -61,6 +61,30 @@ START_TEST(good_requests)
 	ck_assert_int_eq(r.max_tokens, 9);
 	ck_assert_str_eq(r.max_tokens_field, "max_completion_tokens");
 
+	/*
+	 * What the openai family passes on and the provider counts as
+	 * prompt: legacy functions and function_call, reasoning_details
+	 * (replayed as thinking blocks to anthropic).
+	 */
+	ck_assert(chat("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":null,"
+	    "\"function_call\":{\"name\":\"f\",\"arguments\":"
+	    "\"{\\\"q\\\":\\\"0123456789012345678901234567890123456789\\\"}\"}},"
+	    "{\"role\":\"function\",\"name\":\"f\",\"content\":\"ok\"}]}",
+	    &r, &pb));
+	ck_assert_uint_ge(r.prompt_bytes, 2 + 1 + 48 + 1 + 2);
+	ck_assert(chat("{\"model\":\"m\",\"functions\":[{\"name\":\"f\","
+	    "\"parameters\":{\"type\":\"object\",\"description\":"
+	    "\"0123456789012345678901234567890123456789\"}}]," MSG "}",
+	    &r, &pb));
+	ck_assert_uint_ge(r.prompt_bytes, 8 + 40);
+	ck_assert(chat("{\"model\":\"m\",\"messages\":[{\"role\":"
+	    "\"assistant\",\"content\":\"a\",\"reasoning_details\":[{\"type\":"
+	    "\"reasoning.text\",\"text\":"
+	    "\"0123456789012345678901234567890123456789\",\"signature\":"
+	    "\"s\"}]},{\"role\":\"user\",\"content\":\"b\"}]}", &r, &pb));
+	ck_assert_uint_ge(r.prompt_bytes, 1 + 40 + 1);
+
 	/* Unknown fields pass; nulls are "not given". */
 	ck_assert(chat("{\"model\":\"m\",\"x_extension\":{\"a\":1},"
 	    "\"n\":null,\"stop\":null,\"stream\":null," MSG "}", &r, &pb));
