@@ -45,6 +45,7 @@
 #include <time.h>
 
 #include "router/openai.h"
+#include "router/xlate.h"
 
 #define ECHO_BASE		"echo://local"
 #define ECHO_DIMS_DEFAULT	16
@@ -104,7 +105,6 @@ static void	echo_event(struct echo_buf *, json_t *);
 static json_t	*echo_usage(int64_t, int64_t);
 static void	echo_put(struct echo_buf *, const char *, size_t);
 static uint64_t	echo_hash(const void *, size_t, uint64_t);
-static char	*echo_base64(const unsigned char *, size_t);
 
 const struct router_family	router_family_echo = {
 	"echo",
@@ -624,40 +624,6 @@ echo_hash(const void *p, size_t len, uint64_t seed)
 	return (h);
 }
 
-static char *
-echo_base64(const unsigned char *p, size_t len)
-{
-	static const char	tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	char			*out, *o;
-	size_t			 i;
-	uint32_t		 v;
-
-	if ((out = malloc((len + 2) / 3 * 4 + 1)) == NULL)
-		return (NULL);
-
-	o = out;
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = tab[(v >> 6) & 63];
-		*o++ = tab[v & 63];
-	}
-	if (i < len) {
-		v = (uint32_t)p[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)p[i + 1] << 8;
-		*o++ = tab[v >> 18];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-		*o++ = '=';
-	}
-	*o = '\0';
-
-	return (out);
-}
-
 static json_t *
 echo_vector(const void *p, size_t len, int dims, int base64)
 {
@@ -695,7 +661,7 @@ echo_vector(const void *p, size_t len, int dims, int base64)
 
 	if (!base64)
 		return (arr);
-	s = echo_base64(raw, (size_t)dims * 4);
+	s = router_xlate_base64(raw, (size_t)dims * 4);
 	free(raw);
 	v = s != NULL ? json_string(s) : NULL;
 	free(s);

@@ -13,8 +13,6 @@
 
 #include "router/xlate.h"
 
-static char	*b64_encode(const unsigned char *, size_t);
-
 int
 router_xbuf_add(struct router_xbuf *b, const void *p, size_t len)
 {
@@ -227,7 +225,7 @@ router_xlate_embeddings_base64(json_t *list)
 			raw[j * 4 + 2] = (u >> 16) & 0xff;
 			raw[j * 4 + 3] = (u >> 24) & 0xff;
 		}
-		s = b64_encode(raw, n * 4);
+		s = router_xlate_base64(raw, n * 4);
 		free(raw);
 		if (s == NULL)
 			return (0);
@@ -237,8 +235,8 @@ router_xlate_embeddings_base64(json_t *list)
 	return (1);
 }
 
-static char *
-b64_encode(const unsigned char *p, size_t len)
+char *
+router_xlate_base64(const unsigned char *p, size_t len)
 {
 	static const char	 tab[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -65,6 +65,9 @@ void	 router_xlate_copy(char *, size_t, const char *);
 /* Integer member of o, or def when absent or not an integer. */
 json_int_t	router_xlate_int(const json_t *, const char *, json_int_t);
 
+/* Standard base64 (with padding) of len bytes, malloc'd (NULL on failure). */
+char	*router_xlate_base64(const unsigned char *, size_t);
+
 /*
  * Converts each data[].embedding float array of an OpenAI embeddings
  * list into the base64 of its little-endian float32 values, as OpenAI
