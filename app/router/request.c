@@ -14,6 +14,7 @@
 
 static int	bad(struct router_problem *, const char *, const char *,
 		    const char *, ...) __attribute__((format(printf, 4, 5)));
+static const char *check_model(const json_t *, struct router_problem *);
 static int	check_number(const json_t *, const char *, double, double,
 		    struct router_problem *);
 static int	check_type(const json_t *, const char *, int,
@@ -52,14 +53,8 @@ router_chat_check(const json_t *req, struct router_chat_req *out,
 	memset(pb, 0, sizeof(*pb));
 	out->n = 1;
 
-	v = json_object_get(req, "model");
-	if (v == NULL || json_is_null(v))
-		return (bad(pb, "missing_field", "model", "model is required"));
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > 255)
-		return (bad(pb, "invalid_value", "model",
-		    "model must be a non-empty string"));
-	out->model = json_string_value(v);
+	if ((out->model = check_model(req, pb)) == NULL)
+		return (0);
 
 	msgs = json_object_get(req, "messages");
 	if (msgs == NULL || json_is_null(msgs))
@@ -159,14 +154,8 @@ router_embed_check(const json_t *req, struct router_embed_req *out,
 	memset(out, 0, sizeof(*out));
 	memset(pb, 0, sizeof(*pb));
 
-	v = json_object_get(req, "model");
-	if (v == NULL || json_is_null(v))
-		return (bad(pb, "missing_field", "model", "model is required"));
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > 255)
-		return (bad(pb, "invalid_value", "model",
-		    "model must be a non-empty string"));
-	out->model = json_string_value(v);
+	if ((out->model = check_model(req, pb)) == NULL)
+		return (0);
 
 	in = json_object_get(req, "input");
 	if (in == NULL || json_is_null(in))
@@ -242,6 +231,27 @@ bad(struct router_problem *pb, const char *code, const char *param,
 	va_end(ap);
 
 	return (0);
+}
+
+/* The model name, or NULL with the problem set. */
+static const char *
+check_model(const json_t *req, struct router_problem *pb)
+{
+	const json_t	*v;
+
+	v = json_object_get(req, "model");
+	if (v == NULL || json_is_null(v)) {
+		(void)bad(pb, "missing_field", "model", "model is required");
+		return (NULL);
+	}
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > 255) {
+		(void)bad(pb, "invalid_value", "model",
+		    "model must be a non-empty string");
+		return (NULL);
+	}
+
+	return (json_string_value(v));
 }
 
 static int
