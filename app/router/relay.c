@@ -24,8 +24,8 @@
  *    failure ends the stream with an error event and [DONE].
  *  - Every call that reached the meter is settled exactly once, also
  *    when the client leaves (relay_free runs when Kore frees the
- *    request; curl handles bound to it are already gone by then, which
- *    closed the upstream connection).
+ *    request; the core cleans the curl handle still bound to it right
+ *    after, which closes the upstream connection).
  *  - Timeouts: curl enforces connect and total; a watchdog timer
  *    enforces first byte (no answer started) and idle (silence between
  *    stream bytes) and aborts the transfer itself.
@@ -1452,7 +1452,11 @@ relay_free(struct http_request *req, void *arg)
 
 	relay_timer_stop(r);
 
-	/* Kore's dispatcher already cleaned bound curl handles. */
+	/*
+	 * A transfer still bound to the request is cleaned by the core
+	 * right after this returns (dispatch_free); settling here only
+	 * starts asynchronous work, so it cannot see it run again.
+	 */
 	r->curl_live = 0;
 
 	if (r->call != NULL) {
