@@ -47,20 +47,6 @@ tg_fetch_start(struct tg_fetch *f, struct http_request *req, int method,
 	return (1);
 }
 
-/* The same for work that is not a request (e.g. a JWKS refresh). */
-int
-tg_fetch_start_cb(struct tg_fetch *f, void (*cb)(struct kore_curl *, void *),
-    void *arg, int method, const char *url, const char *const *headers,
-    const void *body, size_t len, long timeout_ms)
-{
-	if (!fetch_setup(f, method, url, headers, body, len, timeout_ms))
-		return (0);
-
-	kore_curl_bind_callback(&f->curl, cb, arg);
-	fetch_run(f);
-	return (1);
-}
-
 int
 tg_fetch_poll(struct tg_fetch *f)
 {

@@ -37,10 +37,6 @@ struct tg_fetch {
 int		 tg_fetch_start(struct tg_fetch *, struct http_request *, int,
 		    const char *, const char *const *, const void *, size_t,
 		    long);
-int		 tg_fetch_start_cb(struct tg_fetch *,
-		    void (*)(struct kore_curl *, void *), void *, int,
-		    const char *, const char *const *, const void *, size_t,
-		    long);
 int		 tg_fetch_poll(struct tg_fetch *);
 const char	*tg_fetch_header(struct tg_fetch *, const char *);
 void		 tg_fetch_clear(struct tg_fetch *);
