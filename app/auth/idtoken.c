@@ -333,7 +333,8 @@ idt_claims(json_t *c, const struct auth_idtoken_expect *want)
 	if ((v = json_object_get(c, "exp")) == NULL || !json_is_integer(v))
 		return (AUTH_IDT_EXPIRED);
 	exp = json_integer_value(v);
-	if (exp + AUTH_IDT_LEEWAY <= want->now)
+	/* now - leeway, not exp + leeway: exp may be as large as int64. */
+	if (exp <= want->now - AUTH_IDT_LEEWAY)
 		return (AUTH_IDT_EXPIRED);
 
 	if ((v = json_object_get(c, "iat")) == NULL || !json_is_integer(v))

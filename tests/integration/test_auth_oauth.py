@@ -713,3 +713,34 @@ def test_link_needs_a_live_session(tg, db, github):
                      allow_redirects=False, timeout=30)
     err(r, 400, "invalid_value")
     assert count(db, "oauth_flows") == 0
+
+
+def test_link_needs_a_refresh_token_that_would_still_refresh(tg, db,
+                                                             github):
+    """A refresh token opens a link flow only when /auth/refresh would
+    take it: a spent one (replaced more than the grace window ago) is a
+    stolen copy as far as we can tell, and an idle session is over. Else
+    the holder of an old cookie could attach their own GitHub account to
+    the victim's user for good."""
+    def start(rt):
+        return requests.get(tg.url + "/auth/github/start?link=1",
+                            cookies={"tg_refresh": rt},
+                            allow_redirects=False, timeout=30)
+
+    s = auth.sign_in(tg, "spent.cookie@example.com")
+    r = auth.refresh(tg, s.refresh_token)
+    assert r.status_code == 200, r.text
+    current = auth.set_cookies(r)["tg_refresh"][0]
+    # Within the grace window the replaced token still counts (as for
+    # /auth/refresh: a lost answer, a second tab).
+    assert start(s.refresh_token).status_code == 302
+    db.query("UPDATE sessions SET rotated_at = now() - interval '1 minute'")
+    db.query("DELETE FROM oauth_flows")
+    err(start(s.refresh_token), 401, "invalid_token")
+    assert count(db, "oauth_flows") == 0
+    assert start(current).status_code == 302
+
+    db.query("DELETE FROM oauth_flows")
+    db.query("UPDATE sessions SET idle_expires_at = now() - interval '1 s'")
+    err(start(current), 401, "invalid_token")
+    assert count(db, "oauth_flows") == 0

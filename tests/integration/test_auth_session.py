@@ -248,6 +248,26 @@ def test_refresh_grace_for_two_tabs(server, db):
         == [(3, True)]
 
 
+def test_refresh_statement_repeated_after_a_lost_answer(server, db):
+    """tollgate sends auth_refresh() again, with the same two hashes, when
+    its connection drops before the answer (TG_DB_RETRY). If the first
+    one had committed, the repeat falls into the grace window and must
+    answer ok (the client then gets the token the first one stored), not
+    fail on the token it inserted already."""
+    s = auth.sign_in(server, "lost.answer@example.com")
+    old = db.query("SELECT encode(token_hash, 'hex') FROM refresh_tokens "
+                   "WHERE session_id = %s", s.session_id)[0][0]
+    new = "ab" * 32
+    call = ("SELECT result, session_id::text FROM auth_refresh("
+            "decode(%s, 'hex'), decode(%s, 'hex'))")
+    assert db.query(call, old, new) == [("ok", s.session_id)]
+    assert db.query(call, old, new) == [("ok", s.session_id)]
+    assert db.query("SELECT generation, revoked_at IS NULL FROM sessions") \
+        == [(2, True)]
+    assert db.query("SELECT generation FROM refresh_tokens WHERE token_hash "
+                    "= decode(%s, 'hex')", new) == [(2,)]
+
+
 def test_refresh_needs_csrf_guard(server, db):
     s = auth.sign_in(server, "grace@example.com")
     ui = server.env["TOLLGATE_UI_URL"]

@@ -301,6 +301,11 @@ START_TEST(claims)
 		  "\"iat\":1700000000,\"exp\":1700003600,\"nonce\":\"n-0S6\"}",
 		  AUTH_IDT_BAD_SUB },
 		{ CLAIMS(",\"sub\":\"dup\""), AUTH_IDT_MALFORMED },
+		/* The largest exp is far in the future, not an overflow. */
+		{ "{\"iss\":\"" ISS "\",\"aud\":\"" CLIENT "\","
+		  "\"sub\":\"10769150\",\"iat\":1700000000,"
+		  "\"exp\":9223372036854775807,\"nonce\":\"n-0S6\"}",
+		  AUTH_IDT_OK },
 	};
 	json_t	*jwks = jwks_for(key2048, "k1", "");
 	size_t	 i;
