@@ -275,6 +275,33 @@ def test_http10_and_connection_close_clients(router):
     router.alive()
 
 
+def test_stream_outlives_kores_header_timeout(tollgate, db, fake):
+    """kore-guide P1-P3: a stream that lasts longer than Kore's
+    http_header_timeout (10 s), for a Connection: close client whose body
+    did not arrive with its headers, is neither cut by a 408 written into
+    it nor closed after its first chunk."""
+    cat = catalog(fake)
+    cat["providers"][0]["chunk_delay_ms"] = 1100
+    t = tollgate(env=router_env(cat))
+    key, _, _ = seed_key(db)
+    body = json.dumps({"model": "echo:echo-1", "stream": True, "messages": [
+        {"role": "system", "content": "x" * 8000},
+        user("a b c d e f g h")]}).encode()
+    head = ("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
+            "connection: close\r\nauthorization: Bearer %s\r\n"
+            "content-type: application/json\r\ncontent-length: %d\r\n"
+            "\r\n" % (key, len(body)))
+    t0 = time.time()
+    data = _raw(t.port, head.encode() + body)
+    assert time.time() - t0 > 11
+    head_part, _, rest = data.partition(b"\r\n\r\n")
+    assert head_part.startswith(b"HTTP/1.1 200")
+    assert b"408" not in data and b"Request Time" not in data
+    # the role, "echo:" and 8 words, the finish chunk, [DONE]
+    assert rest.count(b"data: ") == 12
+    assert rest.endswith(b"data: [DONE]\n\n\r\n0\r\n\r\n")
+
+
 def test_keep_alive_connection_reused_after_stream(router):
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", router.t.port, timeout=10)
