@@ -259,16 +259,9 @@ router_family_find(const char *name)
 }
 
 int
-router_family_linked(const struct router_family *f)
-{
-	return (f->chat_request != NULL);
-}
-
-int
 router_provider_usable(const struct router_provider *p)
 {
-	return (router_family_linked(p->family) &&
-	    (p->api_key != NULL || !p->key_required));
+	return (p->api_key != NULL || !p->key_required);
 }
 
 const struct router_provider *
@@ -826,8 +819,7 @@ cat_models(struct cat_ctx *ctx, const json_t *arr,
 			m->chat = b;
 		if (cat_bool(ctx, obj, "embeddings", &b))
 			m->embeddings = b;
-		if (m->embeddings && router_family_linked(p->family) &&
-		    p->family->embed_request == NULL)
+		if (m->embeddings && p->family->embed_request == NULL)
 			cat_error(ctx, "family %s has no embeddings",
 			    p->family->name);
 		if (!m->chat && !m->embeddings)

@@ -87,13 +87,7 @@ const struct router_provider *router_catalog_provider(
 	    const struct router_catalog *, const char *);
 const struct router_family *router_family_find(const char *);
 
-/* 1 unless the family is a stub (not linked into this binary). */
-int	router_family_linked(const struct router_family *);
-
-/*
- * 1 when the provider can be called: its family is linked in and it has
- * a key, or needs none.
- */
+/* 1 when the provider can be called: it has a key, or needs none. */
 int	router_provider_usable(const struct router_provider *);
 
 #endif

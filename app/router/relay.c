@@ -400,14 +400,6 @@ relay_attempt(struct http_request *req)
 	r->no_retry = 0;
 	r->attempt_start = tg_now_us();
 
-	if (!router_family_linked(p->family)) {
-		relay_error(r, p, 502, "upstream_error", "%s is not available "
-		    "(its family is not built into this tollgate)", p->name);
-		r->status = 0;
-		r->no_retry = 1;
-		req->fsm_state = R_DONE;
-		return (HTTP_STATE_CONTINUE);
-	}
 	if (!router_provider_usable(p)) {
 		relay_error(r, p, 502, "upstream_error", "%s is not configured "
 		    "(set %s)", p->name, p->key_env);

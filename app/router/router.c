@@ -117,10 +117,6 @@ router_parent_init(struct tg_config_errors *errs)
 		    TG_METRIC_COUNTER, "tollgate_upstream_errors_total",
 		    "Upstream attempts that failed, by provider.", labels,
 		    NULL, 0);
-		if (!router_family_linked(p->family))
-			kore_log(LOG_NOTICE, "router: provider %s: family %s "
-			    "is not built into this binary; its models are "
-			    "unavailable", p->name, p->family->name);
 	}
 
 	kore_log(LOG_INFO, "router: %d providers, %d models, %d aliases "
