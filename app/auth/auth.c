@@ -25,6 +25,7 @@
 #include "auth/cookie.h"
 #include "auth/revoked.h"
 #include "metrics.h"
+#include "lex.h"
 
 struct auth_revoked_msg {
 	char		sid[AUTH_UUID_LEN + 1];
@@ -136,7 +137,7 @@ auth_revoke_broadcast(const char *sid)
 {
 	struct auth_revoked_msg	msg;
 
-	if (!auth_uuid_valid(sid))
+	if (!tg_uuid_canonical(sid))
 		return;
 
 	memset(&msg, 0, sizeof(msg));

@@ -21,6 +21,7 @@
 
 #include "auth/b64.h"
 #include "auth/flow.h"
+#include "lex.h"
 
 static int	flow_path_char(int);
 
@@ -111,13 +112,10 @@ auth_return_to_valid(const char *s)
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
 		if (c == '%') {
-			if (!isxdigit((unsigned char)s[i + 1]) ||
-			    !isxdigit((unsigned char)s[i + 2]))
+			/* s[i + 2] is read only when s[i + 1] is a digit. */
+			if ((hi = tg_hexval((unsigned char)s[i + 1])) < 0 ||
+			    (lo = tg_hexval((unsigned char)s[i + 2])) < 0)
 				return (0);
-			hi = isdigit((unsigned char)s[i + 1]) ? s[i + 1] - '0' :
-			    (tolower((unsigned char)s[i + 1]) - 'a' + 10);
-			lo = isdigit((unsigned char)s[i + 2]) ? s[i + 2] - '0' :
-			    (tolower((unsigned char)s[i + 2]) - 'a' + 10);
 			c = hi * 16 + lo;
 			if (c == '/' || c == '\\' || c == '%' || c < 0x20 ||
 			    c == 0x7f)

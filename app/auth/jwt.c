@@ -27,6 +27,7 @@
 
 #include "auth/b64.h"
 #include "auth/jwt.h"
+#include "lex.h"
 
 /* base64url of {"alg":"HS256","typ":"JWT"}, what libjwt 1.10 writes. */
 #define JWT_HEADER_B64	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
@@ -52,7 +53,7 @@ auth_jwt_issue(const struct auth_jwt_key *k, const char *sub, const char *sid,
 
 	if (k->key == NULL || k->keylen == 0 || k->keylen > INT32_MAX)
 		return (NULL);
-	if (!auth_uuid_valid(sub) || !auth_uuid_valid(sid))
+	if (!tg_uuid_canonical(sub) || !tg_uuid_canonical(sid))
 		return (NULL);
 	if (ttl <= 0 || ttl > AUTH_JWT_TTL_MAX)
 		return (NULL);
@@ -167,28 +168,6 @@ auth_jwt_strerror(int rc)
 	}
 }
 
-/* Canonical lower-case 8-4-4-4-12 form, as PostgreSQL prints a uuid. */
-int
-auth_uuid_valid(const char *s)
-{
-	size_t	i;
-
-	if (s == NULL || strlen(s) != AUTH_UUID_LEN)
-		return (0);
-
-	for (i = 0; i < AUTH_UUID_LEN; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return (0);
-		} else if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f'))) {
-			return (0);
-		}
-	}
-
-	return (1);
-}
-
 /* HMAC-SHA256 over the signing input; the key may be of any length. */
 static int
 jwt_mac(const struct auth_jwt_key *k, const char *input, size_t len,
@@ -237,11 +216,11 @@ jwt_claims(const struct auth_jwt_key *k, const unsigned char *payload,
 		goto out;
 
 	if ((s = json_string_value(json_object_get(doc, "sub"))) == NULL ||
-	    !auth_uuid_valid(s))
+	    !tg_uuid_canonical(s))
 		goto out;
 	memcpy(out->sub, s, AUTH_UUID_LEN + 1);
 	if ((s = json_string_value(json_object_get(doc, "sid"))) == NULL ||
-	    !auth_uuid_valid(s))
+	    !tg_uuid_canonical(s))
 		goto out;
 	memcpy(out->sid, s, AUTH_UUID_LEN + 1);
 

@@ -43,6 +43,5 @@ char		*auth_jwt_issue(const struct auth_jwt_key *, const char *,
 int		 auth_jwt_verify(const struct auth_jwt_key *, const char *,
 		    int64_t, struct auth_jwt_claims *);
 const char	*auth_jwt_strerror(int);
-int		 auth_uuid_valid(const char *);
 
 #endif

@@ -36,6 +36,7 @@
 #include "auth/apikey.h"
 #include "auth/keys.h"
 #include "auth/keys_input.h"
+#include "lex.h"
 
 #define KEYS_BODY_MAX	16384
 
@@ -546,7 +547,7 @@ keys_path_id(struct http_request *req)
 {
 	const char	*id;
 
-	if ((id = tg_param(req, 0)) == NULL || !keys_uuid_valid(id))
+	if ((id = tg_param(req, 0)) == NULL || !tg_uuid_valid(id))
 		return (NULL);
 
 	return (id);

@@ -18,6 +18,7 @@
 
 #include "model.h"
 #include "auth/keys_input.h"
+#include "lex.h"
 
 #define MAX_EPOCH	253402300799LL	/* 9999-12-31T23:59:59Z */
 
@@ -33,8 +34,6 @@ static int	input_models(const json_t *, struct keys_fields *,
 		    struct keys_problem *);
 static int	input_limit(const json_t *, struct keys_fields *,
 		    struct keys_problem *);
-static int	input_digits(const char *, int, int *);
-static int64_t	input_days_from_civil(int, int, int);
 
 /*
  * Fill f from body for KEYS_FOR_CREATE or KEYS_FOR_UPDATE. Returns 1, or
@@ -109,29 +108,22 @@ keys_input_free(struct keys_fields *f)
 int
 keys_rfc3339_parse(const char *s, int64_t *out)
 {
-	static const int	mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
-				    31, 30, 31 };
-	int			 y, mo, d, h, mi, sec, oh, om, dim, sign;
-	int64_t			 t;
+	int64_t		y, mo, d, h, mi, sec, oh, om, t;
+	int		sign;
 
 	if (strnlen(s, 40) >= 40)
 		return (0);
-	if (!input_digits(s, 4, &y) || s[4] != '-' ||
-	    !input_digits(s + 5, 2, &mo) || s[7] != '-' ||
-	    !input_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-	    !input_digits(s + 11, 2, &h) || s[13] != ':' ||
-	    !input_digits(s + 14, 2, &mi) || s[16] != ':' ||
-	    !input_digits(s + 17, 2, &sec))
+	if (!tg_digits(s, 4, &y) || s[4] != '-' ||
+	    !tg_digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    !tg_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+	    !tg_digits(s + 11, 2, &h) || s[13] != ':' ||
+	    !tg_digits(s + 14, 2, &mi) || s[16] != ':' ||
+	    !tg_digits(s + 17, 2, &sec))
 		return (0);
 	s += 19;
 
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 ||
+	if (y < 1 || !tg_date_valid(y, mo, d) || h > 23 || mi > 59 ||
 	    sec > 59)
-		return (0);
-	dim = mdays[mo - 1];
-	if (mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		dim = 29;
-	if (d > dim)
 		return (0);
 
 	if (*s == '.') {
@@ -148,8 +140,8 @@ keys_rfc3339_parse(const char *s, int64_t *out)
 		s++;
 	} else if (*s == '+' || *s == '-') {
 		sign = *s == '-' ? -1 : 1;
-		if (!input_digits(s + 1, 2, &oh) || s[3] != ':' ||
-		    !input_digits(s + 4, 2, &om) || oh > 23 || om > 59)
+		if (!tg_digits(s + 1, 2, &oh) || s[3] != ':' ||
+		    !tg_digits(s + 4, 2, &om) || oh > 23 || om > 59)
 			return (0);
 		s += 6;
 	} else {
@@ -158,30 +150,10 @@ keys_rfc3339_parse(const char *s, int64_t *out)
 	if (*s != '\0')
 		return (0);
 
-	t = input_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	t = tg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	t -= sign * (oh * 3600 + om * 60);
 	*out = t;
 	return (1);
-}
-
-/* 8-4-4-4-12 lowercase or uppercase hex digits. */
-int
-keys_uuid_valid(const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < KEYS_UUID_LEN; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return (0);
-		} else if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f') ||
-		    (s[i] >= 'A' && s[i] <= 'F'))) {
-			return (0);
-		}
-	}
-
-	return (s[KEYS_UUID_LEN] == '\0');
 }
 
 /*
@@ -197,7 +169,7 @@ keys_cursor_parse(const char *s, int64_t *us, char id[KEYS_UUID_LEN + 1])
 	n = strspn(s, "0123456789");
 	if (n == 0 || n > 18 || s[n] != '.')
 		return (0);
-	if (!keys_uuid_valid(s + n + 1))
+	if (!tg_uuid_valid(s + n + 1))
 		return (0);
 
 	v = 0;
@@ -213,7 +185,7 @@ keys_cursor_format(int64_t us, const char *id, char *out, size_t len)
 {
 	int	n;
 
-	if (us < 0 || !keys_uuid_valid(id))
+	if (us < 0 || !tg_uuid_valid(id))
 		return (0);
 	n = snprintf(out, len, "%lld.%s", (long long)us, id);
 	return (n > 0 && (size_t)n < len);
@@ -379,33 +351,4 @@ input_limit(const json_t *v, struct keys_fields *f, struct keys_problem *p)
 
 	f->spend_limit_micros = json_integer_value(v);
 	return (1);
-}
-
-static int
-input_digits(const char *s, int n, int *out)
-{
-	int	i, v;
-
-	v = 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return (0);
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return (1);
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t
-input_days_from_civil(int y, int m, int d)
-{
-	int64_t		era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (era * 146097 + doe - 719468);
 }

@@ -63,7 +63,6 @@ int	keys_input_parse(const json_t *, int, time_t, struct keys_fields *,
 void	keys_input_free(struct keys_fields *);
 
 int	keys_rfc3339_parse(const char *, int64_t *);
-int	keys_uuid_valid(const char *);
 int	keys_cursor_parse(const char *, int64_t *, char [KEYS_UUID_LEN + 1]);
 int	keys_cursor_format(int64_t, const char *, char *, size_t);
 int	keys_limit_parse(const char *, int *);

@@ -14,6 +14,7 @@
 
 #include "auth/jwt.h"
 #include "auth/revoked.h"
+#include "lex.h"
 
 #define REVOKED_BUCKETS		1024
 
@@ -77,7 +78,7 @@ auth_revoked_add(struct auth_revoked *set, const char *sid, int64_t until,
 	struct revoked_entry	*e;
 	unsigned int		 h;
 
-	if (!auth_uuid_valid(sid) || until <= now)
+	if (!tg_uuid_canonical(sid) || until <= now)
 		return (0);
 
 	h = revoked_hash(sid);
@@ -108,7 +109,7 @@ auth_revoked_has(struct auth_revoked *set, const char *sid, int64_t now)
 {
 	struct revoked_entry	*e;
 
-	if (set == NULL || !auth_uuid_valid(sid))
+	if (set == NULL || !tg_uuid_canonical(sid))
 		return (0);
 
 	LIST_FOREACH(e, &set->buckets[revoked_hash(sid)], list) {

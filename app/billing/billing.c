@@ -22,6 +22,7 @@
 #include "billing/package.h"
 #include "metrics.h"
 #include "qs.h"
+#include "lex.h"
 
 #define PAYMENTS_LIMIT_DEFAULT	20
 #define PAYMENTS_LIMIT_MAX	100
@@ -183,7 +184,7 @@ billing_payments(struct http_request *req)
 
 	r = tg_http_query(req, "cursor", cursor, sizeof(cursor));
 	if (r == TG_QS_INVALID || (r == TG_QS_FOUND &&
-	    !billing_uuid_valid(cursor))) {
+	    !tg_uuid_valid(cursor))) {
 		tg_error(req, 400, "invalid_value", "cursor", "cursor must be "
 		    "a next_cursor this list returned");
 		return (KORE_RESULT_OK);
@@ -208,7 +209,7 @@ billing_payment(struct http_request *req)
 
 	params[0] = tg_ctx(req)->who.user_id;
 	params[1] = tg_param(req, 0);
-	if (!billing_uuid_valid(params[1])) {
+	if (!tg_uuid_valid(params[1])) {
 		tg_error(req, 404, "not_found", NULL, "no such payment");
 		return (KORE_RESULT_OK);
 	}
@@ -238,7 +239,7 @@ billing_admin_package(struct http_request *req)
 
 	if (tg_state(req) == NULL) {
 		params[0] = tg_ctx(req)->who.user_id;
-		params[1] = billing_uuid_valid(tg_param(req, 0)) ?
+		params[1] = tg_uuid_valid(tg_param(req, 0)) ?
 		    tg_param(req, 0) : NULL;
 		(void)billing_read_start(req, "package", SQL_ADMIN_PACKAGE, 2,
 		    params);
@@ -266,7 +267,7 @@ billing_admin_package_put(struct http_request *req)
 		return (billing_read_poll(req));
 
 	params[0] = tg_ctx(req)->who.user_id;
-	if (!billing_uuid_valid(tg_param(req, 0))) {
+	if (!tg_uuid_valid(tg_param(req, 0))) {
 		(void)kore_strlcpy(in.code, "invalid_value", sizeof(in.code));
 		(void)kore_strlcpy(in.param, "id", sizeof(in.param));
 		(void)kore_strlcpy(in.message, "a package id is a UUID",

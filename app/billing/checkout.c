@@ -22,6 +22,7 @@
 #include "billing/billing.h"
 #include "billing/package.h"
 #include "metrics.h"
+#include "lex.h"
 
 #define CO_BEGIN	0
 #define CO_BEGUN	1
@@ -89,7 +90,7 @@ checkout_begin(struct http_request *req)
 
 	v = json_object_get(body, "package_id");
 	id = json_string_value(v);
-	if (v == NULL || id == NULL || !billing_uuid_valid(id)) {
+	if (v == NULL || id == NULL || !tg_uuid_valid(id)) {
 		if (v == NULL)
 			tg_error(req, 400, "missing_field", "package_id",
 			    "package_id is required");

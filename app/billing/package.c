@@ -21,26 +21,6 @@ static int	package_int(json_t *, const char *, int64_t, int64_t,
 static int	package_name(json_t *, struct billing_package_in *);
 static int	package_currency(json_t *, struct billing_package_in *);
 
-/* A UUID in its canonical text form (any case). */
-int
-billing_uuid_valid(const char *s)
-{
-	size_t	i;
-
-	if (s == NULL || strlen(s) != 36)
-		return (0);
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return (0);
-		} else if (!isxdigit((unsigned char)s[i])) {
-			return (0);
-		}
-	}
-
-	return (1);
-}
-
 /*
  * The package a PUT describes. The fields are those GET shows: name,
  * price_minor, currency and credits_micros are required, active defaults

@@ -26,7 +26,6 @@ struct billing_package_in {
 	char	message[192];
 };
 
-int	billing_uuid_valid(const char *);
 int	billing_package_parse(json_t *, const char *,
 	    struct billing_package_in *);
 

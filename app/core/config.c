@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "lex.h"
 
 #define DEV_SECRET_MARKER	"insecure-dev"
 
@@ -499,26 +500,14 @@ check:
 }
 
 static int
-conf_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
-static int
 conf_decode_hex(const char *s, unsigned char *out, size_t outlen)
 {
 	size_t	i;
 	int	hi, lo;
 
 	for (i = 0; i < outlen; i++) {
-		hi = conf_hexval((unsigned char)s[2 * i]);
-		lo = conf_hexval((unsigned char)s[2 * i + 1]);
+		hi = tg_hexval((unsigned char)s[2 * i]);
+		lo = tg_hexval((unsigned char)s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return (0);
 		out[i] = (hi << 4) | lo;

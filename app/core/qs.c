@@ -8,9 +8,8 @@
 
 #include <string.h>
 
+#include "lex.h"
 #include "qs.h"
-
-static int	qs_hex(int);
 
 int
 tg_qs_get(const char *qs, const char *name, char *out, size_t outlen)
@@ -56,8 +55,8 @@ tg_percent_decode(const char *s, size_t len, char *out, size_t outlen)
 		} else if (c == '%') {
 			if (i + 2 >= len)
 				return (-1);
-			hi = qs_hex((unsigned char)s[i + 1]);
-			lo = qs_hex((unsigned char)s[i + 2]);
+			hi = tg_hexval((unsigned char)s[i + 1]);
+			lo = tg_hexval((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return (-1);
 			c = (hi << 4) | lo;
@@ -72,16 +71,4 @@ tg_percent_decode(const char *s, size_t len, char *out, size_t outlen)
 
 	out[n] = '\0';
 	return ((int)n);
-}
-
-static int
-qs_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
 }

@@ -21,6 +21,7 @@
 
 #include "credits/credits.h"
 #include "qs.h"
+#include "lex.h"
 
 #define API_START	0
 #define API_WAIT	1
@@ -205,7 +206,7 @@ credits_api_param_uuid(struct http_request *req, int i, char *out)
 	const char	*p;
 	size_t		 j;
 
-	if ((p = tg_param(req, i)) == NULL || !credits_uuid_valid(p)) {
+	if ((p = tg_param(req, i)) == NULL || !tg_uuid_valid(p)) {
 		tg_error(req, 404, "not_found", NULL, "no such id");
 		return (0);
 	}

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "credits/validate.h"
+#include "lex.h"
 
 static int	valid_fields(const json_t *, const char *const *,
 		    struct credits_invalid *);
@@ -23,8 +24,6 @@ static int	valid_int(const json_t *, const char *, int, int64_t,
 static int	invalid(struct credits_invalid *, const char *,
 		    const char *, const char *, ...)
 		    __attribute__((format(printf, 4, 5)));
-static int	digits(const char *, int, int64_t *);
-static int64_t	days_from_civil(int64_t, int64_t, int64_t);
 
 /* "provider:model": the same rule as model_prices.model's CHECK. */
 int
@@ -50,26 +49,6 @@ credits_model_id_valid(const char *s)
 	for (p = colon + 1; *p != '\0'; p++) {
 		if (*p < '!' || *p > '~')
 			return (0);
-	}
-
-	return (1);
-}
-
-/* 8-4-4-4-12 hexadecimal digits. */
-int
-credits_uuid_valid(const char *s)
-{
-	size_t	i;
-
-	if (strlen(s) != CREDITS_UUID_LEN)
-		return (0);
-	for (i = 0; i < CREDITS_UUID_LEN; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return (0);
-		} else if (!isxdigit((unsigned char)s[i])) {
-			return (0);
-		}
 	}
 
 	return (1);
@@ -173,22 +152,17 @@ badkey:
 int
 credits_time_parse(const char *s, int64_t *out_us)
 {
-	static const int	mdays[] = {
-		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-	};
-	int64_t			 y, mo, d, h, mi, sec, oh, om, frac, scale;
-	int64_t			 days, secs;
-	int			 leap, sign;
-	size_t			 len;
+	int64_t		y, mo, d, h, mi, sec, oh, om, frac, scale;
+	int64_t		days, secs;
+	int		sign;
+	size_t		len;
 
 	len = strlen(s);
-	if (len < 10 || !digits(s, 4, &y) || s[4] != '-' ||
-	    !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d))
+	if (len < 10 || !tg_digits(s, 4, &y) || s[4] != '-' ||
+	    !tg_digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    !tg_digits(s + 8, 2, &d))
 		return (0);
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1)
-		return (0);
-	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (d > mdays[mo - 1] + (mo == 2 && leap))
+	if (y < 1970 || !tg_date_valid(y, mo, d))
 		return (0);
 
 	h = mi = sec = frac = 0;
@@ -196,9 +170,9 @@ credits_time_parse(const char *s, int64_t *out_us)
 	s += 10;
 	if (*s != '\0') {
 		if ((*s != 'T' && *s != 't' && *s != ' ') ||
-		    !digits(s + 1, 2, &h) || s[3] != ':' ||
-		    !digits(s + 4, 2, &mi) || s[6] != ':' ||
-		    !digits(s + 7, 2, &sec))
+		    !tg_digits(s + 1, 2, &h) || s[3] != ':' ||
+		    !tg_digits(s + 4, 2, &mi) || s[6] != ':' ||
+		    !tg_digits(s + 7, 2, &sec))
 			return (0);
 		if (h > 23 || mi > 59 || sec > 59)
 			return (0);
@@ -219,8 +193,8 @@ credits_time_parse(const char *s, int64_t *out_us)
 			s++;
 		} else if (*s == '+' || *s == '-') {
 			sign = *s == '-' ? -1 : 1;
-			if (!digits(s + 1, 2, &oh) || s[3] != ':' ||
-			    !digits(s + 4, 2, &om) || oh > 23 || om > 59)
+			if (!tg_digits(s + 1, 2, &oh) || s[3] != ':' ||
+			    !tg_digits(s + 4, 2, &om) || oh > 23 || om > 59)
 				return (0);
 			secs = -sign * (oh * 3600 + om * 60);
 			s += 6;
@@ -231,7 +205,7 @@ credits_time_parse(const char *s, int64_t *out_us)
 			return (0);
 	}
 
-	days = days_from_civil(y, mo, d);
+	days = tg_days_from_civil(y, mo, d);
 	secs += days * 86400 + h * 3600 + mi * 60 + sec;
 	*out_us = secs * 1000000 + frac;
 
@@ -246,7 +220,7 @@ credits_limit_parse(const char *s, int *out)
 	size_t	len;
 
 	len = strlen(s);
-	if (len < 1 || len > 3 || !digits(s, (int)len, &v) || v < 1 ||
+	if (len < 1 || len > 3 || !tg_digits(s, (int)len, &v) || v < 1 ||
 	    v > CREDITS_LIMIT_MAX)
 		return (0);
 
@@ -261,7 +235,7 @@ credits_ledger_cursor_parse(const char *s, int64_t *out)
 	size_t	len;
 
 	len = strlen(s);
-	if (len < 1 || len > 18 || s[0] == '0' || !digits(s, (int)len, out))
+	if (len < 1 || len > 18 || s[0] == '0' || !tg_digits(s, (int)len, out))
 		return (0);
 
 	return (1);
@@ -284,9 +258,9 @@ credits_usage_cursor_parse(const char *s, struct credits_usage_cursor *c)
 		return (0);
 	n = us - s;
 	if (n < 1 || n > 18 || (s[0] == '0' && n > 1) ||
-	    !digits(s, (int)n, &c->started_us))
+	    !tg_digits(s, (int)n, &c->started_us))
 		return (0);
-	if (!credits_uuid_valid(us + 1))
+	if (!tg_uuid_valid(us + 1))
 		return (0);
 	memcpy(c->id, us + 1, CREDITS_UUID_LEN + 1);
 
@@ -368,37 +342,4 @@ invalid(struct credits_invalid *why, const char *code, const char *param,
 	va_end(ap);
 
 	return (0);
-}
-
-/* Exactly n ASCII digits. */
-static int
-digits(const char *s, int n, int64_t *out)
-{
-	int64_t	v;
-	int	i;
-
-	v = 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return (0);
-		v = v * 10 + (s[i] - '0');
-	}
-
-	*out = v;
-	return (1);
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t
-days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t	era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return (era * 146097 + doe - 719468);
 }

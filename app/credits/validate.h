@@ -45,7 +45,6 @@ struct credits_usage_cursor {
 };
 
 int	credits_model_id_valid(const char *);
-int	credits_uuid_valid(const char *);
 int	credits_price_parse(const json_t *, struct credits_price *,
 	    struct credits_invalid *);
 int	credits_grant_parse(const json_t *, struct credits_grant_req *,

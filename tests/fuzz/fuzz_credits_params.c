@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "credits/validate.h"
+#include "lex.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -34,7 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	(void)credits_time_parse(s, &v);
 	(void)credits_limit_parse(s, &n);
 	(void)credits_model_id_valid(s);
-	(void)credits_uuid_valid(s);
+	(void)tg_uuid_valid(s);
 	if (credits_ledger_cursor_parse(s, &v)) {
 		credits_ledger_cursor_format(v, buf, sizeof(buf));
 		if (!credits_ledger_cursor_parse(buf, &w) || w != v)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth/keys_input.h"
+#include "lex.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -47,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	case 1:
 		if (keys_cursor_parse(s, &v, id))
 			(void)keys_cursor_format(v, id, buf, sizeof(buf));
-		(void)keys_uuid_valid(s);
+		(void)tg_uuid_valid(s);
 		break;
 	case 2:
 		(void)keys_limit_parse(s, &n);

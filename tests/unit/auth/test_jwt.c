@@ -12,6 +12,7 @@
 #include "tg_test.h"
 #include "auth/b64.h"
 #include "auth/jwt.h"
+#include "lex.h"
 
 #define KEY	"unit-test-jwt-secret-0123456789abcdef0123"
 #define SUB	"11111111-2222-4333-8444-555555555555"
@@ -300,12 +301,12 @@ END_TEST
 
 START_TEST(uuid)
 {
-	ck_assert(auth_uuid_valid(SUB));
-	ck_assert(!auth_uuid_valid("11111111-2222-4333-8444-55555555555"));
-	ck_assert(!auth_uuid_valid("11111111-2222-4333-8444-5555555555555"));
-	ck_assert(!auth_uuid_valid("11111111x2222-4333-8444-555555555555"));
-	ck_assert(!auth_uuid_valid("AAAAAAAA-2222-4333-8444-555555555555"));
-	ck_assert(!auth_uuid_valid(NULL));
+	ck_assert(tg_uuid_canonical(SUB));
+	ck_assert(!tg_uuid_canonical("11111111-2222-4333-8444-55555555555"));
+	ck_assert(!tg_uuid_canonical("11111111-2222-4333-8444-5555555555555"));
+	ck_assert(!tg_uuid_canonical("11111111x2222-4333-8444-555555555555"));
+	ck_assert(!tg_uuid_canonical("AAAAAAAA-2222-4333-8444-555555555555"));
+	ck_assert(!tg_uuid_canonical(NULL));
 }
 END_TEST
 

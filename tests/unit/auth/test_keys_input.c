@@ -4,6 +4,7 @@
 
 #include "tg_test.h"
 #include "auth/keys_input.h"
+#include "lex.h"
 
 #define NOW	1767225600	/* 2026-01-01T00:00:00Z */
 
@@ -261,15 +262,15 @@ END_TEST
 
 START_TEST(uuids)
 {
-	ck_assert(keys_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e"));
-	ck_assert(keys_uuid_valid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
-	ck_assert(!keys_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950"));
-	ck_assert(!keys_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e0"));
-	ck_assert(!keys_uuid_valid("0f8fad5bd9cb-469f-a165-70867728950e0"));
-	ck_assert(!keys_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950g"));
-	ck_assert(!keys_uuid_valid("../../etc/passwd"));
-	ck_assert(!keys_uuid_valid(""));
-	ck_assert(!keys_uuid_valid("' OR 1=1 --"));
+	ck_assert(tg_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+	ck_assert(tg_uuid_valid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+	ck_assert(!tg_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950"));
+	ck_assert(!tg_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e0"));
+	ck_assert(!tg_uuid_valid("0f8fad5bd9cb-469f-a165-70867728950e0"));
+	ck_assert(!tg_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950g"));
+	ck_assert(!tg_uuid_valid("../../etc/passwd"));
+	ck_assert(!tg_uuid_valid(""));
+	ck_assert(!tg_uuid_valid("' OR 1=1 --"));
 }
 END_TEST
 

@@ -4,6 +4,7 @@
 
 #include "tg_test.h"
 #include "billing/package.h"
+#include "lex.h"
 
 #define ID	"0b9f3c2e-8d1a-4c5b-9e7f-123456789abc"
 
@@ -22,17 +23,17 @@ parse(const char *json, struct billing_package_in *in)
 
 START_TEST(uuid)
 {
-	ck_assert_int_eq(billing_uuid_valid(ID), 1);
-	ck_assert_int_eq(billing_uuid_valid("0B9F3C2E-8D1A-4C5B-9E7F-"
+	ck_assert_int_eq(tg_uuid_valid(ID), 1);
+	ck_assert_int_eq(tg_uuid_valid("0B9F3C2E-8D1A-4C5B-9E7F-"
 	    "123456789ABC"), 1);
-	ck_assert_int_eq(billing_uuid_valid(NULL), 0);
-	ck_assert_int_eq(billing_uuid_valid(""), 0);
-	ck_assert_int_eq(billing_uuid_valid(ID "0"), 0);
-	ck_assert_int_eq(billing_uuid_valid("0b9f3c2e-8d1a-4c5b-9e7f-"
+	ck_assert_int_eq(tg_uuid_valid(NULL), 0);
+	ck_assert_int_eq(tg_uuid_valid(""), 0);
+	ck_assert_int_eq(tg_uuid_valid(ID "0"), 0);
+	ck_assert_int_eq(tg_uuid_valid("0b9f3c2e-8d1a-4c5b-9e7f-"
 	    "123456789abg"), 0);
-	ck_assert_int_eq(billing_uuid_valid("0b9f3c2e08d1a-4c5b-9e7f-"
+	ck_assert_int_eq(tg_uuid_valid("0b9f3c2e08d1a-4c5b-9e7f-"
 	    "123456789abc"), 0);
-	ck_assert_int_eq(billing_uuid_valid("' OR 1=1 --"), 0);
+	ck_assert_int_eq(tg_uuid_valid("' OR 1=1 --"), 0);
 }
 END_TEST
 

@@ -4,6 +4,7 @@
 
 #include "tg_test.h"
 #include "credits/validate.h"
+#include "lex.h"
 
 static json_t *
 doc(const char *s)
@@ -35,11 +36,11 @@ END_TEST
 
 START_TEST(uuids)
 {
-	ck_assert(credits_uuid_valid("0b6f3c1e-5a7d-4f2a-9c8e-0b1d3f5a7c9e"));
-	ck_assert(!credits_uuid_valid("0b6f3c1e5a7d4f2a9c8e0b1d3f5a7c9e"));
-	ck_assert(!credits_uuid_valid("0b6f3c1e-5a7d-4f2a-9c8e-0b1d3f5a7c9g"));
-	ck_assert(!credits_uuid_valid("0b6f3c1e-5a7d-4f2a-9c8e-0b1d3f5a7c9e0"));
-	ck_assert(!credits_uuid_valid("' OR 1=1 --"));
+	ck_assert(tg_uuid_valid("0b6f3c1e-5a7d-4f2a-9c8e-0b1d3f5a7c9e"));
+	ck_assert(!tg_uuid_valid("0b6f3c1e5a7d4f2a9c8e0b1d3f5a7c9e"));
+	ck_assert(!tg_uuid_valid("0b6f3c1e-5a7d-4f2a-9c8e-0b1d3f5a7c9g"));
+	ck_assert(!tg_uuid_valid("0b6f3c1e-5a7d-4f2a-9c8e-0b1d3f5a7c9e0"));
+	ck_assert(!tg_uuid_valid("' OR 1=1 --"));
 }
 END_TEST
 
