@@ -59,6 +59,7 @@ static int	keys_list_start(struct http_request *);
 static int	keys_get_start(struct http_request *);
 static int	keys_update_start(struct http_request *);
 static int	keys_revoke_start(struct http_request *);
+static int	keys_one_start(struct http_request *, const char *);
 static int	keys_wait(struct http_request *);
 
 static void	keys_create_answer(struct http_request *, struct keys_op *);
@@ -310,22 +311,7 @@ keys_list_start(struct http_request *req)
 static int
 keys_get_start(struct http_request *req)
 {
-	struct keys_op	*st;
-	const char	*id, *params[3];
-
-	if ((id = keys_path_id(req)) == NULL) {
-		keys_not_found(req);
-		return (HTTP_STATE_COMPLETE);
-	}
-
-	st = keys_op_new(req, keys_one_answer);
-	params[0] = id;
-	params[1] = tg_ctx(req)->who.user_id;
-	params[2] = tg_ctx(req)->who.session_id;
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_get, 3, params);
-
-	req->fsm_state = KEYS_WAIT;
-	return (HTTP_STATE_CONTINUE);
+	return (keys_one_start(req, sql_get));
 }
 
 static int
@@ -378,6 +364,13 @@ keys_update_start(struct http_request *req)
 static int
 keys_revoke_start(struct http_request *req)
 {
+	return (keys_one_start(req, sql_revoke));
+}
+
+/* GET and DELETE of one key: (id, user, session) in, the key out. */
+static int
+keys_one_start(struct http_request *req, const char *sql)
+{
 	struct keys_op	*st;
 	const char	*id, *params[3];
 
@@ -390,7 +383,7 @@ keys_revoke_start(struct http_request *req)
 	params[0] = id;
 	params[1] = tg_ctx(req)->who.user_id;
 	params[2] = tg_ctx(req)->who.session_id;
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_revoke, 3, params);
+	tg_db_start(&st->db, req, TG_DB_RETRY, sql, 3, params);
 
 	req->fsm_state = KEYS_WAIT;
 	return (HTTP_STATE_CONTINUE);
