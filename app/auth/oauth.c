@@ -312,14 +312,10 @@ start_wait(struct http_request *req)
 	char			 redirect_uri[1024];
 	char			 challenge[AUTH_TOKEN_LEN + 1];
 	char			*url;
+	int			 rc;
 
-	switch (tg_db_poll(&st->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &st->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	result = tg_db_value(&st->db, 0, 0);
 	if (result == NULL || strcmp(result, "ok") != 0) {
@@ -436,14 +432,10 @@ cb_flow(struct http_request *req)
 	const char		*stored, *v;
 	const char		*headers[3];
 	char			*body;
+	int			 rc;
 
-	switch (tg_db_poll(&st->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &st->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	if (tg_db_ntuples(&st->db) != 1 ||
 	    (stored = tg_db_value(&st->db, 0, 0)) == NULL) {
@@ -879,14 +871,10 @@ cb_login_wait(struct http_request *req)
 	struct kore_buf		 loc;
 	const char		*result;
 	size_t			 len;
+	int			 rc;
 
-	switch (tg_db_poll(&st->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &st->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	result = tg_db_value(&st->db, 0, 0);
 	if (result == NULL) {

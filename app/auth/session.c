@@ -157,14 +157,10 @@ dev_login_wait(struct http_request *req)
 {
 	struct session_state	*st = tg_state(req);
 	const char		*result;
+	int			 rc;
 
-	switch (tg_db_poll(&st->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &st->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	result = tg_db_value(&st->db, 0, 0);
 	if (result == NULL || strcmp(result, "ok") != 0) {
@@ -233,14 +229,10 @@ refresh_wait(struct http_request *req)
 {
 	struct session_state	*st = tg_state(req);
 	const char		*result, *sid;
+	int			 rc;
 
-	switch (tg_db_poll(&st->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &st->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	result = tg_db_value(&st->db, 0, 0);
 	sid = tg_db_value(&st->db, 0, 2);
@@ -327,15 +319,10 @@ static int
 logout_wait(struct http_request *req)
 {
 	struct session_state	*st = tg_state(req);
-	int			 i;
+	int			 i, rc;
 
-	switch (tg_db_poll(&st->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &st->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	for (i = 0; i < tg_db_ntuples(&st->db); i++)
 		auth_revoke_broadcast(tg_db_value(&st->db, i, 0));

@@ -123,14 +123,10 @@ checkout_begun(struct http_request *req)
 {
 	struct checkout	*co = tg_state(req);
 	const char	*result, *id;
+	int		 rc;
 
-	switch (tg_db_poll(&co->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &co->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &co->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	result = tg_db_value(&co->db, 0, 0);
 	if (result == NULL || strcmp(result, "ok")) {
@@ -259,14 +255,10 @@ checkout_saved(struct http_request *req)
 {
 	struct checkout	*co = tg_state(req);
 	json_t		*doc;
+	int		 rc;
 
-	switch (tg_db_poll(&co->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &co->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &co->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	if (co->status != 200) {
 		tg_error(req, co->status, co->status == 504 ?

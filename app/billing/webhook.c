@@ -134,14 +134,10 @@ webhook_applied(struct http_request *req)
 	struct webhook	*wh = tg_state(req);
 	const char	*outcome, *payment, *detail;
 	json_t		*doc;
+	int		 rc;
 
-	switch (tg_db_poll(&wh->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &wh->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &wh->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	outcome = tg_db_value(&wh->db, 0, 0);
 	payment = tg_db_value(&wh->db, 0, 1);

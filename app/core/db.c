@@ -149,6 +149,25 @@ tg_db_clear(struct tg_db *db)
 }
 
 /* Answer a failed statement: 503 while the database is away, else 500. */
+/*
+ * The next state of a handler after tg_db_start(): HTTP_STATE_RETRY while
+ * the statement runs, HTTP_STATE_COMPLETE once a failure was answered
+ * (tg_db_error), HTTP_STATE_CONTINUE when the result is there to read.
+ */
+int
+tg_db_wait(struct http_request *req, struct tg_db *db)
+{
+	switch (tg_db_poll(db)) {
+	case TG_DB_WAIT:
+		return (HTTP_STATE_RETRY);
+	case TG_DB_FAILED:
+		tg_db_error(req, db);
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	return (HTTP_STATE_CONTINUE);
+}
+
 void
 tg_db_error(struct http_request *req, struct tg_db *db)
 {

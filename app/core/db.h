@@ -9,6 +9,12 @@
  *	case TG_DB_DONE:	read st->db.res ...
  *	}
  *
+ * or, where a failure gets the usual answer of tg_db_error(),
+ *
+ *	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
+ *		return (rc);
+ *	read st->db.res ...
+ *
  * Parameters are text (or SQL NULL) and copied, so the caller's buffers
  * may go away; the result stays owned by the tg_db until tg_db_clear()
  * or the next tg_db_start(). Every statement is a single statement or a
@@ -50,6 +56,7 @@ struct tg_db {
 void		 tg_db_start(struct tg_db *, struct http_request *, int,
 		    const char *, int, const char *const *);
 int		 tg_db_poll(struct tg_db *);
+int		 tg_db_wait(struct http_request *, struct tg_db *);
 void		 tg_db_clear(struct tg_db *);
 void		 tg_db_error(struct http_request *, struct tg_db *);
 int		 tg_db_ntuples(struct tg_db *);

@@ -252,14 +252,10 @@ static int
 api_state_wait(struct http_request *req)
 {
 	struct credits_api	*st = tg_state(req);
+	int			 rc;
 
-	switch (tg_db_poll(&st->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &st->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	st->ops->render(req, st);
 	return (HTTP_STATE_COMPLETE);

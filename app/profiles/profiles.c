@@ -124,14 +124,10 @@ me_get_wait(struct http_request *req)
 {
 	struct me_state	*st = tg_state(req);
 	const char	*doc;
+	int		 rc;
 
-	switch (tg_db_poll(&st->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &st->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	if ((doc = tg_db_value(&st->db, 0, 0)) == NULL) {
 		me_session_ended(req);
@@ -217,14 +213,10 @@ me_patch_wait(struct http_request *req)
 {
 	struct me_state	*st = tg_state(req);
 	const char	*result, *doc;
+	int		 rc;
 
-	switch (tg_db_poll(&st->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &st->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	result = tg_db_value(&st->db, 0, 0);
 	if (result != NULL && !strcmp(result, "invalid_timezone")) {
@@ -270,15 +262,10 @@ me_delete_wait(struct http_request *req)
 {
 	struct me_state	*st = tg_state(req);
 	const char	*result, *sid;
-	int		 i;
+	int		 i, rc;
 
-	switch (tg_db_poll(&st->db)) {
-	case TG_DB_WAIT:
-		return (HTTP_STATE_RETRY);
-	case TG_DB_FAILED:
-		tg_db_error(req, &st->db);
-		return (HTTP_STATE_COMPLETE);
-	}
+	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
 
 	result = tg_db_value(&st->db, 0, 0);
 	if (result == NULL || strcmp(result, "ok") != 0) {
