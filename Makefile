@@ -133,8 +133,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(PURE_LIB) $(UNIT_HELPER_OBJS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $(PURE_LIB)
 	@mkdir -p $(@D)
 	@[ "$(V)" != 0 ] || echo "  CCLD    $@"
-	$(Q)$(CC) $(CFLAGS_COMMON) -MMD -MP -o $@ $< tests/fuzz/replay.c \
+	$(Q)$(CC) $(CFLAGS_COMMON) -MMD -MP -o $@ $(filter %.c,$^) \
 	    $(PURE_LIB) $(LIBS)
+
+# The provider families' harnesses share their body.
+$(BUILD)/fuzz/fuzz_anthropic $(BUILD)/fuzz/fuzz_gemini: tests/fuzz/family.c
 
 unit-bins: $(UNIT_BINS) $(FUZZ_BINS)
 
