@@ -34,6 +34,8 @@ static int	api_state_start(struct http_request *);
 static int	api_state_wait(struct http_request *);
 static void	api_free(struct http_request *, void *);
 static int	api_query_limit(struct http_request *, struct credits_api *);
+static int	api_one_start(struct http_request *, struct credits_api *,
+		    const char *);
 
 static int	balance_start(struct http_request *, struct credits_api *);
 static void	balance_render(struct http_request *, struct credits_api *);
@@ -291,6 +293,23 @@ api_query_limit(struct http_request *req, struct credits_api *st)
 	return (0);
 }
 
+/* One row of the user's by the uuid in the path: (user, id) in. */
+static int
+api_one_start(struct http_request *req, struct credits_api *st,
+    const char *sql)
+{
+	const char	*params[2];
+	char		 id[CREDITS_UUID_LEN + 1];
+
+	if (!credits_api_param_uuid(req, 0, id))
+		return (0);
+
+	params[0] = tg_ctx(req)->who.user_id;
+	params[1] = id;
+	tg_db_start(&st->db, req, TG_DB_RETRY, sql, 2, params);
+	return (1);
+}
+
 static int
 balance_start(struct http_request *req, struct credits_api *st)
 {
@@ -354,16 +373,7 @@ ledger_start(struct http_request *req, struct credits_api *st)
 static int
 ledger_entry_start(struct http_request *req, struct credits_api *st)
 {
-	const char	*params[2];
-	char		 id[CREDITS_UUID_LEN + 1];
-
-	if (!credits_api_param_uuid(req, 0, id))
-		return (0);
-
-	params[0] = tg_ctx(req)->who.user_id;
-	params[1] = id;
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_ledger_entry, 2, params);
-	return (1);
+	return (api_one_start(req, st, sql_ledger_entry));
 }
 
 static json_t *
@@ -549,16 +559,7 @@ requests_start(struct http_request *req, struct credits_api *st)
 static int
 request_start(struct http_request *req, struct credits_api *st)
 {
-	const char	*params[2];
-	char		 id[CREDITS_UUID_LEN + 1];
-
-	if (!credits_api_param_uuid(req, 0, id))
-		return (0);
-
-	params[0] = tg_ctx(req)->who.user_id;
-	params[1] = id;
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_request, 2, params);
-	return (1);
+	return (api_one_start(req, st, sql_request));
 }
 
 static json_t *
