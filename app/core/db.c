@@ -211,16 +211,6 @@ tg_db_isnull(struct tg_db *db, int row, int col)
 	return (tg_db_value(db, row, col) == NULL);
 }
 
-/* Column number by name, -1 when absent. */
-int
-tg_db_column(struct tg_db *db, const char *name)
-{
-	if (db->res == NULL)
-		return (-1);
-
-	return (PQfnumber(db->res, name));
-}
-
 long long
 tg_db_int(struct tg_db *db, int row, int col)
 {

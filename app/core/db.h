@@ -62,7 +62,6 @@ void		 tg_db_error(struct http_request *, struct tg_db *);
 int		 tg_db_ntuples(struct tg_db *);
 const char	*tg_db_value(struct tg_db *, int, int);
 int		 tg_db_isnull(struct tg_db *, int, int);
-int		 tg_db_column(struct tg_db *, const char *);
 long long	 tg_db_int(struct tg_db *, int, int);
 void		 tg_db_register(void);
 

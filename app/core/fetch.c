@@ -75,20 +75,6 @@ tg_fetch_poll(struct tg_fetch *f)
 	return (TG_FETCH_DONE);
 }
 
-/* A response header (case-insensitive), after TG_FETCH_DONE. */
-const char *
-tg_fetch_header(struct tg_fetch *f, const char *name)
-{
-	const char	*v;
-
-	if (f->state != FETCH_OVER || f->status == 0)
-		return (NULL);
-	if (!kore_curl_http_get_header(&f->curl, name, &v))
-		return (NULL);
-
-	return (v);
-}
-
 void
 tg_fetch_clear(struct tg_fetch *f)
 {

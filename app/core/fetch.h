@@ -38,7 +38,6 @@ int		 tg_fetch_start(struct tg_fetch *, struct http_request *, int,
 		    const char *, const char *const *, const void *, size_t,
 		    long);
 int		 tg_fetch_poll(struct tg_fetch *);
-const char	*tg_fetch_header(struct tg_fetch *, const char *);
 void		 tg_fetch_clear(struct tg_fetch *);
 void		 tg_curl_defaults(void *, long, long);
 
