@@ -21,6 +21,7 @@ from fakes.openai_fake import FakeOpenAI, FakeReply  # noqa: E402,F401
 from lib import keys as _keys  # noqa: E402
 from lib.credits import set_price  # noqa: E402
 from lib.keys import auth  # noqa: E402,F401
+from lib.server import free_port  # noqa: E402
 
 FAKE_KEY = "sk-fake-provider-secret-4f1e2d3c"
 BACKUP_KEY = "sk-backup-provider-secret-9a8b7c"
@@ -53,11 +54,9 @@ def seed_key(db, **kw):
 
 
 def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port nothing listens on: one from this test process's own slice
+    (lib.server.free_port), which no fake's bind(0) can take later."""
+    return free_port()
 
 
 def catalog(fake, timeouts=None, retries=1, extra=None, aliases=None,

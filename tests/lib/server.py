@@ -9,6 +9,7 @@ test at stop()."""
 
 import glob
 import os
+import random
 import shutil
 import signal
 import socket
@@ -28,12 +29,46 @@ TEST_SECRET_KEY = ("8f3a9c1e5b7d2f4a6c8e0b1d3f5a7c9e"
                    "2b4d6f8a0c1e3b5d7f9a1c3e5b7d9f0a")
 
 
+def _port_slice():
+    """The ports this test process draws from: below the kernel's ephemeral
+    range, so no bind(..., 0) of a fake server and no outgoing connection
+    on this machine can take a port between free_port() and tollgate's
+    bind(); each pytest-xdist worker has its own slice, so two workers
+    never pick the same one."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    top = min(low, 32768)
+    bottom = max(1024, top - 12000)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    n = int(worker[2:]) if worker[2:].isdigit() else 0
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    width = (top - bottom) // max(count, 1)
+    first = bottom + (n % max(count, 1)) * width
+    return first, first + width
+
+
+_next_port = [None]
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    first, end = _port_slice()
+    if _next_port[0] is None or not first <= _next_port[0] < end:
+        _next_port[0] = first + random.randrange(end - first)
+    for _ in range(end - first):
+        port = _next_port[0]
+        _next_port[0] = port + 1 if port + 1 < end else first
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port in %d-%d" % (first, end - 1))
 
 
 def base_env(db_url, port, workdir):
@@ -84,6 +119,7 @@ class Tollgate:
                  binary=BINARY, hosts=None):
         self.workdir = tempfile.mkdtemp(prefix="tg-run-")
         os.chmod(self.workdir, 0o777)
+        self.auto_port = port is None
         self.port = port or free_port()
         self.env = base_env(db_url, self.port, self.workdir)
         for k, v in (env or {}).items():
@@ -106,6 +142,28 @@ class Tollgate:
         self.http = requests.Session()
 
     def start(self, timeout=15):
+        """Start and wait until every worker is up. If the port chosen for
+        this instance was taken after all (by something outside the tests),
+        start again on another one, a few times."""
+        for attempt in range(5):
+            try:
+                return self._start(timeout)
+            except StartupError:
+                if (not self.auto_port or attempt == 4 or
+                        "Address already in use" not in self.log()):
+                    raise
+                self._move_port(free_port())
+
+    def _move_port(self, port):
+        old = "127.0.0.1:%d" % self.port
+        for k, v in self.env.items():
+            if old in v:
+                self.env[k] = v.replace(old, "127.0.0.1:%d" % port)
+        self.port = port
+        self.url = "http://127.0.0.1:%d" % port
+        os.unlink(self.logpath)
+
+    def _start(self, timeout):
         argv = [self.binary] + self.args
         if self.user is not None:
             argv = ["runuser", "-u", self.user, "--"] + argv
