@@ -8,6 +8,7 @@ sanitizer build, any ASan/UBSan/LSan report the process wrote fails the
 test at stop()."""
 
 import glob
+import itertools
 import os
 import random
 import shutil
@@ -44,31 +45,29 @@ def _port_slice():
     bottom = max(1024, top - 12000)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     n = int(worker[2:]) if worker[2:].isdigit() else 0
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-    width = (top - bottom) // max(count, 1)
-    first = bottom + (n % max(count, 1)) * width
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
+    width = (top - bottom) // count
+    first = bottom + (n % count) * width
     return first, first + width
 
 
-_next_port = [None]
+# Round and round this process's slice, from a random port, so a run does
+# not retrace the ports the previous run left in TIME_WAIT.
+_FIRST, _END = _port_slice()
+_START = random.randrange(_FIRST, _END)
+_PORTS = itertools.cycle(list(range(_START, _END)) +
+                         list(range(_FIRST, _START)))
 
 
 def free_port():
-    first, end = _port_slice()
-    if _next_port[0] is None or not first <= _next_port[0] < end:
-        _next_port[0] = first + random.randrange(end - first)
-    for _ in range(end - first):
-        port = _next_port[0]
-        _next_port[0] = port + 1 if port + 1 < end else first
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise RuntimeError("no free port in %d-%d" % (first, end - 1))
+    for port in itertools.islice(_PORTS, _END - _FIRST):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port in %d-%d" % (_FIRST, _END - 1))
 
 
 def base_env(db_url, port, workdir):
@@ -136,10 +135,13 @@ class Tollgate:
         self.user = user
         self.binary = binary
         self.hosts = hosts
-        self.url = "http://127.0.0.1:%d" % self.port
         self.logpath = os.path.join(self.workdir, "tollgate.log")
         self.proc = None
         self.http = requests.Session()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
 
     def start(self, timeout=15):
         """Start and wait until every worker is up. If the port chosen for
@@ -160,7 +162,6 @@ class Tollgate:
             if old in v:
                 self.env[k] = v.replace(old, "127.0.0.1:%d" % port)
         self.port = port
-        self.url = "http://127.0.0.1:%d" % port
         os.unlink(self.logpath)
 
     def _start(self, timeout):
