@@ -26,6 +26,7 @@
 #include "auth/revoked.h"
 #include "metrics.h"
 #include "lex.h"
+#include "profiles/validate.h"
 
 struct auth_revoked_msg {
 	char		sid[AUTH_UUID_LEN + 1];
@@ -39,6 +40,17 @@ static int	auth_session_authenticate(struct http_request *,
 		    struct tg_principal *);
 static void	auth_revoked_recv(struct kore_msg *, const void *);
 static char	*auth_build_admin_array(void);
+
+/*
+ * The one statement that ends every sign-in (see sql/0100_identity.sql):
+ * $1 provider, $2 subject, $3 subject hash (hex), $4 email,
+ * $5 email verified, $6 display name, $7 avatar url, $8 admin emails,
+ * $9 signup micros, $10 refresh token hash (hex), $11 user to link.
+ */
+static const char	sql_login[] =
+	"SELECT result, user_id, session_id, created FROM auth_login("
+	"$1, $2, decode($3, 'hex'), $4, $5::boolean, $6, $7, "
+	"$8::text[], $9::bigint, decode($10, 'hex'), $11::uuid)";
 
 static const struct tg_route	auth_routes[] = {
 	{ HTTP_METHOD_POST, "/auth/dev/login", auth_dev_login, TG_AUTH_NONE,
@@ -209,6 +221,51 @@ auth_bearer_claims(struct http_request *req, struct auth_jwt_claims *c)
 		    "this session has ended; sign in again");
 		return (-1);
 	}
+
+	return (1);
+}
+
+/*
+ * Start the statement that ends a sign-in as id at provider (or, with
+ * link_user, links id to that user), for a new refresh token made into
+ * refresh. Returns 0 when it has answered 500 instead.
+ */
+int
+auth_login_start(struct http_request *req, struct tg_db *db,
+    const char *provider, const struct auth_identity *id,
+    const char *link_user, char refresh[AUTH_TOKEN_LEN + 1])
+{
+	char		 subject[AUTH_SUBJECT_MAX + 16];
+	char		 sub_hash[AUTH_HASH_HEX_LEN + 1];
+	char		 rt_hash[AUTH_HASH_HEX_LEN + 1];
+	char		 micros[32];
+	const char	*params[11];
+
+	auth_random_token(refresh);
+	(void)snprintf(subject, sizeof(subject), "%s:%s", provider,
+	    id->subject);
+	(void)snprintf(micros, sizeof(micros), "%lld",
+	    (long long)tg_conf.signup_credits_micros);
+	if (!auth_hash(AUTH_HASH_SUBJECT, subject, sub_hash) ||
+	    !auth_hash(AUTH_HASH_REFRESH, refresh, rt_hash)) {
+		tg_error_internal(req, "keyed hash failed");
+		return (0);
+	}
+
+	params[0] = provider;
+	params[1] = id->subject;
+	params[2] = sub_hash;
+	params[3] = id->email[0] != '\0' ? id->email : NULL;
+	params[4] = id->email_verified ? "true" : "false";
+	/* What the provider says about the profile must pass our checks. */
+	params[5] = profiles_display_name_ok(id->name) ? id->name : NULL;
+	params[6] = profiles_avatar_url_ok(id->avatar_url) ?
+	    id->avatar_url : NULL;
+	params[7] = auth_admin_array;
+	params[8] = micros;
+	params[9] = rt_hash;
+	params[10] = link_user;
+	tg_db_start(db, req, 0, sql_login, 11, params);
 
 	return (1);
 }

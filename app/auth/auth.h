@@ -12,6 +12,7 @@
 #include "db.h"
 #include "auth/flow.h"
 #include "auth/jwt.h"
+#include "auth/provider.h"
 
 #define AUTH_AUDIENCE		"tollgate-ui"
 #define AUTH_REFRESH_MAX_AGE	(30 * 24 * 3600)	/* sessions.expires_at */
@@ -47,19 +48,9 @@ void		 auth_unauthorized(struct http_request *, const char *,
 		    const char *);
 int		 auth_bearer_claims(struct http_request *,
 		    struct auth_jwt_claims *);
-int		 auth_login_answer(struct http_request *, struct tg_db *,
-		    const char *);
-
-/*
- * The one statement that ends every sign-in (see sql/0100_identity.sql):
- * $1 provider, $2 subject, $3 subject hash (hex), $4 email,
- * $5 email verified, $6 display name, $7 avatar url, $8 admin emails,
- * $9 signup micros, $10 refresh token hash (hex), $11 user to link.
- */
-#define AUTH_SQL_LOGIN							\
-	"SELECT result, user_id, session_id, created FROM auth_login("	\
-	"$1, $2, decode($3, 'hex'), $4, $5::boolean, $6, $7, "		\
-	"$8::text[], $9::bigint, decode($10, 'hex'), $11::uuid)"
+int		 auth_login_start(struct http_request *, struct tg_db *,
+		    const char *, const struct auth_identity *, const char *,
+		    char [AUTH_TOKEN_LEN + 1]);
 
 /* oauth.c */
 int		 auth_providers(struct http_request *);

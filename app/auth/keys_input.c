@@ -163,8 +163,7 @@ keys_rfc3339_parse(const char *s, int64_t *out)
 int
 keys_cursor_parse(const char *s, int64_t *us, char id[KEYS_UUID_LEN + 1])
 {
-	int64_t		v;
-	size_t		n;
+	size_t	n;
 
 	n = strspn(s, "0123456789");
 	if (n == 0 || n > 18 || s[n] != '.')
@@ -172,11 +171,8 @@ keys_cursor_parse(const char *s, int64_t *us, char id[KEYS_UUID_LEN + 1])
 	if (!tg_uuid_valid(s + n + 1))
 		return (0);
 
-	v = 0;
-	for (; *s != '.'; s++)
-		v = v * 10 + (*s - '0');
-	*us = v;
-	memcpy(id, s + 1, KEYS_UUID_LEN + 1);
+	(void)tg_digits(s, (int)n, us);
+	memcpy(id, s + n + 1, KEYS_UUID_LEN + 1);
 	return (1);
 }
 
@@ -195,16 +191,15 @@ keys_cursor_format(int64_t us, const char *id, char *out, size_t len)
 int
 keys_limit_parse(const char *s, int *out)
 {
-	size_t	n;
-	int	v;
+	int64_t	v;
+	size_t	len;
 
-	n = strspn(s, "0123456789");
-	if (n == 0 || n > 3 || s[n] != '\0')
+	len = strlen(s);
+	if (len < 1 || len > 3 || !tg_digits(s, (int)len, &v) || v < 1 ||
+	    v > KEYS_LIST_LIMIT_MAX)
 		return (0);
-	v = atoi(s);
-	if (v < 1 || v > KEYS_LIST_LIMIT_MAX)
-		return (0);
-	*out = v;
+
+	*out = (int)v;
 	return (1);
 }
 

@@ -45,7 +45,6 @@
 #include "fetch.h"
 #include "metrics.h"
 #include "qs.h"
-#include "profiles/validate.h"
 
 #define JWKS_TTL		3600
 #define JWKS_REFETCH_MIN	5
@@ -821,11 +820,6 @@ static int
 cb_login(struct http_request *req)
 {
 	struct callback_state	*st = tg_state(req);
-	char			 subject[AUTH_SUBJECT_MAX + 16];
-	char			 sub_hash[AUTH_HASH_HEX_LEN + 1];
-	char			 rt_hash[AUTH_HASH_HEX_LEN + 1];
-	char			 micros[32];
-	const char		*params[11];
 
 	/* Access tokens of the provider are not kept past this point. */
 	if (st->access_token != NULL) {
@@ -834,31 +828,10 @@ cb_login(struct http_request *req)
 		st->access_token = NULL;
 	}
 
-	auth_random_token(st->refresh);
-	(void)snprintf(subject, sizeof(subject), "%s:%s",
-	    auth_provider_name(st->kind), st->id.subject);
-	(void)snprintf(micros, sizeof(micros), "%lld",
-	    (long long)tg_conf.signup_credits_micros);
-	if (!auth_hash(AUTH_HASH_SUBJECT, subject, sub_hash) ||
-	    !auth_hash(AUTH_HASH_REFRESH, st->refresh, rt_hash)) {
-		tg_error_internal(req, "keyed hash failed");
+	if (!auth_login_start(req, &st->db, auth_provider_name(st->kind),
+	    &st->id, st->link_user[0] != '\0' ? st->link_user : NULL,
+	    st->refresh))
 		return (HTTP_STATE_COMPLETE);
-	}
-
-	params[0] = auth_provider_name(st->kind);
-	params[1] = st->id.subject;
-	params[2] = sub_hash;
-	params[3] = st->id.email[0] != '\0' ? st->id.email : NULL;
-	params[4] = st->id.email_verified ? "true" : "false";
-	/* What the provider says about the profile must pass our checks. */
-	params[5] = profiles_display_name_ok(st->id.name) ? st->id.name : NULL;
-	params[6] = profiles_avatar_url_ok(st->id.avatar_url) ?
-	    st->id.avatar_url : NULL;
-	params[7] = auth_admin_array;
-	params[8] = micros;
-	params[9] = rt_hash;
-	params[10] = st->link_user[0] != '\0' ? st->link_user : NULL;
-	tg_db_start(&st->db, req, 0, AUTH_SQL_LOGIN, 11, params);
 
 	req->fsm_state = CB_LOGIN_WAIT;
 	return (HTTP_STATE_CONTINUE);

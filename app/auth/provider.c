@@ -39,6 +39,7 @@ static const struct {
 };
 
 static json_t	*provider_json(const char *, size_t);
+static json_t	*provider_user(const char *, size_t, struct auth_identity *);
 static int	 provider_copy(char *, size_t, const char *);
 static void	 provider_append(char **, size_t *, size_t *, const char *,
 		    const char *, int);
@@ -242,21 +243,11 @@ auth_google_identity(const json_t *claims, struct auth_identity *id)
 int
 auth_github_user(const char *body, size_t len, struct auth_identity *id)
 {
-	json_t		*doc, *v;
+	json_t		*doc;
 	const char	*name;
-	json_int_t	 n;
 
-	memset(id, 0, sizeof(*id));
-	if ((doc = provider_json(body, len)) == NULL)
+	if ((doc = provider_user(body, len, id)) == NULL)
 		return (0);
-
-	v = json_object_get(doc, "id");
-	if (!json_is_integer(v) || (n = json_integer_value(v)) <= 0) {
-		json_decref(doc);
-		return (0);
-	}
-	(void)snprintf(id->subject, sizeof(id->subject), "%lld",
-	    (long long)n);
 
 	name = json_string_value(json_object_get(doc, "name"));
 	if (name == NULL || *name == '\0')
@@ -314,21 +305,11 @@ auth_github_emails(const char *body, size_t len, struct auth_identity *id)
 int
 auth_kakao_user(const char *body, size_t len, struct auth_identity *id)
 {
-	json_t		*doc, *v, *acct, *profile;
+	json_t		*doc, *acct, *profile;
 	const char	*email;
-	json_int_t	 n;
 
-	memset(id, 0, sizeof(*id));
-	if ((doc = provider_json(body, len)) == NULL)
+	if ((doc = provider_user(body, len, id)) == NULL)
 		return (0);
-
-	v = json_object_get(doc, "id");
-	if (!json_is_integer(v) || (n = json_integer_value(v)) <= 0) {
-		json_decref(doc);
-		return (0);
-	}
-	(void)snprintf(id->subject, sizeof(id->subject), "%lld",
-	    (long long)n);
 
 	acct = json_object_get(doc, "kakao_account");
 	email = json_string_value(json_object_get(acct, "email"));
@@ -415,6 +396,31 @@ provider_json(const char *body, size_t len)
 		return (NULL);
 
 	return (json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL));
+}
+
+/*
+ * A user API's answer whose "id" is a positive integer, the subject; id
+ * is cleared and gets it. NULL (the answer freed) otherwise.
+ */
+static json_t *
+provider_user(const char *body, size_t len, struct auth_identity *id)
+{
+	json_t		*doc, *v;
+	json_int_t	 n;
+
+	memset(id, 0, sizeof(*id));
+	if ((doc = provider_json(body, len)) == NULL)
+		return (NULL);
+
+	v = json_object_get(doc, "id");
+	if (!json_is_integer(v) || (n = json_integer_value(v)) <= 0) {
+		json_decref(doc);
+		return (NULL);
+	}
+	(void)snprintf(id->subject, sizeof(id->subject), "%lld",
+	    (long long)n);
+
+	return (doc);
 }
 
 /* Copy a non-empty string of printable bytes that fits; 0 otherwise. */

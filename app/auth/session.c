@@ -8,7 +8,6 @@
  */
 
 #include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,11 +91,9 @@ static int
 dev_login_start(struct http_request *req)
 {
 	struct session_state	*st;
+	struct auth_identity	 id;
 	json_t			*body, *v;
-	char			 email[256], subject[300], micros[32];
-	char			 sub_hash[AUTH_HASH_HEX_LEN + 1];
-	char			 rt_hash[AUTH_HASH_HEX_LEN + 1];
-	const char		*params[11];
+	char			 email[256];
 	size_t			 i, len;
 
 	if (!tg_conf.dev_login || tg_conf.production) {
@@ -124,29 +121,15 @@ dev_login_start(struct http_request *req)
 		email[i] = tolower((unsigned char)json_string_value(v)[i]);
 	json_decref(body);
 
-	st = tg_state_alloc(req, sizeof(*st), session_free);
-	auth_random_token(st->refresh);
-	(void)snprintf(subject, sizeof(subject), "dev:%s", email);
-	(void)snprintf(micros, sizeof(micros), "%lld",
-	    (long long)tg_conf.signup_credits_micros);
-	if (!auth_hash(AUTH_HASH_SUBJECT, subject, sub_hash) ||
-	    !auth_hash(AUTH_HASH_REFRESH, st->refresh, rt_hash)) {
-		tg_error_internal(req, "keyed hash failed");
-		return (HTTP_STATE_COMPLETE);
-	}
+	/* The dev identity: its email is the subject, no name or avatar. */
+	memset(&id, 0, sizeof(id));
+	(void)kore_strlcpy(id.subject, email, sizeof(id.subject));
+	(void)kore_strlcpy(id.email, email, sizeof(id.email));
+	id.email_verified = 1;
 
-	params[0] = "dev";
-	params[1] = email;
-	params[2] = sub_hash;
-	params[3] = email;
-	params[4] = "true";
-	params[5] = NULL;
-	params[6] = NULL;
-	params[7] = auth_admin_array;
-	params[8] = micros;
-	params[9] = rt_hash;
-	params[10] = NULL;
-	tg_db_start(&st->db, req, 0, AUTH_SQL_LOGIN, 11, params);
+	st = tg_state_alloc(req, sizeof(*st), session_free);
+	if (!auth_login_start(req, &st->db, "dev", &id, NULL, st->refresh))
+		return (HTTP_STATE_COMPLETE);
 
 	req->fsm_state = STATE_WAIT;
 	return (HTTP_STATE_CONTINUE);

@@ -310,8 +310,6 @@ me_send(struct http_request *req, const char *text)
 static void
 me_session_ended(struct http_request *req)
 {
-	http_response_header(req, "www-authenticate",
-	    "Bearer error=\"invalid_token\"");
-	tg_error(req, 401, "invalid_token",
-	    NULL, "this session has ended; sign in again");
+	auth_unauthorized(req, "invalid_token",
+	    "this session has ended; sign in again");
 }
