@@ -51,11 +51,10 @@
 #define ECHO_DIMS_DEFAULT	16
 #define ECHO_DIMS_MAX		4096
 
+/* A router_xbuf whose first failure sticks (checked once, at the end). */
 struct echo_buf {
-	char	*data;
-	size_t	 len;
-	size_t	 cap;
-	int	 failed;
+	struct router_xbuf	x;
+	int			failed;
 };
 
 /* One streamed piece of the answer text. */
@@ -192,23 +191,23 @@ echo_chat(const json_t *req, int stream, struct router_local *out,
 		if (doc == NULL) {
 			b.failed = 1;
 		} else {
-			b.data = json_dumps(doc, JSON_COMPACT);
-			b.len = b.data != NULL ? strlen(b.data) : 0;
-			b.failed = b.data == NULL;
+			b.x.data = json_dumps(doc, JSON_COMPACT);
+			b.x.len = b.x.data != NULL ? strlen(b.x.data) : 0;
+			b.failed = b.x.data == NULL;
 			json_decref(doc);
 		}
 	}
 	echo_answer_free(&ans);
 
 	if (b.failed) {
-		free(b.data);
+		router_xbuf_free(&b.x);
 		(void)snprintf(err, errlen, "echo: out of memory");
 		return (0);
 	}
 
 	out->status = 200;
-	out->body = b.data;
-	out->body_len = b.len;
+	out->body = b.x.data;
+	out->body_len = b.x.len;
 	return (1);
 }
 
@@ -253,7 +252,7 @@ echo_text(const json_t *content)
 			s = json_string_value(json_object_get(part, "text"));
 			if (s == NULL)
 				continue;
-			if (b.len > 0)
+			if (b.x.len > 0)
 				echo_put(&b, " ", 1);
 			echo_put(&b, s, strlen(s));
 		}
@@ -261,10 +260,10 @@ echo_text(const json_t *content)
 	echo_put(&b, "", 0);
 
 	if (b.failed) {
-		free(b.data);
+		router_xbuf_free(&b.x);
 		return (NULL);
 	}
-	return (b.data);
+	return (b.x.data);
 }
 
 static int64_t
@@ -353,10 +352,10 @@ echo_answer(const json_t *req, struct echo_answer *a)
 	echo_put(&b, "", 0);
 	free(text);
 	if (b.failed) {
-		free(b.data);
+		router_xbuf_free(&b.x);
 		return (0);
 	}
-	words = b.data;
+	words = b.x.data;
 
 	if ((a->tool = echo_tool(req)) != NULL) {
 		args = json_pack("{s:s}", "text", words);
@@ -586,25 +585,8 @@ echo_event(struct echo_buf *b, json_t *doc)
 static void
 echo_put(struct echo_buf *b, const char *p, size_t len)
 {
-	size_t	 ncap;
-	char	*n;
-
-	if (b->failed)
-		return;
-	if (b->len + len + 1 > b->cap) {
-		ncap = b->cap != 0 ? b->cap : 1024;
-		while (ncap < b->len + len + 1)
-			ncap *= 2;
-		if ((n = realloc(b->data, ncap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->data = n;
-		b->cap = ncap;
-	}
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = '\0';
+	if (!b->failed && !router_xbuf_add(&b->x, p, len))
+		b->failed = 1;
 }
 
 /* FNV-1a, 64 bits. */
