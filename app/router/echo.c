@@ -96,7 +96,7 @@ static json_t	*echo_tool_call(const struct echo_answer *, int,
 		    const char *);
 static json_t	*echo_chunk(const char *, int64_t, const char *, int,
 		    json_t *, const char *);
-static json_t	*echo_vector(const void *, size_t, int, int);
+static json_t	*echo_vector(const void *, size_t, int);
 static json_t	*echo_completion(const json_t *,
 		    const struct echo_answer *, const char *, int64_t,
 		    int64_t, int);
@@ -607,47 +607,27 @@ echo_hash(const void *p, size_t len, uint64_t seed)
 }
 
 static json_t *
-echo_vector(const void *p, size_t len, int dims, int base64)
+echo_vector(const void *p, size_t len, int dims)
 {
-	unsigned char	*raw;
-	json_t		*arr, *v;
+	json_t		*arr;
 	uint64_t	 x;
-	uint32_t	 bits;
-	float		 f;
-	char		*s;
 	int		 d;
 
 	x = echo_hash(p, len, 0) | 1;
-	raw = base64 ? malloc((size_t)dims * 4) : NULL;
-	if (base64 && raw == NULL)
+	if ((arr = json_array()) == NULL)
 		return (NULL);
-	arr = base64 ? NULL : json_array();
 
 	for (d = 0; d < dims; d++) {
 		/* xorshift64* */
 		x ^= x >> 12;
 		x ^= x << 25;
 		x ^= x >> 27;
-		f = (float)((double)((x * 2685821657736338717ULL) >> 11) /
-		    9007199254740992.0 * 2.0 - 1.0);
-		if (base64) {
-			memcpy(&bits, &f, 4);
-			raw[d * 4] = bits & 0xff;
-			raw[d * 4 + 1] = (bits >> 8) & 0xff;
-			raw[d * 4 + 2] = (bits >> 16) & 0xff;
-			raw[d * 4 + 3] = bits >> 24;
-		} else {
-			json_array_append_new(arr, json_real(f));
-		}
+		json_array_append_new(arr, json_real((float)((double)((x *
+		    2685821657736338717ULL) >> 11) / 9007199254740992.0 *
+		    2.0 - 1.0)));
 	}
 
-	if (!base64)
-		return (arr);
-	s = router_xlate_base64(raw, (size_t)dims * 4);
-	free(raw);
-	v = s != NULL ? json_string(s) : NULL;
-	free(s);
-	return (v);
+	return (arr);
 }
 
 static int
@@ -688,12 +668,12 @@ echo_embed(const json_t *req, struct router_local *out, char *err,
 			tokens += echo_words(json_string_value(e),
 			    json_string_length(e));
 			vec = echo_vector(json_string_value(e),
-			    json_string_length(e), dims, base64);
+			    json_string_length(e), dims);
 		} else {
 			tokens += (int64_t)json_array_size(e);
 			dump = json_dumps(e, JSON_COMPACT);
 			vec = dump != NULL ? echo_vector(dump, strlen(dump),
-			    dims, base64) : NULL;
+			    dims) : NULL;
 			free(dump);
 		}
 		if (vec == NULL)
@@ -709,6 +689,7 @@ echo_embed(const json_t *req, struct router_local *out, char *err,
 	    "usage", "prompt_tokens", (json_int_t)tokens, "total_tokens",
 	    (json_int_t)tokens);
 	if (doc == NULL || i < n ||
+	    (base64 && !router_xlate_embeddings_base64(doc)) ||
 	    (out->body = json_dumps(doc, JSON_COMPACT)) == NULL) {
 		json_decref(doc);
 		(void)snprintf(err, errlen, "echo: out of memory");
