@@ -45,6 +45,7 @@
 #include <time.h>
 
 #include "router/openai.h"
+#include "router/upstream.h"
 #include "router/xlate.h"
 
 #define ECHO_BASE		"echo://local"
@@ -442,15 +443,16 @@ echo_answer_free(struct echo_answer *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* Echo caches nothing and does not reason: the details are zero. */
 static json_t *
 echo_usage(int64_t prompt, int64_t completion)
 {
-	return (json_pack("{s:I, s:I, s:I, s:{s:i}, s:{s:i}}",
-	    "prompt_tokens", (json_int_t)prompt,
-	    "completion_tokens", (json_int_t)completion,
-	    "total_tokens", (json_int_t)(prompt + completion),
-	    "prompt_tokens_details", "cached_tokens", 0,
-	    "completion_tokens_details", "reasoning_tokens", 0));
+	struct router_usage	u;
+
+	memset(&u, 0, sizeof(u));
+	u.prompt_tokens = prompt;
+	u.completion_tokens = completion;
+	return (router_usage_json(&u));
 }
 
 static json_t *
