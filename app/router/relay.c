@@ -974,16 +974,10 @@ relay_judge(struct relay *r, const struct router_target *t)
 	if (r->status < 200 || r->status > 299) {
 		struct router_error	e;
 
-		const char		*m;
-		size_t			 flen;
-
+		/* Families never name themselves (router_error_map). */
 		f->map_error(r->status, (const char *)body, len, &e);
-		/* "<family> failed ..." reads "<provider> failed ...". */
-		m = e.message;
-		flen = strlen(f->name);
-		if (!strncmp(m, f->name, flen) && m[flen] == ' ')
-			m += flen + 1;
-		relay_error(r, p, e.status, e.code, "%s %s", p->name, m);
+		relay_error(r, p, e.status, e.code, "%s %s", p->name,
+		    e.message);
 		r->err.retry_after_ms = r->retry_after_ms;
 		return (0);
 	}
