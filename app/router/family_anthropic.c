@@ -1253,6 +1253,5 @@ anth_map_error(long status, const char *body, size_t len,
 	if (!anth_error_text(doc, msg, sizeof(msg)))
 		snprintf(msg, sizeof(msg), "no error details");
 	json_decref(doc);
-	router_xlate_clean(msg);
 	router_error_map(status, msg, e);
 }
