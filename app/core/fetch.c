@@ -15,7 +15,6 @@
 
 static int	fetch_setup(struct tg_fetch *, int, const char *,
 		    const char *const *, const void *, size_t, long);
-static void	fetch_run(struct tg_fetch *);
 
 /* Transport rules for any curl handle of ours. */
 void
@@ -43,7 +42,7 @@ tg_fetch_start(struct tg_fetch *f, struct http_request *req, int method,
 		return (0);
 
 	kore_curl_bind_request(&f->curl, req);
-	fetch_run(f);
+	tg_curl_run(&f->curl);
 	return (1);
 }
 
@@ -88,11 +87,35 @@ tg_fetch_clear(struct tg_fetch *f)
  * timer tick (up to 100 ms later); kick it now so the request goes out at
  * once.
  */
-static void
-fetch_run(struct tg_fetch *f)
+void
+tg_curl_run(struct kore_curl *curl)
 {
-	kore_curl_run(&f->curl);
+	kore_curl_run(curl);
 	kore_curl_do_timeout();
+}
+
+/*
+ * One "name: value" header line (spaces after the colon skipped); a line
+ * without a colon, or whose name is empty or too long, is left out.
+ */
+void
+tg_curl_header(struct kore_curl *curl, const char *line)
+{
+	const char	*colon;
+	char		 name[128];
+	size_t		 n;
+
+	if ((colon = strchr(line, ':')) == NULL)
+		return;
+	n = colon - line;
+	if (n == 0 || n >= sizeof(name))
+		return;
+	memcpy(name, line, n);
+	name[n] = '\0';
+	colon++;
+	while (*colon == ' ')
+		colon++;
+	kore_curl_http_set_header(curl, name, colon);
 }
 
 static int
@@ -100,10 +123,7 @@ fetch_setup(struct tg_fetch *f, int method, const char *url,
     const char *const *headers, const void *body, size_t len,
     long timeout_ms)
 {
-	const char	*colon;
-	char		 name[128];
-	size_t		 n;
-	int		 i;
+	int	i;
 
 	tg_fetch_clear(f);
 
@@ -118,19 +138,8 @@ fetch_setup(struct tg_fetch *f, int method, const char *url,
 	    timeout_ms);
 	kore_curl_http_setup(&f->curl, method, body, len);
 
-	for (i = 0; headers != NULL && headers[i] != NULL; i++) {
-		if ((colon = strchr(headers[i], ':')) == NULL)
-			continue;
-		n = colon - headers[i];
-		if (n == 0 || n >= sizeof(name))
-			continue;
-		memcpy(name, headers[i], n);
-		name[n] = '\0';
-		colon++;
-		while (*colon == ' ')
-			colon++;
-		kore_curl_http_set_header(&f->curl, name, colon);
-	}
+	for (i = 0; headers != NULL && headers[i] != NULL; i++)
+		tg_curl_header(&f->curl, headers[i]);
 
 	return (1);
 }

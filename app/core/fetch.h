@@ -2,7 +2,8 @@
  * Outbound HTTP over Kore's asynchronous curl, for calls whose answer is
  * small and read whole: OAuth token exchange, user info and JWKS, the
  * Stripe API. (The router streams and drives kore_curl itself, but uses
- * tg_curl_defaults() for the same transport rules.)
+ * tg_curl_defaults(), tg_curl_header() and tg_curl_run() for the same
+ * transport rules, header lines and start.)
  *
  *	tg_fetch_start(&st->fetch, req, HTTP_METHOD_POST, url, headers,
  *	    body, len, 10000);				then, in the next state,
@@ -40,5 +41,7 @@ int		 tg_fetch_start(struct tg_fetch *, struct http_request *, int,
 int		 tg_fetch_poll(struct tg_fetch *);
 void		 tg_fetch_clear(struct tg_fetch *);
 void		 tg_curl_defaults(void *, long, long);
+void		 tg_curl_header(struct kore_curl *, const char *);
+void		 tg_curl_run(struct kore_curl *);
 
 #endif

@@ -95,6 +95,8 @@ static void	cat_aliases(struct cat_ctx *, const json_t *);
 static const struct router_model *cat_model_find(
 		    const struct router_catalog *, const char *, size_t,
 		    const char *);
+static int	cat_route_add(struct router_route *,
+		    const struct router_model *, int);
 static char	*cat_strdup(const char *);
 
 int
@@ -300,19 +302,8 @@ router_catalog_resolve(const struct router_catalog *cat, const char *name,
 			continue;
 		route->alias = a;
 		for (j = 0; j < a->ntargets; j++) {
-			m = a->targets[j];
-			if ((kind == ROUTER_KIND_CHAT && !m->chat) ||
-			    (kind == ROUTER_KIND_EMBED && !m->embeddings)) {
+			if (!cat_route_add(route, a->targets[j], kind))
 				wrong = 1;
-				continue;
-			}
-			route->models[route->ntargets] = m;
-			route->targets[route->ntargets].provider = m->provider;
-			(void)snprintf(route->targets[route->ntargets].model,
-			    ROUTER_MODEL_MAX, "%s", m->name);
-			route->targets[route->ntargets].max_output_tokens =
-			    m->max_output_tokens;
-			route->ntargets++;
 		}
 		if (route->ntargets > 0)
 			return (ROUTER_RESOLVE_OK);
@@ -326,17 +317,28 @@ router_catalog_resolve(const struct router_catalog *cat, const char *name,
 
 	if ((m = cat_model_find(cat, name, plen, name + plen + 1)) == NULL)
 		return (ROUTER_RESOLVE_NOT_FOUND);
+	if (!cat_route_add(route, m, kind))
+		return (ROUTER_RESOLVE_WRONG_KIND);
+	return (ROUTER_RESOLVE_OK);
+}
+
+/* Appends m to route when it serves kind; 0 when it does not. */
+static int
+cat_route_add(struct router_route *route, const struct router_model *m,
+    int kind)
+{
+	struct router_target	*t;
+
 	if ((kind == ROUTER_KIND_CHAT && !m->chat) ||
 	    (kind == ROUTER_KIND_EMBED && !m->embeddings))
-		return (ROUTER_RESOLVE_WRONG_KIND);
+		return (0);
 
-	route->ntargets = 1;
-	route->models[0] = m;
-	route->targets[0].provider = m->provider;
-	(void)snprintf(route->targets[0].model, ROUTER_MODEL_MAX, "%s",
-	    m->name);
-	route->targets[0].max_output_tokens = m->max_output_tokens;
-	return (ROUTER_RESOLVE_OK);
+	route->models[route->ntargets] = m;
+	t = &route->targets[route->ntargets++];
+	t->provider = m->provider;
+	(void)snprintf(t->model, ROUTER_MODEL_MAX, "%s", m->name);
+	t->max_output_tokens = m->max_output_tokens;
+	return (1);
 }
 
 static const struct router_model *

@@ -45,17 +45,17 @@
 #include <time.h>
 
 #include "router/openai.h"
+#include "router/upstream.h"
 #include "router/xlate.h"
 
 #define ECHO_BASE		"echo://local"
 #define ECHO_DIMS_DEFAULT	16
 #define ECHO_DIMS_MAX		4096
 
+/* A router_xbuf whose first failure sticks (checked once, at the end). */
 struct echo_buf {
-	char	*data;
-	size_t	 len;
-	size_t	 cap;
-	int	 failed;
+	struct router_xbuf	x;
+	int			failed;
 };
 
 /* One streamed piece of the answer text. */
@@ -97,7 +97,7 @@ static json_t	*echo_tool_call(const struct echo_answer *, int,
 		    const char *);
 static json_t	*echo_chunk(const char *, int64_t, const char *, int,
 		    json_t *, const char *);
-static json_t	*echo_vector(const void *, size_t, int, int);
+static json_t	*echo_vector(const void *, size_t, int);
 static json_t	*echo_completion(const json_t *,
 		    const struct echo_answer *, const char *, int64_t,
 		    int64_t, int);
@@ -192,23 +192,23 @@ echo_chat(const json_t *req, int stream, struct router_local *out,
 		if (doc == NULL) {
 			b.failed = 1;
 		} else {
-			b.data = json_dumps(doc, JSON_COMPACT);
-			b.len = b.data != NULL ? strlen(b.data) : 0;
-			b.failed = b.data == NULL;
+			b.x.data = json_dumps(doc, JSON_COMPACT);
+			b.x.len = b.x.data != NULL ? strlen(b.x.data) : 0;
+			b.failed = b.x.data == NULL;
 			json_decref(doc);
 		}
 	}
 	echo_answer_free(&ans);
 
 	if (b.failed) {
-		free(b.data);
+		router_xbuf_free(&b.x);
 		(void)snprintf(err, errlen, "echo: out of memory");
 		return (0);
 	}
 
 	out->status = 200;
-	out->body = b.data;
-	out->body_len = b.len;
+	out->body = b.x.data;
+	out->body_len = b.x.len;
 	return (1);
 }
 
@@ -253,7 +253,7 @@ echo_text(const json_t *content)
 			s = json_string_value(json_object_get(part, "text"));
 			if (s == NULL)
 				continue;
-			if (b.len > 0)
+			if (b.x.len > 0)
 				echo_put(&b, " ", 1);
 			echo_put(&b, s, strlen(s));
 		}
@@ -261,10 +261,10 @@ echo_text(const json_t *content)
 	echo_put(&b, "", 0);
 
 	if (b.failed) {
-		free(b.data);
+		router_xbuf_free(&b.x);
 		return (NULL);
 	}
-	return (b.data);
+	return (b.x.data);
 }
 
 static int64_t
@@ -353,10 +353,10 @@ echo_answer(const json_t *req, struct echo_answer *a)
 	echo_put(&b, "", 0);
 	free(text);
 	if (b.failed) {
-		free(b.data);
+		router_xbuf_free(&b.x);
 		return (0);
 	}
-	words = b.data;
+	words = b.x.data;
 
 	if ((a->tool = echo_tool(req)) != NULL) {
 		args = json_pack("{s:s}", "text", words);
@@ -443,15 +443,16 @@ echo_answer_free(struct echo_answer *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* Echo caches nothing and does not reason: the details are zero. */
 static json_t *
 echo_usage(int64_t prompt, int64_t completion)
 {
-	return (json_pack("{s:I, s:I, s:I, s:{s:i}, s:{s:i}}",
-	    "prompt_tokens", (json_int_t)prompt,
-	    "completion_tokens", (json_int_t)completion,
-	    "total_tokens", (json_int_t)(prompt + completion),
-	    "prompt_tokens_details", "cached_tokens", 0,
-	    "completion_tokens_details", "reasoning_tokens", 0));
+	struct router_usage	u;
+
+	memset(&u, 0, sizeof(u));
+	u.prompt_tokens = prompt;
+	u.completion_tokens = completion;
+	return (router_usage_json(&u));
 }
 
 static json_t *
@@ -586,25 +587,8 @@ echo_event(struct echo_buf *b, json_t *doc)
 static void
 echo_put(struct echo_buf *b, const char *p, size_t len)
 {
-	size_t	 ncap;
-	char	*n;
-
-	if (b->failed)
-		return;
-	if (b->len + len + 1 > b->cap) {
-		ncap = b->cap != 0 ? b->cap : 1024;
-		while (ncap < b->len + len + 1)
-			ncap *= 2;
-		if ((n = realloc(b->data, ncap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->data = n;
-		b->cap = ncap;
-	}
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = '\0';
+	if (!b->failed && !router_xbuf_add(&b->x, p, len))
+		b->failed = 1;
 }
 
 /* FNV-1a, 64 bits. */
@@ -625,47 +609,27 @@ echo_hash(const void *p, size_t len, uint64_t seed)
 }
 
 static json_t *
-echo_vector(const void *p, size_t len, int dims, int base64)
+echo_vector(const void *p, size_t len, int dims)
 {
-	unsigned char	*raw;
-	json_t		*arr, *v;
+	json_t		*arr;
 	uint64_t	 x;
-	uint32_t	 bits;
-	float		 f;
-	char		*s;
 	int		 d;
 
 	x = echo_hash(p, len, 0) | 1;
-	raw = base64 ? malloc((size_t)dims * 4) : NULL;
-	if (base64 && raw == NULL)
+	if ((arr = json_array()) == NULL)
 		return (NULL);
-	arr = base64 ? NULL : json_array();
 
 	for (d = 0; d < dims; d++) {
 		/* xorshift64* */
 		x ^= x >> 12;
 		x ^= x << 25;
 		x ^= x >> 27;
-		f = (float)((double)((x * 2685821657736338717ULL) >> 11) /
-		    9007199254740992.0 * 2.0 - 1.0);
-		if (base64) {
-			memcpy(&bits, &f, 4);
-			raw[d * 4] = bits & 0xff;
-			raw[d * 4 + 1] = (bits >> 8) & 0xff;
-			raw[d * 4 + 2] = (bits >> 16) & 0xff;
-			raw[d * 4 + 3] = bits >> 24;
-		} else {
-			json_array_append_new(arr, json_real(f));
-		}
+		json_array_append_new(arr, json_real((float)((double)((x *
+		    2685821657736338717ULL) >> 11) / 9007199254740992.0 *
+		    2.0 - 1.0)));
 	}
 
-	if (!base64)
-		return (arr);
-	s = router_xlate_base64(raw, (size_t)dims * 4);
-	free(raw);
-	v = s != NULL ? json_string(s) : NULL;
-	free(s);
-	return (v);
+	return (arr);
 }
 
 static int
@@ -706,12 +670,12 @@ echo_embed(const json_t *req, struct router_local *out, char *err,
 			tokens += echo_words(json_string_value(e),
 			    json_string_length(e));
 			vec = echo_vector(json_string_value(e),
-			    json_string_length(e), dims, base64);
+			    json_string_length(e), dims);
 		} else {
 			tokens += (int64_t)json_array_size(e);
 			dump = json_dumps(e, JSON_COMPACT);
 			vec = dump != NULL ? echo_vector(dump, strlen(dump),
-			    dims, base64) : NULL;
+			    dims) : NULL;
 			free(dump);
 		}
 		if (vec == NULL)
@@ -727,6 +691,7 @@ echo_embed(const json_t *req, struct router_local *out, char *err,
 	    "usage", "prompt_tokens", (json_int_t)tokens, "total_tokens",
 	    (json_int_t)tokens);
 	if (doc == NULL || i < n ||
+	    (base64 && !router_xlate_embeddings_base64(doc)) ||
 	    (out->body = json_dumps(doc, JSON_COMPACT)) == NULL) {
 		json_decref(doc);
 		(void)snprintf(err, errlen, "echo: out of memory");

@@ -69,8 +69,8 @@ static int	anth_stream_event(struct router_stream *, const char *,
 static void	anth_map_error(long, const char *, size_t,
 		    struct router_error *);
 
-static int	anth_system(json_t *, const json_t *, struct router_xbuf *,
-		    char *, size_t);
+static int	anth_system(const json_t *, struct router_xbuf *, char *,
+		    size_t);
 static int	anth_messages(json_t *, const json_t *, char *, size_t);
 static json_t	*anth_user_blocks(const json_t *, char *, size_t);
 static json_t	*anth_assistant_blocks(const json_t *, char *, size_t);
@@ -130,7 +130,7 @@ anth_chat_request(const struct router_target *t, const json_t *req,
 	if ((body = json_object()) == NULL)
 		goto nomem;
 	json_object_set_new(body, "model", json_string(t->model));
-	if (!anth_system(body, msgs, &sys, err, errlen))
+	if (!anth_system(msgs, &sys, err, errlen))
 		goto fail;
 	if (!anth_messages(body, msgs, err, errlen))
 		goto fail;
@@ -209,15 +209,14 @@ fail:
 
 /* Every system/developer message's text, in order, into sys. */
 static int
-anth_system(json_t *body, const json_t *msgs, struct router_xbuf *sys,
-    char *err, size_t errlen)
+anth_system(const json_t *msgs, struct router_xbuf *sys, char *err,
+    size_t errlen)
 {
 	const json_t	*m;
 	const char	*role;
 	char		*text;
 	size_t		 i;
 
-	(void)body;
 	json_array_foreach(msgs, i, m) {
 		role = json_string_value(json_object_get(m, "role"));
 		if (role == NULL || (strcmp(role, "system") &&
@@ -1253,6 +1252,5 @@ anth_map_error(long status, const char *body, size_t len,
 	if (!anth_error_text(doc, msg, sizeof(msg)))
 		snprintf(msg, sizeof(msg), "no error details");
 	json_decref(doc);
-	router_xlate_clean(msg);
 	router_error_map(status, msg, e);
 }

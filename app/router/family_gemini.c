@@ -998,7 +998,6 @@ gem_map_error(long status, const char *body, size_t len,
 	if (!gem_error_text(doc, msg, sizeof(msg), &status))
 		snprintf(msg, sizeof(msg), "no error details");
 	json_decref(doc);
-	router_xlate_clean(msg);
 	router_error_map(status, msg, e);
 }
 

@@ -21,6 +21,7 @@
 
 #include "router/openai.h"
 #include "router/upstream.h"
+#include "router/xlate.h"
 
 struct openai_state {
 	int	adopted;	/* st->id/model/created taken from upstream */
@@ -52,7 +53,6 @@ router_openai_build(const struct router_target *t, const json_t *req,
 	const struct router_provider	*p = t->provider;
 	json_t				*body, *so;
 	char				 auth[4200];
-	size_t				 len;
 
 	memset(http, 0, sizeof(*http));
 	if ((body = json_copy((json_t *)req)) == NULL)
@@ -84,10 +84,8 @@ router_openai_build(const struct router_target *t, const json_t *req,
 		goto nomem;
 	http->body_len = strlen(http->body);
 
-	len = strlen(base) + strlen(path) + 1;
-	if ((http->url = malloc(len)) == NULL)
+	if ((http->url = router_xlate_printf("%s%s", base, path)) == NULL)
 		goto nomem;
-	(void)snprintf(http->url, len, "%s%s", base, path);
 
 	if (!router_http_header(http, "content-type", "application/json") ||
 	    !router_http_header(http, "accept", stream ?

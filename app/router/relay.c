@@ -506,9 +506,6 @@ static int
 relay_curl_start(struct relay *r, const struct router_target *t)
 {
 	const struct router_provider	*p = t->provider;
-	const char			*colon, *v;
-	char				 name[128];
-	size_t				 n;
 	int				 i;
 
 	if (!kore_curl_init(&r->curl, r->http.url, KORE_CURL_ASYNC)) {
@@ -520,18 +517,8 @@ relay_curl_start(struct relay *r, const struct router_target *t)
 	tg_curl_defaults(r->curl.handle, p->connect_ms, p->total_ms);
 	kore_curl_http_setup(&r->curl, HTTP_METHOD_POST, r->http.body,
 	    r->http.body_len);
-	for (i = 0; i < r->http.nheaders; i++) {
-		if ((colon = strchr(r->http.headers[i], ':')) == NULL)
-			continue;
-		n = colon - r->http.headers[i];
-		if (n == 0 || n >= sizeof(name))
-			continue;
-		memcpy(name, r->http.headers[i], n);
-		name[n] = '\0';
-		for (v = colon + 1; *v == ' '; v++)
-			;
-		kore_curl_http_set_header(&r->curl, name, v);
-	}
+	for (i = 0; i < r->http.nheaders; i++)
+		tg_curl_header(&r->curl, r->http.headers[i]);
 
 	curl_easy_setopt(r->curl.handle, CURLOPT_WRITEFUNCTION, relay_write);
 	curl_easy_setopt(r->curl.handle, CURLOPT_WRITEDATA, r);
@@ -541,15 +528,8 @@ relay_curl_start(struct relay *r, const struct router_target *t)
 	curl_easy_setopt(r->curl.handle, CURLOPT_USERAGENT, "tollgate");
 
 	kore_curl_bind_request(&r->curl, r->req);
-	kore_curl_run(&r->curl);
 	r->curl_live = 1;
-
-	/*
-	 * curl asks for an immediate timeout to start the transfer, but
-	 * Kore's loop only looks at that after its next wait, which lasts
-	 * until the next timer (our watchdog) or 100 ms: start it now.
-	 */
-	kore_curl_do_timeout();
+	tg_curl_run(&r->curl);
 
 	return (1);
 }
@@ -994,16 +974,10 @@ relay_judge(struct relay *r, const struct router_target *t)
 	if (r->status < 200 || r->status > 299) {
 		struct router_error	e;
 
-		const char		*m;
-		size_t			 flen;
-
+		/* Families never name themselves (router_error_map). */
 		f->map_error(r->status, (const char *)body, len, &e);
-		/* "<family> failed ..." reads "<provider> failed ...". */
-		m = e.message;
-		flen = strlen(f->name);
-		if (!strncmp(m, f->name, flen) && m[flen] == ' ')
-			m += flen + 1;
-		relay_error(r, p, e.status, e.code, "%s %s", p->name, m);
+		relay_error(r, p, e.status, e.code, "%s %s", p->name,
+		    e.message);
 		r->err.retry_after_ms = r->retry_after_ms;
 		return (0);
 	}

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "router/upstream.h"
+#include "router/xlate.h"
 
 void
 router_http_free(struct router_http *http)
@@ -106,7 +107,7 @@ router_error_message(const char *body, size_t len, char *out, size_t outlen)
 {
 	json_t		*doc, *e;
 	const char	*m;
-	size_t		 i, n;
+	size_t		 n;
 
 	out[0] = '\0';
 	if (outlen == 0)
@@ -137,11 +138,8 @@ router_error_message(const char *body, size_t len, char *out, size_t outlen)
 	json_decref(doc);
 
 	/* One printable line, cut short. */
-	for (i = 0; out[i] != '\0'; i++) {
-		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
-			out[i] = ' ';
-	}
-	if (i > 300 && outlen > 300)
+	router_xlate_clean(out);
+	if (strlen(out) > 300 && outlen > 300)
 		(void)snprintf(out + 297, outlen - 297, "...");
 }
 

@@ -7,7 +7,6 @@
  */
 
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -30,16 +29,11 @@ build(const struct router_family *fam, const json_t *req)
 {
 	struct router_http	 h;
 	char			 err[256];
-	int			 i;
 
 	memset(&h, 0, sizeof(h));
 	provider.family = fam;
-	if (!fam->chat_request(&target, req, 0, &h, err, sizeof(err)))
-		return;
-	free(h.url);
-	free(h.body);
-	for (i = 0; i < h.nheaders; i++)
-		free(h.headers[i]);
+	if (fam->chat_request(&target, req, 0, &h, err, sizeof(err)))
+		router_http_free(&h);
 }
 
 int

@@ -44,18 +44,6 @@ fx_init(struct fx *fx, const struct router_family *fam, const char *base,
 	fx->target.max_output_tokens = max_out;
 }
 
-static FX_UNUSED void
-fx_http_clear(struct router_http *h)
-{
-	int	i;
-
-	free(h->url);
-	free(h->body);
-	for (i = 0; i < h->nheaders; i++)
-		free(h->headers[i]);
-	memset(h, 0, sizeof(*h));
-}
-
 static FX_UNUSED const char *
 fx_header(const struct router_http *h, const char *name)
 {

@@ -187,7 +187,7 @@ START_TEST(request_full)
 	ck_assert_ptr_null(fx_header(&h, "authorization"));
 	json_decref(want);
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 }
 END_TEST
 
@@ -221,7 +221,7 @@ START_TEST(request_tool_result_first)
 	ck_assert_int_eq(json_integer_value(json_object_get(body,
 	    "max_tokens")), 8192);
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 }
 END_TEST
 
@@ -239,14 +239,14 @@ START_TEST(request_max_tokens)
 	    "max_tokens")), 32000);
 	ck_assert_ptr_null(json_object_get(body, "system"));
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 
 	body = request(&fx, "{\"max_tokens\":77,\"messages\":[{\"role\":"
 	    "\"user\",\"content\":\"hi\"}]}", 0, &h, err, sizeof(err));
 	ck_assert_int_eq(json_integer_value(json_object_get(body,
 	    "max_tokens")), 77);
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 }
 END_TEST
 
@@ -284,7 +284,7 @@ START_TEST(request_tool_choice)
 		fx_assert_equal(json_object_get(body, "tool_choice"), want);
 		json_decref(want);
 		json_decref(body);
-		fx_http_clear(&h);
+		router_http_free(&h);
 		free(req);
 	}
 	/* no tools: no tool_choice at all */
@@ -292,7 +292,7 @@ START_TEST(request_tool_choice)
 	    "\"hi\"}],\"tool_choice\":\"required\"}", 0, &h, err, sizeof(err));
 	ck_assert_ptr_null(json_object_get(body, "tool_choice"));
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 }
 END_TEST
 
@@ -312,7 +312,7 @@ START_TEST(request_thinking)
 	ck_assert_ptr_null(json_object_get(body, "temperature"));
 	json_decref(want);
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 
 	/* budget kept below max_tokens */
 	body = request(&fx, "{\"max_tokens\":5000,\"reasoning_effort\":"
@@ -321,7 +321,7 @@ START_TEST(request_thinking)
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
 	    body, "thinking"), "budget_tokens")), 4999);
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 
 	/* too small to think, or a forced tool: no thinking, temperature kept */
 	body = request(&fx, "{\"max_tokens\":500,\"reasoning_effort\":"
@@ -331,19 +331,19 @@ START_TEST(request_thinking)
 	ck_assert(json_number_value(json_object_get(body, "temperature")) ==
 	    0.5);
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 	body = request(&fx, "{\"max_tokens\":9000,\"reasoning_effort\":"
 	    "\"low\",\"tool_choice\":\"required\",\"tools\":[{\"type\":"
 	    "\"function\",\"function\":{\"name\":\"f\"}}],\"messages\":[{"
 	    "\"role\":\"user\",\"content\":\"x\"}]}", 0, &h, err, sizeof(err));
 	ck_assert_ptr_null(json_object_get(body, "thinking"));
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 	body = request(&fx, "{\"reasoning_effort\":\"none\",\"messages\":[{"
 	    "\"role\":\"user\",\"content\":\"x\"}]}", 0, &h, err, sizeof(err));
 	ck_assert_ptr_null(json_object_get(body, "thinking"));
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 }
 END_TEST
 
@@ -373,7 +373,7 @@ START_TEST(request_reasoning_replay)
 	    "messages"), 1), "content"), want);
 	json_decref(want);
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 }
 END_TEST
 
@@ -396,7 +396,7 @@ START_TEST(request_response_format)
 	ck_assert(strncmp(sys, "Be exact.\n\n", 11) == 0);
 	ck_assert_ptr_nonnull(strstr(sys, "{\"type\":\"object\"}"));
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 }
 END_TEST
 

@@ -146,7 +146,7 @@ START_TEST(request_full)
 	ck_assert_str_eq(fx_header(&h, "content-type"), "application/json");
 	json_decref(want);
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 }
 END_TEST
 
@@ -169,7 +169,7 @@ START_TEST(request_stream_and_defaults)
 	ck_assert_int_eq(json_object_size(json_object_get(body,
 	    "generationConfig")), 0);
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 
 	/* the model's cap when the request names none; effort none */
 	fx.target.max_output_tokens = 8192;
@@ -184,7 +184,7 @@ START_TEST(request_stream_and_defaults)
 	    json_object_get(body, "generationConfig"), "thinkingConfig"),
 	    "includeThoughts")));
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 }
 END_TEST
 
@@ -213,7 +213,7 @@ START_TEST(request_tool_choice)
 		    "toolConfig"), "functionCallingConfig"), want);
 		json_decref(want);
 		json_decref(body);
-		fx_http_clear(&h);
+		router_http_free(&h);
 		free(req);
 	}
 }
@@ -508,7 +508,7 @@ START_TEST(embeddings)
 	fx_assert_equal(body, want);
 	json_decref(want);
 	json_decref(body);
-	fx_http_clear(&h);
+	router_http_free(&h);
 
 	/* no usage reported: the caller's estimate stays */
 	memset(&u, 0, sizeof(u));
