@@ -5,7 +5,6 @@
  * the database refuses what slips past.
  */
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +12,7 @@
 #include <jansson.h>
 
 #include "package.h"
+#include "provider.h"
 
 static int	package_err(struct billing_package_in *, const char *,
 		    const char *, const char *);
@@ -138,27 +138,16 @@ package_name(json_t *v, struct billing_package_in *in)
 	return (1);
 }
 
-/* ISO 4217 letters, kept in lower case as Stripe writes them. */
+/* The same currency rule as the provider's events (billing_currency). */
 static int
 package_currency(json_t *v, struct billing_package_in *in)
 {
-	const char	*s;
-	int		 i;
-
 	if (v == NULL)
 		return (package_err(in, "missing_field", "currency",
 		    "is required"));
-	s = json_string_value(v);
-	if (s == NULL || json_string_length(v) != 3)
+	if (!billing_currency(in->currency, v))
 		return (package_err(in, "invalid_value", "currency",
 		    "must be a three-letter ISO 4217 code"));
-	for (i = 0; i < 3; i++) {
-		if (!isalpha((unsigned char)s[i]))
-			return (package_err(in, "invalid_value", "currency",
-			    "must be a three-letter ISO 4217 code"));
-		in->currency[i] = tolower((unsigned char)s[i]);
-	}
-	in->currency[3] = '\0';
 
 	return (1);
 }

@@ -2,6 +2,7 @@
  * Provider-neutral helpers of billing (see provider.h). Pure C.
  */
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,4 +60,28 @@ billing_return_url(char *out, size_t len, const char *ui_url,
 	    which, payment_id);
 
 	return (r >= 0 && (size_t)r < len);
+}
+
+/*
+ * A three-letter ISO 4217 code, kept in lower case as Stripe writes it.
+ * Returns 0, leaving out alone, when v is not one.
+ */
+int
+billing_currency(char out[4], const json_t *v)
+{
+	const char	*s;
+	int		 i;
+
+	s = json_string_value(v);
+	if (s == NULL || json_string_length(v) != 3)
+		return (0);
+	for (i = 0; i < 3; i++) {
+		if (!isalpha((unsigned char)s[i]))
+			return (0);
+	}
+	for (i = 0; i < 3; i++)
+		out[i] = tolower((unsigned char)s[i]);
+	out[3] = '\0';
+
+	return (1);
 }

@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define BILLING_ID_MAX		256
 #define BILLING_TYPE_MAX	128
 #define BILLING_DETAIL_MAX	256
@@ -138,5 +140,6 @@ const char	*billing_verify_strerror(int);
 void		 billing_http_free(struct billing_http *);
 int		 billing_return_url(char *, size_t, const char *,
 		    const char *, const char *);
+int		 billing_currency(char [4], const json_t *);
 
 #endif

@@ -290,22 +290,10 @@ copy_ref(char *dst, size_t len, json_t *v)
 static void
 copy_amount(struct billing_event *ev, json_t *amount, json_t *currency)
 {
-	const char	*c;
-	int		 i;
-
 	if (json_is_integer(amount) && json_integer_value(amount) >= 0)
 		ev->amount = json_integer_value(amount);
 
-	c = json_string_value(currency);
-	if (c == NULL || json_string_length(currency) != 3)
-		return;
-	for (i = 0; i < 3; i++) {
-		if (!isalpha((unsigned char)c[i]))
-			return;
-	}
-	for (i = 0; i < 3; i++)
-		ev->currency[i] = tolower((unsigned char)c[i]);
-	ev->currency[3] = '\0';
+	(void)billing_currency(ev->currency, currency);
 }
 
 /*

@@ -31,6 +31,7 @@
 
 #include "stripe_sig.h"
 #include "provider.h"
+#include "lex.h"
 
 #define KEY_MAX		16
 
@@ -178,18 +179,11 @@ sig_key_valid(const char *p, size_t len)
 static int
 sig_parse_t(const char *p, size_t len, struct stripe_sig *sig)
 {
-	size_t	i;
 	int64_t	v;
 
-	if (len > STRIPE_SIG_T_DIGITS_MAX || (len > 1 && p[0] == '0'))
+	if (len > STRIPE_SIG_T_DIGITS_MAX || (len > 1 && p[0] == '0') ||
+	    !tg_digits(p, (int)len, &v))
 		return (0);
-
-	v = 0;
-	for (i = 0; i < len; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return (0);
-		v = v * 10 + (p[i] - '0');
-	}
 
 	memcpy(sig->t_text, p, len);
 	sig->t_text[len] = '\0';

@@ -188,21 +188,13 @@ tg_db_error(struct http_request *req, struct tg_db *db)
 int
 tg_db_ntuples(struct tg_db *db)
 {
-	if (db->res == NULL || PQresultStatus(db->res) != PGRES_TUPLES_OK)
-		return (0);
-
-	return (PQntuples(db->res));
+	return (tg_pg_ntuples(db->res));
 }
 
 const char *
 tg_db_value(struct tg_db *db, int row, int col)
 {
-	if (row >= tg_db_ntuples(db) || col < 0 || col >= PQnfields(db->res))
-		return (NULL);
-	if (PQgetisnull(db->res, row, col))
-		return (NULL);
-
-	return (PQgetvalue(db->res, row, col));
+	return (tg_pg_value(db->res, row, col));
 }
 
 int
@@ -214,12 +206,89 @@ tg_db_isnull(struct tg_db *db, int row, int col)
 long long
 tg_db_int(struct tg_db *db, int row, int col)
 {
+	return (tg_pg_int(db->res, row, col));
+}
+
+/* The rows of a result; 0 for none or for anything but rows. */
+int
+tg_pg_ntuples(PGresult *res)
+{
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		return (0);
+
+	return (PQntuples(res));
+}
+
+/* A value as text; NULL for SQL NULL or a cell that is not there. */
+const char *
+tg_pg_value(PGresult *res, int row, int col)
+{
+	if (row >= tg_pg_ntuples(res) || col < 0 || col >= PQnfields(res))
+		return (NULL);
+	if (PQgetisnull(res, row, col))
+		return (NULL);
+
+	return (PQgetvalue(res, row, col));
+}
+
+long long
+tg_pg_int(PGresult *res, int row, int col)
+{
 	const char	*v;
 
-	if ((v = tg_db_value(db, row, col)) == NULL)
+	if ((v = tg_pg_value(res, row, col)) == NULL)
 		return (0);
 
 	return (strtoll(v, NULL, 10));
+}
+
+/*
+ * Record why the statement on sql failed: msg on one line in *errmsg,
+ * its SQLSTATE, and *conn_lost set when the connection is gone. What is
+ * left of the statement is drained so that Kore needs no blocking
+ * cancel to release the connection.
+ */
+void
+tg_pg_failure(struct kore_pgsql *sql, const char *msg, char **errmsg,
+    char sqlstate[TG_DB_SQLSTATE_LEN], int *conn_lost)
+{
+	PGresult	*r;
+	PGconn		*c;
+	const char	*state;
+	char		*p;
+
+	tg_metrics_add(tg_metric_db_errors, 1);
+
+	kore_free(*errmsg);
+	*errmsg = kore_strdup(msg != NULL ? msg : "unknown error");
+	for (p = *errmsg; *p != '\0'; p++) {
+		if (*p == '\n' || *p == '\t' || *p == '\r')
+			*p = ' ';
+	}
+	sqlstate[0] = '\0';
+
+	if (sql->result != NULL) {
+		state = PQresultErrorField(sql->result, PG_DIAG_SQLSTATE);
+		if (state != NULL)
+			(void)kore_strlcpy(sqlstate, state,
+			    TG_DB_SQLSTATE_LEN);
+	}
+
+	if (sql->conn == NULL || PQstatus(sql->conn->db) != CONNECTION_OK)
+		*conn_lost = 1;
+	if (!strncmp(sqlstate, "08", 2) || !strncmp(sqlstate, "57P", 3))
+		*conn_lost = 1;
+
+	/* Drain what is left of this statement so no cancel is needed. */
+	if (sql->conn != NULL && !*conn_lost) {
+		c = sql->conn->db;
+		if (PQconsumeInput(c)) {
+			while (!PQisBusy(c) && (r = PQgetResult(c)) != NULL)
+				PQclear(r);
+			if (!PQisBusy(c))
+				sql->state = KORE_PGSQL_STATE_DONE;
+		}
+	}
 }
 
 /* Returns 0 when the phase moved on (poll again), 1 when asleep. */
@@ -279,43 +348,8 @@ db_setup(struct tg_db *db)
 static int
 db_failed(struct tg_db *db, const char *msg)
 {
-	PGresult	*r;
-	const char	*state;
-	char		*p;
-
-	tg_metrics_add(tg_metric_db_errors, 1);
-
-	kore_free(db->errmsg);
-	db->errmsg = kore_strdup(msg != NULL ? msg : "unknown error");
-	for (p = db->errmsg; *p != '\0'; p++) {
-		if (*p == '\n' || *p == '\t' || *p == '\r')
-			*p = ' ';
-	}
-	db->sqlstate[0] = '\0';
-
-	if (db->sql.result != NULL) {
-		state = PQresultErrorField(db->sql.result, PG_DIAG_SQLSTATE);
-		if (state != NULL)
-			(void)kore_strlcpy(db->sqlstate, state,
-			    sizeof(db->sqlstate));
-	}
-
-	if (db->sql.conn == NULL || PQstatus(db->sql.conn->db) != CONNECTION_OK)
-		db->conn_lost = 1;
-	if (!strncmp(db->sqlstate, "08", 2) || !strncmp(db->sqlstate, "57P", 3))
-		db->conn_lost = 1;
-
-	/* Drain what is left of this statement so no cancel is needed. */
-	if (db->sql.conn != NULL && !db->conn_lost) {
-		PGconn *c = db->sql.conn->db;
-
-		if (PQconsumeInput(c)) {
-			while (!PQisBusy(c) && (r = PQgetResult(c)) != NULL)
-				PQclear(r);
-			if (!PQisBusy(c))
-				db->sql.state = KORE_PGSQL_STATE_DONE;
-		}
-	}
+	tg_pg_failure(&db->sql, msg, &db->errmsg, db->sqlstate,
+	    &db->conn_lost);
 	db_release(db);
 
 	if (db->conn_lost && (db->flags & TG_DB_RETRY) && !db->retried) {

@@ -28,6 +28,7 @@
 
 #define TG_DB_NAME		"db"
 #define TG_DB_PARAMS_MAX	16
+#define TG_DB_SQLSTATE_LEN	6	/* five characters and a NUL */
 
 #define TG_DB_WAIT		1
 #define TG_DB_DONE		2
@@ -49,7 +50,7 @@ struct tg_db {
 	int			 lengths[TG_DB_PARAMS_MAX];
 	PGresult		*res;
 	int			 conn_lost;
-	char			 sqlstate[6];
+	char			 sqlstate[TG_DB_SQLSTATE_LEN];
 	char			*errmsg;
 };
 
@@ -64,5 +65,15 @@ const char	*tg_db_value(struct tg_db *, int, int);
 int		 tg_db_isnull(struct tg_db *, int, int);
 long long	 tg_db_int(struct tg_db *, int, int);
 void		 tg_db_register(void);
+
+/*
+ * The same over a PGresult and a kore_pgsql of one's own, for statements
+ * that belong to no request (credits/job.c).
+ */
+int		 tg_pg_ntuples(PGresult *);
+const char	*tg_pg_value(PGresult *, int, int);
+long long	 tg_pg_int(PGresult *, int, int);
+void		 tg_pg_failure(struct kore_pgsql *, const char *, char **,
+		    char [TG_DB_SQLSTATE_LEN], int *);
 
 #endif

@@ -81,31 +81,19 @@ credits_job_start(const char *query, int n, const char *const *params,
 int
 credits_job_ntuples(struct credits_job *job)
 {
-	if (job->res == NULL || PQresultStatus(job->res) != PGRES_TUPLES_OK)
-		return (0);
-
-	return (PQntuples(job->res));
+	return (tg_pg_ntuples(job->res));
 }
 
 const char *
 credits_job_value(struct credits_job *job, int row, int col)
 {
-	if (row >= credits_job_ntuples(job) || col < 0 ||
-	    col >= PQnfields(job->res) || PQgetisnull(job->res, row, col))
-		return (NULL);
-
-	return (PQgetvalue(job->res, row, col));
+	return (tg_pg_value(job->res, row, col));
 }
 
 long long
 credits_job_int(struct credits_job *job, int row, int col)
 {
-	const char	*v;
-
-	if ((v = credits_job_value(job, row, col)) == NULL)
-		return (0);
-
-	return (strtoll(v, NULL, 10));
+	return (tg_pg_int(job->res, row, col));
 }
 
 static void
@@ -282,44 +270,12 @@ job_step(struct credits_job *job)
 static void
 job_fail(struct credits_job *job, const char *msg)
 {
-	PGresult	*r;
-	const char	*state;
-	char		*p;
-
 	if (job->phase == PHASE_FAILED || job->phase == PHASE_FINISHED)
 		return;
 	job->phase = PHASE_FAILED;
 	job->failed = 1;
-	tg_metrics_add(tg_metric_db_errors, 1);
-
-	kore_free(job->errmsg);
-	job->errmsg = kore_strdup(msg != NULL ? msg : "unknown error");
-	for (p = job->errmsg; *p != '\0'; p++) {
-		if (*p == '\n' || *p == '\t' || *p == '\r')
-			*p = ' ';
-	}
-
-	if (job->sql.result != NULL &&
-	    (state = PQresultErrorField(job->sql.result,
-	    PG_DIAG_SQLSTATE)) != NULL)
-		(void)kore_strlcpy(job->sqlstate, state, sizeof(job->sqlstate));
-	if (job->sql.conn == NULL ||
-	    PQstatus(job->sql.conn->db) != CONNECTION_OK ||
-	    !strncmp(job->sqlstate, "08", 2) ||
-	    !strncmp(job->sqlstate, "57P", 3))
-		job->conn_lost = 1;
-
-	/* Drain the statement so Kore needs no blocking cancel. */
-	if (job->sql.conn != NULL && !job->conn_lost) {
-		PGconn *c = job->sql.conn->db;
-
-		if (PQconsumeInput(c)) {
-			while (!PQisBusy(c) && (r = PQgetResult(c)) != NULL)
-				PQclear(r);
-			if (!PQisBusy(c))
-				job->sql.state = KORE_PGSQL_STATE_DONE;
-		}
-	}
+	tg_pg_failure(&job->sql, msg, &job->errmsg, job->sqlstate,
+	    &job->conn_lost);
 
 	if (job->res != NULL) {
 		PQclear(job->res);

@@ -23,7 +23,7 @@ struct credits_job {
 	PGresult		*res;		/* the rows, when it worked */
 	int			 failed;
 	int			 conn_lost;
-	char			 sqlstate[6];
+	char			 sqlstate[TG_DB_SQLSTATE_LEN];
 	char			*errmsg;
 	int			 attempts;
 	int			 max_attempts;

@@ -71,6 +71,8 @@ static void	meter_settle(struct router_call *);
 static int	meter_priced(struct http_request *, struct router_call *,
 		    const char *const *, int, int *);
 static void	meter_cleanup(struct router_call *);
+static int	meter_wait(struct http_request *, struct meter_call *);
+static void	meter_price(struct tg_db *, int, struct credits_price *);
 static void	meter_start_reserve(struct http_request *, struct router_call *,
 		    struct meter_call *);
 static int	meter_reserved(struct http_request *, struct router_call *,
@@ -113,6 +115,7 @@ static int
 meter_reserve(struct http_request *req, struct router_call *call)
 {
 	struct meter_call	*mc;
+	int			 rc;
 
 	if ((mc = call->meter_state) == NULL) {
 		mc = kore_calloc(1, sizeof(*mc));
@@ -124,14 +127,8 @@ meter_reserve(struct http_request *req, struct router_call *call)
 		mc->sent = 1;
 	}
 
-	switch (tg_db_poll(&mc->db)) {
-	case TG_DB_WAIT:
-		return (ROUTER_METER_WAIT);
-	case TG_DB_FAILED:
-		tg_db_error(req, &mc->db);
-		tg_db_clear(&mc->db);
-		return (ROUTER_METER_DENIED);
-	}
+	if ((rc = meter_wait(req, mc)) != ROUTER_METER_OK)
+		return (rc);
 
 	return (meter_reserved(req, call, mc));
 }
@@ -219,12 +216,8 @@ meter_reserved(struct http_request *req, struct router_call *call,
 	if (strcmp(result, "ok") && strcmp(result, "duplicate"))
 		return (meter_refuse(req, call, mc));
 
-	for (i = 0; i < n && i < mc->ntargets; i++) {
-		mc->prices[i].input = tg_db_int(&mc->db, i, 6);
-		mc->prices[i].cached_input = tg_db_int(&mc->db, i, 7);
-		mc->prices[i].output = tg_db_int(&mc->db, i, 8);
-		mc->prices[i].fee = tg_db_int(&mc->db, i, 9);
-	}
+	for (i = 0; i < n && i < mc->ntargets; i++)
+		meter_price(&mc->db, i, &mc->prices[i]);
 	mc->max_tokens = tg_db_int(&mc->db, 0, 1);
 	mc->amount = tg_db_int(&mc->db, 0, 2);
 	mc->held = 1;
@@ -279,10 +272,7 @@ meter_refuse(struct http_request *req, struct router_call *call,
 		bind = 0;
 		best = INT64_MAX;
 		for (i = 0; i < n; i++) {
-			p.input = tg_db_int(&mc->db, i, 6);
-			p.cached_input = tg_db_int(&mc->db, i, 7);
-			p.output = tg_db_int(&mc->db, i, 8);
-			p.fee = tg_db_int(&mc->db, i, 9);
+			meter_price(&mc->db, i, &p);
 			m = credits_affordable(&p, mc->prompt_bound,
 			    mc->choices, eff);
 			if (m < best) {
@@ -290,10 +280,7 @@ meter_refuse(struct http_request *req, struct router_call *call,
 				bind = i;
 			}
 		}
-		p.input = tg_db_int(&mc->db, bind, 6);
-		p.cached_input = tg_db_int(&mc->db, bind, 7);
-		p.output = tg_db_int(&mc->db, bind, 8);
-		p.fee = tg_db_int(&mc->db, bind, 9);
+		meter_price(&mc->db, bind, &p);
 		model = tg_db_value(&mc->db, bind, 4);
 		if (!credits_refusal_message(msg, sizeof(msg),
 		    model != NULL ? model : call->model, &p, mc->prompt_bound,
@@ -500,7 +487,7 @@ meter_priced(struct http_request *req, struct router_call *call,
 	struct meter_call	*mc;
 	struct kore_buf		 arr;
 	const char		*params[1];
-	int			 i, n, k;
+	int			 i, n, k, rc;
 
 	if ((mc = call->meter_state) == NULL) {
 		mc = kore_calloc(1, sizeof(*mc));
@@ -516,14 +503,8 @@ meter_priced(struct http_request *req, struct router_call *call,
 		mc->sent = 1;
 	}
 
-	switch (tg_db_poll(&mc->db)) {
-	case TG_DB_WAIT:
-		return (ROUTER_METER_WAIT);
-	case TG_DB_FAILED:
-		tg_db_error(req, &mc->db);
-		tg_db_clear(&mc->db);
-		return (ROUTER_METER_DENIED);
-	}
+	if ((rc = meter_wait(req, mc)) != ROUTER_METER_OK)
+		return (rc);
 
 	for (i = 0; i < nids; i++)
 		priced[i] = 0;
@@ -548,6 +529,35 @@ meter_cleanup(struct router_call *call)
 	tg_db_clear(&mc->db);
 	kore_free(mc);
 	call->meter_state = NULL;
+}
+
+/*
+ * The statement of mc: ROUTER_METER_OK once its result is there, WAIT
+ * while it runs, DENIED once its failure was answered.
+ */
+static int
+meter_wait(struct http_request *req, struct meter_call *mc)
+{
+	switch (tg_db_poll(&mc->db)) {
+	case TG_DB_WAIT:
+		return (ROUTER_METER_WAIT);
+	case TG_DB_FAILED:
+		tg_db_error(req, &mc->db);
+		tg_db_clear(&mc->db);
+		return (ROUTER_METER_DENIED);
+	}
+
+	return (ROUTER_METER_OK);
+}
+
+/* The price of credits_reserve()'s row (columns 6 to 9). */
+static void
+meter_price(struct tg_db *db, int row, struct credits_price *p)
+{
+	p->input = tg_db_int(db, row, 6);
+	p->cached_input = tg_db_int(db, row, 7);
+	p->output = tg_db_int(db, row, 8);
+	p->fee = tg_db_int(db, row, 9);
 }
 
 /* A random (version 4) uuid. */
