@@ -18,13 +18,13 @@
  * else (names are cut at a character boundary, which is harmless).
  */
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "auth/provider.h"
+#include "qs.h"
 
 static const struct {
 	const char	*name;
@@ -74,32 +74,6 @@ int
 auth_provider_oidc(int kind)
 {
 	return (providers[kind].oidc);
-}
-
-/* application/x-www-form-urlencoded / RFC 3986 unreserved kept as is. */
-char *
-auth_urlencode(const char *s)
-{
-	static const char	 hex[] = "0123456789ABCDEF";
-	char			*out, *p;
-	size_t			 len;
-
-	len = strlen(s);
-	if ((out = malloc(len * 3 + 1)) == NULL)
-		return (NULL);
-
-	for (p = out; *s != '\0'; s++) {
-		if (isalnum((unsigned char)*s) || strchr("-._~", *s) != NULL) {
-			*p++ = *s;
-		} else {
-			*p++ = '%';
-			*p++ = hex[(unsigned char)*s >> 4];
-			*p++ = hex[(unsigned char)*s & 0x0f];
-		}
-	}
-	*p = '\0';
-
-	return (out);
 }
 
 /* The provider's authorize URL with our query (malloc'd), NULL on error. */
@@ -455,7 +429,7 @@ provider_append(char **out, size_t *cap, size_t *len, const char *name,
 	if (*out == NULL)
 		return;
 
-	enc = encode ? auth_urlencode(value) : strdup(value);
+	enc = encode ? tg_percent_encode(value) : strdup(value);
 	if (enc == NULL) {
 		free(*out);
 		*out = NULL;

@@ -44,7 +44,6 @@ int		 auth_provider_lookup(const char *);
 const char	*auth_provider_name(int);
 const char	*auth_provider_title(int);
 int		 auth_provider_oidc(int);
-char		*auth_urlencode(const char *);
 char		*auth_authorize_url(int, const struct auth_authorize *);
 char		*auth_token_request(const char *, const char *, const char *,
 		    const char *, const char *);

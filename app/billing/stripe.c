@@ -24,7 +24,6 @@
  * trusted: the SQL compares them with our own payment row.
  */
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +33,7 @@
 
 #include "config.h"
 #include "provider.h"
+#include "qs.h"
 #include "stripe_sig.h"
 
 struct form {
@@ -409,26 +409,18 @@ form_add(struct form *f, const char *key, const char *value)
 	form_escape(f, value != NULL ? value : "");
 }
 
-/* application/x-www-form-urlencoded: unreserved bytes as they are. */
+/* application/x-www-form-urlencoded (tg_percent_encode). */
 static void
 form_escape(struct form *f, const char *s)
 {
-	static const char	hex[] = "0123456789ABCDEF";
-	unsigned char		c;
-	char			esc[3];
+	char	*enc;
 
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' ||
-		    c == '~') {
-			form_put(f, s, 1);
-		} else {
-			esc[0] = '%';
-			esc[1] = hex[c >> 4];
-			esc[2] = hex[c & 0x0f];
-			form_put(f, esc, 3);
-		}
+	if ((enc = tg_percent_encode(s)) == NULL) {
+		f->failed = 1;
+		return;
 	}
+	form_put(f, enc, strlen(enc));
+	free(enc);
 }
 
 static void

@@ -4,8 +4,11 @@
  * percent-decodes its value. A value that does not fit, has a broken
  * escape or decodes to a control character (NUL included) is
  * TG_QS_INVALID, so callers never see truncated or binary input.
+ * tg_percent_encode() writes a value for such a string (or a URL query).
  */
 
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lex.h"
@@ -71,4 +74,34 @@ tg_percent_decode(const char *s, size_t len, char *out, size_t outlen)
 
 	out[n] = '\0';
 	return ((int)n);
+}
+
+/*
+ * s percent-encoded (malloc'd; NULL when out of memory): RFC 3986's
+ * unreserved bytes as they are, every other byte as %XX in upper case.
+ */
+char *
+tg_percent_encode(const char *s)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	unsigned char		 c;
+	char			*out, *p;
+
+	if ((out = malloc(strlen(s) * 3 + 1)) == NULL)
+		return (NULL);
+
+	for (p = out; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' ||
+		    c == '~') {
+			*p++ = c;
+		} else {
+			*p++ = '%';
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 0x0f];
+		}
+	}
+	*p = '\0';
+
+	return (out);
 }

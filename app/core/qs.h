@@ -14,5 +14,6 @@
 
 int	tg_qs_get(const char *, const char *, char *, size_t);
 int	tg_percent_decode(const char *, size_t, char *, size_t);
+char	*tg_percent_encode(const char *);
 
 #endif

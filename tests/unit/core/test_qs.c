@@ -1,5 +1,6 @@
-/* Query-string lookup and percent-decoding. */
+/* Query-string lookup, percent-decoding and percent-encoding. */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "tg_test.h"
@@ -38,6 +39,27 @@ START_TEST(found_absent_invalid)
 }
 END_TEST
 
+/* What OAuth redirect URIs and Stripe's form fields need escaped. */
+START_TEST(encode)
+{
+	const char	*in = "https://ui.example/cb?x=1&y=a b+c~-._\xc3\xa9%";
+	char		*enc, out[128];
+
+	enc = tg_percent_encode(in);
+	ck_assert_ptr_nonnull(enc);
+	ck_assert_str_eq(enc, "https%3A%2F%2Fui.example%2Fcb%3Fx%3D1%26y%3Da%20"
+	    "b%2Bc~-._%C3%A9%25");
+	ck_assert_int_eq(tg_percent_decode(enc, strlen(enc), out, sizeof(out)),
+	    (int)strlen(in));
+	ck_assert_str_eq(out, in);
+	free(enc);
+
+	enc = tg_percent_encode("");
+	ck_assert_str_eq(enc, "");
+	free(enc);
+}
+END_TEST
+
 static Suite *
 qs_suite(void)
 {
@@ -45,6 +67,7 @@ qs_suite(void)
 	TCase	*tc = tcase_create("qs");
 
 	tcase_add_test(tc, found_absent_invalid);
+	tcase_add_test(tc, encode);
 	suite_add_tcase(s, tc);
 	return (s);
 }
