@@ -364,26 +364,13 @@ static char *
 auth_build_admin_array(void)
 {
 	struct kore_buf	 buf;
-	const char	*p;
-	int		 i;
+	char		*s;
 
 	kore_buf_init(&buf, 128);
-	kore_buf_append(&buf, "{", 1);
-	for (i = 0; i < tg_conf.admin_emails_count; i++) {
-		if (i > 0)
-			kore_buf_append(&buf, ",", 1);
-		kore_buf_append(&buf, "\"", 1);
-		for (p = tg_conf.admin_emails[i]; *p != '\0'; p++) {
-			if (*p == '"' || *p == '\\')
-				kore_buf_append(&buf, "\\", 1);
-			kore_buf_append(&buf, p, 1);
-		}
-		kore_buf_append(&buf, "\"", 1);
-	}
-	kore_buf_append(&buf, "}", 1);
-
-	p = kore_strdup(kore_buf_stringify(&buf, NULL));
+	tg_db_text_array(&buf, (const char *const *)tg_conf.admin_emails,
+	    tg_conf.admin_emails_count);
+	s = kore_strdup(kore_buf_stringify(&buf, NULL));
 	kore_buf_cleanup(&buf);
 
-	return ((char *)p);
+	return (s);
 }

@@ -291,6 +291,26 @@ tg_pg_failure(struct kore_pgsql *sql, const char *msg, char **errmsg,
 	}
 }
 
+/* items as a PostgreSQL text[] literal: every element quoted and escaped. */
+void
+tg_db_text_array(struct kore_buf *buf, const char *const *items, int n)
+{
+	const char	*p;
+	int		 i;
+
+	kore_buf_append(buf, "{", 1);
+	for (i = 0; i < n; i++) {
+		kore_buf_append(buf, i ? ",\"" : "\"", i ? 2 : 1);
+		for (p = items[i]; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				kore_buf_append(buf, "\\", 1);
+			kore_buf_append(buf, p, 1);
+		}
+		kore_buf_append(buf, "\"", 1);
+	}
+	kore_buf_append(buf, "}", 1);
+}
+
 /* Returns 0 when the phase moved on (poll again), 1 when asleep. */
 static int
 db_setup(struct tg_db *db)

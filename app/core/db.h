@@ -65,6 +65,7 @@ const char	*tg_db_value(struct tg_db *, int, int);
 int		 tg_db_isnull(struct tg_db *, int, int);
 long long	 tg_db_int(struct tg_db *, int, int);
 void		 tg_db_register(void);
+void		 tg_db_text_array(struct kore_buf *, const char *const *, int);
 
 /*
  * The same over a PGresult and a kore_pgsql of one's own, for statements

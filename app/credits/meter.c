@@ -81,7 +81,6 @@ static int	meter_refuse(struct http_request *, struct router_call *,
 		    struct meter_call *);
 static void	meter_settled(struct credits_job *, void *);
 static void	meter_uuid(char *);
-static int	meter_array(struct kore_buf *, const char *const *, int);
 static const char	*meter_endpoint(int);
 static const char	*meter_outcome(int);
 
@@ -161,7 +160,7 @@ meter_start_reserve(struct http_request *req, struct router_call *call,
 		    (long long)mc->caps[i]);
 	}
 	kore_buf_append(&caps, "}", 1);
-	(void)meter_array(&targets, ids, i);
+	tg_db_text_array(&targets, ids, i);
 
 	(void)snprintf(bound, sizeof(bound), "%lld",
 	    (long long)mc->prompt_bound);
@@ -496,7 +495,7 @@ meter_priced(struct http_request *req, struct router_call *call,
 
 	if (!mc->sent) {
 		kore_buf_init(&arr, 1024);
-		(void)meter_array(&arr, ids, nids);
+		tg_db_text_array(&arr, ids, nids);
 		params[0] = kore_buf_stringify(&arr, NULL);
 		tg_db_start(&mc->db, req, TG_DB_RETRY, sql_priced, 1, params);
 		kore_buf_cleanup(&arr);
@@ -573,28 +572,6 @@ meter_uuid(char *out)
 	sodium_bin2hex(hex, sizeof(hex), b, sizeof(b));
 	(void)snprintf(out, CREDITS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s",
 	    hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
-/* A PostgreSQL text[] literal: every element quoted and escaped. */
-static int
-meter_array(struct kore_buf *buf, const char *const *items, int n)
-{
-	const char	*p;
-	int		 i;
-
-	kore_buf_append(buf, "{", 1);
-	for (i = 0; i < n; i++) {
-		kore_buf_append(buf, i ? ",\"" : "\"", i ? 2 : 1);
-		for (p = items[i]; *p != '\0'; p++) {
-			if (*p == '"' || *p == '\\')
-				kore_buf_append(buf, "\\", 1);
-			kore_buf_append(buf, p, 1);
-		}
-		kore_buf_append(buf, "\"", 1);
-	}
-	kore_buf_append(buf, "}", 1);
-
-	return (n);
 }
 
 static const char *
