@@ -9,11 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lex.h"
+
 #define AUTH_JWT_TTL		600	/* seconds; the contract allows 900 */
 #define AUTH_JWT_TTL_MAX	900
 #define AUTH_JWT_LEEWAY		30	/* clock skew between our hosts */
 #define AUTH_JWT_MAX		2048	/* longest token we look at */
-#define AUTH_UUID_LEN		36
+#define AUTH_UUID_LEN		TG_UUID_LEN
 
 /* Results of auth_jwt_verify(). */
 #define AUTH_JWT_OK		0

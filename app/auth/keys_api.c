@@ -268,7 +268,7 @@ keys_list_start(struct http_request *req)
 	n = KEYS_LIST_LIMIT_DEFAULT;
 	switch (tg_http_query(req, "limit", arg, sizeof(arg))) {
 	case TG_QS_FOUND:
-		if (keys_limit_parse(arg, &n))
+		if (tg_limit_parse(arg, KEYS_LIST_LIMIT_MAX, &n))
 			break;
 		/* FALLTHROUGH */
 	case TG_QS_INVALID:

@@ -187,22 +187,6 @@ keys_cursor_format(int64_t us, const char *id, char *out, size_t len)
 	return (n > 0 && (size_t)n < len);
 }
 
-/* ?limit=: 1..KEYS_LIST_LIMIT_MAX. */
-int
-keys_limit_parse(const char *s, int *out)
-{
-	int64_t	v;
-	size_t	len;
-
-	len = strlen(s);
-	if (len < 1 || len > 3 || !tg_digits(s, (int)len, &v) || v < 1 ||
-	    v > KEYS_LIST_LIMIT_MAX)
-		return (0);
-
-	*out = (int)v;
-	return (1);
-}
-
 static int
 input_problem(struct keys_problem *p, const char *code, const char *param,
     const char *fmt, ...)

@@ -20,9 +20,11 @@
 
 #include <jansson.h>
 
+#include "lex.h"
+
 #define KEYS_NAME_MAX		100	/* characters */
 #define KEYS_MODELS_MAX		32	/* TG_ALLOWED_MODELS_MAX */
-#define KEYS_UUID_LEN		36
+#define KEYS_UUID_LEN		TG_UUID_LEN
 #define KEYS_CURSOR_MAX		64
 #define KEYS_LIST_LIMIT_DEFAULT	20
 #define KEYS_LIST_LIMIT_MAX	100
@@ -65,6 +67,5 @@ void	keys_input_free(struct keys_fields *);
 int	keys_rfc3339_parse(const char *, int64_t *);
 int	keys_cursor_parse(const char *, int64_t *, char [KEYS_UUID_LEN + 1]);
 int	keys_cursor_format(int64_t, const char *, char *, size_t);
-int	keys_limit_parse(const char *, int *);
 
 #endif

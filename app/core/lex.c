@@ -52,6 +52,21 @@ tg_digits(const char *s, int n, int64_t *out)
 }
 
 int
+tg_limit_parse(const char *s, int max, int *out)
+{
+	int64_t	v;
+	size_t	len;
+
+	len = strlen(s);
+	if (len < 1 || len > 3 || !tg_digits(s, (int)len, &v) || v < 1 ||
+	    v > max)
+		return (0);
+
+	*out = (int)v;
+	return (1);
+}
+
+int
 tg_date_valid(int64_t y, int64_t m, int64_t d)
 {
 	static const int	mdays[] = {

@@ -22,6 +22,9 @@ int	tg_uuid_canonical(const char *);
 /* Exactly n ASCII digits (n <= 18) into *out; 1 when they are. */
 int	tg_digits(const char *, int, int64_t *);
 
+/* A list's ?limit=: one to three digits, 1 to max, into *out; 1 if so. */
+int	tg_limit_parse(const char *, int, int *);
+
 /* 1 when y-m-d names a day of the proleptic Gregorian calendar. */
 int	tg_date_valid(int64_t, int64_t, int64_t);
 

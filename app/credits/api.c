@@ -283,7 +283,7 @@ api_query_limit(struct http_request *req, struct credits_api *st)
 	case TG_QS_ABSENT:
 		return (1);
 	case TG_QS_FOUND:
-		if (credits_limit_parse(buf, &st->limit))
+		if (tg_limit_parse(buf, CREDITS_LIMIT_MAX, &st->limit))
 			return (1);
 		break;
 	}

@@ -212,22 +212,6 @@ credits_time_parse(const char *s, int64_t *out_us)
 	return (1);
 }
 
-/* "limit": 1 to CREDITS_LIMIT_MAX, plain digits. */
-int
-credits_limit_parse(const char *s, int *out)
-{
-	int64_t	v;
-	size_t	len;
-
-	len = strlen(s);
-	if (len < 1 || len > 3 || !tg_digits(s, (int)len, &v) || v < 1 ||
-	    v > CREDITS_LIMIT_MAX)
-		return (0);
-
-	*out = (int)v;
-	return (1);
-}
-
 /* The ledger's cursor: a positive decimal (the oldest entry shown). */
 int
 credits_ledger_cursor_parse(const char *s, int64_t *out)

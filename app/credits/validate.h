@@ -13,10 +13,12 @@
 
 #include <jansson.h>
 
+#include "lex.h"
+
 #include "credits/cost.h"
 
 #define CREDITS_MODEL_ID_MAX	265	/* provider (64) ':' model (200) */
-#define CREDITS_UUID_LEN	36
+#define CREDITS_UUID_LEN	TG_UUID_LEN
 #define CREDITS_REASON_MAX	500
 #define CREDITS_IDEM_KEY_MAX	150
 #define CREDITS_GRANT_MAX	1000000000000000LL	/* 1e9 credits */
@@ -50,7 +52,6 @@ int	credits_price_parse(const json_t *, struct credits_price *,
 int	credits_grant_parse(const json_t *, struct credits_grant_req *,
 	    struct credits_invalid *);
 int	credits_time_parse(const char *, int64_t *);
-int	credits_limit_parse(const char *, int *);
 int	credits_ledger_cursor_parse(const char *, int64_t *);
 void	credits_ledger_cursor_format(int64_t, char *, size_t);
 int	credits_usage_cursor_parse(const char *,

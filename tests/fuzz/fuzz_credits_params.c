@@ -33,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	s[len] = '\0';
 
 	(void)credits_time_parse(s, &v);
-	(void)credits_limit_parse(s, &n);
+	(void)tg_limit_parse(s, CREDITS_LIMIT_MAX, &n);
 	(void)credits_model_id_valid(s);
 	(void)tg_uuid_valid(s);
 	if (credits_ledger_cursor_parse(s, &v)) {

@@ -51,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		(void)tg_uuid_valid(s);
 		break;
 	case 2:
-		(void)keys_limit_parse(s, &n);
+		(void)tg_limit_parse(s, KEYS_LIST_LIMIT_MAX, &n);
 		break;
 	default:
 		(void)keys_rfc3339_parse(s, &v);

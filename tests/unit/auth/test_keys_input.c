@@ -312,14 +312,14 @@ START_TEST(limits)
 {
 	int	n;
 
-	ck_assert(keys_limit_parse("1", &n) && n == 1);
-	ck_assert(keys_limit_parse("100", &n) && n == 100);
-	ck_assert(!keys_limit_parse("0", &n));
-	ck_assert(!keys_limit_parse("101", &n));
-	ck_assert(!keys_limit_parse("", &n));
-	ck_assert(!keys_limit_parse("-5", &n));
-	ck_assert(!keys_limit_parse("5x", &n));
-	ck_assert(!keys_limit_parse("0005", &n));
+	ck_assert(tg_limit_parse("1", KEYS_LIST_LIMIT_MAX, &n) && n == 1);
+	ck_assert(tg_limit_parse("100", KEYS_LIST_LIMIT_MAX, &n) && n == 100);
+	ck_assert(!tg_limit_parse("0", KEYS_LIST_LIMIT_MAX, &n));
+	ck_assert(!tg_limit_parse("101", KEYS_LIST_LIMIT_MAX, &n));
+	ck_assert(!tg_limit_parse("", KEYS_LIST_LIMIT_MAX, &n));
+	ck_assert(!tg_limit_parse("-5", KEYS_LIST_LIMIT_MAX, &n));
+	ck_assert(!tg_limit_parse("5x", KEYS_LIST_LIMIT_MAX, &n));
+	ck_assert(!tg_limit_parse("0005", KEYS_LIST_LIMIT_MAX, &n));
 }
 END_TEST
 

@@ -177,14 +177,14 @@ START_TEST(limits_and_cursors)
 	int64_t				id;
 	int				n;
 
-	ck_assert(credits_limit_parse("1", &n) && n == 1);
-	ck_assert(credits_limit_parse("100", &n) && n == 100);
-	ck_assert(!credits_limit_parse("0", &n));
-	ck_assert(!credits_limit_parse("101", &n));
-	ck_assert(!credits_limit_parse("-1", &n));
-	ck_assert(!credits_limit_parse("1e2", &n));
-	ck_assert(!credits_limit_parse("", &n));
-	ck_assert(!credits_limit_parse("0010", &n));
+	ck_assert(tg_limit_parse("1", CREDITS_LIMIT_MAX, &n) && n == 1);
+	ck_assert(tg_limit_parse("100", CREDITS_LIMIT_MAX, &n) && n == 100);
+	ck_assert(!tg_limit_parse("0", CREDITS_LIMIT_MAX, &n));
+	ck_assert(!tg_limit_parse("101", CREDITS_LIMIT_MAX, &n));
+	ck_assert(!tg_limit_parse("-1", CREDITS_LIMIT_MAX, &n));
+	ck_assert(!tg_limit_parse("1e2", CREDITS_LIMIT_MAX, &n));
+	ck_assert(!tg_limit_parse("", CREDITS_LIMIT_MAX, &n));
+	ck_assert(!tg_limit_parse("0010", CREDITS_LIMIT_MAX, &n));
 
 	ck_assert(credits_ledger_cursor_parse("12345", &id) && id == 12345);
 	credits_ledger_cursor_format(987, buf, sizeof(buf));
