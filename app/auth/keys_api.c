@@ -564,8 +564,9 @@ keys_doc(struct http_request *req, const char *text)
 {
 	json_t	*doc;
 
-	if (text == NULL || (doc = json_loads(text, 0, NULL)) == NULL ||
-	    !json_is_object(doc)) {
+	doc = text != NULL ? json_loads(text, 0, NULL) : NULL;
+	if (!json_is_object(doc)) {
+		json_decref(doc);
 		tg_error_internal(req, "bad api_key_json document");
 		return (NULL);
 	}
