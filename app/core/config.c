@@ -26,9 +26,6 @@
 
 struct tg_config	tg_conf;
 
-static void	conf_error(struct tg_config_errors *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static char	*conf_strdup(const char *);
 static const char *conf_get(tg_getenv_fn, const char *);
 static int	conf_bool(tg_getenv_fn, const char *, int,
 		    struct tg_config_errors *);
@@ -97,15 +94,15 @@ tg_config_load(struct tg_config *conf, tg_getenv_fn get,
 		if (!strcmp(v, "dev"))
 			conf->production = 0;
 		else if (strcmp(v, "production"))
-			conf_error(errs, "TOLLGATE_ENV: must be \"dev\" or "
-			    "\"production\"");
+			tg_config_error(errs, "TOLLGATE_ENV: must be \"dev\" "
+			    "or \"production\"");
 	}
 
 	if ((v = conf_get(get, "TOLLGATE_DATABASE_URL")) == NULL)
-		conf_error(errs, "TOLLGATE_DATABASE_URL: required (a libpq "
-		    "connection string or URI)");
+		tg_config_error(errs, "TOLLGATE_DATABASE_URL: required (a "
+		    "libpq connection string or URI)");
 	else
-		conf->database_url = conf_strdup(v);
+		conf->database_url = tg_config_strdup(v);
 
 	conf_listen(conf, get, errs);
 	conf_url(conf, get, "TOLLGATE_PUBLIC_URL", "http://127.0.0.1:8080",
@@ -118,7 +115,7 @@ tg_config_load(struct tg_config *conf, tg_getenv_fn get,
 		char	origin[512];
 
 		if (tg_config_url_origin(conf->ui_url, origin, sizeof(origin)))
-			conf->ui_origin = conf_strdup(origin);
+			conf->ui_origin = tg_config_strdup(origin);
 	}
 
 	conf_secret(conf, get, "TOLLGATE_JWT_SECRET", &conf->jwt_secret,
@@ -129,12 +126,13 @@ tg_config_load(struct tg_config *conf, tg_getenv_fn get,
 	conf_admin_emails(conf, get, errs);
 
 	v = conf_get(get, "TOLLGATE_ROUTER_CONFIG");
-	conf->router_config = conf_strdup(v != NULL ? v : "conf/router.json");
+	conf->router_config = tg_config_strdup(v != NULL ? v :
+	    "conf/router.json");
 
 	conf->dev_login = conf_bool(get, "TOLLGATE_DEV_LOGIN", 0, errs);
 	if (conf->dev_login && conf->production)
-		conf_error(errs, "TOLLGATE_DEV_LOGIN: dev login is refused when "
-		    "TOLLGATE_ENV=production");
+		tg_config_error(errs, "TOLLGATE_DEV_LOGIN: dev login is "
+		    "refused when TOLLGATE_ENV=production");
 
 	conf->signup_credits_micros = conf_int(get,
 	    "TOLLGATE_SIGNUP_CREDITS_MICROS", 0, 0, 1000000000000000LL, errs);
@@ -237,8 +235,9 @@ tg_config_url_origin(const char *url, char *out, size_t outlen)
 	return (1);
 }
 
-static void
-conf_error(struct tg_config_errors *errs, const char *fmt, ...)
+/* One more problem line, unless there are already as many as fit. */
+void
+tg_config_error(struct tg_config_errors *errs, const char *fmt, ...)
 {
 	va_list		ap;
 
@@ -252,8 +251,9 @@ conf_error(struct tg_config_errors *errs, const char *fmt, ...)
 	errs->count++;
 }
 
-static char *
-conf_strdup(const char *s)
+/* Configuration is read once at start: out of memory there is fatal. */
+char *
+tg_config_strdup(const char *s)
 {
 	char	*p;
 
@@ -291,7 +291,7 @@ conf_bool(tg_getenv_fn get, const char *name, int def,
 	if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no"))
 		return (0);
 
-	conf_error(errs, "%s: must be 1 or 0", name);
+	tg_config_error(errs, "%s: must be 1 or 0", name);
 	return (def);
 }
 
@@ -310,8 +310,8 @@ conf_int(tg_getenv_fn get, const char *name, long long def, long long min,
 	n = strtoll(v, &end, 10);
 	if (errno != 0 || *end != '\0' || !isdigit((unsigned char)v[0]) ||
 	    n < min || n > max) {
-		conf_error(errs, "%s: must be an integer from %lld to %lld",
-		    name, min, max);
+		tg_config_error(errs, "%s: must be an integer from %lld to "
+		    "%lld", name, min, max);
 		return (def);
 	}
 
@@ -357,26 +357,27 @@ conf_url(struct tg_config *conf, tg_getenv_fn get, const char *name,
 		https = 0;
 		host = v + 7;
 	} else {
-		conf_error(errs, "%s: must be an http:// or https:// URL", name);
+		tg_config_error(errs, "%s: must be an http:// or https:// URL",
+		    name);
 		*out = NULL;
 		return (0);
 	}
 
 	hostlen = strcspn(host, ":/?#");
 	if (hostlen == 0 || strlen(v) > 2048 || strpbrk(v, " \t\r\n") != NULL) {
-		conf_error(errs, "%s: not a valid URL", name);
+		tg_config_error(errs, "%s: not a valid URL", name);
 		*out = NULL;
 		return (0);
 	}
 
 	if (conf->production && !https && !conf_is_loopback_host(host, hostlen)) {
-		conf_error(errs, "%s: must be https when TOLLGATE_ENV=production",
-		    name);
+		tg_config_error(errs, "%s: must be https when "
+		    "TOLLGATE_ENV=production", name);
 		*out = NULL;
 		return (0);
 	}
 
-	*out = conf_strdup(v);
+	*out = tg_config_strdup(v);
 	return (1);
 }
 
@@ -419,8 +420,8 @@ conf_listen(struct tg_config *conf, tg_getenv_fn get,
 	return;
 
 bad:
-	conf_error(errs, "TOLLGATE_LISTEN: must be host:port (got \"%.64s\")",
-	    v);
+	tg_config_error(errs, "TOLLGATE_LISTEN: must be host:port (got "
+	    "\"%.64s\")", v);
 }
 
 static void
@@ -434,25 +435,25 @@ conf_secret(struct tg_config *conf, tg_getenv_fn get, const char *name,
 	*outlen = 0;
 
 	if ((v = conf_get(get, name)) == NULL) {
-		conf_error(errs, "%s: required (at least %d bytes of random)",
-		    name, TG_SECRET_MIN);
+		tg_config_error(errs, "%s: required (at least %d bytes of "
+		    "random)", name, TG_SECRET_MIN);
 		return;
 	}
 
 	len = strlen(v);
 	if (len < TG_SECRET_MIN) {
-		conf_error(errs, "%s: must be at least %d bytes (got %zu)",
+		tg_config_error(errs, "%s: must be at least %d bytes (got %zu)",
 		    name, TG_SECRET_MIN, len);
 		return;
 	}
 
 	if (conf->production && strstr(v, DEV_SECRET_MARKER) != NULL) {
-		conf_error(errs, "%s: the dev value is refused when "
+		tg_config_error(errs, "%s: the dev value is refused when "
 		    "TOLLGATE_ENV=production", name);
 		return;
 	}
 
-	*out = (unsigned char *)conf_strdup(v);
+	*out = (unsigned char *)tg_config_strdup(v);
 	*outlen = len;
 }
 
@@ -465,8 +466,8 @@ conf_secret_key(struct tg_config *conf, tg_getenv_fn get,
 	size_t		 len;
 
 	if ((v = conf_get(get, "TOLLGATE_SECRET_KEY")) == NULL) {
-		conf_error(errs, "TOLLGATE_SECRET_KEY: required (32 bytes as "
-		    "64 hex digits or base64)");
+		tg_config_error(errs, "TOLLGATE_SECRET_KEY: required (32 bytes "
+		    "as 64 hex digits or base64)");
 		return;
 	}
 
@@ -477,7 +478,7 @@ conf_secret_key(struct tg_config *conf, tg_getenv_fn get,
 	if (conf_decode_base64(v, conf->secret_key, TG_SECRET_KEY_LEN))
 		goto check;
 
-	conf_error(errs, "TOLLGATE_SECRET_KEY: must be 32 bytes as 64 hex "
+	tg_config_error(errs, "TOLLGATE_SECRET_KEY: must be 32 bytes as 64 hex "
 	    "digits or base64");
 	return;
 
@@ -493,8 +494,8 @@ check:
 				distinct = 1;
 		}
 		if (!distinct)
-			conf_error(errs, "TOLLGATE_SECRET_KEY: a key of one "
-			    "repeated byte is refused when "
+			tg_config_error(errs, "TOLLGATE_SECRET_KEY: a key of "
+			    "one repeated byte is refused when "
 			    "TOLLGATE_ENV=production");
 	}
 }
@@ -586,13 +587,14 @@ conf_admin_emails(struct tg_config *conf, tg_getenv_fn get,
 
 		if (len >= sizeof(email) || memchr(p, '@', len) == NULL ||
 		    p[0] == '@' || p[len - 1] == '@') {
-			conf_error(errs, "TOLLGATE_ADMIN_EMAILS: \"%.*s\" is not "
-			    "an email address", (int)(len > 64 ? 64 : len), p);
+			tg_config_error(errs, "TOLLGATE_ADMIN_EMAILS: \"%.*s\" "
+			    "is not an email address",
+			    (int)(len > 64 ? 64 : len), p);
 			continue;
 		}
 		if (conf->admin_emails_count >= TG_ADMIN_EMAILS_MAX) {
-			conf_error(errs, "TOLLGATE_ADMIN_EMAILS: at most %d "
-			    "addresses", TG_ADMIN_EMAILS_MAX);
+			tg_config_error(errs, "TOLLGATE_ADMIN_EMAILS: at most "
+			    "%d addresses", TG_ADMIN_EMAILS_MAX);
 			return;
 		}
 
@@ -600,7 +602,7 @@ conf_admin_emails(struct tg_config *conf, tg_getenv_fn get,
 			email[i] = tolower((unsigned char)p[i]);
 		email[len] = '\0';
 		conf->admin_emails[conf->admin_emails_count++] =
-		    conf_strdup(email);
+		    tg_config_strdup(email);
 	}
 }
 
@@ -632,7 +634,7 @@ conf_oauth(struct tg_config *conf, tg_getenv_fn get, struct tg_oauth_conf *o,
 	if (id == NULL && secret == NULL)
 		return;
 	if (id == NULL || secret == NULL) {
-		conf_error(errs, "TOLLGATE_%s_CLIENT_%s: required when "
+		tg_config_error(errs, "TOLLGATE_%s_CLIENT_%s: required when "
 		    "TOLLGATE_%s_CLIENT_%s is set", prov,
 		    id == NULL ? "ID" : "SECRET", prov,
 		    id == NULL ? "SECRET" : "ID");
@@ -640,8 +642,8 @@ conf_oauth(struct tg_config *conf, tg_getenv_fn get, struct tg_oauth_conf *o,
 	}
 
 	o->enabled = 1;
-	o->client_id = conf_strdup(id);
-	o->client_secret = conf_strdup(secret);
+	o->client_id = tg_config_strdup(id);
+	o->client_secret = tg_config_strdup(secret);
 
 	for (i = 0; i < 6; i++) {
 		if (defaults[i] == NULL)
@@ -651,7 +653,8 @@ conf_oauth(struct tg_config *conf, tg_getenv_fn get, struct tg_oauth_conf *o,
 		if (i == 5) {
 			/* An issuer is an identifier, compared exactly. */
 			const char *v = conf_get(get, name);
-			*field[i] = conf_strdup(v != NULL ? v : defaults[i]);
+			*field[i] = tg_config_strdup(v != NULL ? v :
+			    defaults[i]);
 			continue;
 		}
 		if (!conf_url(conf, get, name, defaults[i], field[i], errs))
@@ -669,23 +672,25 @@ conf_stripe(struct tg_config *conf, tg_getenv_fn get,
 
 	if ((v = conf_get(get, "TOLLGATE_STRIPE_SECRET_KEY")) == NULL) {
 		if (conf_get(get, "TOLLGATE_STRIPE_WEBHOOK_SECRET") != NULL)
-			conf_error(errs, "TOLLGATE_STRIPE_SECRET_KEY: required "
-			    "when TOLLGATE_STRIPE_WEBHOOK_SECRET is set");
+			tg_config_error(errs, "TOLLGATE_STRIPE_SECRET_KEY: "
+			    "required when TOLLGATE_STRIPE_WEBHOOK_SECRET is "
+			    "set");
 		return;
 	}
 
 	if (strncmp(v, "sk_", 3) && strncmp(v, "rk_", 3)) {
-		conf_error(errs, "TOLLGATE_STRIPE_SECRET_KEY: must be a Stripe "
-		    "secret key (sk_... or rk_...)");
+		tg_config_error(errs, "TOLLGATE_STRIPE_SECRET_KEY: must be a "
+		    "Stripe secret key (sk_... or rk_...)");
 		return;
 	}
-	conf->stripe_secret_key = conf_strdup(v);
+	conf->stripe_secret_key = tg_config_strdup(v);
 	conf_url(conf, get, "TOLLGATE_STRIPE_API_URL", "https://api.stripe.com",
 	    &conf->stripe_api_url, errs);
 
 	if ((v = conf_get(get, "TOLLGATE_STRIPE_WEBHOOK_SECRET")) == NULL) {
-		conf_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: required when "
-		    "billing is on (TOLLGATE_STRIPE_SECRET_KEY is set)");
+		tg_config_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: "
+		    "required when billing is on (TOLLGATE_STRIPE_SECRET_KEY "
+		    "is set)");
 		return;
 	}
 
@@ -699,15 +704,15 @@ conf_stripe(struct tg_config *conf, tg_getenv_fn get,
 		if (len == 0)
 			continue;
 		if (len < 6 + 16 || strncmp(p, "whsec_", 6)) {
-			conf_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: each "
-			    "secret must be whsec_ followed by at least 16 "
-			    "characters");
+			tg_config_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: "
+			    "each secret must be whsec_ followed by at least "
+			    "16 characters");
 			return;
 		}
 		if (conf->stripe_webhook_secrets_count >=
 		    TG_WEBHOOK_SECRETS_MAX) {
-			conf_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: at most "
-			    "%d secrets", TG_WEBHOOK_SECRETS_MAX);
+			tg_config_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: "
+			    "at most %d secrets", TG_WEBHOOK_SECRETS_MAX);
 			return;
 		}
 		if ((s = strndup(p, len)) == NULL) {
@@ -719,8 +724,9 @@ conf_stripe(struct tg_config *conf, tg_getenv_fn get,
 	}
 
 	if (conf->stripe_webhook_secrets_count == 0) {
-		conf_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: required when "
-		    "billing is on (TOLLGATE_STRIPE_SECRET_KEY is set)");
+		tg_config_error(errs, "TOLLGATE_STRIPE_WEBHOOK_SECRET: "
+		    "required when billing is on (TOLLGATE_STRIPE_SECRET_KEY "
+		    "is set)");
 		return;
 	}
 
@@ -755,21 +761,22 @@ conf_deployment(struct tg_config *conf, tg_getenv_fn get,
 		else if (!strcmp(v, "off"))
 			conf->seccomp = TG_SECCOMP_OFF;
 		else
-			conf_error(errs, "TOLLGATE_SECCOMP: must be on, trace "
-			    "or off");
+			tg_config_error(errs, "TOLLGATE_SECCOMP: must be on, "
+			    "trace or off");
 	}
 	if (conf->seccomp != TG_SECCOMP_ON && conf->production)
-		conf_error(errs, "TOLLGATE_SECCOMP: only \"on\" is allowed when "
-		    "TOLLGATE_ENV=production");
+		tg_config_error(errs, "TOLLGATE_SECCOMP: only \"on\" is "
+		    "allowed when TOLLGATE_ENV=production");
 
 	if ((v = conf_get(get, "TOLLGATE_RUNAS")) != NULL) {
 		if (strlen(v) > 32 || strpbrk(v, " \t:/") != NULL)
-			conf_error(errs, "TOLLGATE_RUNAS: not a user name");
+			tg_config_error(errs, "TOLLGATE_RUNAS: not a user "
+			    "name");
 		else
-			conf->runas = conf_strdup(v);
+			conf->runas = tg_config_strdup(v);
 	}
 	if ((v = conf_get(get, "TOLLGATE_PIDFILE")) != NULL)
-		conf->pidfile = conf_strdup(v);
+		conf->pidfile = tg_config_strdup(v);
 	if ((v = conf_get(get, "TOLLGATE_CA_FILE")) != NULL)
-		conf->ca_file = conf_strdup(v);
+		conf->ca_file = tg_config_strdup(v);
 }

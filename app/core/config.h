@@ -95,6 +95,9 @@ extern struct tg_config	tg_conf;
 
 int	tg_config_load(struct tg_config *, tg_getenv_fn,
 	    struct tg_config_errors *);
+void	tg_config_error(struct tg_config_errors *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+char	*tg_config_strdup(const char *);
 void	tg_config_free(struct tg_config *);
 int	tg_config_is_admin_email(const struct tg_config *, const char *);
 int	tg_config_url_origin(const char *, char *, size_t);

@@ -83,12 +83,9 @@ credits_parent_init(struct tg_config_errors *errs)
 	if ((v = getenv("TOLLGATE_HOLD_TTL_SECONDS")) != NULL && *v != '\0') {
 		ttl = strtol(v, &end, 10);
 		if (*end != '\0' || ttl < 1 || ttl > HOLD_TTL_MAX) {
-			if (errs->count < TG_CONFIG_ERRORS_MAX)
-				(void)snprintf(errs->line[errs->count++],
-				    sizeof(errs->line[0]),
-				    "TOLLGATE_HOLD_TTL_SECONDS must be a whole "
-				    "number of seconds from 1 to %d",
-				    HOLD_TTL_MAX);
+			tg_config_error(errs, "TOLLGATE_HOLD_TTL_SECONDS must "
+			    "be a whole number of seconds from 1 to %d",
+			    HOLD_TTL_MAX);
 			ttl = HOLD_TTL_DEFAULT;
 		}
 	}

@@ -71,7 +71,6 @@ static const char *model_keys[] = { "name", "max_output_tokens", "chat",
 
 static void	cat_error(struct cat_ctx *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-static void	cat_env_error(struct cat_ctx *, const char *, const char *);
 static void	cat_unknown_keys(struct cat_ctx *, const json_t *,
 		    const char **, const char *);
 static int	cat_int(struct cat_ctx *, const json_t *, const char *,
@@ -97,7 +96,6 @@ static const struct router_model *cat_model_find(
 		    const char *);
 static int	cat_route_add(struct router_route *,
 		    const struct router_model *, int);
-static char	*cat_strdup(const char *);
 
 int
 router_catalog_load(struct router_catalog *cat, const char *path,
@@ -110,11 +108,8 @@ router_catalog_load(struct router_catalog *cat, const char *path,
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		memset(cat, 0, sizeof(*cat));
-		snprintf(errs->line[errs->count < TG_CONFIG_ERRORS_MAX ?
-		    errs->count : 0], sizeof(errs->line[0]),
-		    "%s: cannot read %s: %s", CONF_VAR, path, strerror(errno));
-		if (errs->count < TG_CONFIG_ERRORS_MAX)
-			errs->count++;
+		tg_config_error(errs, "%s: cannot read %s: %s", CONF_VAR, path,
+		    strerror(errno));
 		return (0);
 	}
 
@@ -140,10 +135,8 @@ router_catalog_load(struct router_catalog *cat, const char *path,
 
 	if (text == NULL) {
 		memset(cat, 0, sizeof(*cat));
-		if (errs->count < TG_CONFIG_ERRORS_MAX)
-			snprintf(errs->line[errs->count++],
-			    sizeof(errs->line[0]), "%s: %s is too large "
-			    "(16 MiB at most)", CONF_VAR, path);
+		tg_config_error(errs, "%s: %s is too large (16 MiB at most)",
+		    CONF_VAR, path);
 		return (0);
 	}
 
@@ -365,29 +358,12 @@ cat_error(struct cat_ctx *ctx, const char *fmt, ...)
 	va_list		ap;
 	char		msg[200];
 
-	if (ctx->errs->count >= TG_CONFIG_ERRORS_MAX)
-		return;
-
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
-	/* A line cut short is still one clear line. */
-	if (snprintf(ctx->errs->line[ctx->errs->count++],
-	    sizeof(ctx->errs->line[0]), "%s: %s: %s%s", CONF_VAR, ctx->source,
-	    ctx->where, msg) < 0)
-		ctx->errs->line[ctx->errs->count - 1][0] = '\0';
-}
-
-/* A problem with an environment variable: the line names it. */
-static void
-cat_env_error(struct cat_ctx *ctx, const char *var, const char *msg)
-{
-	if (ctx->errs->count >= TG_CONFIG_ERRORS_MAX)
-		return;
-
-	(void)snprintf(ctx->errs->line[ctx->errs->count++],
-	    sizeof(ctx->errs->line[0]), "%s: %s", var, msg);
+	tg_config_error(ctx->errs, "%s: %s: %s%s", CONF_VAR, ctx->source,
+	    ctx->where, msg);
 }
 
 static void
@@ -662,7 +638,7 @@ cat_provider(struct cat_ctx *ctx, const json_t *obj, int idx,
 		if ((s = json_string_value(v)) == NULL) {
 			cat_error(ctx, "base_url must be a string");
 		} else {
-			p->base_url = cat_strdup(s);
+			p->base_url = tg_config_strdup(s);
 		}
 	}
 
@@ -715,10 +691,11 @@ cat_provider_env(struct cat_ctx *ctx, struct router_provider *p,
 
 	if ((v = ctx->get(var)) != NULL && *v != '\0') {
 		free(p->base_url);
-		p->base_url = cat_strdup(v);
+		p->base_url = tg_config_strdup(v);
 		if (!cat_url_check(v, &https, &loopback)) {
-			cat_env_error(ctx, var, "must be an http:// or https:// "
-			    "URL with a host (no query or fragment)");
+			tg_config_error(ctx->errs, "%s: must be an http:// or "
+			    "https:// URL with a host (no query or fragment)",
+			    var);
 			return;
 		}
 	} else {
@@ -752,11 +729,11 @@ cat_provider_env(struct cat_ctx *ctx, struct router_provider *p,
 				break;
 		}
 		if (v[i] != '\0' || i > 4096) {
-			cat_env_error(ctx, p->key_env, "contains control "
-			    "characters or is too long");
+			tg_config_error(ctx->errs, "%s: contains control "
+			    "characters or is too long", p->key_env);
 			return;
 		}
-		p->api_key = cat_strdup(v);
+		p->api_key = tg_config_strdup(v);
 	}
 
 	if (ctx->production && p->base_url != NULL && p->api_key != NULL &&
@@ -766,7 +743,7 @@ cat_provider_env(struct cat_ctx *ctx, struct router_provider *p,
 		    "its base URL must be https when TOLLGATE_ENV=production",
 		    name);
 		if (var[0] != '\0')
-			cat_env_error(ctx, var, msg);
+			tg_config_error(ctx->errs, "%s: %s", var, msg);
 		else
 			cat_error(ctx, "base_url: %s", msg);
 	}
@@ -910,17 +887,4 @@ cat_aliases(struct cat_ctx *ctx, const json_t *obj)
 		cat->naliases++;
 	}
 	ctx->where[0] = '\0';
-}
-
-static char *
-cat_strdup(const char *s)
-{
-	char	*p;
-
-	if ((p = strdup(s)) == NULL) {
-		fprintf(stderr, "tollgate: out of memory\n");
-		exit(1);
-	}
-
-	return (p);
 }
