@@ -118,32 +118,6 @@ out:
 	return (rc);
 }
 
-/* The kid of a token's header (for logs and the JWKS refresh decision). */
-int
-auth_idtoken_kid(const char *token, char *out, size_t outlen)
-{
-	const char	*dot, *kid;
-	json_t		*header;
-	size_t		 len;
-	int		 ok;
-
-	len = strnlen(token, AUTH_IDT_MAX + 1);
-	if (len > AUTH_IDT_MAX || (dot = memchr(token, '.', len)) == NULL)
-		return (0);
-	if ((header = idt_segment_json(token, dot - token)) == NULL)
-		return (0);
-
-	ok = 0;
-	kid = json_string_value(json_object_get(header, "kid"));
-	if (kid != NULL && strlen(kid) < outlen) {
-		memcpy(out, kid, strlen(kid) + 1);
-		ok = 1;
-	}
-	json_decref(header);
-
-	return (ok);
-}
-
 /* {"keys":[{...}, ...]}: the shape of RFC 7517 §5, nothing more. */
 int
 auth_jwks_valid(const json_t *doc)

@@ -43,7 +43,6 @@ struct auth_idtoken_expect {
 
 int		 auth_idtoken_verify(const char *, const json_t *,
 		    const struct auth_idtoken_expect *, json_t **);
-int		 auth_idtoken_kid(const char *, char *, size_t);
 int		 auth_jwks_valid(const json_t *);
 int		 auth_rs256_verify(const unsigned char *, size_t,
 		    const unsigned char *, size_t, const void *, size_t,

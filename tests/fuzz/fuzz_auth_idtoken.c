@@ -29,7 +29,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	struct auth_idtoken_expect	 want;
 	json_t				*jwks, *claims;
 	char				*tok, *nl;
-	char				 kid[64];
 
 	if ((tok = malloc(len + 1)) == NULL)
 		return (0);
@@ -53,7 +52,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
 	if (auth_idtoken_verify(tok, jwks, &want, &claims) == AUTH_IDT_OK)
 		json_decref(claims);
-	(void)auth_idtoken_kid(tok, kid, sizeof(kid));
 	(void)auth_jwks_valid(jwks);
 
 	json_decref(jwks);
