@@ -148,7 +148,6 @@ tg_db_clear(struct tg_db *db)
 	db->phase = PHASE_IDLE;
 }
 
-/* Answer a failed statement: 503 while the database is away, else 500. */
 /*
  * The next state of a handler after tg_db_start(): HTTP_STATE_RETRY while
  * the statement runs, HTTP_STATE_COMPLETE once a failure was answered
@@ -168,6 +167,7 @@ tg_db_wait(struct http_request *req, struct tg_db *db)
 	return (HTTP_STATE_CONTINUE);
 }
 
+/* Answer a failed statement: 503 while the database is away, else 500. */
 void
 tg_db_error(struct http_request *req, struct tg_db *db)
 {
