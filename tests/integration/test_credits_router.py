@@ -14,6 +14,7 @@ pytest.importorskip("lib.router")
 
 from lib.credits import (balances, check_ledger, cost, grant,  # noqa: E402
                          holds, set_price, usage)
+from lib.errors import assert_error  # noqa: E402
 from lib.keys import auth, seed_key  # noqa: E402
 from lib.router import (FakeReply, assemble, catalog, fake,  # noqa: E402,F401
                         router_env, sse_request)
@@ -38,12 +39,6 @@ def settled(db, uid, n=1, timeout=10):
     while time.time() < deadline and len(usage(db, uid)) < n:
         time.sleep(0.05)
     return usage(db, uid)
-
-
-def assert_error(r, status, code):
-    assert r.status_code == status, r.text
-    assert r.json()["error"]["code"] == code
-    return r.json()["error"]
 
 
 @pytest.fixture

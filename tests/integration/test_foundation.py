@@ -11,20 +11,13 @@ import time
 
 import pytest
 
+from lib.errors import assert_error
 from lib.server import Tollgate, ROOT, free_port
 
 
 def assert_error_shape(r, status, code=None):
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
-    assert r.headers.get("x-request-id")
-    body = r.json()
-    assert set(body) == {"error"}
-    err = body["error"]
-    assert set(err) == {"message", "type", "param", "code"}
+    err = assert_error(r, status, code)
     assert isinstance(err["message"], str) and err["message"]
-    if code is not None:
-        assert err["code"] == code
     return err
 
 

@@ -5,18 +5,7 @@ revoked, personal data erased, ledger kept under an anonymised user)."""
 import requests
 
 from lib import auth
-
-
-def err(r, status, code=None, param=None):
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"] == "application/json"
-    e = r.json()["error"]
-    assert set(e) == {"message", "type", "param", "code"}
-    if code is not None:
-        assert e["code"] == code, e
-    if param is not None:
-        assert e["param"] == param, e
-    return e
+from lib.errors import assert_error as err
 
 
 def patch(server, token, body=None, data=None):
