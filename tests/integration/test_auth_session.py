@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from lib import auth
+from lib.auth import me
 from lib.errors import assert_error as err
 from lib.server import TEST_JWT_SECRET
 
@@ -18,11 +19,6 @@ from lib.server import TEST_JWT_SECRET
 def count(db, table, where="true", *args):
     return db.query("SELECT count(*) FROM %s WHERE %s" % (table, where),
                     *args)[0][0]
-
-
-def me(server, token):
-    return requests.get(server.url + "/api/me", headers=auth.bearer(token),
-                        timeout=30)
 
 
 # --- dev login ------------------------------------------------------------

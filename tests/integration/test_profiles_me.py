@@ -5,6 +5,7 @@ revoked, personal data erased, ledger kept under an anonymised user)."""
 import requests
 
 from lib import auth
+from lib.auth import me
 from lib.errors import assert_error as err
 
 
@@ -15,11 +16,6 @@ def patch(server, token, body=None, data=None):
                               **({"Content-Type": "application/json"}
                                  if data is not None else {})),
                           timeout=30)
-
-
-def me(server, token):
-    return requests.get(server.url + "/api/me", headers=auth.bearer(token),
-                        timeout=30)
 
 
 def profile_row(db):
