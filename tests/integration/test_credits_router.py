@@ -17,7 +17,7 @@ from lib.credits import (balances, check_ledger, cost, grant,  # noqa: E402
 from lib.errors import assert_error  # noqa: E402
 from lib.keys import auth, seed_key  # noqa: E402
 from lib.router import (FakeReply, assemble, catalog, fake,  # noqa: E402,F401
-                        router_env, sse_request)
+                        router_env, sse_request, user)
 
 # The prompt bound of app/credits/prompt.h for a chat call.
 REQUEST_OVERHEAD, TOOLS_OVERHEAD, MESSAGE_OVERHEAD = 32, 512, 16
@@ -26,10 +26,6 @@ REQUEST_OVERHEAD, TOOLS_OVERHEAD, MESSAGE_OVERHEAD = 32, 512, 16
 def bound(text_bytes, messages):
     return REQUEST_OVERHEAD + TOOLS_OVERHEAD + text_bytes + \
         MESSAGE_OVERHEAD * messages
-
-
-def user(text):
-    return {"role": "user", "content": text}
 
 
 def settled(db, uid, n=1, timeout=10):

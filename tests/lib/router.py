@@ -48,6 +48,11 @@ def free_models(db, models=TEST_MODELS):
             set_price(db, m, 0, 0)
 
 
+def user(text):
+    """A chat message from the user."""
+    return {"role": "user", "content": text}
+
+
 def seed_key(db, **kw):
     """lib.keys.seed_key, with every model free (see free_models)."""
     free_models(db)
