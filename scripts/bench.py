@@ -34,7 +34,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from lib.pg import PgCluster  # noqa: E402
+from lib.pg import Database, PgCluster  # noqa: E402
 from lib.server import Tollgate, free_port  # noqa: E402
 from lib.keys import seed_key  # noqa: E402
 
@@ -162,10 +162,7 @@ def main():
         with open(rpath, "w") as f:
             json.dump(router, f)
 
-        class Db:
-            def query(self, sql, *args):
-                return pg.admin(sql, *args, dbname=dbname)
-        db = Db()
+        db = Database(pg, dbname)
         keys = []
         for i in range(USERS):
             key, user, _ = seed_key(db)

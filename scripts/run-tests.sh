@@ -65,9 +65,17 @@ if [ "$MODE" = all ] || [ "$MODE" = integration ]; then
 	    "$PY" -c "import xdist" 2>/dev/null; then
 		jobs=(-n "${TOLLGATE_TEST_JOBS:-3}")
 	fi
+	# The whole directory unless the arguments name tests of their own
+	# (pytest would run those on top of the whole directory).
+	where=(tests/integration)
+	for a in "$@"; do
+		case $a in
+		tests/*|./tests/*) where=() ;;
+		esac
+	done
 	TOLLGATE_BIN="$ROOT/tollgate" TOLLGATE_SANITIZE="${SANITIZE:-}" \
 	    "$PY" -m pytest -p no:cacheprovider -q -rfE "${jobs[@]}" \
-	    tests/integration "$@"
+	    "${where[@]}" "$@"
 	integ_rc=$?
 fi
 

@@ -20,12 +20,10 @@
 #define RATELIMIT_PERIOD_S	60
 
 static int	ratelimit_check(struct http_request *, struct tg_ratelimit *,
-		    int *, unsigned int, const char *, const char *);
+		    unsigned int, const char *, const char *);
 
 static struct tg_ratelimit	ratelimit_ip;
 static struct tg_ratelimit	ratelimit_user;
-static int			ratelimit_ip_ready;
-static int			ratelimit_user_ready;
 
 /* Returns 1 when the request may proceed, 0 when answered 429. */
 int
@@ -34,32 +32,30 @@ tg_ratelimit_ip(struct http_request *req)
 	char	ip[INET6_ADDRSTRLEN + 8];
 
 	tg_http_client_ip(req, ip, sizeof(ip));
-	return (ratelimit_check(req, &ratelimit_ip, &ratelimit_ip_ready,
-	    tg_conf.rate_limit_ip, ip, "from this address"));
+	return (ratelimit_check(req, &ratelimit_ip, tg_conf.rate_limit_ip, ip,
+	    "from this address"));
 }
 
 int
 tg_ratelimit_user(struct http_request *req, const char *user_id)
 {
-	return (ratelimit_check(req, &ratelimit_user, &ratelimit_user_ready,
-	    tg_conf.rate_limit_user, user_id, "for this account"));
+	return (ratelimit_check(req, &ratelimit_user, tg_conf.rate_limit_user,
+	    user_id, "for this account"));
 }
 
 static int
 ratelimit_check(struct http_request *req, struct tg_ratelimit *rl,
-    int *ready, unsigned int limit, const char *key, const char *who)
+    unsigned int limit, const char *key, const char *who)
 {
 	unsigned int	retry;
 
 	if (limit == 0)
 		return (1);
 
-	if (!*ready) {
-		if (!tg_ratelimit_init(rl, RATELIMIT_SLOTS, limit,
-		    RATELIMIT_PERIOD_S))
-			fatal("rate limit table: out of memory");
-		*ready = 1;
-	}
+	/* A table with a limit has its slots once initialised. */
+	if (rl->slots == NULL && !tg_ratelimit_init(rl, RATELIMIT_SLOTS, limit,
+	    RATELIMIT_PERIOD_S))
+		fatal("rate limit table: out of memory");
 
 	if (tg_ratelimit_take(rl, key, strlen(key), tg_now_us(), &retry))
 		return (1);

@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__),
                                                 "..")))
 
-from lib.pg import PgCluster  # noqa: E402
+from lib.pg import Database, PgCluster  # noqa: E402
 from lib.server import Tollgate  # noqa: E402
 
 
@@ -29,19 +29,6 @@ def pg():
         yield cluster
     finally:
         cluster.destroy()
-
-
-class Database:
-    def __init__(self, cluster, name):
-        self.cluster = cluster
-        self.name = name
-        self.url = cluster.url(name)
-
-    def query(self, sql, *args):
-        return self.cluster.admin(sql, *args, dbname=self.name)
-
-    def connect(self):
-        return self.cluster.connect(self.name)
 
 
 @pytest.fixture

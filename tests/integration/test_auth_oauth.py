@@ -18,18 +18,9 @@ from fakes.google import FakeGoogle
 from fakes.kakao import FakeKakao
 from fakes.oauth_base import RSAKey, b64url, make_jwt
 from lib import auth
+from lib.errors import assert_error as err
 
 UI = "http://127.0.0.1:9/app"
-
-
-def err(r, status, code=None):
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"] == "application/json"
-    e = r.json()["error"]
-    assert set(e) == {"message", "type", "param", "code"}
-    if code is not None:
-        assert e["code"] == code, e
-    return e
 
 
 def count(db, table, where="true", *args):

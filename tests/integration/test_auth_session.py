@@ -11,28 +11,14 @@ import pytest
 import requests
 
 from lib import auth
+from lib.auth import me
+from lib.errors import assert_error as err
 from lib.server import TEST_JWT_SECRET
-
-
-def err(r, status, code=None):
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"] == "application/json"
-    assert r.headers.get("x-request-id")
-    e = r.json()["error"]
-    assert set(e) == {"message", "type", "param", "code"}
-    if code is not None:
-        assert e["code"] == code, e
-    return e
 
 
 def count(db, table, where="true", *args):
     return db.query("SELECT count(*) FROM %s WHERE %s" % (table, where),
                     *args)[0][0]
-
-
-def me(server, token):
-    return requests.get(server.url + "/api/me", headers=auth.bearer(token),
-                        timeout=30)
 
 
 # --- dev login ------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 
 from fakes.stripe_fake import StripeFake
 from lib import auth, billing
+from lib.errors import assert_error
 from lib.server import free_port
 
 ADMIN = "boss@example.com"
@@ -34,18 +35,6 @@ def srv(tollgate, fake):
 def login(srv, email=None):
     return auth.bearer(auth.dev_login(srv, email or
                                       "%s@example.com" % uuid.uuid4().hex[:8]))
-
-
-def assert_error(r, status, code, param=None):
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
-    assert r.headers.get("x-request-id")
-    err = r.json()["error"]
-    assert set(err) == {"message", "type", "param", "code"}
-    assert err["code"] == code, err
-    if param is not None:
-        assert err["param"] == param
-    return err
 
 
 def checkout(srv, who, package_id):

@@ -8,6 +8,7 @@ import pytest
 
 from lib import auth
 from lib.credits import balances, check_ledger, cost, grant, set_price
+from lib.errors import assert_error
 from lib.keys import seed_key
 
 ADMIN = "admin@example.com"
@@ -22,15 +23,6 @@ def srv(tollgate):
 def login(srv, email):
     s = auth.sign_in(srv, email)
     return s.user_id, auth.bearer(s.access_token)
-
-
-def assert_error(r, status, code=None):
-    assert r.status_code == status, r.text
-    err = r.json()["error"]
-    assert set(err) == {"message", "type", "param", "code"}
-    if code is not None:
-        assert err["code"] == code, err
-    return err
 
 
 def call(db, user, key=None, model=MODEL, prompt=100, completion=50,

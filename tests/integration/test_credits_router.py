@@ -14,9 +14,10 @@ pytest.importorskip("lib.router")
 
 from lib.credits import (balances, check_ledger, cost, grant,  # noqa: E402
                          holds, set_price, usage)
+from lib.errors import assert_error  # noqa: E402
 from lib.keys import auth, seed_key  # noqa: E402
 from lib.router import (FakeReply, assemble, catalog, fake,  # noqa: E402,F401
-                        router_env, sse_request)
+                        router_env, sse_request, user)
 
 # The prompt bound of app/credits/prompt.h for a chat call.
 REQUEST_OVERHEAD, TOOLS_OVERHEAD, MESSAGE_OVERHEAD = 32, 512, 16
@@ -27,10 +28,6 @@ def bound(text_bytes, messages):
         MESSAGE_OVERHEAD * messages
 
 
-def user(text):
-    return {"role": "user", "content": text}
-
-
 def settled(db, uid, n=1, timeout=10):
     """Waits for n usage records (an error answer does not wait for its
     settlement, which finishes on its own)."""
@@ -38,12 +35,6 @@ def settled(db, uid, n=1, timeout=10):
     while time.time() < deadline and len(usage(db, uid)) < n:
         time.sleep(0.05)
     return usage(db, uid)
-
-
-def assert_error(r, status, code):
-    assert r.status_code == status, r.text
-    assert r.json()["error"]["code"] == code
-    return r.json()["error"]
 
 
 @pytest.fixture

@@ -11,20 +11,13 @@ import time
 
 import pytest
 
-from lib.server import Tollgate, ROOT, free_port
+from lib.errors import assert_error
+from lib.server import Tollgate, ROOT, free_port, private_binary
 
 
 def assert_error_shape(r, status, code=None):
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
-    assert r.headers.get("x-request-id")
-    body = r.json()
-    assert set(body) == {"error"}
-    err = body["error"]
-    assert set(err) == {"message", "type", "param", "code"}
+    err = assert_error(r, status, code)
     assert isinstance(err["message"], str) and err["message"]
-    if code is not None:
-        assert err["code"] == code
     return err
 
 
@@ -280,17 +273,6 @@ def test_access_log_one_line_per_request_without_secrets(server):
 
 # --- privileges and seccomp -------------------------------------------
 
-def _private_binary():
-    """A copy every user can execute (the checkout may be under /root)."""
-    d = tempfile.mkdtemp(prefix="tg-bin-")
-    os.chmod(d, 0o755)
-    dst = os.path.join(d, "tollgate")
-    shutil.copy(os.environ.get("TOLLGATE_BIN", os.path.join(ROOT, "tollgate")),
-                dst)
-    os.chmod(dst, 0o755)
-    return dst
-
-
 def _tollgate_pids(t):
     """Parent and workers (not runuser, which leads the group)."""
     out = []
@@ -316,7 +298,7 @@ def test_runs_as_unprivileged_user_with_seccomp(db, tollgate):
     import pwd
     uid = pwd.getpwnam("tollgate").pw_uid
     t = tollgate(user="tollgate", wait=False)
-    t.binary = _private_binary()
+    t.binary = private_binary()
     t.start()
     assert "seccomp sandbox enabled" in t.log()
     pids = _tollgate_pids(t)
@@ -332,7 +314,7 @@ def test_root_start_drops_workers_to_runas_user(db, tollgate):
     uid = pwd.getpwnam("tollgate").pw_uid
     t = tollgate(env={"TOLLGATE_RUNAS": "tollgate"}, args=["-f", "-n"],
                  workers=2, wait=False)
-    t.binary = _private_binary()
+    t.binary = private_binary()
     t.start()
     assert t.get("/readyz").status_code == 200
     parent = t.proc.pid

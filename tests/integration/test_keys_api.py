@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from lib import auth
+from lib.errors import assert_error
 from lib.keys import StatementLog, burst, poll_until_refused, warm
 
 KEY_RE = re.compile(r"^tg_[0-9A-Za-z]{12}_[0-9A-Za-z]{46}$")
@@ -18,18 +19,6 @@ LIST_FIELDS = {"id", "name", "prefix", "last4", "created_at", "last_used_at",
                "expires_at", "allowed_models", "spend_limit_micros",
                "spent_micros", "disabled", "revoked"}
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-def assert_error(r, status, code, param=None):
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
-    assert r.headers.get("x-request-id")
-    err = r.json()["error"]
-    assert set(err) == {"message", "type", "param", "code"}
-    assert err["code"] == code
-    if param is not None:
-        assert err["param"] == param
-    return err
 
 
 class User:

@@ -11,18 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 
+from lib.errors import assert_error
 from lib.keys import (StatementLog, auth, flip, fresh_get, make_key,
                       poll_until_refused, seed_key, seed_user, warm,
                       with_secret)
 
 
 def assert_refused(r, status=401, code="invalid_api_key"):
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
-    assert r.headers.get("x-request-id")
-    err = r.json()["error"]
-    assert set(err) == {"message", "type", "param", "code"}
-    assert err["code"] == code
+    err = assert_error(r, status, code)
     assert err["type"] == ("authentication_error" if status == 401
                            else "permission_error")
     return err

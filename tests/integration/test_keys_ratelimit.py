@@ -9,14 +9,12 @@ import time
 import requests
 
 from lib import auth
+from lib.errors import assert_error
 
 
 def assert_429(r):
-    assert r.status_code == 429, r.text
-    assert r.headers["content-type"] == "application/json"
-    err = r.json()["error"]
+    err = assert_error(r, 429, "rate_limited")
     assert err["type"] == "rate_limit_error"
-    assert err["code"] == "rate_limited"
     retry = int(r.headers["retry-after"])
     assert retry >= 1
     return retry

@@ -1,15 +1,13 @@
 """The ledger core (sql/0300_ledger.sql): idempotent, balanced,
 append-only money movements, exact under concurrency."""
 
-import os
-import subprocess
 import threading
 import uuid
 
 import psycopg2
 import pytest
 
-from lib.server import ROOT
+from lib.credits import balances, check_ledger, grant
 
 
 def new_user(db):
@@ -17,26 +15,6 @@ def new_user(db):
     db.query("INSERT INTO users (id, email) VALUES (%s, %s)", uid,
              uid + "@example.com")
     return uid
-
-
-def grant(db, user, amount, key, kind="admin_grant", allow_debt=False):
-    return db.query("SELECT result, txn_id, balance_after FROM "
-                    "credits_grant(%s, %s, %s, 'test', %s, %s)",
-                    user, amount, kind, key, allow_debt)[0]
-
-
-def balances(db, user):
-    return db.query("SELECT balance_micros, reserved_micros, "
-                    "available_micros, debt_micros FROM ledger_user_balances "
-                    "WHERE user_id = %s", user)[0]
-
-
-def check_ledger(db):
-    env = dict(os.environ, TOLLGATE_DATABASE_URL=db.url)
-    r = subprocess.run([os.path.join(ROOT, "scripts/check-ledger.sh")],
-                       env=env, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert db.query("SELECT count(*) FROM ledger_check()")[0][0] == 0
 
 
 def test_grant_is_idempotent_and_conflicts_on_other_amount(db):

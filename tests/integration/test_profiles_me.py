@@ -5,18 +5,8 @@ revoked, personal data erased, ledger kept under an anonymised user)."""
 import requests
 
 from lib import auth
-
-
-def err(r, status, code=None, param=None):
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"] == "application/json"
-    e = r.json()["error"]
-    assert set(e) == {"message", "type", "param", "code"}
-    if code is not None:
-        assert e["code"] == code, e
-    if param is not None:
-        assert e["param"] == param, e
-    return e
+from lib.auth import me
+from lib.errors import assert_error as err
 
 
 def patch(server, token, body=None, data=None):
@@ -26,11 +16,6 @@ def patch(server, token, body=None, data=None):
                               **({"Content-Type": "application/json"}
                                  if data is not None else {})),
                           timeout=30)
-
-
-def me(server, token):
-    return requests.get(server.url + "/api/me", headers=auth.bearer(token),
-                        timeout=30)
 
 
 def profile_row(db):

@@ -11,12 +11,8 @@ import struct
 import time
 
 from lib.router import (assemble, assert_error, auth, catalog, fake,  # noqa
-                        router, router_env, seed_key, sse_request,
+                        router, router_env, seed_key, sse_request, user,
                         whole_choices)
-
-
-def user(text):
-    return {"role": "user", "content": text}
 
 
 def test_router_routes_need_a_key(server):

@@ -14,11 +14,7 @@ import pytest
 
 from lib.router import (BACKUP_KEY, FAKE_KEY, FakeReply, Router,  # noqa
                         assemble, assert_error, catalog, fake, router,
-                        router_env, seed_key)
-
-
-def user(text):
-    return {"role": "user", "content": text}
+                        router_env, seed_key, user)
 
 
 def chat(model, **kw):

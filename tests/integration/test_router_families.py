@@ -9,12 +9,10 @@ import time
 
 import pytest
 
-from lib.families import AnthropicFake, GeminiFake, accumulate, openai_chunks
+from lib.families import (ANTH_KEY, GEM_KEY, GeminiFake, accumulate,
+                          families_server, openai_chunks)
 from lib.keys import auth
 from lib.router import seed_key  # free models: see lib/router.py
-
-ANTH_KEY = "sk-ant-provider-secret-7c1d9e2f4a"
-GEM_KEY = "AIza-provider-secret-3b8e6d1c0f"
 
 CLAUDE = "anthropic:claude-sonnet-4-5"
 GEMINI = "gemini:gemini-2.5-flash"
@@ -45,17 +43,8 @@ class Families:
 
 @pytest.fixture
 def fam(tollgate, db):
-    anth = AnthropicFake(api_key=ANTH_KEY)
-    gem = GeminiFake(api_key=GEM_KEY)
-    try:
-        server = tollgate(env={
-            "ANTHROPIC_BASE_URL": anth.url, "ANTHROPIC_API_KEY": ANTH_KEY,
-            "GEMINI_BASE_URL": gem.url, "GEMINI_API_KEY": GEM_KEY})
-        key, _, _ = seed_key(db)
-        yield Families(server, key, anth, gem)
-    finally:
-        anth.close()
-        gem.close()
+    with families_server(tollgate, db) as started:
+        yield Families(*started)
 
 
 def ask(text="What's the weather in Paris?", **extra):

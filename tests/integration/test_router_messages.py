@@ -7,12 +7,8 @@ import threading
 
 import pytest
 
-from lib.families import (AnthropicFake, GeminiFake, anthropic_sdk,
-                          sse_events)
-from lib.router import seed_key  # free models: see lib/router.py
+from lib.families import ANTH_KEY, anthropic_sdk, families_server, sse_events
 
-ANTH_KEY = "sk-ant-provider-secret-7c1d9e2f4a"
-GEM_KEY = "AIza-provider-secret-3b8e6d1c0f"
 CLAUDE = "anthropic:claude-sonnet-4-5"
 GEMINI = "gemini:gemini-2.5-flash"
 
@@ -41,17 +37,8 @@ class Msgs:
 
 @pytest.fixture
 def msgs(tollgate, db):
-    anth = AnthropicFake(api_key=ANTH_KEY)
-    gem = GeminiFake(api_key=GEM_KEY)
-    try:
-        server = tollgate(env={
-            "ANTHROPIC_BASE_URL": anth.url, "ANTHROPIC_API_KEY": ANTH_KEY,
-            "GEMINI_BASE_URL": gem.url, "GEMINI_API_KEY": GEM_KEY})
-        key, _, _ = seed_key(db)
-        yield Msgs(server, key, anth, gem)
-    finally:
-        anth.close()
-        gem.close()
+    with families_server(tollgate, db) as started:
+        yield Msgs(*started)
 
 
 def body(model, text="Weather in Paris?", **extra):

@@ -8,11 +8,7 @@ import threading
 import time
 
 from lib.router import (FAKE_KEY, FakeReply, assemble, assert_error,  # noqa
-                        fake, router, whole_choices)
-
-
-def user(text):
-    return {"role": "user", "content": text}
+                        fake, router, user, whole_choices)
 
 
 def both(router, body, reply_factory=None):

@@ -12,18 +12,7 @@ import pytest
 from fakes.openai_fake import FakeOpenAI, make_cert
 from lib.router import (Router, assemble, assert_error, catalog,
                         router_env, seed_key)
-from lib.server import ROOT
-
-
-def _private_binary():
-    """A copy every user can execute (the checkout may be under /root)."""
-    d = tempfile.mkdtemp(prefix="tg-bin-")
-    os.chmod(d, 0o755)
-    dst = os.path.join(d, "tollgate")
-    shutil.copy(os.environ.get("TOLLGATE_BIN", os.path.join(ROOT,
-                                                            "tollgate")), dst)
-    os.chmod(dst, 0o755)
-    return dst
+from lib.server import private_binary
 
 
 # Resolved from the private /etc/hosts the test server gets (lib.server):
@@ -41,7 +30,7 @@ def test_https_upstream_by_hostname_unprivileged_with_seccomp(db, tollgate):
     binary = None
     try:
         cat = catalog(f, base_url=f.base_url(host), retries=0)
-        binary = _private_binary()
+        binary = private_binary()
 
         t = tollgate(env=router_env(cat, TOLLGATE_CA_FILE=cert),
                      user="tollgate", wait=False, hosts=HOSTS)

@@ -21,6 +21,7 @@ Helpers:
   claims(token)                     -> the token's payload (not verified)
   forge(payload, secret=..., header=None)
                                     -> an HS256 token over any header/payload
+  me(server, token)                 -> requests.Response of GET /api/me
   user_id(server, token)            -> the caller's user id (GET /api/me)
 
 Requests here never use server.http's cookie jar: cookies are sent
@@ -129,8 +130,12 @@ def logout(server, token=None, refresh_token=None, csrf=True):
     return requests.post(server.url + "/auth/logout", headers=h, timeout=30)
 
 
+def me(server, token):
+    return requests.get(server.url + "/api/me", headers=bearer(token),
+                        timeout=30)
+
+
 def user_id(server, token):
-    r = requests.get(server.url + "/api/me", headers=bearer(token),
-                     timeout=30)
+    r = me(server, token)
     assert r.status_code == 200, r.text
     return r.json()["id"]

@@ -6,11 +6,8 @@ need one without a session or a checkout; the rest read what a user or an
 operator would look at: balances, payments, recorded events, the ledger.
 """
 
-import os
-import subprocess
-
+from lib.credits import check_ledger  # noqa: F401  (re-exported)
 from lib.keys import seed_user  # noqa: F401  (re-exported for billing tests)
-from lib.server import ROOT
 
 
 def packages(db):
@@ -80,12 +77,3 @@ def ledger_txns(db, user):
     return db.query("SELECT t.kind, t.amount FROM ledger_transactions t "
                     "WHERE t.user_id = %s ORDER BY (SELECT min(e.id) FROM "
                     "ledger_entries e WHERE e.txn_id = t.id)", user)
-
-
-def check_ledger(db):
-    """`make check-ledger` against this database, and ledger_check()."""
-    env = dict(os.environ, TOLLGATE_DATABASE_URL=db.url)
-    r = subprocess.run([os.path.join(ROOT, "scripts/check-ledger.sh")],
-                       env=env, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert db.query("SELECT count(*) FROM ledger_check()")[0][0] == 0

@@ -1,7 +1,9 @@
 """Helpers for the router families' integration tests: starting the
-Anthropic and Gemini fakes, reading SSE streams, and calling an endpoint
-with the official Anthropic SDK (tests/node/anthropic_messages.mjs)."""
+Anthropic and Gemini fakes (alone, or behind a tollgate:
+families_server()), reading SSE streams, and calling an endpoint with the
+official Anthropic SDK (tests/node/anthropic_messages.mjs)."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -16,6 +18,29 @@ if FAKES not in sys.path:
 
 from anthropic_fake import AnthropicFake  # noqa: E402,F401
 from gemini_fake import GeminiFake  # noqa: E402,F401
+from lib.router import seed_key  # noqa: E402  (free models: lib/router.py)
+
+ANTH_KEY = "sk-ant-provider-secret-7c1d9e2f4a"
+GEM_KEY = "AIza-provider-secret-3b8e6d1c0f"
+
+
+@contextlib.contextmanager
+def families_server(tollgate, db):
+    """A tollgate (from the tollgate fixture) whose anthropic and gemini
+    providers are fresh fakes, and a key of a user for whom every model
+    is free: yields (server, key, anthropic fake, gemini fake) and closes
+    the fakes at the end."""
+    anth = AnthropicFake(api_key=ANTH_KEY)
+    gem = GeminiFake(api_key=GEM_KEY)
+    try:
+        server = tollgate(env={
+            "ANTHROPIC_BASE_URL": anth.url, "ANTHROPIC_API_KEY": ANTH_KEY,
+            "GEMINI_BASE_URL": gem.url, "GEMINI_API_KEY": GEM_KEY})
+        key, _, _ = seed_key(db)
+        yield server, key, anth, gem
+    finally:
+        anth.close()
+        gem.close()
 
 
 def sse_events(resp):

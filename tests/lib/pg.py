@@ -40,6 +40,22 @@ def _ensure_os_user():
                         "/usr/sbin/nologin", OS_USER], check=True)
 
 
+class Database:
+    """One database of a cluster: .name, .url (for tollgate),
+    .query(sql, *args) as the superuser, .connect()."""
+
+    def __init__(self, cluster, name):
+        self.cluster = cluster
+        self.name = name
+        self.url = cluster.url(name)
+
+    def query(self, sql, *args):
+        return self.cluster.admin(sql, *args, dbname=self.name)
+
+    def connect(self):
+        return self.cluster.connect(self.name)
+
+
 class PgCluster:
     def __init__(self):
         self.bindir = _bindir()

@@ -107,6 +107,17 @@ def base_env(db_url, port, workdir):
     return env
 
 
+def private_binary():
+    """A copy of the binary every user can execute (the checkout may be
+    under /root), in a directory of its own."""
+    d = tempfile.mkdtemp(prefix="tg-bin-")
+    os.chmod(d, 0o755)
+    dst = os.path.join(d, "tollgate")
+    shutil.copy(BINARY, dst)
+    os.chmod(dst, 0o755)
+    return dst
+
+
 class StartupError(Exception):
     pass
 
