@@ -42,6 +42,7 @@
 #include "auth/keys.h"
 
 #define NOTIFY_CHANNEL		"tg_api_keys"
+#define CREDITS_CHANNEL		"tg_credits"
 #define NOTIFY_TICK_MS		100
 #define NOTIFY_CONNECT_MS	5000	/* connect + LISTEN deadline */
 #define NOTIFY_QUERY_MS		5000	/* a query must answer in time */
@@ -74,6 +75,9 @@ struct keys_listener {
 	int			 ntouch;
 	char			 touch[NOTIFY_TOUCH_MAX][TG_ID_MAX];
 };
+
+/* The credits module's ear on channel tg_credits (see tollgate.h). */
+void	(*tg_notify_credits)(const char *);
 
 static void	notify_tick(void *, u_int64_t);
 static void	notify_event(void *, int);
@@ -263,7 +267,8 @@ notify_connect_step(struct keys_listener *l)
 	}
 
 	l->state = STATE_LISTENING;
-	notify_send(l, QUERY_LISTEN, "LISTEN " NOTIFY_CHANNEL, 0, NULL);
+	notify_send(l, QUERY_LISTEN, "LISTEN " NOTIFY_CHANNEL "; LISTEN "
+	    CREDITS_CHANNEL, 0, NULL);
 }
 
 /* Readable: take in what arrived, then results and notices. */
@@ -281,6 +286,9 @@ notify_read(struct keys_listener *l)
 		if (!strcmp(n->relname, NOTIFY_CHANNEL)) {
 			keys_cache_invalidate(n->extra);
 			tg_metrics_add(keys_metric_notices, 1);
+		} else if (!strcmp(n->relname, CREDITS_CHANNEL) &&
+		    tg_notify_credits != NULL) {
+			tg_notify_credits(n->extra);
 		}
 		PQfreemem(n);
 	}
@@ -336,6 +344,8 @@ notify_query_done(struct keys_listener *l)
 			kore_log(LOG_NOTICE, "keys listener: listening again");
 		l->failing = 0;
 		keys_cache_invalidate(NULL);
+		if (tg_notify_credits != NULL)
+			tg_notify_credits("");
 	}
 	l->query_failed = 0;
 
@@ -347,7 +357,15 @@ static void
 notify_send(struct keys_listener *l, int kind, const char *sql, int n,
     const char *const *params)
 {
-	if (!PQsendQueryParams(l->conn, sql, n, NULL, params, NULL, NULL, 0)) {
+	int	ok;
+
+	/* Without parameters: the simple protocol (LISTEN a; LISTEN b). */
+	if (n == 0)
+		ok = PQsendQuery(l->conn, sql);
+	else
+		ok = PQsendQueryParams(l->conn, sql, n, NULL, params, NULL,
+		    NULL, 0);
+	if (!ok) {
 		notify_drop(l, PQerrorMessage(l->conn));
 		return;
 	}
@@ -432,6 +450,8 @@ notify_drop(struct keys_listener *l, const char *why)
 	if (l->state == STATE_READY) {
 		keys_cache_invalidate(NULL);
 		tg_metrics_add(keys_metric_feed_lost, 1);
+		if (tg_notify_credits != NULL)
+			tg_notify_credits(NULL);
 	}
 	l->state = STATE_IDLE;
 	l->query = QUERY_NONE;

@@ -169,4 +169,12 @@ const char	*tg_http_bearer(struct http_request *);
 void		 tg_http_client_ip(struct http_request *, char *, size_t);
 const char	*tg_http_header(struct http_request *, const char *);
 
+/*
+ * Notices on PostgreSQL channel tg_credits, passed on by the worker's
+ * notify link (auth/keys_notify.c) to whoever set this (the credits
+ * module): the notice's payload; "" when the link starts listening
+ * (notices may have been missed before); NULL when it is lost.
+ */
+extern void	(*tg_notify_credits)(const char *);
+
 #endif

@@ -7,23 +7,40 @@
  *                              the sweeper settles it (default 900; it
  *                              must exceed the longest call the router
  *                              allows, or live calls get swept).
+ *   TOLLGATE_LEASE_TTL_SECONDS how long a balance lease stays open without
+ *                              its worker renewing it (default 60): what
+ *                              a dead process parks comes back after it.
+ *   TOLLGATE_SETTLE_FLUSH_MS   the flush period (default 20): calls settled
+ *                              on leases are written within it (plus one
+ *                              flush) of their answer.
+ *   TOLLGATE_STRICT_SETTLEMENT 1: no leases, no batches: every call's hold
+ *                              is durable before its upstream request and
+ *                              its charge before its answer ends.
  */
 
 #include <stdlib.h>
 
 #include "credits/credits.h"
 #include "credits/job.h"
+#include "credits/lease.h"
 #include "metrics.h"
 
 #define HOLD_TTL_DEFAULT	900
 #define HOLD_TTL_MAX		86400
 #define SWEEP_MS_MAX		10000
 #define SWEEP_MS_MIN		500
+#define LEASE_TTL_DEFAULT	60
+#define LEASE_TTL_MIN		5
+#define LEASE_TTL_MAX		3600
+#define FLUSH_MS_DEFAULT	20
+#define FLUSH_MS_MAX		10000
 
 static void	credits_parent_init(struct tg_config_errors *);
 static void	credits_worker_init(void);
 static void	credits_worker_teardown(void);
 static int	credits_declare(int, const char *, const char *, const char *);
+static long	credits_env_long(struct tg_config_errors *, const char *, long,
+		    long, long);
 
 struct credits_conf	credits_conf;
 
@@ -42,6 +59,11 @@ int	credits_metric_expired_micros = -1;
 int	credits_metric_losses = -1;
 int	credits_metric_loss_micros = -1;
 int	credits_metric_settle_failures = -1;
+int	credits_metric_leased = -1;
+int	credits_metric_flushes = -1;
+int	credits_metric_flushed_calls = -1;
+int	credits_metric_flush_failures = -1;
+int	credits_metric_leases_open = -1;
 
 #define SESSION		TG_AUTH_SESSION
 
@@ -96,6 +118,14 @@ credits_parent_init(struct tg_config_errors *errs)
 	if (credits_conf.sweep_ms < SWEEP_MS_MIN)
 		credits_conf.sweep_ms = SWEEP_MS_MIN;
 
+	credits_conf.lease_ttl = (int)credits_env_long(errs,
+	    "TOLLGATE_LEASE_TTL_SECONDS", LEASE_TTL_DEFAULT, LEASE_TTL_MIN,
+	    LEASE_TTL_MAX);
+	credits_conf.flush_ms = (u_int64_t)credits_env_long(errs,
+	    "TOLLGATE_SETTLE_FLUSH_MS", FLUSH_MS_DEFAULT, 1, FLUSH_MS_MAX);
+	credits_conf.strict = (int)credits_env_long(errs,
+	    "TOLLGATE_STRICT_SETTLEMENT", 0, 0, 1);
+
 	credits_metric_prompt_tokens = credits_declare(TG_METRIC_COUNTER,
 	    "tollgate_credits_tokens_total", "Tokens charged, by class.",
 	    "class=\"prompt\"");
@@ -141,6 +171,43 @@ credits_parent_init(struct tg_config_errors *errs)
 	credits_metric_settle_failures = credits_declare(TG_METRIC_COUNTER,
 	    "tollgate_credits_settle_failures_total",
 	    "Settlements that failed for good (left to the sweeper).", NULL);
+	credits_metric_leased = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_lease_calls_total",
+	    "Calls reserved on a balance lease (no statement of their own).",
+	    NULL);
+	credits_metric_flushes = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_flushes_total",
+	    "Settlement batches written.", NULL);
+	credits_metric_flushed_calls = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_flushed_calls_total",
+	    "Calls written by settlement batches.", NULL);
+	credits_metric_flush_failures = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_flush_failures_total",
+	    "Settlement batches that failed (sent again).", NULL);
+	credits_metric_leases_open = credits_declare(TG_METRIC_GAUGE,
+	    "tollgate_credits_leases_open",
+	    "Balance leases open in the database (all processes; sweeper "
+	    "tick).", NULL);
+}
+
+/* A whole number setting from lo to hi; def when unset or empty. */
+static long
+credits_env_long(struct tg_config_errors *errs, const char *name, long def,
+    long lo, long hi)
+{
+	const char	*v;
+	char		*end;
+	long		 n;
+
+	if ((v = getenv(name)) == NULL || *v == '\0')
+		return (def);
+	n = strtol(v, &end, 10);
+	if (*end != '\0' || n < lo || n > hi) {
+		tg_config_error(errs, "%s must be a whole number from %ld to "
+		    "%ld", name, lo, hi);
+		return (def);
+	}
+	return (n);
 }
 
 static int
@@ -154,11 +221,13 @@ static void
 credits_worker_init(void)
 {
 	credits_meter_init();
+	credits_lease_init();
 	credits_sweeper_start();
 }
 
 static void
 credits_worker_teardown(void)
 {
+	credits_lease_teardown();
 	credits_job_teardown();
 }

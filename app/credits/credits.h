@@ -18,6 +18,9 @@
 struct credits_conf {
 	int		hold_ttl;	/* seconds a hold may stay pending */
 	u_int64_t	sweep_ms;	/* the sweeper's period */
+	int		lease_ttl;	/* seconds a lease lives unrenewed */
+	u_int64_t	flush_ms;	/* TOLLGATE_SETTLE_FLUSH_MS */
+	int		strict;		/* TOLLGATE_STRICT_SETTLEMENT=1 */
 };
 
 extern struct credits_conf	credits_conf;
@@ -38,6 +41,11 @@ extern int	credits_metric_expired_micros;
 extern int	credits_metric_losses;
 extern int	credits_metric_loss_micros;
 extern int	credits_metric_settle_failures;
+extern int	credits_metric_leased;
+extern int	credits_metric_flushes;
+extern int	credits_metric_flushed_calls;
+extern int	credits_metric_flush_failures;
+extern int	credits_metric_leases_open;
 
 /* One endpoint = one statement: checks, the statement, the answer. */
 struct credits_api;

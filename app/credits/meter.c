@@ -3,13 +3,20 @@
  * for. The router knows nothing of money; this file knows nothing of
  * providers.
  *
- *   reserve   one statement (credits_reserve) bound to the request,
+ *   reserve   in memory on this worker's balance lease (lease.c) when
+ *             the prices are cached and the lease has room: no
+ *             statement at all. Otherwise (TOLLGATE_STRICT_SETTLEMENT=1,
+ *             a small balance, no lease yet to be had) the per-call path:
+ *             one statement (credits_reserve) bound to the request,
  *             before any upstream byte: the hold covers the dearest
  *             target of the fallback chain at its snapshot price; the
  *             router's max_tokens comes back clamped to what the balance
  *             (and the key's spend limit) pays. 402 with what is
  *             affordable, 404 for a model without a price.
- *   settle    one statement (credits_settle) bound to a callback, so it
+ *   settle    a call on a lease: its cost is final here (the router gets
+ *             it at once) and its row joins the worker's next flush.
+ *             A per-call hold:
+ *             one statement (credits_settle) bound to a callback, so it
  *             finishes after the client is gone: the provider's usage
  *             when it came, else the conservative estimate of what was
  *             streamed (cost.c: credits_estimate), else a void when
@@ -20,8 +27,9 @@
  *             database is retried, and failing that left to the sweeper.
  *   priced    /v1/models lists only models with a price.
  *
- * The hold id is a random uuid chosen here, so a retried reserve or
- * settle (lost connection) is the same movement, never a second one.
+ * The hold id (and a leased call's usage record id) is a time-ordered
+ * uuid chosen here, so a retried reserve, settle or flush (lost
+ * connection) is the same movement, never a second one.
  */
 
 #include <string.h>
@@ -30,20 +38,31 @@
 
 #include "credits/credits.h"
 #include "credits/job.h"
+#include "credits/lease.h"
 #include "credits/prompt.h"
 #include "metrics.h"
 #include "router/meter.h"
 
 #define METER_SETTLE_RETRIES	10
+#define METER_RECALL_TRIES	5	/* per-call reserves while leases */
+#define METER_RECALL_PAUSE_MS	40	/* ... elsewhere give credit back */
 
 /* What the meter keeps for one call (call->meter_state). */
 struct meter_call {
 	struct tg_db		db;
+	int			prepared;
+	int			percall;	/* the per-call path */
 	int			sent;
+	int			tries;		/* per-call reserves sent */
+	struct kore_timer	*pause;		/* before the next try */
+	struct http_request	*sleeper;
 	int			held;
+	int			leased;		/* held on a lease */
+	struct credits_lease_use use;
 	char			hold_id[CREDITS_UUID_LEN + 1];
 	int			ntargets;
 	struct credits_price	prices[ROUTER_CHAIN_MAX];
+	int64_t			price_ids[ROUTER_CHAIN_MAX];
 	int64_t			caps[ROUTER_CHAIN_MAX];
 	int64_t			prompt_bound;
 	int64_t			max_tokens;
@@ -72,6 +91,15 @@ static int	meter_priced(struct http_request *, struct router_call *,
 		    const char *const *, int, int *);
 static void	meter_cleanup(struct router_call *);
 static int	meter_wait(struct http_request *, struct meter_call *);
+static void	meter_prepare(struct router_call *, struct meter_call *);
+static int	meter_lease(struct http_request *, struct router_call *,
+		    struct meter_call *);
+static int	meter_retry(struct http_request *, struct meter_call *);
+static void	meter_unpause(struct meter_call *);
+static void	meter_resume(void *, u_int64_t);
+static void	meter_settle_lease(struct router_call *, struct meter_call *,
+		    struct meter_settle *, const char *, const char *);
+static void	meter_count(struct meter_settle *, int64_t, int64_t);
 static void	meter_price(struct tg_db *, int, struct credits_price *);
 static void	meter_start_reserve(struct http_request *, struct router_call *,
 		    struct meter_call *);
@@ -80,7 +108,6 @@ static int	meter_reserved(struct http_request *, struct router_call *,
 static int	meter_refuse(struct http_request *, struct router_call *,
 		    struct meter_call *);
 static void	meter_settled(struct credits_job *, void *);
-static void	meter_uuid(char *);
 static const char	*meter_endpoint(int);
 static const char	*meter_outcome(int);
 
@@ -91,9 +118,10 @@ static const struct router_meter	credits_meter = {
 static const char	sql_reserve[] =
 	"SELECT result, max_tokens, amount, target, model, price_id, "
 	"input_price, cached_input_price, output_price, request_fee, "
-	"available, key_available, debt FROM credits_reserve($1::uuid, "
-	"$2::uuid, $3::uuid, $4, $5, $6::text[], $7::bigint[], $8::bigint, "
-	"$9::bigint, $10::bigint, $11::int, $12::int)";
+	"available, key_available, debt, leased FROM credits_reserve("
+	"$1::uuid, $2::uuid, $3::uuid, $4, $5, $6::text[], $7::bigint[], "
+	"$8::bigint, $9::bigint, $10::bigint, $11::int, $12::int, $13::uuid, "
+	"$14::bigint, $15::boolean)";
 
 static const char	sql_settle[] =
 	"SELECT result, charged, loss, hold_status FROM credits_settle("
@@ -120,10 +148,25 @@ meter_reserve(struct http_request *req, struct router_call *call)
 		mc = kore_calloc(1, sizeof(*mc));
 		call->meter_state = mc;
 	}
+	if (!mc->prepared)
+		meter_prepare(call, mc);
 
+	if (!mc->percall) {
+		switch (meter_lease(req, call, mc)) {
+		case CREDITS_LEASE_TAKEN:
+			return (ROUTER_METER_OK);
+		case CREDITS_LEASE_WAIT:
+			return (ROUTER_METER_WAIT);
+		}
+		mc->percall = 1;
+	}
+
+	if (mc->pause != NULL)
+		return (ROUTER_METER_WAIT);
 	if (!mc->sent) {
 		meter_start_reserve(req, call, mc);
 		mc->sent = 1;
+		mc->tries++;
 	}
 
 	if ((rc = meter_wait(req, mc)) != ROUTER_METER_OK)
@@ -132,30 +175,92 @@ meter_reserve(struct http_request *req, struct router_call *call)
 	return (meter_reserved(req, call, mc));
 }
 
+/* What every path needs: the prompt bound, choices, the chain's caps. */
 static void
-meter_start_reserve(struct http_request *req, struct router_call *call,
-    struct meter_call *mc)
+meter_prepare(struct router_call *call, struct meter_call *mc)
 {
-	struct kore_buf	 targets, caps;
-	const char	*params[12], *ids[ROUTER_CHAIN_MAX];
-	char		 bound[24], max[24], minimum[8], n[8], ttl[16];
-	int		 i;
+	int	i;
 
-	meter_uuid(mc->hold_id);
 	mc->ntargets = call->ntargets;
 	mc->choices = call->n > 0 ? call->n : 1;
 	mc->prompt_bound = credits_prompt_bound(
 	    call->endpoint == ROUTER_ENDPOINT_EMBEDDINGS ?
 	    CREDITS_PROMPT_EMBEDDINGS : CREDITS_PROMPT_CHAT,
 	    call->prompt_bytes, call->messages, call->images);
+	for (i = 0; i < call->ntargets && i < ROUTER_CHAIN_MAX; i++) {
+		mc->caps[i] = call->targets[i].max_output_tokens > 0 ?
+		    call->targets[i].max_output_tokens : 0;
+	}
+	mc->prepared = 1;
+}
+
+/*
+ * The call on this worker's lease: the hold is what credits_reserve
+ * would take without clamping (the dearest target of the chain at the
+ * cached prices); a call it does not fit goes the per-call path, which
+ * clamps max_tokens to the balance exactly as before.
+ */
+static int
+meter_lease(struct http_request *req, struct router_call *call,
+    struct meter_call *mc)
+{
+	struct tg_ctx	*ctx = tg_ctx(req);
+	const char	*key;
+	int64_t		 amount, h, tokens;
+	int		 i, rc;
+
+	if (credits_conf.strict)
+		return (CREDITS_LEASE_NONE);
+
+	amount = 0;
+	for (i = 0; i < mc->ntargets; i++) {
+		if (!credits_prices_get(call->targets[i].id, &mc->prices[i],
+		    &mc->price_ids[i]))
+			return (CREDITS_LEASE_NONE);
+		tokens = mc->caps[i] > 0 && mc->caps[i] < call->max_tokens ?
+		    mc->caps[i] : call->max_tokens;
+		if (credits_hold(&mc->prices[i], mc->prompt_bound, tokens,
+		    mc->choices, &h) != CREDITS_OK)
+			return (CREDITS_LEASE_NONE);
+		if (h > amount)
+			amount = h;
+	}
+
+	/* A key with a spend limit has a lease of its own. */
+	key = ctx->who.spend_limit_micros >= 0 ? call->key_id : "";
+	rc = credits_lease_take(req, &mc->use, call->user_id, key, amount);
+	if (rc != CREDITS_LEASE_TAKEN)
+		return (rc);
+
+	mc->leased = 1;
+	mc->held = 1;
+	mc->amount = amount;
+	mc->max_tokens = call->max_tokens;
+	tg_metrics_add(credits_metric_reserved, 1);
+	tg_metrics_add(credits_metric_leased, 1);
+	return (CREDITS_LEASE_TAKEN);
+}
+
+static void
+meter_start_reserve(struct http_request *req, struct router_call *call,
+    struct meter_call *mc)
+{
+	struct tg_ctx	*ctx = tg_ctx(req);
+	struct kore_buf	 targets, caps;
+	const char	*params[15], *ids[ROUTER_CHAIN_MAX], *lease;
+	char		 bound[24], max[24], minimum[8], n[8], ttl[16];
+	char		 release[24];
+	int64_t		 give;
+	int		 i;
+
+	if (mc->hold_id[0] == '\0')
+		credits_uuid7(mc->hold_id);
 
 	kore_buf_init(&targets, 256);
 	kore_buf_init(&caps, 64);
 	kore_buf_append(&caps, "{", 1);
 	for (i = 0; i < call->ntargets && i < ROUTER_CHAIN_MAX; i++) {
 		ids[i] = call->targets[i].id;
-		mc->caps[i] = call->targets[i].max_output_tokens > 0 ?
-		    call->targets[i].max_output_tokens : 0;
 		kore_buf_appendf(&caps, "%s%lld", i ? "," : "",
 		    (long long)mc->caps[i]);
 	}
@@ -171,6 +276,11 @@ meter_start_reserve(struct http_request *req, struct router_call *call,
 	(void)snprintf(n, sizeof(n), "%d", mc->choices);
 	(void)snprintf(ttl, sizeof(ttl), "%d", credits_conf.hold_ttl);
 
+	/* What this worker parks for the account is given back first. */
+	lease = credits_lease_release(call->user_id,
+	    ctx->who.spend_limit_micros >= 0 ? call->key_id : "", &give);
+	(void)snprintf(release, sizeof(release), "%lld", (long long)give);
+
 	params[0] = mc->hold_id;
 	params[1] = call->user_id;
 	params[2] = call->key_id[0] != '\0' ? call->key_id : NULL;
@@ -183,9 +293,13 @@ meter_start_reserve(struct http_request *req, struct router_call *call,
 	params[9] = minimum;
 	params[10] = n;
 	params[11] = ttl;
+	params[12] = lease;
+	params[13] = release;
+	params[14] = credits_conf.strict || mc->tries >= METER_RECALL_TRIES ?
+	    "true" : "false";
 
 	/* Idempotent on the hold id: safe to resend on a lost connection. */
-	tg_db_start(&mc->db, req, TG_DB_RETRY, sql_reserve, 12, params);
+	tg_db_start(&mc->db, req, TG_DB_RETRY, sql_reserve, 15, params);
 
 	kore_buf_cleanup(&targets);
 	kore_buf_cleanup(&caps);
@@ -212,6 +326,8 @@ meter_reserved(struct http_request *req, struct router_call *call,
 		tg_db_clear(&mc->db);
 		return (ROUTER_METER_DENIED);
 	}
+	if (!strcmp(result, "recall"))
+		return (meter_retry(req, mc));
 	if (strcmp(result, "ok") && strcmp(result, "duplicate"))
 		return (meter_refuse(req, call, mc));
 
@@ -315,12 +431,16 @@ meter_settle(struct router_call *call)
 	int			 t;
 
 	status = meter_outcome(call->outcome);
+	if (mc != NULL) {
+		credits_lease_cancel(&mc->use);
+		meter_unpause(mc);
+	}
 	ms = kore_calloc(1, sizeof(*ms));
 	ms->call = call;
 	(void)kore_strlcpy(ms->request_id, call->request_id,
 	    sizeof(ms->request_id));
 
-	if (mc == NULL || mc->hold_id[0] == '\0') {
+	if (mc == NULL || (!mc->leased && mc->hold_id[0] == '\0')) {
 		/* Reserve never started: nothing to settle. */
 		kore_free(ms);
 		router_call_settled(call, 0);
@@ -376,6 +496,11 @@ meter_settle(struct router_call *call)
 	if (ms->settlement != SETTLE_VOID &&
 	    credits_cost(&mc->prices[t], &ms->tokens, &ms->cost) != CREDITS_OK)
 		ms->cost = ms->amount;	/* cannot happen within the clamps */
+
+	if (mc->leased) {
+		meter_settle_lease(call, mc, ms, status, reason);
+		return;
+	}
 
 	(void)snprintf(target, sizeof(target), "%d", t);
 	(void)snprintf(num[0], sizeof(num[0]), "%lld",
@@ -444,6 +569,62 @@ meter_settled(struct credits_job *job, void *arg)
 	if (strcmp(result, "ok"))
 		goto answer;	/* 'duplicate': the first settlement stands */
 
+	meter_count(ms, charged, loss);
+
+answer:
+	if (ms->call != NULL)
+		router_call_settled(ms->call, charged);
+	kore_free(ms);
+}
+
+/*
+ * A call on a lease: charged min(cost, hold) now; its row (usage record,
+ * ledger movement) goes out with the worker's next flush.
+ */
+static void
+meter_settle_lease(struct router_call *call, struct meter_call *mc,
+    struct meter_settle *ms, const char *status, const char *reason)
+{
+	struct credits_settlement	c;
+	int				t;
+
+	t = call->target_used;
+	if (ms->settlement == SETTLE_VOID || t < 0 || t >= mc->ntargets)
+		t = 0;
+
+	memset(&c, 0, sizeof(c));
+	credits_uuid7(c.id);
+	c.user_id = call->user_id;
+	c.key_id = call->key_id[0] != '\0' ? call->key_id : NULL;
+	c.request_id = call->request_id;
+	c.endpoint = meter_endpoint(call->endpoint);
+	c.model = call->targets[t].id;
+	c.price_id = mc->price_ids[t];
+	c.price = mc->prices[t];
+	c.tokens = ms->tokens;
+	if (ms->settlement == SETTLE_PROVIDER &&
+	    call->usage.reasoning_tokens > 0 &&
+	    call->usage.reasoning_tokens <= ms->tokens.completion)
+		c.reasoning = call->usage.reasoning_tokens;
+	c.charged = ms->cost < mc->amount ? ms->cost : mc->amount;
+	c.loss = ms->cost - c.charged;
+	c.status = status;
+	c.http_status = call->status;
+	c.settlement = ms->settlement == SETTLE_PROVIDER ? "provider" :
+	    ms->settlement == SETTLE_ESTIMATE ? "estimate" : "void";
+	c.reason = reason[0] != '\0' ? reason : NULL;
+	c.latency_ms = call->latency_ms;
+
+	credits_lease_charge(&mc->use, &c);
+	meter_count(ms, c.charged, c.loss);
+	router_call_settled(call, c.charged);
+	kore_free(ms);
+}
+
+/* The metrics and the loss line of a call's first settlement. */
+static void
+meter_count(struct meter_settle *ms, int64_t charged, int64_t loss)
+{
 	tg_metrics_add(credits_metric_charged, charged);
 	switch (ms->settlement) {
 	case SETTLE_PROVIDER:
@@ -469,13 +650,9 @@ meter_settled(struct credits_job *job, void *arg)
 		    "cost %lld micros, hold %lld; charged the hold, %lld "
 		    "micros recorded as loss (hold %s)", ms->request_id,
 		    (long long)ms->cost, (long long)ms->amount,
-		    (long long)loss, ms->hold_id);
+		    (long long)loss, ms->hold_id[0] != '\0' ? ms->hold_id :
+		    "none: leased");
 	}
-
-answer:
-	if (ms->call != NULL)
-		router_call_settled(ms->call, charged);
-	kore_free(ms);
 }
 
 /* /v1/models: which of ids have a price. */
@@ -525,9 +702,48 @@ meter_cleanup(struct router_call *call)
 
 	if (mc == NULL)
 		return;
+	credits_lease_cancel(&mc->use);
+	meter_unpause(mc);
 	tg_db_clear(&mc->db);
 	kore_free(mc);
 	call->meter_state = NULL;
+}
+
+/*
+ * 402 would be false while other workers' leases park the credit the
+ * call needs: the database asked them for it back; try again shortly.
+ */
+static int
+meter_retry(struct http_request *req, struct meter_call *mc)
+{
+	tg_db_clear(&mc->db);
+	mc->sent = 0;
+	mc->sleeper = req;
+	mc->pause = kore_timer_add(meter_resume, METER_RECALL_PAUSE_MS, mc,
+	    KORE_TIMER_ONESHOT);
+	http_request_sleep(req);
+	return (ROUTER_METER_WAIT);
+}
+
+static void
+meter_resume(void *arg, u_int64_t now)
+{
+	struct meter_call	*mc = arg;
+
+	(void)now;
+	mc->pause = NULL;
+	if (mc->sleeper != NULL)
+		http_request_wakeup(mc->sleeper);
+	mc->sleeper = NULL;
+}
+
+static void
+meter_unpause(struct meter_call *mc)
+{
+	if (mc->pause != NULL)
+		kore_timer_remove(mc->pause);
+	mc->pause = NULL;
+	mc->sleeper = NULL;
 }
 
 /*
@@ -557,21 +773,6 @@ meter_price(struct tg_db *db, int row, struct credits_price *p)
 	p->cached_input = tg_db_int(db, row, 7);
 	p->output = tg_db_int(db, row, 8);
 	p->fee = tg_db_int(db, row, 9);
-}
-
-/* A random (version 4) uuid. */
-static void
-meter_uuid(char *out)
-{
-	unsigned char	b[16];
-	char		hex[33];
-
-	randombytes_buf(b, sizeof(b));
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	sodium_bin2hex(hex, sizeof(hex), b, sizeof(b));
-	(void)snprintf(out, CREDITS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s",
-	    hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
 static const char *

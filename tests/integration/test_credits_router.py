@@ -2,7 +2,12 @@
 before the upstream call, settlement in every case (answer, stream,
 error, disconnect, cut), clamping, 402 and 404 before any upstream byte,
 exact results under 200 concurrent calls through two processes, and
-crash recovery by the sweeper."""
+crash recovery by the sweeper.
+
+The money tests run twice: on balance leases with batched settlement
+(the default) and with TOLLGATE_STRICT_SETTLEMENT=1 (a hold and a
+settlement statement per call). Tests about holds themselves run strict;
+tests/integration/test_credits_leases.py has the leases' own."""
 
 import concurrent.futures
 import threading
@@ -13,7 +18,8 @@ import pytest
 pytest.importorskip("lib.router")
 
 from lib.credits import (balances, check_ledger, cost, grant,  # noqa: E402
-                         holds, set_price, usage)
+                         holds, set_price, settled, unleased_balances,
+                         usage)
 from lib.errors import assert_error  # noqa: E402
 from lib.keys import auth, seed_key  # noqa: E402
 from lib.router import (FakeReply, assemble, catalog, fake,  # noqa: E402,F401
@@ -28,22 +34,25 @@ def bound(text_bytes, messages):
         MESSAGE_OVERHEAD * messages
 
 
-def settled(db, uid, n=1, timeout=10):
-    """Waits for n usage records (an error answer does not wait for its
-    settlement, which finishes on its own)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline and len(usage(db, uid)) < n:
-        time.sleep(0.05)
-    return usage(db, uid)
+STRICT = {"TOLLGATE_STRICT_SETTLEMENT": "1"}
 
 
-@pytest.fixture
-def billed(tollgate, db, fake):
-    """A tollgate on the test catalog, a funded key, priced models."""
+def hold_of(bound_tokens, max_tokens, inp, out, fee=0):
+    """The reservation of a call: its prompt bound and all its output."""
+    return cost(bound_tokens, 0, max_tokens, inp, inp, out, fee)
+
+
+@pytest.fixture(params=["leases", "strict"])
+def billed(request, tollgate, db, fake):
+    """A tollgate on the test catalog, a funded key, priced models; on
+    leases, then strict."""
     set_price(db, "echo:echo-1", 1000000, 2000000)     # 1 / 2 per token
     set_price(db, "fake:m", 1000000, 3000000, cached=500000, fee=7)
     set_price(db, "backup:b", 2000000, 4000000)
-    t = tollgate(env=router_env(catalog(fake)))
+    env = router_env(catalog(fake))
+    if request.param == "strict":
+        env.update(STRICT)
+    t = tollgate(env=env)
     key, uid, key_id = seed_key(db)
     grant(db, uid, 10 ** 7)
     return t, auth(key), uid, key_id
@@ -59,8 +68,8 @@ def test_answer_charged_at_its_usage(billed, db):
              500000, 2000000)
     assert u["cost_micros"] == c > 0
     assert r.headers["x-tollgate-cost-micros"] == str(c)
-    assert balances(db, uid) == (10 ** 7 - c, 0, 10 ** 7 - c, 0)
-    rec = usage(db, uid)[0]
+    rec = settled(db, uid)[0]
+    assert unleased_balances(db, uid) == (10 ** 7 - c, 0, 10 ** 7 - c, 0)
     assert rec[1:8] == ("ok", "provider", u["prompt_tokens"], 0,
                         u["completion_tokens"], c, 0)
     assert db.query("SELECT spent_micros FROM api_keys WHERE id = %s",
@@ -78,13 +87,18 @@ def test_stream_usage_chunk_carries_the_charge(billed, db, fake):
     c = cost(u["prompt_tokens"], 0, u["completion_tokens"], 1000000,
              500000, 3000000, 7)
     assert u["cost_micros"] == c
-    assert usage(db, uid)[0][6] == c
+    assert settled(db, uid)[0][6] == c
     check_ledger(db)
 
 
-def test_max_tokens_clamped_to_what_the_balance_pays(tollgate, db, fake):
+@pytest.mark.parametrize("strict", [False, True])
+def test_max_tokens_clamped_to_what_the_balance_pays(tollgate, db, fake,
+                                                     strict):
     set_price(db, "fake:m", 1000000, 2000000)
-    t = tollgate(env=router_env(catalog(fake)))
+    env = router_env(catalog(fake))
+    if strict:
+        env.update(STRICT)
+    t = tollgate(env=env)
     key, uid, _ = seed_key(db)
     text = "w " * 20
     b = bound(len(text), 1)
@@ -151,7 +165,7 @@ def test_upstream_error_before_output_is_void(billed, db, fake):
         "model": "fake:m", "messages": [user("x")]})
     assert r.status_code == 502
     rec = settled(db, uid)[0]
-    assert balances(db, uid) == (10 ** 7, 0, 10 ** 7, 0)
+    assert unleased_balances(db, uid) == (10 ** 7, 0, 10 ** 7, 0)
     assert rec[1:3] == ("upstream_error", "void") and rec[6] == 0
     check_ledger(db)
 
@@ -163,11 +177,11 @@ def test_usage_beyond_the_hold_is_a_loss(billed, db, fake):
     r = t.post("/v1/chat/completions", headers=h, json={
         "model": "fake:m", "messages": [user("x")], "max_tokens": 10})
     assert r.status_code == 200, r.text
-    hold = holds(db, uid)[0]
-    assert r.json()["usage"]["cost_micros"] == hold[2] == hold[3]
-    rec = usage(db, uid)[0]
+    hold = hold_of(bound(1, 1), 10, 1000000, 3000000, 7)
+    assert r.json()["usage"]["cost_micros"] == hold
+    rec = settled(db, uid)[0]
     full = cost(5000000, 0, 5000000, 1000000, 500000, 3000000, 7)
-    assert rec[6] == hold[2] and rec[7] == full - hold[2]
+    assert rec[6] == hold and rec[7] == full - hold
     assert "usage beyond the hold" in t.log()
     assert "tollgate_credits_losses_total 1" in t.get("/metrics").text
     check_ledger(db)
@@ -196,6 +210,8 @@ def test_price_change_mid_call_charges_the_old_price(billed, db, fake):
     old = cost(u["prompt_tokens"], 0, u["completion_tokens"], 1000000,
                500000, 3000000, 7)
     assert u["cost_micros"] == old
+    # The documented rule: from 1 s after a price change, every call.
+    time.sleep(1.0)
     r = t.post("/v1/chat/completions", headers=h, json={
         "model": "fake:m", "messages": [user("x y")]})
     u2 = r.json()["usage"]
@@ -216,9 +232,9 @@ def test_client_disconnect_mid_stream_charges_what_was_streamed(
     got = "".join(c["choices"][0]["delta"].get("content") or ""
                   for c in s.json_events() if c.get("choices"))
     rec = settled(db, uid)[0]
-    hold = holds(db, uid)[0]
+    hold = hold_of(bound(2, 1), 100, 1000000, 3000000, 7)
     assert rec[1] == "client_gone" and rec[2] == "estimate"
-    assert rec[6] > 0 and rec[6] <= hold[2]
+    assert rec[6] > 0 and rec[6] <= hold
     # At least the bytes the client got, never more than the output cap.
     assert len(got.encode()) <= rec[5] <= 100
     assert rec[3] == bound(2, 1)
@@ -246,17 +262,22 @@ def test_embeddings_are_charged(billed, db):
     u = r.json()["usage"]
     assert u["cost_micros"] == cost(u["prompt_tokens"], 0, 0, 3000000,
                                     3000000, 0) == 9
-    assert usage(db, uid)[0][6] == 9
+    assert settled(db, uid)[0][6] == 9
     check_ledger(db)
 
 
+@pytest.mark.parametrize("strict", [False, True])
 def test_200_concurrent_calls_two_processes_exactly_k_succeed(
-        tollgate, db, fake):
+        tollgate, db, fake, strict):
     # No input price and echo answering exactly max_tokens words: every
-    # call costs exactly its hold, 10 * 1 + 100 = 110 micros.
+    # call costs exactly its hold, 10 * 1 + 100 = 110 micros. On leases,
+    # credit parked in the other workers' leases is asked back before a
+    # call is refused or clamped: still exactly k calls, each at 110.
     set_price(db, "echo:echo-1", 0, 1000000, fee=100)
     k, calls = 37, 200
     env = router_env(catalog(fake))
+    if strict:
+        env.update(STRICT)
     a = tollgate(env=env, workers=2)
     b = tollgate(env=env, workers=2)
     key, uid, _ = seed_key(db)
@@ -288,9 +309,9 @@ def test_200_concurrent_calls_two_processes_exactly_k_succeed(
     assert all(r.json()["usage"]["cost_micros"] == 110 for r in rs
                if r.status_code == 200)
     assert min(low) >= 0
-    assert balances(db, uid) == (0, 0, 0, 0)
-    recs = usage(db, uid)
+    recs = settled(db, uid, k)
     assert len(recs) == k and all(r[6] == 110 for r in recs)
+    assert unleased_balances(db, uid) == (0, 0, 0, 0)
     check_ledger(db)
 
 
@@ -298,7 +319,7 @@ def test_kill9_with_streams_in_flight_then_the_sweeper_settles(
         tollgate, db, fake):
     set_price(db, "fake:m", 1000000, 3000000)
     env = router_env(catalog(fake, timeouts={"idle_ms": 20000}),
-                     TOLLGATE_HOLD_TTL_SECONDS="3")
+                     TOLLGATE_HOLD_TTL_SECONDS="3", **STRICT)
     t = tollgate(env=env, workers=2)
     key, uid, _ = seed_key(db)
     grant(db, uid, 10 ** 7)

@@ -7,6 +7,7 @@ without going through the admin API."""
 
 import os
 import subprocess
+import time
 import uuid
 
 from lib.server import ROOT
@@ -43,6 +44,30 @@ def balances(db, user):
                     "available_micros, debt_micros FROM ledger_user_balances "
                     "WHERE user_id = %s", user)
     return tuple(rows[0])
+
+
+def leased(db, user):
+    """What the user's open balance leases park (micros)."""
+    return db.query("SELECT coalesce(sum(amount), 0) FROM credit_leases "
+                    "WHERE user_id = %s AND status = 'open'", user)[0][0]
+
+
+def unleased_balances(db, user):
+    """balances() as they are without the open leases, which park credit
+    for calls to come: (balance, reserved by holds, available + leased,
+    debt). A whole lease is money the user still has."""
+    b, r, a, d = balances(db, user)
+    x = leased(db, user)
+    return (b, r - x, a + x, d)
+
+
+def settled(db, user, n=1, timeout=10):
+    """Waits for n usage records: settlement is written after the answer
+    (within a flush); returns usage(db, user)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(usage(db, user)) < n:
+        time.sleep(0.02)
+    return usage(db, user)
 
 
 def ledger_problems(db):
