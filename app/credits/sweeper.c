@@ -1,7 +1,9 @@
 /*
  * The sweeper: settles holds whose call never settled (its process was
  * killed, or a settle failed for good), once they are past their expiry
- * (TOLLGATE_HOLD_TTL_SECONDS, longer than any call may run).
+ * (TOLLGATE_HOLD_TTL_SECONDS, longer than any call may run), and gives
+ * back the balance leases their process stopped renewing (past
+ * TOLLGATE_LEASE_TTL_SECONDS): credits_sweep().
  *
  * It runs in worker 1 of every tollgate process, on a Kore timer, one
  * statement per tick and never two at once: credits_expire_holds() takes
@@ -22,7 +24,8 @@ static void	sweeper_done(struct credits_job *, void *);
 static int	sweeper_busy;
 
 static const char	sql_expire[] =
-	"SELECT expired, charged, pending FROM credits_expire_holds($1::int)";
+	"SELECT expired, charged, pending, leases_expired, leases_returned, "
+	"leases_open FROM credits_sweep($1::int)";
 
 void
 credits_sweeper_start(void)
@@ -55,7 +58,7 @@ sweeper_tick(void *arg, u_int64_t now)
 static void
 sweeper_done(struct credits_job *job, void *arg)
 {
-	long long	n, charged;
+	long long	n, charged, leases;
 
 	(void)arg;
 	sweeper_busy = 0;
@@ -69,6 +72,11 @@ sweeper_done(struct credits_job *job, void *arg)
 	n = credits_job_int(job, 0, 0);
 	charged = credits_job_int(job, 0, 1);
 	tg_metrics_set(credits_metric_holds_open, credits_job_int(job, 0, 2));
+	tg_metrics_set(credits_metric_leases_open, credits_job_int(job, 0, 5));
+	if ((leases = credits_job_int(job, 0, 3)) > 0)
+		kore_log(LOG_NOTICE, "credits: %lld lease%s of stopped "
+		    "processes expired, %lld micros back to their accounts",
+		    leases, leases == 1 ? "" : "s", credits_job_int(job, 0, 4));
 	if (n == 0)
 		return;
 
