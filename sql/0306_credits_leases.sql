@@ -218,6 +218,23 @@ BEGIN
 END;
 $$;
 
+-- A user who stops being active (account closed; suspended) has every
+-- lease recalled at once, as a debit would.
+CREATE FUNCTION credits_user_status_recall() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM 1 FROM ledger_accounts a WHERE a.user_id = NEW.id AND
+	    a.kind = 'user' FOR UPDATE;
+	PERFORM credits_recall_leases(NEW.id);
+	RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER users_recall_leases AFTER UPDATE OF status ON users
+    FOR EACH ROW WHEN (NEW.status IS DISTINCT FROM OLD.status AND
+    NEW.status <> 'active')
+    EXECUTE FUNCTION credits_user_status_recall();
+
 --
 -- credits_flush: one batch of one worker.
 --
@@ -465,20 +482,18 @@ END;
 $$;
 
 --
--- credits_reserve with a lease: the per-call reservation of a worker that
--- also holds a lease for this account first gives back p_release of it
--- (what the worker does not use), so its own parked credit never causes
--- a refusal. When the call would be refused or clamped while other open
--- leases park credit, and p_final is false, nothing is reserved: the
--- result is 'recall', leased says what they park, and their workers are
--- asked for it back (recall + NOTIFY); the caller tries again shortly,
--- the last time with p_final (then it is refused or clamped as before).
+-- credits_reserve beside leases (a worker gives back its own lease's free
+-- credit before it takes this path). When the call would be refused or
+-- clamped while open leases park credit, and p_final is false, nothing is
+-- reserved: the result is 'recall', leased says what they park, and their
+-- workers are asked for it back (recall + NOTIFY); the caller tries again
+-- shortly, the last time with p_final (then it is refused or clamped as
+-- before).
 --
 CREATE FUNCTION credits_reserve(p_hold uuid, p_user uuid, p_key uuid,
     p_request_id text, p_endpoint text, p_targets text[], p_caps bigint[],
     p_prompt_bound bigint, p_max_tokens bigint, p_min_tokens bigint,
-    p_choices integer, p_ttl_seconds integer, p_lease uuid,
-    p_release bigint, p_final boolean)
+    p_choices integer, p_ttl_seconds integer, p_final boolean)
 RETURNS TABLE (result text, max_tokens bigint, amount bigint,
     target integer, model text, price_id bigint, input_price bigint,
     cached_input_price bigint, output_price bigint, request_fee bigint,
@@ -509,7 +524,6 @@ DECLARE
 	v_h		numeric;
 	v_amount	numeric;
 	v_result	text;
-	v_given		bigint;
 	v_leased	bigint;
 BEGIN
 	v_n := cardinality(p_targets);
@@ -517,7 +531,7 @@ BEGIN
 	    cardinality(p_caps) IS DISTINCT FROM v_n OR
 	    p_prompt_bound < 0 OR p_min_tokens < 0 OR p_max_tokens < 0 OR
 	    p_max_tokens IS NULL OR p_ttl_seconds < 1 OR
-	    p_choices NOT BETWEEN 1 AND 128 OR coalesce(p_release, 0) < 0 OR
+	    p_choices NOT BETWEEN 1 AND 128 OR
 	    EXISTS (SELECT 1 FROM unnest(p_caps) c WHERE c IS NULL OR c < 0) THEN
 		RAISE EXCEPTION 'credits_reserve: bad arguments'
 		    USING ERRCODE = 'invalid_parameter_value';
@@ -531,18 +545,6 @@ BEGIN
 	    FOR UPDATE;
 	SELECT balance INTO v_debt FROM ledger_accounts
 	    WHERE id = v_ids.debt_id;
-
-	IF p_lease IS NOT NULL AND coalesce(p_release, 0) > 0 THEN
-		WITH g AS (SELECT l.id, least(l.amount, p_release) AS given
-		    FROM credit_leases l WHERE l.id = p_lease AND
-		    l.user_id = p_user AND l.status = 'open' FOR UPDATE)
-		UPDATE credit_leases l SET amount = l.amount - g.given FROM g
-		    WHERE l.id = g.id RETURNING g.given INTO v_given;
-		IF coalesce(v_given, 0) > 0 THEN
-			UPDATE ledger_accounts SET reserved = reserved - v_given
-			    WHERE id = v_acct.id RETURNING * INTO v_acct;
-		END IF;
-	END IF;
 	v_avail := v_acct.balance - v_acct.reserved;
 
 	IF EXISTS (SELECT 1 FROM credit_hold_cancels c WHERE c.id = p_hold) THEN
@@ -705,7 +707,7 @@ LANGUAGE sql AS $$
 	    r.request_fee, r.available, r.key_available, r.debt, r.expires_at
 	FROM credits_reserve(p_hold, p_user, p_key, p_request_id, p_endpoint,
 	    p_targets, p_caps, p_prompt_bound, p_max_tokens, p_min_tokens,
-	    p_choices, p_ttl_seconds, NULL::uuid, 0::bigint, true) r;
+	    p_choices, p_ttl_seconds, true) r;
 $$;
 
 --

@@ -56,6 +56,8 @@
 #define FLUSH_BACKOFF_MS	500
 #define RECALL_PAUSE_MS		5000	/* no new lease after a recall */
 #define PRICES_MAX		4096
+#define WAIT_MAX_MS		1000	/* a call waits this long for a lease */
+#define GROW_PAUSE_MS		1000	/* after a top-up fell short */
 
 struct credits_lease {
 	TAILQ_ENTRY(credits_lease)	 list;
@@ -70,6 +72,8 @@ struct credits_lease {
 	u_int64_t			 expires;	/* kore_time_ms() */
 	u_int64_t			 renewed;
 	u_int64_t			 no_new_until;
+	u_int64_t			 no_grow_until;	/* the last top-up fell short */
+	int64_t				 asked;		/* want of the flush */
 	u_int32_t			 gen;
 	int				 listed;	/* in the flush */
 	int64_t				 need;
@@ -90,6 +94,7 @@ static void	lease_wake(struct credits_lease *);
 static void	lease_gc(struct credits_lease *);
 static int	lease_attention(struct credits_lease *, u_int64_t);
 static void	lease_spend(struct credits_lease *, int64_t, u_int64_t);
+static int	lease_excess(struct credits_lease *);
 static void	flush_start(void);
 static void	flush_done(struct credits_job *, void *);
 static void	flush_answer(struct credits_job *, u_int64_t);
@@ -250,46 +255,34 @@ credits_lease_take(struct http_request *req, struct credits_lease_use *u,
 		l->s.inflight += amount;
 		u->lease = l;
 		u->amount = amount;
-		if (credits_lease_grow_wanted(&l->s))
+		if (now >= l->no_grow_until && credits_lease_grow_wanted(&l->s))
 			flush_start();
 		return (CREDITS_LEASE_TAKEN);
 	}
 
-	/* Wait for one flush (the lease's first, or a top-up), once. */
-	if (u->waited || l->phase == LEASE_GONE || l->s.retiring)
+	/*
+	 * It does not fit: wait for a flush that tops the lease up (or
+	 * opens it); if that falls short, for one that gives back what is
+	 * free, so that the per-call path sees all of the account's credit.
+	 */
+	if (l->phase == LEASE_GONE || u->waited >= 2)
 		return (CREDITS_LEASE_NONE);
-	u->waited = 1;
+	if (u->waited == 0 && !l->s.retiring && l->no_grow_until <= now) {
+		if (amount > l->need)
+			l->need = amount;
+	} else {
+		if (l->phase != LEASE_OPEN || credits_lease_free(&l->s) == 0)
+			return (CREDITS_LEASE_NONE);
+		l->s.giveback = 1;
+		u->waited = 1;
+	}
+	u->waited++;
 	u->waiting = l;
 	u->req = req;
-	if (amount > l->need)
-		l->need = amount;
 	TAILQ_INSERT_TAIL(&l->waiters, u, list);
 	http_request_sleep(req);
 	flush_start();
 	return (CREDITS_LEASE_WAIT);
-}
-
-/*
- * The per-call path of a call of user/key: the open lease whose free
- * credit the reservation gives back first (so credit this worker parks
- * never refuses it), and that amount; NULL: none.
- */
-const char *
-credits_lease_release(const char *user, const char *key, int64_t *release)
-{
-	struct credits_lease	*l;
-	int64_t			 avail;
-
-	*release = 0;
-	if ((l = lease_find(user, key)) == NULL || l->phase != LEASE_OPEN)
-		return (NULL);
-	if ((avail = credits_lease_free(&l->s)) <= 0)
-		return (NULL);
-
-	/* Counted as given back from now: parked stays a lower bound. */
-	l->s.parked -= avail;
-	*release = avail;
-	return (l->id);
 }
 
 /* The call ended while it waited for a lease. */
@@ -396,6 +389,9 @@ lease_tick(void *arg, u_int64_t now)
 	need = nqueued > 0 || batch != NULL;
 	for (l = TAILQ_FIRST(&leases); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, list);
+		/* A slow flush: calls waiting on it take the per-call path. */
+		if (flushing && now - flush_sent > WAIT_MAX_MS)
+			lease_wake(l);
 		if (lease_attention(l, now))
 			need = 1;
 		lease_gc(l);
@@ -410,10 +406,12 @@ lease_find(const char *user, const char *key)
 	struct credits_lease	*l;
 
 	TAILQ_FOREACH(l, &leases, list) {
-		if (l->phase == LEASE_GONE || l->gen != prices_gen ||
-		    strcmp(l->user_id, user) || strcmp(l->key_id, key))
+		if (l->gen != prices_gen || strcmp(l->user_id, user) ||
+		    strcmp(l->key_id, key))
 			continue;
-		if (l->s.retiring && l->no_new_until <= kore_time_ms())
+		/* Gone or retiring: found only while it pauses new leases. */
+		if ((l->phase == LEASE_GONE || l->s.retiring) &&
+		    l->no_new_until <= kore_time_ms())
 			continue;
 		return (l);
 	}
@@ -470,7 +468,7 @@ lease_gc(struct credits_lease *l)
 {
 	if (l->phase != LEASE_GONE || l->listed || l->s.inflight != 0 ||
 	    l->s.queued != 0 || l->s.batch != 0 ||
-	    !TAILQ_EMPTY(&l->waiters))
+	    !TAILQ_EMPTY(&l->waiters) || l->no_new_until > kore_time_ms())
 		return;
 	TAILQ_REMOVE(&leases, l, list);
 	kore_free(l);
@@ -486,17 +484,26 @@ lease_attention(struct credits_lease *l, u_int64_t now)
 		return (0);
 	if (l->gen != prices_gen)
 		l->s.retiring = 1;
-	if (l->phase == LEASE_ASKED || l->s.retiring || l->s.queued > 0 ||
+	if (l->phase == LEASE_ASKED || l->s.queued > 0 || l->s.giveback ||
 	    !TAILQ_EMPTY(&l->waiters))
-		return (1);
-
-	l->s.idle_ms = (int64_t)(now - l->last_call);
-	if (l->s.idle_ms >= CREDITS_LEASE_IDLE_MS)
 		return (1);
 	renew = (u_int64_t)credits_conf.lease_ttl * 1000 / 3;
 	if (now - l->renewed >= renew)
 		return (1);
-	return (credits_lease_grow_wanted(&l->s));
+
+	/* Retiring or idle: once, to give back what nothing needs. */
+	l->s.idle_ms = (int64_t)(now - l->last_call);
+	if (l->s.retiring || l->s.idle_ms >= CREDITS_LEASE_IDLE_MS)
+		return (lease_excess(l));
+	return (now >= l->no_grow_until && credits_lease_grow_wanted(&l->s));
+}
+
+/* The lease parks more than its running and queued calls need. */
+static int
+lease_excess(struct credits_lease *l)
+{
+	return (l->s.parked - l->s.batch > l->s.inflight + l->s.queued ||
+	    (l->s.inflight == 0 && l->s.queued == 0 && l->s.batch == 0));
 }
 
 /* Spend in a sliding window of CREDITS_LEASE_HORIZON_MS (sizing). */
@@ -590,6 +597,7 @@ flush_leases(struct kore_buf *buf, u_int64_t now)
 			l->s.parked = want + l->s.batch;
 
 		l->listed = 1;
+		l->asked = want;
 		kore_buf_appendf(buf, "%s{\"id\":\"%s\",\"user_id\":\"%s\","
 		    "\"key\":", n++ > 0 ? "," : "", l->id, l->user_id);
 		if (l->key_id[0] != '\0')
@@ -675,10 +683,13 @@ flush_answer(struct credits_job *job, u_int64_t now)
 		recall = credits_job_value(job, i, 4);
 		l->listed = 0;
 		l->s.batch = 0;
+		l->s.giveback = 0;
 		if (!strcmp(status, "open") && job_bigint(job, i, 2, &amount) &&
 		    job_bigint(job, i, 3, &ttl_ms) && amount >= 0 && ttl_ms > 0) {
 			l->phase = LEASE_OPEN;
 			l->s.parked = amount;
+			if (amount < l->asked)
+				l->no_grow_until = now + GROW_PAUSE_MS;
 			l->expires = flush_sent + (u_int64_t)ttl_ms;
 			l->renewed = now;
 			if (recall != NULL && !strcmp(recall, "t")) {
@@ -687,8 +698,10 @@ flush_answer(struct credits_job *job, u_int64_t now)
 			}
 			continue;
 		}
+		/* No new lease for this account here for a while. */
 		l->phase = LEASE_GONE;
 		l->s.parked = 0;
+		l->no_new_until = now + GROW_PAUSE_MS;
 	}
 
 	/* Charges of leases the answer did not list are applied too. */

@@ -25,7 +25,7 @@ struct credits_lease_use {
 	int64_t				 amount;
 	struct credits_lease		*waiting; /* asleep on this lease */
 	struct http_request		*req;
-	int				 waited;
+	int				 waited;	/* flushes waited for */
 	TAILQ_ENTRY(credits_lease_use)	 list;
 };
 
@@ -56,7 +56,6 @@ void	credits_lease_notice(const char *);
 int	credits_prices_get(const char *, struct credits_price *, int64_t *);
 int	credits_lease_take(struct http_request *, struct credits_lease_use *,
 	    const char *, const char *, int64_t);
-const char *credits_lease_release(const char *, const char *, int64_t *);
 void	credits_lease_cancel(struct credits_lease_use *);
 void	credits_lease_charge(struct credits_lease_use *,
 	    const struct credits_settlement *);

@@ -53,7 +53,8 @@ credits_lease_want(const struct credits_lease_state *s, int64_t need)
 	int64_t	committed, after, target;
 
 	committed = plan_add(s->inflight, s->queued);
-	if (s->retiring || (s->idle_ms >= CREDITS_LEASE_IDLE_MS && need == 0))
+	if (s->retiring || s->giveback ||
+	    (s->idle_ms >= CREDITS_LEASE_IDLE_MS && need == 0))
 		return (committed);
 
 	after = s->parked - s->batch;

@@ -42,6 +42,7 @@ struct credits_lease_state {
 	int64_t		window_ms;	/* ... of this many milliseconds */
 	int64_t		idle_ms;	/* since the last call started */
 	int		retiring;	/* no new calls (price change, recall) */
+	int		giveback;	/* give back what is free, once */
 };
 
 int64_t	credits_lease_free(const struct credits_lease_state *);

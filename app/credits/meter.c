@@ -120,8 +120,8 @@ static const char	sql_reserve[] =
 	"input_price, cached_input_price, output_price, request_fee, "
 	"available, key_available, debt, leased FROM credits_reserve("
 	"$1::uuid, $2::uuid, $3::uuid, $4, $5, $6::text[], $7::bigint[], "
-	"$8::bigint, $9::bigint, $10::bigint, $11::int, $12::int, $13::uuid, "
-	"$14::bigint, $15::boolean)";
+	"$8::bigint, $9::bigint, $10::bigint, $11::int, $12::int, "
+	"$13::boolean)";
 
 static const char	sql_settle[] =
 	"SELECT result, charged, loss, hold_status FROM credits_settle("
@@ -245,12 +245,9 @@ static void
 meter_start_reserve(struct http_request *req, struct router_call *call,
     struct meter_call *mc)
 {
-	struct tg_ctx	*ctx = tg_ctx(req);
 	struct kore_buf	 targets, caps;
-	const char	*params[15], *ids[ROUTER_CHAIN_MAX], *lease;
+	const char	*params[13], *ids[ROUTER_CHAIN_MAX];
 	char		 bound[24], max[24], minimum[8], n[8], ttl[16];
-	char		 release[24];
-	int64_t		 give;
 	int		 i;
 
 	if (mc->hold_id[0] == '\0')
@@ -276,11 +273,6 @@ meter_start_reserve(struct http_request *req, struct router_call *call,
 	(void)snprintf(n, sizeof(n), "%d", mc->choices);
 	(void)snprintf(ttl, sizeof(ttl), "%d", credits_conf.hold_ttl);
 
-	/* What this worker parks for the account is given back first. */
-	lease = credits_lease_release(call->user_id,
-	    ctx->who.spend_limit_micros >= 0 ? call->key_id : "", &give);
-	(void)snprintf(release, sizeof(release), "%lld", (long long)give);
-
 	params[0] = mc->hold_id;
 	params[1] = call->user_id;
 	params[2] = call->key_id[0] != '\0' ? call->key_id : NULL;
@@ -293,13 +285,11 @@ meter_start_reserve(struct http_request *req, struct router_call *call,
 	params[9] = minimum;
 	params[10] = n;
 	params[11] = ttl;
-	params[12] = lease;
-	params[13] = release;
-	params[14] = credits_conf.strict || mc->tries >= METER_RECALL_TRIES ?
+	params[12] = credits_conf.strict || mc->tries >= METER_RECALL_TRIES ?
 	    "true" : "false";
 
 	/* Idempotent on the hold id: safe to resend on a lost connection. */
-	tg_db_start(&mc->db, req, TG_DB_RETRY, sql_reserve, 15, params);
+	tg_db_start(&mc->db, req, TG_DB_RETRY, sql_reserve, 13, params);
 
 	kore_buf_cleanup(&targets);
 	kore_buf_cleanup(&caps);

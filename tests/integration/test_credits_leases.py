@@ -145,6 +145,19 @@ def test_a_debit_takes_leased_credit_back_first(tollgate, db, fake):
     check_ledger(db)
 
 
+def test_closing_the_account_recalls_its_leases(leased_server, db):
+    t, h, uid, _ = leased_server
+    assert chat(t, h).status_code == 200
+    settled(db, uid, 1)
+    assert leased(db, uid) > 0
+    db.query("UPDATE users SET status = 'deleted', deleted_at = now() "
+             "WHERE id = %s", uid)
+    assert leased(db, uid) == 0
+    assert [lease[1] for lease in leases(db, uid)] == ["recalled"]
+    assert balances(db, uid)[1] == 0
+    check_ledger(db)
+
+
 def test_key_spend_limit_binds_on_leases(tollgate, db, fake):
     # No input price and echo answering exactly max_tokens words: every
     # call costs exactly its reservation, 10 * 1 + 1000 = 1010 micros.
