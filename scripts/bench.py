@@ -364,6 +364,9 @@ def wrk(url, lua, connections, duration):
     total = re.search(r"(\d+) requests in", out)
     if rps is None or total is None:
         raise LoadError("wrk: %s" % (r.stderr.strip() or out.strip())[-200:])
+    if int(total.group(1)) == 0:
+        # wrk prints zero latencies then: no answer came within the load.
+        raise LoadError("no request completed in %ds" % duration)
 
     def pct(p):
         m = re.search(r"^\s+%s%%\s+([0-9.]+)(us|ms|s)" % p, out, re.M)
