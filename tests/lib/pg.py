@@ -57,7 +57,14 @@ class Database:
 
 
 class PgCluster:
-    def __init__(self):
+    """durable=False (the tests): fsync, synchronous_commit and
+    full_page_writes off, for speed; durable=True keeps PostgreSQL's
+    defaults (the bench). settings: more -c name=value pairs for the
+    server (a dict)."""
+
+    def __init__(self, durable=False, settings=None):
+        self.durable = durable
+        self.settings = dict(settings or {})
         self.bindir = _bindir()
         self.root = os.geteuid() == 0
         self.dir = tempfile.mkdtemp(prefix="tg-pg-")
@@ -83,14 +90,25 @@ class PgCluster:
                               stderr=subprocess.PIPE if quiet else None)
 
     def start(self):
+        opts = "-k %s -c listen_addresses= -c max_connections=400" % self.sock
+        if not self.durable:
+            opts += (" -c fsync=off -c synchronous_commit=off"
+                     " -c full_page_writes=off")
+        for name, value in self.settings.items():
+            opts += " -c %s=%s" % (name, value)
         # setsid: the server must not share the test's process group.
         self._run(["setsid", os.path.join(self.bindir, "pg_ctl"), "-D",
-                   self.data, "-l", self.log, "-w", "-t", "30", "-o",
-                   "-k %s -c listen_addresses= -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=400" % self.sock, "start"],
-                  quiet=True)
+                   self.data, "-l", self.log, "-w", "-t", "30", "-o", opts,
+                   "start"], quiet=True)
         self.running = True
+
+    def postmaster_pid(self):
+        """The server's main process (from postmaster.pid), or None."""
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline())
+        except (OSError, ValueError):
+            return None
 
     def stop(self, mode="fast"):
         if self.running:
