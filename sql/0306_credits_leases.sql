@@ -264,6 +264,8 @@ DECLARE
 	v_ids		uuid[];
 	v_paid_user	uuid[];
 	v_paid		bigint[];
+	v_usage		bigint;
+	v_loss		bigint;
 	v_l		credits_flush_lease;
 BEGIN
 	IF p_ttl_seconds IS NULL OR p_ttl_seconds < 1 THEN
@@ -303,7 +305,9 @@ BEGIN
 	r AS (SELECT l.id, least(l.amount, s.cost) AS paid FROM credit_leases l
 	    JOIN s ON s.id = l.id WHERE l.status = 'open'),
 	u AS (UPDATE credit_leases l SET amount = l.amount - r.paid,
-	    charged = l.charged + r.paid FROM r WHERE l.id = r.id
+	    charged = l.charged + r.paid, renewed_at = now(),
+	    expires_at = now() + p_ttl_seconds * interval '1 second'
+	    FROM r WHERE l.id = r.id
 	    RETURNING l.user_id, r.paid)
 	SELECT coalesce(array_agg(u.user_id), '{}'),
 	    coalesce(array_agg(u.paid), '{}') INTO v_paid_user, v_paid FROM u;
@@ -342,14 +346,25 @@ BEGIN
 	    u.calls || CASE WHEN u.calls = 1 THEN ' call' ELSE ' calls' END
 	FROM unnest(v_users) u;
 
+	--
+	-- Each transaction's entries sum to zero by construction: -(released
+	-- + taken) - owed + (charged + loss) - loss = 0, as owed is charged -
+	-- released - taken. So the per-entry check at commit
+	-- (ledger_entries_balanced) is told to skip this transaction's
+	-- entries, which are all written here; ledger_check() still sums
+	-- every transaction.
+	--
+	PERFORM set_config('tollgate.ledger_balanced', 'flush', true);
+	v_usage := ledger_system_account('usage');
+	v_loss := ledger_system_account('loss');
 	INSERT INTO ledger_entries (txn_id, account_id, amount, balance_after)
 	SELECT e.txn, e.account, e.amount, e.after
 	FROM unnest(v_users) u, LATERAL (VALUES
 	    (u.txn, u.account, -(u.released + u.taken),
 		u.balance - u.released - u.taken),
 	    (u.txn, u.debt_account, -u.owed, u.debt_balance - u.owed),
-	    (u.txn, ledger_system_account('usage'), u.charged + u.loss, NULL),
-	    (u.txn, ledger_system_account('loss'), -u.loss, NULL))
+	    (u.txn, v_usage, u.charged + u.loss, NULL),
+	    (u.txn, v_loss, -u.loss, NULL))
 	    AS e(txn, account, amount, after)
 	WHERE e.amount <> 0;
 
@@ -382,10 +397,43 @@ BEGIN
 	    WHERE c.key IS NOT NULL GROUP BY c.key HAVING sum(c.cost) > 0) s
 	WHERE k.id = s.key;
 
-	FOREACH v_l IN ARRAY v_leases LOOP
+	-- Leases the worker keeps as they are (renewed by their charges
+	-- above, or recently): their state, with no write.
+	RETURN QUERY SELECT l.id, l.status, l.amount, CASE
+	    WHEN l.status = 'open' THEN greatest(0, (extract(epoch FROM
+	    l.expires_at - now()) * 1000)::bigint) ELSE 0 END, l.recall
+	    FROM unnest(v_leases) w JOIN credit_leases l ON l.id = w.id
+	    WHERE l.status <> 'open' OR (w.want = l.amount AND
+	    l.renewed_at > now() - p_ttl_seconds * interval '1 second' / 3);
+
+	FOR v_l IN SELECT w.* FROM unnest(v_leases) w
+	    LEFT JOIN credit_leases l ON l.id = w.id
+	    WHERE l.id IS NULL OR (l.status = 'open' AND (w.want <> l.amount OR
+	    l.renewed_at <= now() - p_ttl_seconds * interval '1 second' / 3))
+	LOOP
 		RETURN QUERY SELECT * FROM credits_lease_adjust(v_l,
 		    p_ttl_seconds);
 	END LOOP;
+END;
+$$;
+
+-- The per-entry balance check, except for entries a flush wrote (their
+-- transactions balance by construction, see credits_flush).
+CREATE OR REPLACE FUNCTION ledger_check_balanced() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+	v_sum	numeric;
+BEGIN
+	IF current_setting('tollgate.ledger_balanced', true) = 'flush' THEN
+		RETURN NULL;
+	END IF;
+	SELECT sum(amount) INTO v_sum FROM ledger_entries
+	    WHERE txn_id = NEW.txn_id;
+	IF v_sum <> 0 THEN
+		RAISE EXCEPTION 'ledger transaction % does not balance (%)',
+		    NEW.txn_id, v_sum USING ERRCODE = 'check_violation';
+	END IF;
+	RETURN NULL;
 END;
 $$;
 
