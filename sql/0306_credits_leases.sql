@@ -1028,8 +1028,8 @@ LANGUAGE sql STABLE AS $$
 	LEFT JOIN (SELECT ledger_txn_id, sum(cost_micros) AS cost
 	    FROM usage_records WHERE ledger_txn_id IS NOT NULL
 	    GROUP BY ledger_txn_id) s ON s.ledger_txn_id = t.id
-	WHERE t.kind = 'usage' AND (s.ledger_txn_id IS NULL OR
-	    -t.amount <> s.cost)
+	WHERE t.kind = 'usage' AND t.idempotency_key LIKE 'usage:%' AND
+	    (s.ledger_txn_id IS NULL OR -t.amount <> s.cost)
 	UNION ALL
 	SELECT format('ledger entry %s: no transaction %s or account %s',
 	    e.id, e.txn_id, e.account_id)

@@ -252,12 +252,13 @@ def test_kill9_loses_at_most_the_last_flush_never_charges_twice(
                 return
             if r.status_code == 200:
                 with lock:
-                    answered[r.headers["x-request-id"]] = int(
-                        r.headers["x-tollgate-cost-micros"])
+                    answered[r.headers["x-request-id"]] = (int(
+                        r.headers["x-tollgate-cost-micros"]), time.time())
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
         futs = [ex.submit(hammer) for _ in range(8)]
         assert wait_for(lambda: len(answered) >= 300, 30)
+        killed = time.time()
         t.kill9()
         stop.set()
         for f in futs:
@@ -274,12 +275,15 @@ def test_kill9_loses_at_most_the_last_flush_never_charges_twice(
     ids = [r[0] for r in recs]
     assert len(ids) == len(set(ids))             # never twice
     assert set(ids) <= set(answered)             # nothing invented
-    assert all(answered[r[0]] == r[1] for r in recs)
-    lost = len(answered) - len(recs)
-    # What a crash may lose: the calls of the last flush window.
-    print("kill -9: %d calls answered, %d recorded, %d lost" %
-          (len(answered), len(recs), lost))
-    assert lost <= 64, lost
+    assert all(answered[r[0]][0] == r[1] for r in recs)
+    # What a crash may lose: calls answered in the last flush window,
+    # a few milliseconds on a quiet machine; never older ones.
+    lost = [killed - answered[i][1] for i in set(answered) - set(ids)]
+    print("kill -9: %d calls answered, %d recorded, %d lost, answered at "
+          "most %.0f ms before the kill" % (len(answered), len(recs),
+                                            len(lost),
+                                            max(lost or [0]) * 1000))
+    assert max(lost or [0]) < 1.0, sorted(lost)[-5:]
     spent = sum(r[1] for r in recs)
     assert balances(db, uid) == (10 ** 8 - spent, 0, 10 ** 8 - spent, 0)
     assert t2.alive()
