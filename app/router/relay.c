@@ -448,9 +448,16 @@ relay_attempt(struct http_request *req)
 		return (HTTP_STATE_CONTINUE);
 	}
 
+	/*
+	 * Not RETRY: a fast upstream on a kept-alive connection may have
+	 * answered inside tg_curl_run(), waking this request while it
+	 * ran; asleep or not, relay_wait() decides. A RETRY would leave
+	 * a woken request unseen until Kore's loop next wakes up (the
+	 * next timer, up to 100 ms later).
+	 */
 	relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms);
 	req->fsm_state = R_WAIT;
-	return (HTTP_STATE_RETRY);
+	return (HTTP_STATE_CONTINUE);
 }
 
 /*
