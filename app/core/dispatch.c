@@ -27,6 +27,9 @@
 
 #define ROUTES_MAX	128
 
+/* Random bytes drawn at once for request ids: one getrandom() per 340. */
+#define ID_POOL_SIZE	4080
+
 
 int	(*tg_session_authenticate)(struct http_request *,
 	    struct tg_principal *) = NULL;
@@ -36,11 +39,16 @@ static const struct tg_route	*routes[ROUTES_MAX];
 static int			 route_metric[ROUTES_MAX];
 static int			 nroutes;
 
+/* This worker's; empty at fork, so no two workers share bytes. */
+static unsigned char		 id_pool[ID_POOL_SIZE];
+static size_t			 id_pool_off = ID_POOL_SIZE;
+
 static int	dispatch_begin(struct http_request *, struct tg_ctx *);
 static int	dispatch_key_auth(struct http_request *, struct tg_ctx *);
 static void	dispatch_end(struct http_request *, struct tg_ctx *);
 static void	dispatch_free(struct http_request *);
 static void	dispatch_request_id(struct http_request *, struct tg_ctx *);
+static void	dispatch_random(unsigned char *, size_t);
 static int	dispatch_match(const char *, const char *, struct tg_ctx *);
 static void	dispatch_params_free(struct tg_ctx *);
 static void	dispatch_allow(int, char *, size_t);
@@ -349,13 +357,33 @@ dispatch_request_id(struct http_request *req, struct tg_ctx *ctx)
 		}
 	}
 
-	randombytes_buf(rnd, sizeof(rnd));
+	dispatch_random(rnd, sizeof(rnd));
 	memcpy(ctx->request_id, "req_", 4);
 	sodium_bin2hex(ctx->request_id + 4, sizeof(ctx->request_id) - 4,
 	    rnd, sizeof(rnd));
 
 out:
 	http_response_header(req, "x-request-id", ctx->request_id);
+}
+
+/*
+ * Request ids need unique, unguessable bytes, not a system call per
+ * request: they come from a pool refilled from the kernel's generator.
+ * Each byte is handed out once.
+ */
+static void
+dispatch_random(unsigned char *out, size_t len)
+{
+	if (len > sizeof(id_pool))
+		fatal("dispatch_random: %zu bytes", len);
+	if (id_pool_off + len > sizeof(id_pool)) {
+		randombytes_buf(id_pool, sizeof(id_pool));
+		id_pool_off = 0;
+	}
+
+	memcpy(out, id_pool + id_pool_off, len);
+	sodium_memzero(id_pool + id_pool_off, len);
+	id_pool_off += len;
 }
 
 /* Literal segments must be equal; "{}" takes one non-empty segment. */
