@@ -18,6 +18,7 @@
 #include <sys/time.h>
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -475,13 +476,20 @@ dispatch_allow(int methods, char *out, size_t len)
  * One line per request. The path is logged without its query string
  * (Kore splits it off), so OAuth codes and states never reach the log;
  * bytes outside printable ASCII are replaced to keep lines whole.
+ *
+ * In the foreground the line is written as kore_log() would write it
+ * ("[wrk N]: access ..."), but formatted once, straight into stdout's
+ * line buffer (one write per line, as before); kore_log() formats the
+ * message and then the line again.
  */
 static void
 dispatch_log(struct http_request *req, struct tg_ctx *ctx, int status)
 {
-	char		 path[256];
-	const char	*route, *src;
+	char		 path[256], line[1024];
+	const char	*route, *src, *user, *key;
+	double		 ms;
 	size_t		 i;
+	int		 n;
 
 	src = req->path != NULL ? req->path : "-";
 	for (i = 0; i < sizeof(path) - 1 && src[i] != '\0'; i++) {
@@ -491,11 +499,23 @@ dispatch_log(struct http_request *req, struct tg_ctx *ctx, int status)
 	path[i] = '\0';
 
 	route = ctx->route != NULL ? ctx->route->pattern : "-";
+	ms = (double)(tg_now_us() - ctx->start_us) / 1000.0;
+	user = ctx->who.user_id[0] != '\0' ? ctx->who.user_id : "-";
+	key = ctx->who.key_id[0] != '\0' ? ctx->who.key_id : "-";
+
+	if (kore_foreground && worker != NULL) {
+		n = snprintf(line, sizeof(line), "[wrk %d]: access rid=%s "
+		    "method=%s path=\"%s\" route=%s status=%d ms=%.1f user=%s "
+		    "key=%s\n", worker->id, ctx->request_id,
+		    http_method_text(req->method), path, route, status, ms,
+		    user, key);
+		if (n > 0 && (size_t)n < sizeof(line)) {
+			(void)fwrite(line, 1, n, stdout);
+			return;
+		}
+	}
 
 	kore_log(LOG_INFO, "access rid=%s method=%s path=\"%s\" route=%s "
 	    "status=%d ms=%.1f user=%s key=%s", ctx->request_id,
-	    http_method_text(req->method), path, route, status,
-	    (double)(tg_now_us() - ctx->start_us) / 1000.0,
-	    ctx->who.user_id[0] != '\0' ? ctx->who.user_id : "-",
-	    ctx->who.key_id[0] != '\0' ? ctx->who.key_id : "-");
+	    http_method_text(req->method), path, route, status, ms, user, key);
 }
