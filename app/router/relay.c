@@ -454,9 +454,11 @@ relay_attempt(struct http_request *req)
 	 * answered inside tg_curl_run(), waking this request while it
 	 * ran; asleep or not, relay_wait() decides. A RETRY would leave
 	 * a woken request unseen until Kore's loop next wakes up (the
-	 * next timer, up to 100 ms later).
+	 * next timer, up to 100 ms later). Such an attempt needs no
+	 * watchdog either.
 	 */
-	relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms);
+	if (r->curl.handle != NULL)
+		relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms);
 	req->fsm_state = R_WAIT;
 	return (HTTP_STATE_CONTINUE);
 }
