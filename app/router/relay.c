@@ -1107,6 +1107,9 @@ relay_attempt_clear(struct relay *r)
 	    ctx->request_id);
 	(void)kore_strlcpy(r->st.model, t->model, sizeof(r->st.model));
 	r->st.created = (int64_t)time(NULL);
+	if (!r->stream)
+		return;		/* chunks and out carry stream events only */
+
 	if (r->chunks == NULL)
 		r->chunks = json_array();
 	json_array_clear(r->chunks);
