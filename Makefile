@@ -3,6 +3,8 @@
 #
 #   make                 build ./tollgate
 #   make SANITIZE=1      the same with ASan + UBSan (objects in build/asan)
+#   make PROFILE=1       the release build with frame pointers, Kore's
+#                        objects too, for perf call stacks (build/profile)
 #   make test            unit tests, then integration tests (real PostgreSQL,
 #                        the real binary, fake upstreams on 127.0.0.1)
 #   make run / stop      a private PostgreSQL under var/ and tollgate on :8080
@@ -19,6 +21,7 @@ SHELL		:= /bin/bash
 
 KORE_SRC	?= /usr/share/kore
 SANITIZE	?=
+PROFILE		?=
 
 # Kore 4.1.0's pools hand out entries aligned to 4 bytes only, which
 # UBSan's alignment check reports on every request: Kore's own objects get
@@ -29,6 +32,12 @@ SAN_CFLAGS	:= -fsanitize=address,undefined -fno-sanitize=alignment \
 		   -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 KORE_SAN	:= SANITIZE=address NOOPT=1
 OPT		:= -O1
+else ifneq ($(PROFILE),)
+FLAVOR		:= profile
+SAN_CFLAGS	:= -fno-omit-frame-pointer
+KORE_SAN	:=
+KORE_ENV	:= DEB_CFLAGS_APPEND=-fno-omit-frame-pointer
+OPT		:= -O2
 else
 FLAVOR		:= release
 SAN_CFLAGS	:=
@@ -86,7 +95,7 @@ all: tollgate
 $(KORE_STAMP):
 	@mkdir -p $(KORE_OBJ)
 	@echo "  KORE    $(KORE_SRC) -> $(KORE_OBJ)"
-	$(Q)$(MAKE) -s -C $(KORE_SRC) objects OBJDIR=$(abspath $(KORE_OBJ)) \
+	$(Q)$(KORE_ENV) $(MAKE) -s -C $(KORE_SRC) objects OBJDIR=$(abspath $(KORE_OBJ)) \
 	    $(KORE_FLAVOR) >/dev/null
 	@touch $@
 

@@ -18,6 +18,7 @@
 #include <sys/time.h>
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -26,6 +27,9 @@
 #include "metrics.h"
 
 #define ROUTES_MAX	128
+
+/* Random bytes drawn at once for request ids: one getrandom() per 340. */
+#define ID_POOL_SIZE	4080
 
 
 int	(*tg_session_authenticate)(struct http_request *,
@@ -36,11 +40,16 @@ static const struct tg_route	*routes[ROUTES_MAX];
 static int			 route_metric[ROUTES_MAX];
 static int			 nroutes;
 
+/* This worker's; empty at fork, so no two workers share bytes. */
+static unsigned char		 id_pool[ID_POOL_SIZE];
+static size_t			 id_pool_off = ID_POOL_SIZE;
+
 static int	dispatch_begin(struct http_request *, struct tg_ctx *);
 static int	dispatch_key_auth(struct http_request *, struct tg_ctx *);
 static void	dispatch_end(struct http_request *, struct tg_ctx *);
 static void	dispatch_free(struct http_request *);
 static void	dispatch_request_id(struct http_request *, struct tg_ctx *);
+static void	dispatch_random(unsigned char *, size_t);
 static int	dispatch_match(const char *, const char *, struct tg_ctx *);
 static void	dispatch_params_free(struct tg_ctx *);
 static void	dispatch_allow(int, char *, size_t);
@@ -349,13 +358,33 @@ dispatch_request_id(struct http_request *req, struct tg_ctx *ctx)
 		}
 	}
 
-	randombytes_buf(rnd, sizeof(rnd));
+	dispatch_random(rnd, sizeof(rnd));
 	memcpy(ctx->request_id, "req_", 4);
 	sodium_bin2hex(ctx->request_id + 4, sizeof(ctx->request_id) - 4,
 	    rnd, sizeof(rnd));
 
 out:
 	http_response_header(req, "x-request-id", ctx->request_id);
+}
+
+/*
+ * Request ids need unique, unguessable bytes, not a system call per
+ * request: they come from a pool refilled from the kernel's generator.
+ * Each byte is handed out once.
+ */
+static void
+dispatch_random(unsigned char *out, size_t len)
+{
+	if (len > sizeof(id_pool))
+		fatal("dispatch_random: %zu bytes", len);
+	if (id_pool_off + len > sizeof(id_pool)) {
+		randombytes_buf(id_pool, sizeof(id_pool));
+		id_pool_off = 0;
+	}
+
+	memcpy(out, id_pool + id_pool_off, len);
+	sodium_memzero(id_pool + id_pool_off, len);
+	id_pool_off += len;
 }
 
 /* Literal segments must be equal; "{}" takes one non-empty segment. */
@@ -447,13 +476,20 @@ dispatch_allow(int methods, char *out, size_t len)
  * One line per request. The path is logged without its query string
  * (Kore splits it off), so OAuth codes and states never reach the log;
  * bytes outside printable ASCII are replaced to keep lines whole.
+ *
+ * In the foreground the line is written as kore_log() would write it
+ * ("[wrk N]: access ..."), but formatted once, straight into stdout's
+ * line buffer (one write per line, as before); kore_log() formats the
+ * message and then the line again.
  */
 static void
 dispatch_log(struct http_request *req, struct tg_ctx *ctx, int status)
 {
-	char		 path[256];
-	const char	*route, *src;
+	char		 path[256], line[1024];
+	const char	*route, *src, *user, *key;
+	double		 ms;
 	size_t		 i;
+	int		 n;
 
 	src = req->path != NULL ? req->path : "-";
 	for (i = 0; i < sizeof(path) - 1 && src[i] != '\0'; i++) {
@@ -463,11 +499,23 @@ dispatch_log(struct http_request *req, struct tg_ctx *ctx, int status)
 	path[i] = '\0';
 
 	route = ctx->route != NULL ? ctx->route->pattern : "-";
+	ms = (double)(tg_now_us() - ctx->start_us) / 1000.0;
+	user = ctx->who.user_id[0] != '\0' ? ctx->who.user_id : "-";
+	key = ctx->who.key_id[0] != '\0' ? ctx->who.key_id : "-";
+
+	if (kore_foreground && worker != NULL) {
+		n = snprintf(line, sizeof(line), "[wrk %d]: access rid=%s "
+		    "method=%s path=\"%s\" route=%s status=%d ms=%.1f user=%s "
+		    "key=%s\n", worker->id, ctx->request_id,
+		    http_method_text(req->method), path, route, status, ms,
+		    user, key);
+		if (n > 0 && (size_t)n < sizeof(line)) {
+			(void)fwrite(line, 1, n, stdout);
+			return;
+		}
+	}
 
 	kore_log(LOG_INFO, "access rid=%s method=%s path=\"%s\" route=%s "
 	    "status=%d ms=%.1f user=%s key=%s", ctx->request_id,
-	    http_method_text(req->method), path, route, status,
-	    (double)(tg_now_us() - ctx->start_us) / 1000.0,
-	    ctx->who.user_id[0] != '\0' ? ctx->who.user_id : "-",
-	    ctx->who.key_id[0] != '\0' ? ctx->who.key_id : "-");
+	    http_method_text(req->method), path, route, status, ms, user, key);
 }

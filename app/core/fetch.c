@@ -97,19 +97,33 @@ tg_curl_run(struct kore_curl *curl)
 /*
  * One "name: value" header line (spaces after the colon skipped); a line
  * without a colon, or whose name is empty or too long, is left out.
+ * A line already written the way Kore would write it ("name: value",
+ * one space) goes to the handle's list as it is, without Kore's
+ * reformatting into a scratch buffer.
  */
 void
 tg_curl_header(struct kore_curl *curl, const char *line)
 {
-	const char	*colon;
-	char		 name[128];
-	size_t		 n;
+	const char		*colon;
+	char			 name[128];
+	size_t			 n;
+	struct curl_slist	*list;
 
 	if ((colon = strchr(line, ':')) == NULL)
 		return;
 	n = colon - line;
 	if (n == 0 || n >= sizeof(name))
 		return;
+
+	if (colon[1] == ' ' && colon[2] != ' ' && colon[2] != '\0') {
+		if ((list = curl_slist_append(curl->http.hdrlist,
+		    line)) == NULL)
+			fatal("tg_curl_header: out of memory");
+		curl->http.hdrlist = list;
+		curl_easy_setopt(curl->handle, CURLOPT_HTTPHEADER, list);
+		return;
+	}
+
 	memcpy(name, line, n);
 	name[n] = '\0';
 	colon++;

@@ -14,12 +14,33 @@
 #include "tollgate.h"
 #include "qs.h"
 
+/*
+ * Answers are serialised into this worker's buffer, reused from answer
+ * to answer (http_response() copies what it sends): no allocation and
+ * no growing copies per answer, as json_dumps() would make. It grows to
+ * the largest answer up to JSON_OUT_KEEP; larger ones use json_dumps().
+ */
+#define JSON_OUT_MIN	16384
+#define JSON_OUT_KEEP	(1024 * 1024)
+
+static char	*json_out;
+static size_t	 json_out_len;
+
+static int	http_json_out(json_t *, size_t *);
+
 /* Answer with a JSON document; the caller keeps its reference. */
 void
 tg_http_json(struct http_request *req, int status, json_t *doc)
 {
 	char	*s;
 	size_t	 len;
+
+	if (http_json_out(doc, &len)) {
+		http_response_header(req, "content-type", "application/json");
+		http_response_header(req, "cache-control", "no-store");
+		http_response(req, status, json_out, len);
+		return;
+	}
 
 	if ((s = json_dumps(doc, JSON_COMPACT)) == NULL) {
 		tg_error_internal(req, "json_dumps failed");
@@ -31,6 +52,35 @@ tg_http_json(struct http_request *req, int status, json_t *doc)
 	http_response_header(req, "cache-control", "no-store");
 	http_response(req, status, s, len);
 	free(s);
+}
+
+/* doc into json_out; 0 when it failed or is over JSON_OUT_KEEP. */
+static int
+http_json_out(json_t *doc, size_t *len)
+{
+	size_t	need;
+
+	if (json_out == NULL) {
+		json_out = kore_malloc(JSON_OUT_MIN);
+		json_out_len = JSON_OUT_MIN;
+	}
+
+	if ((need = json_dumpb(doc, json_out, json_out_len,
+	    JSON_COMPACT)) == 0)
+		return (0);
+	if (need <= json_out_len) {
+		*len = need;
+		return (1);
+	}
+	if (need > JSON_OUT_KEEP)
+		return (0);
+
+	json_out = kore_realloc(json_out, need);
+	json_out_len = need;
+	if (json_dumpb(doc, json_out, json_out_len, JSON_COMPACT) != need)
+		return (0);
+	*len = need;
+	return (1);
 }
 
 /* The same, taking the caller's reference. */

@@ -168,6 +168,7 @@ static void	relay_max_tokens(struct relay *,
 static int	relay_build(struct relay *, const struct router_target *,
 		    char *, size_t);
 static int	relay_curl_start(struct relay *, const struct router_target *);
+static void	relay_curl_body(struct relay *);
 static size_t	relay_write(char *, size_t, size_t, void *);
 static size_t	relay_header(char *, size_t, size_t, void *);
 static int	relay_feed(struct relay *, const char *, size_t);
@@ -448,9 +449,18 @@ relay_attempt(struct http_request *req)
 		return (HTTP_STATE_CONTINUE);
 	}
 
-	relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms);
+	/*
+	 * Not RETRY: a fast upstream on a kept-alive connection may have
+	 * answered inside tg_curl_run(), waking this request while it
+	 * ran; asleep or not, relay_wait() decides. A RETRY would leave
+	 * a woken request unseen until Kore's loop next wakes up (the
+	 * next timer, up to 100 ms later). Such an attempt needs no
+	 * watchdog either.
+	 */
+	if (r->curl.handle != NULL)
+		relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms);
 	req->fsm_state = R_WAIT;
-	return (HTTP_STATE_RETRY);
+	return (HTTP_STATE_CONTINUE);
 }
 
 /*
@@ -515,8 +525,8 @@ relay_curl_start(struct relay *r, const struct router_target *t)
 	}
 
 	tg_curl_defaults(r->curl.handle, p->connect_ms, p->total_ms);
-	kore_curl_http_setup(&r->curl, HTTP_METHOD_POST, r->http.body,
-	    r->http.body_len);
+	kore_curl_http_setup(&r->curl, HTTP_METHOD_POST, NULL, 0);
+	relay_curl_body(r);
 	for (i = 0; i < r->http.nheaders; i++)
 		tg_curl_header(&r->curl, r->http.headers[i]);
 
@@ -534,6 +544,21 @@ relay_curl_start(struct relay *r, const struct router_target *t)
 	return (1);
 }
 
+/*
+ * The body straight from r->http (which outlives the transfer: it is
+ * freed after kore_curl_cleanup, in relay_attempt_clear and relay_free)
+ * rather than through Kore's read callback: no copy, and curl sends a
+ * small body in the same write as the headers, one segment instead of
+ * two. The bytes on the wire are the same.
+ */
+static void
+relay_curl_body(struct relay *r)
+{
+	curl_easy_setopt(r->curl.handle, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)r->http.body_len);
+	curl_easy_setopt(r->curl.handle, CURLOPT_POSTFIELDS, r->http.body);
+}
+
 /* Response header lines: the first byte, and Retry-After. */
 static size_t
 relay_header(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -541,18 +566,21 @@ relay_header(char *ptr, size_t size, size_t nmemb, void *arg)
 	struct relay	*r = arg;
 	size_t		 len = size * nmemb;
 	char		 v[64];
+	u_int64_t	 now;
 	const struct router_provider *p;
 
+	/* One clock read per line: curl calls this for every header. */
+	now = tg_now_us();
 	if (!r->started) {
 		r->started = 1;
 		p = relay_provider(r);
 		tg_metrics_observe(router_metric_first_byte[p->index],
-		    (double)(tg_now_us() - r->attempt_start) / 1e6);
+		    (double)(now - r->attempt_start) / 1e6);
 		if (r->call->first_byte_ms == 0)
-			r->call->first_byte_ms = (tg_now_us() -
+			r->call->first_byte_ms = (now -
 			    tg_ctx(r->req)->start_us) / 1000;
 	}
-	r->last_byte = tg_now_us();
+	r->last_byte = now;
 
 	if (len >= 5 && !strncmp(ptr, "HTTP/", 5))
 		r->retry_after_ms = -1;
@@ -1079,6 +1107,9 @@ relay_attempt_clear(struct relay *r)
 	    ctx->request_id);
 	(void)kore_strlcpy(r->st.model, t->model, sizeof(r->st.model));
 	r->st.created = (int64_t)time(NULL);
+	if (!r->stream)
+		return;		/* chunks and out carry stream events only */
+
 	if (r->chunks == NULL)
 		r->chunks = json_array();
 	json_array_clear(r->chunks);
@@ -1419,11 +1450,16 @@ relay_free(struct http_request *req, void *arg)
 	relay_timer_stop(r);
 
 	/*
-	 * A transfer still bound to the request is cleaned by the core
-	 * right after this returns (dispatch_free); settling here only
-	 * starts asynchronous work, so it cannot see it run again.
+	 * A transfer still bound to the request (the client left) stops
+	 * here, before the body curl sends from r->http is freed below;
+	 * kore_curl_cleanup() unbinds it, so the core does not clean it
+	 * again. Settling only starts asynchronous work, so it cannot see
+	 * the transfer run again.
 	 */
-	r->curl_live = 0;
+	if (r->curl_live) {
+		kore_curl_cleanup(&r->curl);
+		r->curl_live = 0;
+	}
 
 	if (r->call != NULL) {
 		if (r->reserving && !r->settle_called) {
