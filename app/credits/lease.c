@@ -162,10 +162,25 @@ credits_lease_init(void)
 void
 credits_lease_teardown(void)
 {
+	struct credits_lease	*l;
+
 	if (nqueued > 0 || batch != NULL)
 		kore_log(LOG_WARNING, "credits: exiting with %d settled "
 		    "call%s not flushed", nqueued + nbatch,
 		    nqueued + nbatch == 1 ? "" : "s");
+
+	while ((l = TAILQ_FIRST(&leases)) != NULL) {
+		TAILQ_REMOVE(&leases, l, list);
+		kore_free(l);
+	}
+	if (queue != NULL)
+		kore_buf_free(queue);
+	queue = NULL;
+	kore_free(batch);
+	batch = NULL;
+	kore_free(prices);
+	prices = NULL;
+	nprices = 0;
 }
 
 /*
