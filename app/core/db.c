@@ -1,20 +1,25 @@
 /*
- * Asynchronous PostgreSQL statements for handlers (see db.h).
+ * Asynchronous PostgreSQL statements for handlers (see db.h), over the
+ * worker's own pool (pgpool.c).
  *
  * Phases of a struct tg_db:
- *   SETUP  ask Kore's per-worker pool for a connection; when the pool is
- *          full the request is queued and sleeps until one is released,
- *   SENT   the statement is on the wire, the request sleeps until Kore
- *          wakes it with a result, an error or completion,
- *   DONE / FAILED.
+ *   IDLE    nothing started, or cleared,
+ *   SENT    the statement is with the pool: queued for a connection or
+ *           on one; tg_db_poll() puts the request to sleep and the pool
+ *           wakes it (db_wake) once the statement is over,
+ *   DONE    res holds the result,
+ *   FAILED  errmsg, sqlstate, conn_lost tell why.
  *
- * A connection that PostgreSQL dropped (restart, failover) fails exactly
- * one statement and is then discarded by Kore; statements started with
- * TG_DB_RETRY are sent once more on a fresh connection, which is what
- * makes a PostgreSQL restart invisible to idempotent requests.
+ * A connection that PostgreSQL dropped (restart, failover) fails its
+ * statement with conn_lost, and the pool closes it; statements started
+ * with TG_DB_RETRY are sent once more, on another connection or a fresh
+ * one, which is what makes a PostgreSQL restart invisible to idempotent
+ * requests. While the database is down the pool fails statements at
+ * once, and tg_db_error() answers 503 with Retry-After.
  *
- * On an SQL error the rest of the result is drained here so that Kore
- * releases the connection without its blocking PQcancel().
+ * tg_db_clear() while SENT (the request is being freed: its client left)
+ * abandons the statement; the pool drains its connection without
+ * waiting for it here.
  */
 
 #include <string.h>
@@ -23,27 +28,31 @@
 #include "metrics.h"
 
 #define PHASE_IDLE	0
-#define PHASE_SETUP	1
-#define PHASE_SENT	2
-#define PHASE_DONE	3
-#define PHASE_FAILED	4
-#define PHASE_QUEUED	5
+#define PHASE_SENT	1
+#define PHASE_DONE	2
+#define PHASE_FAILED	3
 
-static int	db_setup(struct tg_db *);
-static int	db_failed(struct tg_db *, const char *);
-static void	db_release(struct tg_db *);
+static void	db_send(struct tg_db *);
+static void	db_wake(struct tg_pgstmt *, void *);
 static void	db_free_params(struct tg_db *);
 
+/* The worker's pool (kore_worker_configure). */
 void
 tg_db_register(void)
 {
-	if (!kore_pgsql_register(TG_DB_NAME, tg_conf.database_url))
-		fatal("cannot register the database");
+	tg_pgpool_init();
+}
+
+/* The worker exits; after every module's teardown. */
+void
+tg_db_teardown(void)
+{
+	tg_pgpool_teardown();
 }
 
 /*
  * Start one statement. params[i] may be NULL for SQL NULL; everything is
- * copied. The request sleeps until tg_db_poll() has news.
+ * copied. The request sleeps in tg_db_poll() until there is news.
  */
 void
 tg_db_start(struct tg_db *db, struct http_request *req, int flags,
@@ -70,8 +79,7 @@ tg_db_start(struct tg_db *db, struct http_request *req, int flags,
 		}
 	}
 
-	db->phase = PHASE_SETUP;
-	(void)db_setup(db);
+	db_send(db);
 }
 
 int
@@ -79,11 +87,6 @@ tg_db_poll(struct tg_db *db)
 {
 	for (;;) {
 		switch (db->phase) {
-		case PHASE_SETUP:
-		case PHASE_QUEUED:
-			if (!db_setup(db))
-				continue;
-			return (TG_DB_WAIT);
 		case PHASE_DONE:
 			return (TG_DB_DONE);
 		case PHASE_FAILED:
@@ -94,46 +97,47 @@ tg_db_poll(struct tg_db *db)
 			fatal("tg_db_poll: no statement started");
 		}
 
-		switch (db->sql.state) {
-		case KORE_PGSQL_STATE_WAIT:
+		switch (db->stmt.phase) {
+		case TG_PGSTMT_QUEUED:
+		case TG_PGSTMT_SENT:
+			/* db_wake() wakes it; nothing else will. */
+			if (db->req != NULL)
+				http_request_sleep(db->req);
 			return (TG_DB_WAIT);
-		case KORE_PGSQL_STATE_RESULT:
-			if (db->res == NULL) {
-				db->res = db->sql.result;
-				db->sql.result = NULL;
-			}
-			kore_pgsql_continue(&db->sql);
-			break;
-		case KORE_PGSQL_STATE_DONE:
-			/* A command's result (COMMAND_OK) carries its tag. */
-			if (db->res == NULL && db->sql.result != NULL) {
-				db->res = db->sql.result;
-				db->sql.result = NULL;
-			}
-			kore_pgsql_continue(&db->sql);
-			break;
-		case KORE_PGSQL_STATE_COMPLETE:
-			db_release(db);
+		case TG_PGSTMT_DONE:
+			db->res = db->stmt.res;
+			db->stmt.res = NULL;
+			db->stmt.phase = TG_PGSTMT_IDLE;
 			db->phase = PHASE_DONE;
 			break;
-		case KORE_PGSQL_STATE_ERROR:
-			if (db_failed(db, db->sql.error))
-				continue;
-			return (TG_DB_FAILED);
-		case KORE_PGSQL_STATE_NOTIFY:
-			kore_pgsql_continue(&db->sql);
+		case TG_PGSTMT_FAILED:
+			kore_free(db->errmsg);
+			db->errmsg = db->stmt.errmsg;
+			db->stmt.errmsg = NULL;
+			(void)kore_strlcpy(db->sqlstate, db->stmt.sqlstate,
+			    sizeof(db->sqlstate));
+			db->conn_lost = db->stmt.conn_lost;
+			db->stmt.phase = TG_PGSTMT_IDLE;
+
+			if (db->conn_lost && (db->flags & TG_DB_RETRY) &&
+			    !db->retried) {
+				db->retried = 1;
+				db_send(db);
+				break;
+			}
+			db->phase = PHASE_FAILED;
 			break;
 		default:
-			return (TG_DB_WAIT);
+			fatal("tg_db_poll: statement in phase %d",
+			    db->stmt.phase);
 		}
 	}
 }
 
-/* Forget the statement: result, parameters, connection. */
 void
 tg_db_clear(struct tg_db *db)
 {
-	db_release(db);
+	tg_pgstmt_abandon(&db->stmt);
 
 	if (db->res != NULL) {
 		PQclear(db->res);
@@ -242,55 +246,6 @@ tg_pg_int(PGresult *res, int row, int col)
 	return (strtoll(v, NULL, 10));
 }
 
-/*
- * Record why the statement on sql failed: msg on one line in *errmsg,
- * its SQLSTATE, and *conn_lost set when the connection is gone. What is
- * left of the statement is drained so that Kore needs no blocking
- * cancel to release the connection.
- */
-void
-tg_pg_failure(struct kore_pgsql *sql, const char *msg, char **errmsg,
-    char sqlstate[TG_DB_SQLSTATE_LEN], int *conn_lost)
-{
-	PGresult	*r;
-	PGconn		*c;
-	const char	*state;
-	char		*p;
-
-	tg_metrics_add(tg_metric_db_errors, 1);
-
-	kore_free(*errmsg);
-	*errmsg = kore_strdup(msg != NULL ? msg : "unknown error");
-	for (p = *errmsg; *p != '\0'; p++) {
-		if (*p == '\n' || *p == '\t' || *p == '\r')
-			*p = ' ';
-	}
-	sqlstate[0] = '\0';
-
-	if (sql->result != NULL) {
-		state = PQresultErrorField(sql->result, PG_DIAG_SQLSTATE);
-		if (state != NULL)
-			(void)kore_strlcpy(sqlstate, state,
-			    TG_DB_SQLSTATE_LEN);
-	}
-
-	if (sql->conn == NULL || PQstatus(sql->conn->db) != CONNECTION_OK)
-		*conn_lost = 1;
-	if (!strncmp(sqlstate, "08", 2) || !strncmp(sqlstate, "57P", 3))
-		*conn_lost = 1;
-
-	/* Drain what is left of this statement so no cancel is needed. */
-	if (sql->conn != NULL && !*conn_lost) {
-		c = sql->conn->db;
-		if (PQconsumeInput(c)) {
-			while (!PQisBusy(c) && (r = PQgetResult(c)) != NULL)
-				PQclear(r);
-			if (!PQisBusy(c))
-				sql->state = KORE_PGSQL_STATE_DONE;
-		}
-	}
-}
-
 /* items as a PostgreSQL text[] literal: every element quoted and escaped. */
 void
 tg_db_text_array(struct kore_buf *buf, const char *const *items, int n)
@@ -311,85 +266,27 @@ tg_db_text_array(struct kore_buf *buf, const char *const *items, int n)
 	kore_buf_append(buf, "}", 1);
 }
 
-/* Returns 0 when the phase moved on (poll again), 1 when asleep. */
-static int
-db_setup(struct tg_db *db)
-{
-	/*
-	 * Queued by Kore (pool full): Kore takes us off its wait queue when
-	 * it wakes the request, so set up again only once awake. Asking
-	 * again while still queued would queue the same kore_pgsql twice:
-	 * a later release would then wake us instead of another waiter
-	 * (which sleeps forever), and the stale entry would outlive us.
-	 * Woken by anything else, the release drops the stale entry.
-	 */
-	if (db->phase == PHASE_QUEUED) {
-		if (db->req->flags & HTTP_REQUEST_SLEEPING)
-			return (1);
-		db_release(db);
-		db->phase = PHASE_SETUP;
-	}
-
-	if (!db->bound) {
-		kore_pgsql_init(&db->sql);
-		kore_pgsql_bind_request(&db->sql, db->req);
-		db->bound = 1;
-	}
-
-	if (!kore_pgsql_setup(&db->sql, TG_DB_NAME, KORE_PGSQL_ASYNC)) {
-		if (db->sql.state == KORE_PGSQL_STATE_INIT) {
-			/*
-			 * Pool full: Kore queued us and wakes the request
-			 * when a connection is released; setup runs again.
-			 */
-			tg_metrics_add(tg_metric_db_pool_waits, 1);
-			db->phase = PHASE_QUEUED;
-			return (1);
-		}
-		db->conn_lost = 1;
-		(void)db_failed(db, db->sql.error);
-		return (0);
-	}
-
-	if (!kore_pgsql_query_param_fields(&db->sql, db->query, 0,
-	    db->nparams, (const char **)db->params, db->lengths, NULL)) {
-		(void)db_failed(db, db->sql.error);
-		return (0);
-	}
-
-	db->phase = PHASE_SENT;
-	return (1);
-}
-
-/*
- * Record the failure; returns 1 when the statement was restarted on a
- * fresh connection instead (TG_DB_RETRY after a lost connection).
- */
-static int
-db_failed(struct tg_db *db, const char *msg)
-{
-	tg_pg_failure(&db->sql, msg, &db->errmsg, db->sqlstate,
-	    &db->conn_lost);
-	db_release(db);
-
-	if (db->conn_lost && (db->flags & TG_DB_RETRY) && !db->retried) {
-		db->retried = 1;
-		db->conn_lost = 0;
-		db->phase = PHASE_SETUP;
-		return (1);
-	}
-
-	db->phase = PHASE_FAILED;
-	return (0);
-}
-
 static void
-db_release(struct tg_db *db)
+db_send(struct tg_db *db)
 {
-	if (db->bound)
-		kore_pgsql_cleanup(&db->sql);
-	kore_pgsql_init(&db->sql);
-	db->bound = 0;
+	kore_free(db->errmsg);
+	db->errmsg = NULL;
+	db->sqlstate[0] = '\0';
+	db->conn_lost = 0;
+	db->phase = PHASE_SENT;
+	tg_pgstmt_send(&db->stmt, db->query, db->nparams,
+	    (const char *const *)db->params, db->lengths, db_wake, db);
+}
+
+/* The pool's news: only wake the request, tg_db_poll() reads it. */
+static void
+db_wake(struct tg_pgstmt *stmt, void *arg)
+{
+	struct tg_db	*db = arg;
+
+	(void)stmt;
+	if (db->req != NULL)
+		http_request_wakeup(db->req);
 }
 
 static void

@@ -1,6 +1,7 @@
 /*
  * One asynchronous PostgreSQL statement per struct tg_db, driven from a
- * handler's state machine over Kore's pgsql pool:
+ * handler's state machine over the worker's own connection pool
+ * (pgpool.h):
  *
  *	tg_db_start(&st->db, req, SQL, n, params);	then, in the next state,
  *	switch (tg_db_poll(&st->db)) {
@@ -15,20 +16,24 @@
  *		return (rc);
  *	read st->db.res ...
  *
- * Parameters are text (or SQL NULL) and copied, so the caller's buffers
- * may go away; the result stays owned by the tg_db until tg_db_clear()
- * or the next tg_db_start(). Every statement is a single statement or a
- * SQL function call: no transaction is ever held across states.
+ * tg_db_poll() puts the request to sleep while the statement runs; the
+ * pool wakes it once there is an answer. Parameters are text (or SQL
+ * NULL) and copied, so the caller's buffers may go away; the result
+ * stays owned by the tg_db until tg_db_clear() or the next tg_db_start().
+ * tg_db_clear() may come at any time (the client left): a statement in
+ * flight is then drained by the pool, never cancelled with a blocking
+ * call. Every statement is a single statement or a SQL function call: no
+ * transaction is ever held across states.
  */
 
 #ifndef TG_DB_H
 #define TG_DB_H
 
 #include "tollgate.h"
+#include "pgpool.h"
 
-#define TG_DB_NAME		"db"
 #define TG_DB_PARAMS_MAX	16
-#define TG_DB_SQLSTATE_LEN	6	/* five characters and a NUL */
+#define TG_DB_SQLSTATE_LEN	TG_PG_SQLSTATE_LEN
 
 #define TG_DB_WAIT		1
 #define TG_DB_DONE		2
@@ -38,12 +43,11 @@
 #define TG_DB_RETRY		0x01	/* idempotent: retry once on a lost connection */
 
 struct tg_db {
-	struct kore_pgsql	 sql;
+	struct tg_pgstmt	 stmt;
 	struct http_request	*req;
 	const char		*query;
 	int			 flags;
 	int			 phase;
-	int			 bound;
 	int			 retried;
 	int			 nparams;
 	char			*params[TG_DB_PARAMS_MAX];
@@ -65,16 +69,12 @@ const char	*tg_db_value(struct tg_db *, int, int);
 int		 tg_db_isnull(struct tg_db *, int, int);
 long long	 tg_db_int(struct tg_db *, int, int);
 void		 tg_db_register(void);
+void		 tg_db_teardown(void);
 void		 tg_db_text_array(struct kore_buf *, const char *const *, int);
 
-/*
- * The same over a PGresult and a kore_pgsql of one's own, for statements
- * that belong to no request (credits/job.c).
- */
+/* The same over a PGresult, for statements of no request (credits/job.c). */
 int		 tg_pg_ntuples(PGresult *);
 const char	*tg_pg_value(PGresult *, int, int);
 long long	 tg_pg_int(PGresult *, int, int);
-void		 tg_pg_failure(struct kore_pgsql *, const char *, char **,
-		    char [TG_DB_SQLSTATE_LEN], int *);
 
 #endif

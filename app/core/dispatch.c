@@ -299,11 +299,12 @@ dispatch_end(struct http_request *req, struct tg_ctx *ctx)
 /*
  * Runs first in http_request_free(). A request freed before its handler
  * finished (client gone) is logged here. The modules' free callbacks run
- * first: they release their own pgsql and curl handles (tg_db_clear,
- * tg_fetch_clear), which unbinds them from the request. Whatever is
- * still bound is released after that, and only then the state memory
- * the handles live in. (kore_curl_cleanup() is not idempotent: a handle
- * cleaned here and again by tg_fetch_clear() would be freed twice.)
+ * first: they release their own statements and curl handles
+ * (tg_db_clear, tg_fetch_clear), which unbinds them from the request. A
+ * curl handle still bound is released after that, and only then the
+ * state memory the handles live in. (kore_curl_cleanup() is not
+ * idempotent: a handle cleaned here and again by tg_fetch_clear() would
+ * be freed twice.)
  */
 static void
 dispatch_free(struct http_request *req)
@@ -324,8 +325,6 @@ dispatch_free(struct http_request *req)
 	if (ctx->state != NULL && ctx->state_free != NULL)
 		ctx->state_free(req, ctx->state);
 
-	while (!LIST_EMPTY(&req->pgsqls))
-		kore_pgsql_cleanup(LIST_FIRST(&req->pgsqls));
 	while (!LIST_EMPTY(&req->chandles))
 		kore_curl_cleanup(LIST_FIRST(&req->chandles));
 

@@ -123,6 +123,9 @@ kore_worker_teardown(void)
 		    tg_modules[m]->worker_teardown != NULL)
 			tg_modules[m]->worker_teardown();
 	}
+
+	/* Last: the modules' teardown abandons what they had in flight. */
+	tg_db_teardown();
 }
 
 void

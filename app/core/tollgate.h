@@ -16,10 +16,10 @@
 
 #include <kore/kore.h>
 #include <kore/http.h>
-#include <kore/pgsql.h>
 #include <kore/curl.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "config.h"
 

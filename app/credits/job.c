@@ -1,17 +1,23 @@
 /*
- * Request-less PostgreSQL statements (see job.h).
+ * Request-less PostgreSQL statements (see job.h), over the worker's pool
+ * (core/pgpool.c).
  *
- * Kore calls a callback-bound kore_pgsql back from deep inside its own
- * code (while scheduling, reading, releasing the connection, or waking
- * the pool's queue), often nested. The job therefore only records what
- * happened in those callbacks and leaves the rest to a timer of its own:
- * the answer is delivered, the job retried or freed, from the timer, at
- * the top of the event loop. The timer also watches the one failure
- * Kore does not call back for: a connection dropped under a query
- * (pgsql_conn_cleanup() marks the query failed and says nothing).
+ * The pool tells a job its statement is over from inside its own event
+ * and timer callbacks, or at once from tg_pgstmt_send() (the database
+ * is down). job_wake() therefore only arms the job's timer; the answer
+ * is taken, the job retried, delivered and freed from that timer, at
+ * the top of the event loop. Between those, a tick every JOB_TICK_MS
+ * paces the back-off; the pool bounds how long a statement may wait for
+ * a connection and run.
  *
- * Phases: QUEUED (waiting for a pool connection), SENT, DONE, FAILED,
- * FINISHED (done() was called).
+ * Phases:
+ *   SENT      the statement is with the pool (queued or on a connection),
+ *   BACKOFF   it failed on a lost connection; sent again after
+ *             JOB_BACKOFF_MS times the attempts so far, up to
+ *             max_attempts,
+ *   DONE      res holds the rows,
+ *   FAILED    failed, errmsg, sqlstate, conn_lost tell why,
+ *   FINISHED  done() was called (or the worker is exiting).
  */
 
 #include <string.h>
@@ -19,25 +25,20 @@
 #include "credits/job.h"
 #include "metrics.h"
 
-#define PHASE_QUEUED	1
-#define PHASE_SENT	2
+#define PHASE_SENT	1
+#define PHASE_BACKOFF	2
 #define PHASE_DONE	3
 #define PHASE_FAILED	4
 #define PHASE_FINISHED	5
 
 #define JOB_TICK_MS		250
 #define JOB_BACKOFF_MS		500
-#define JOB_STATEMENT_MS	120000	/* a statement never takes this */
 
 static void	job_send(struct credits_job *);
-static void	job_setup(struct credits_job *);
-static void	job_callback(struct kore_pgsql *, void *);
+static void	job_wake(struct tg_pgstmt *, void *);
 static void	job_tick(void *, u_int64_t);
-static void	job_wake(void *, u_int64_t);
 static int	job_step(struct credits_job *);
 static void	job_hurry(struct credits_job *);
-static void	job_fail(struct credits_job *, const char *);
-static void	job_release(struct credits_job *);
 static void	job_free(struct credits_job *);
 
 /* Every live job of this worker, for the teardown. */
@@ -46,7 +47,7 @@ static TAILQ_HEAD(, credits_job)	jobs = TAILQ_HEAD_INITIALIZER(jobs);
 /*
  * Start query with n text parameters (NULL: SQL NULL; copied). A lost
  * connection is retried up to retries more times, JOB_BACKOFF_MS apart
- * (every statement sent this way must be idempotent).
+ * and more (every statement sent this way must be idempotent).
  */
 struct credits_job *
 credits_job_start(const char *query, int n, const char *const *params,
@@ -101,94 +102,22 @@ job_send(struct credits_job *job)
 {
 	job->attempts++;
 	job->started_ms = kore_time_ms();
-	job->phase = PHASE_QUEUED;
-
-	kore_pgsql_init(&job->sql);
-	kore_pgsql_bind_callback(&job->sql, job_callback, job);
-	job_setup(job);
-}
-
-/* Ask the pool for a connection and send (again, after a queue wait). */
-static void
-job_setup(struct credits_job *job)
-{
-	if (!kore_pgsql_setup(&job->sql, TG_DB_NAME, KORE_PGSQL_ASYNC)) {
-		/* Pool full: queued, called back in state INIT. */
-		if (job->sql.state == KORE_PGSQL_STATE_INIT) {
-			tg_metrics_add(tg_metric_db_pool_waits, 1);
-			return;
-		}
-		job->conn_lost = 1;
-		job_fail(job, job->sql.error);
-		return;
-	}
-
 	job->phase = PHASE_SENT;
-	if (!kore_pgsql_query_param_fields(&job->sql, job->query, 0,
-	    job->nparams, (const char **)job->params, job->lengths, NULL))
-		job_fail(job, job->sql.error);
+	tg_pgstmt_send(&job->stmt, job->query, job->nparams,
+	    (const char *const *)job->params, job->lengths, job_wake, job);
 }
 
-/* Kore's callback: record, move the statement along; never free here. */
+/* The pool's news, from inside the pool: look at it from the timer. */
 static void
-job_callback(struct kore_pgsql *sql, void *arg)
+job_wake(struct tg_pgstmt *stmt, void *arg)
 {
 	struct credits_job	*job = arg;
 
-	if (job->phase != PHASE_QUEUED && job->phase != PHASE_SENT)
-		return;
-
-	switch (sql->state) {
-	case KORE_PGSQL_STATE_INIT:
-		/*
-		 * A pool connection came free: try again, from the loop
-		 * (Kore still holds our wait entry while it calls us).
-		 */
-		if (job->phase == PHASE_QUEUED && job->wake == NULL)
-			job->wake = kore_timer_add(job_wake, 0, job,
-			    KORE_TIMER_ONESHOT);
-		break;
-	case KORE_PGSQL_STATE_WAIT:
-		break;
-	case KORE_PGSQL_STATE_RESULT:
-		if (job->res == NULL) {
-			job->res = sql->result;
-			sql->result = NULL;
-		}
-		kore_pgsql_continue(sql);
-		break;
-	case KORE_PGSQL_STATE_DONE:
-		if (job->res == NULL && sql->result != NULL) {
-			job->res = sql->result;
-			sql->result = NULL;
-		}
-		kore_pgsql_continue(sql);
-		break;
-	case KORE_PGSQL_STATE_COMPLETE:
-		job->phase = PHASE_DONE;
-		job_hurry(job);
-		break;
-	case KORE_PGSQL_STATE_ERROR:
-		job_fail(job, sql->error);
-		break;
-	case KORE_PGSQL_STATE_NOTIFY:
-		kore_pgsql_continue(sql);
-		break;
-	}
+	(void)stmt;
+	job_hurry(job);
 }
 
-static void
-job_wake(void *arg, u_int64_t now)
-{
-	struct credits_job	*job = arg;
-
-	(void)now;
-	job->wake = NULL;
-	if (job->phase == PHASE_QUEUED)
-		job_setup(job);
-}
-
-/* The answer is ready: deliver it on the next loop pass, not a tick on. */
+/* Deliver on the next loop pass, not a tick on. */
 static void
 job_hurry(struct credits_job *job)
 {
@@ -198,9 +127,9 @@ job_hurry(struct credits_job *job)
 }
 
 /*
- * The job's own pace: deliver, retry, or notice a silent failure. The
- * tick is a one-shot timer armed again each time (Kore's timer list must
- * not be touched from inside a timer's own callback).
+ * The job's own pace: take the answer, retry, deliver. The tick is a
+ * one-shot timer armed again each time (a timer must not remove itself
+ * from Kore's list inside its own callback).
  */
 static void
 job_tick(void *arg, u_int64_t now)
@@ -211,12 +140,10 @@ job_tick(void *arg, u_int64_t now)
 	job->timer = NULL;
 
 	if (job_step(job)) {
-		/* Timers armed meanwhile must not outlive the job. */
+		/* A timer armed meanwhile must not outlive the job. */
 		if (job->timer != NULL)
 			kore_timer_remove(job->timer);
-		if (job->wake != NULL)
-			kore_timer_remove(job->wake);
-		job->timer = job->wake = NULL;
+		job->timer = NULL;
 		job->phase = PHASE_FINISHED;
 		job->done(job, job->arg);
 		job_free(job);
@@ -233,26 +160,34 @@ static int
 job_step(struct credits_job *job)
 {
 	if (job->phase == PHASE_SENT) {
-		/* A dropped connection: Kore marked us and said nothing. */
-		if (job->sql.conn == NULL &&
-		    job->sql.state == KORE_PGSQL_STATE_ERROR) {
-			job->conn_lost = 1;
-			job_fail(job, job->sql.error);
-		} else if (kore_time_ms() - job->started_ms > JOB_STATEMENT_MS) {
-			job_fail(job, "statement timed out");
-		} else {
+		switch (job->stmt.phase) {
+		case TG_PGSTMT_DONE:
+			job->res = job->stmt.res;
+			job->stmt.res = NULL;
+			job->stmt.phase = TG_PGSTMT_IDLE;
+			job->phase = PHASE_DONE;
+			break;
+		case TG_PGSTMT_FAILED:
+			kore_free(job->errmsg);
+			job->errmsg = job->stmt.errmsg;
+			job->stmt.errmsg = NULL;
+			(void)kore_strlcpy(job->sqlstate, job->stmt.sqlstate,
+			    sizeof(job->sqlstate));
+			job->conn_lost = job->stmt.conn_lost;
+			job->failed = 1;
+			job->stmt.phase = TG_PGSTMT_IDLE;
+			if (job->conn_lost && job->attempts < job->max_attempts)
+				job->phase = PHASE_BACKOFF;
+			else
+				job->phase = PHASE_FAILED;
+			break;
+		default:
+			/* Queued or running: the pool bounds both. */
 			return (0);
 		}
 	}
 
-	if (job->phase == PHASE_QUEUED) {
-		if (kore_time_ms() - job->started_ms <= JOB_STATEMENT_MS)
-			return (0);
-		job_fail(job, "no database connection came free");
-	}
-
-	if (job->phase == PHASE_FAILED && job->conn_lost &&
-	    job->attempts < job->max_attempts) {
+	if (job->phase == PHASE_BACKOFF) {
 		if (kore_time_ms() - job->started_ms <
 		    (u_int64_t)JOB_BACKOFF_MS * job->attempts)
 			return (0);
@@ -265,36 +200,6 @@ job_step(struct credits_job *job)
 	}
 
 	return (job->phase == PHASE_DONE || job->phase == PHASE_FAILED);
-}
-
-static void
-job_fail(struct credits_job *job, const char *msg)
-{
-	if (job->phase == PHASE_FAILED || job->phase == PHASE_FINISHED)
-		return;
-	job->phase = PHASE_FAILED;
-	job->failed = 1;
-	tg_pg_failure(&job->sql, msg, &job->errmsg, job->sqlstate,
-	    &job->conn_lost);
-
-	if (job->res != NULL) {
-		PQclear(job->res);
-		job->res = NULL;
-	}
-	job_release(job);
-	job_hurry(job);
-}
-
-/* Give the connection back; safe to call from inside Kore's callback. */
-static void
-job_release(struct credits_job *job)
-{
-	int	phase = job->phase;
-
-	/* kore_pgsql_cleanup() calls back with COMPLETE: ignored by phase. */
-	job->phase = PHASE_FINISHED;
-	kore_pgsql_cleanup(&job->sql);
-	job->phase = phase;
 }
 
 /*
@@ -321,7 +226,9 @@ job_free(struct credits_job *job)
 	int	i;
 
 	TAILQ_REMOVE(&jobs, job, list);
-	job_release(job);
+	if (job->timer != NULL)
+		kore_timer_remove(job->timer);
+	tg_pgstmt_abandon(&job->stmt);
 	if (job->res != NULL)
 		PQclear(job->res);
 	kore_free(job->errmsg);

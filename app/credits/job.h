@@ -1,9 +1,10 @@
 /*
  * One PostgreSQL statement that belongs to no request: settling a call
- * whose client may be gone, the sweeper's tick. Bound to a callback
- * (kore_pgsql_bind_callback), retried on a lost connection, and always
- * finished: done() runs exactly once, from the event loop (never inside
- * Kore's pgsql code), with the result or the failure, and the job is
+ * whose client may be gone, the sweeper's tick. Sent over the worker's
+ * pool (core/pgpool.h), retried on a lost connection, and always
+ * finished: done() runs exactly once, from a timer at the top of the
+ * event loop (never inside the pool's code, never nested in
+ * credits_job_start), with the result or the failure, and the job is
  * freed when it returns.
  */
 
@@ -15,7 +16,7 @@
 
 struct credits_job {
 	TAILQ_ENTRY(credits_job) list;
-	struct kore_pgsql	 sql;
+	struct tg_pgstmt	 stmt;
 	const char		*query;
 	int			 nparams;
 	char			*params[TG_DB_PARAMS_MAX];
@@ -30,7 +31,6 @@ struct credits_job {
 	int			 phase;
 	u_int64_t		 started_ms;
 	struct kore_timer	*timer;		/* the tick (one-shot) */
-	struct kore_timer	*wake;		/* a pool connection came free */
 	void			(*done)(struct credits_job *, void *);
 	void			*arg;
 };
