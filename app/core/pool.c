@@ -22,8 +22,8 @@
 
 #include "tollgate.h"
 
-/* Big enough that 1,000 streams take a few dozen mmaps, not thousands. */
-#define POOL_REGION_BYTES	(32 * 1024)
+/* Small enough for an idle worker; 1,000 streams take a few hundred mmaps. */
+#define POOL_REGION_BYTES	(16 * 1024)
 #define POOL_ELEMENTS_MIN	16
 
 void	__wrap_kore_pool_init(struct kore_pool *, const char *, size_t,
