@@ -122,10 +122,13 @@ $(PURE_LIB): $(PURE_OBJS)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
+# Kore's pools start small and grow on demand (app/core/pool.c).
+LDWRAP		:= -Wl,--wrap=kore_pool_init
+
 $(BUILD)/tollgate: $(KORE_STAMP) $(KORE_OBJS) $(PURE_LIB) $(ASSET_OBJ)
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
-	$(Q)$(CC) $(SAN_CFLAGS) -o $@ $(KORE_OBJ)/*.o $(KORE_OBJS) $(ASSET_OBJ) \
-	    $(PURE_LIB) $$(cat $(KORE_OBJ)/ldflags) $(LIBS)
+	$(Q)$(CC) $(SAN_CFLAGS) $(LDWRAP) -o $@ $(KORE_OBJ)/*.o $(KORE_OBJS) \
+	    $(ASSET_OBJ) $(PURE_LIB) $$(cat $(KORE_OBJ)/ldflags) $(LIBS)
 
 # ./tollgate is the flavour built last; relinked when the flavour changes.
 tollgate: $(BUILD)/tollgate

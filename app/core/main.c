@@ -10,6 +10,7 @@
  * and PostgreSQL's socket away; kore-guide §3).
  */
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <stdio.h>
@@ -29,7 +30,15 @@
 
 static void	main_check_config(void);
 static void	main_kore_settings(void);
+static void	main_nofile_soft(void);
 static const char *main_getenv(const char *);
+
+/*
+ * The parent's own soft limit on open files; see main_nofile_soft().
+ * It holds the listener, two sockets per worker (64 at most) and a few
+ * files, so 512 leaves room.
+ */
+#define MAIN_PARENT_NOFILE	512
 
 /*
  * glibc 2.36 starts threads (curl's resolver, Kore's tasks) with clone3
@@ -93,6 +102,7 @@ kore_parent_configure(int argc, char **argv)
 	tg_metrics_init();
 	main_check_config();
 	main_kore_settings();
+	main_nofile_soft();
 	tg_dispatch_init();
 }
 
@@ -143,6 +153,31 @@ kore_seccomp_hook(void)
 	kore_seccomp_filter("sanitizer", filter_sanitizer,
 	    KORE_FILTER_LEN(filter_sanitizer));
 #endif
+}
+
+/*
+ * Each worker counts the descriptors it inherited by calling fcntl() on
+ * every number below the soft RLIMIT_NOFILE before it sets its own
+ * limit (worker.c: kore_worker_privdrop). With the 20,000 or 1,048,576
+ * that shells and containers hand out, that loop was the largest part
+ * of a worker's start (about 200 ms per worker on a busy machine for
+ * 20,000). The parent needs few descriptors, so its soft limit comes
+ * down to MAIN_PARENT_NOFILE before the fork; the hard limit stays,
+ * and each worker still sets worker_rlimit_nofiles plus what it
+ * inherited as both of its limits, exactly as before.
+ */
+static void
+main_nofile_soft(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur <= MAIN_PARENT_NOFILE)
+		return;
+
+	rl.rlim_cur = MAIN_PARENT_NOFILE;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		kore_log(LOG_NOTICE, "setrlimit(RLIMIT_NOFILE): %s", errno_s);
 }
 
 static const char *
