@@ -133,6 +133,9 @@ tg_pgpool_init(void)
 		conns[i].phase = CONN_CLOSED;
 	}
 	tick = kore_timer_add(pool_tick, POOL_TICK_MS, NULL, 0);
+
+	/* One connection from the start: the first request finds it up. */
+	conn_open(&conns[0]);
 }
 
 /* The worker exits: the owners are gone (credits_job_teardown first). */

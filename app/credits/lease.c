@@ -96,6 +96,7 @@ static int	lease_attention(struct credits_lease *, u_int64_t);
 static void	lease_spend(struct credits_lease *, int64_t, u_int64_t);
 static int	lease_excess(struct credits_lease *);
 static void	flush_start(void);
+static void	lease_final_flush(void);
 static void	flush_done(struct credits_job *, void *);
 static void	flush_answer(struct credits_job *, u_int64_t);
 static void	flush_leases(struct kore_buf *, u_int64_t);
@@ -155,8 +156,10 @@ credits_lease_init(void)
 }
 
 /*
- * The worker is going away: what it queued and did not flush is lost
- * (docs/credits.md says how much that can be); its leases come back
+ * The worker is going away (stop, restart): its event loop is over, so
+ * one last flush is made the plain way, with a deadline: every settled
+ * call is written and every lease given back. If the database can't be
+ * reached, the calls are lost as in a crash and the leases come back
  * through the sweeper after TOLLGATE_LEASE_TTL_SECONDS.
  */
 void
@@ -164,10 +167,8 @@ credits_lease_teardown(void)
 {
 	struct credits_lease	*l;
 
-	if (nqueued > 0 || batch != NULL)
-		kore_log(LOG_WARNING, "credits: exiting with %d settled "
-		    "call%s not flushed", nqueued + nbatch,
-		    nqueued + nbatch == 1 ? "" : "s");
+	if (!credits_conf.strict)
+		lease_final_flush();
 
 	while ((l = TAILQ_FIRST(&leases)) != NULL) {
 		TAILQ_REMOVE(&leases, l, list);
@@ -584,6 +585,87 @@ flush_start(void)
 	flushing = 1;
 	flush_sent = now;
 	(void)credits_job_start(sql_flush, 3, params, 2, flush_done, NULL);
+	kore_buf_cleanup(&lbuf);
+}
+
+/*
+ * The last flush: the batch on its way (a retry is harmless, calls are
+ * recorded once), the queue, and every lease given back (want 0).
+ */
+static void
+lease_final_flush(void)
+{
+	static const char *const	 keys[] = { "dbname", "connect_timeout",
+					    "options", "application_name",
+					    NULL };
+	struct credits_lease		*l;
+	struct kore_buf			 calls, lbuf;
+	const char			*values[5], *params[3];
+	char				 ttl[16];
+	PGconn				*pg;
+	PGresult			*res;
+	int				 n;
+
+	n = 0;
+	kore_buf_init(&lbuf, 512);
+	kore_buf_append(&lbuf, "[", 1);
+	TAILQ_FOREACH(l, &leases, list) {
+		if (l->phase == LEASE_GONE)
+			continue;
+		kore_buf_appendf(&lbuf, "%s{\"id\":\"%s\",\"user_id\":\"%s\","
+		    "\"key\":", n++ > 0 ? "," : "", l->id, l->user_id);
+		if (l->key_id[0] != '\0')
+			kore_buf_appendf(&lbuf, "\"%s\"", l->key_id);
+		else
+			kore_buf_append(&lbuf, "null", 4);
+		kore_buf_appendf(&lbuf, ",\"want\":0,\"owner\":");
+		json_str(&lbuf, owner);
+		kore_buf_append(&lbuf, "}", 1);
+	}
+	kore_buf_append(&lbuf, "]", 1);
+	if (n == 0 && nqueued == 0 && batch == NULL) {
+		kore_buf_cleanup(&lbuf);
+		return;
+	}
+
+	kore_buf_init(&calls, 1024);
+	if (batch != NULL)
+		kore_buf_append(&calls, batch, strlen(batch) - 1);
+	else
+		kore_buf_append(&calls, "[", 1);
+	if (nqueued > 0) {
+		if (batch != NULL)
+			kore_buf_append(&calls, ",", 1);
+		kore_buf_append(&calls, queue->data, queue->offset);
+	}
+	kore_buf_append(&calls, "]", 1);
+
+	values[0] = tg_conf.database_url;
+	values[1] = "2";
+	values[2] = "-c statement_timeout=5000";
+	values[3] = "tollgate";
+	values[4] = NULL;
+	(void)snprintf(ttl, sizeof(ttl), "%d", credits_conf.lease_ttl);
+	params[0] = kore_buf_stringify(&calls, NULL);
+	params[1] = kore_buf_stringify(&lbuf, NULL);
+	params[2] = ttl;
+
+	pg = PQconnectdbParams(keys, values, 1);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		kore_log(LOG_WARNING, "credits: exiting with %d settled call%s "
+		    "not flushed and %d lease%s left to the sweeper: %s",
+		    nqueued + nbatch, nqueued + nbatch == 1 ? "" : "s", n,
+		    n == 1 ? "" : "s", PQerrorMessage(pg));
+	} else {
+		res = PQexecParams(pg, sql_flush, 3, NULL, params, NULL, NULL,
+		    0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			kore_log(LOG_WARNING, "credits: the last flush failed: "
+			    "%s", PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	PQfinish(pg);
+	kore_buf_cleanup(&calls);
 	kore_buf_cleanup(&lbuf);
 }
 

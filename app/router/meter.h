@@ -42,15 +42,17 @@
  *      ROUTER_OUTCOME_NOT_STARTED: whatever that reserve may have
  *      written must be released; key it by call->request_id).
  *      settle must not need the request: it may already be freed (client
- *      gone), so its database work must be bound to a callback, not to
- *      the request (kore_pgsql_bind_callback()). When its work is done
- *      (or failed) it calls router_call_settled(call, cost_micros)
- *      exactly once, synchronously or later; after that it must not
- *      touch call again. The router may keep the request waiting for
- *      it: the cost goes into usage.cost_micros (CONTRACT §5) and the
- *      x-tollgate-cost-micros header of a non-streamed answer, so
- *      settle should be quick and must always finish (a failure still
- *      calls router_call_settled, with the cost it will be charged or 0).
+ *      gone), so its database work must belong to no request (the
+ *      credits module's credits_job_start()). When the cost is known
+ *      it calls router_call_settled(call, cost_micros) exactly once,
+ *      synchronously (a call settled on a balance lease: the cost is
+ *      final in C and written later in a batch) or once its statement
+ *      is done; after that it must not touch call again. The router may
+ *      keep the request waiting for it: the cost goes into
+ *      usage.cost_micros (CONTRACT §5) and the x-tollgate-cost-micros
+ *      header of a non-streamed answer, so settle should be quick and
+ *      must always finish (a failure still calls router_call_settled,
+ *      with the cost it will be charged or 0).
  *
  *   4. The call's memory is freed by the router once both the request
  *      is done and router_call_settled was called; cleanup(call) runs

@@ -288,3 +288,26 @@ def test_kill9_loses_at_most_the_last_flush_never_charges_twice(
     assert balances(db, uid) == (10 ** 8 - spent, 0, 10 ** 8 - spent, 0)
     assert t2.alive()
     check_ledger(db)
+
+
+def test_a_stop_flushes_every_charge_and_gives_the_leases_back(
+        tollgate, db, fake):
+    set_price(db, "echo:echo-1", 1000000, 2000000)
+    t = tollgate(env=router_env(catalog(fake)), workers=2)
+    key, uid, _ = seed_key(db)
+    grant(db, uid, 10 ** 8)
+    costs = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+        for r in ex.map(lambda _: chat(t, auth(key)), range(40)):
+            assert r.status_code == 200
+            costs.append(int(r.headers["x-tollgate-cost-micros"]))
+    assert leased(db, uid) > 0
+    t.stop()                                      # SIGTERM
+    # Nothing left for the sweeper: the leases are closed, not expired.
+    recs = usage(db, uid)
+    assert len(recs) == 40 and sum(r[6] for r in recs) == sum(costs)
+    assert leased(db, uid) == 0, t._final_log
+    assert all(lease[1] == "closed" for lease in leases(db, uid))
+    spent = sum(costs)
+    assert balances(db, uid) == (10 ** 8 - spent, 0, 10 ** 8 - spent, 0)
+    check_ledger(db)

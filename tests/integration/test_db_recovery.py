@@ -21,11 +21,16 @@ PROMPT_S = 1.0      # "answers promptly"
 CHAT = {"model": "echo:echo-1", "messages": [user("one two three")]}
 
 
-def billed(tollgate, db, fake, workers=1):
+def billed(tollgate, db, fake, workers=1, strict=False):
     """A tollgate on the test catalog; a funded key's user (A) and a
-    signed-in user (B)."""
+    signed-in user (B). strict: every chat call reserves with a
+    statement of its own (TOLLGATE_STRICT_SETTLEMENT=1), which the lock
+    tests hold back one by one."""
     set_price(db, "echo:echo-1", 1000000, 2000000)
-    t = tollgate(env=router_env(catalog(fake)), workers=workers)
+    env = router_env(catalog(fake))
+    if strict:
+        env["TOLLGATE_STRICT_SETTLEMENT"] = "1"
+    t = tollgate(env=env, workers=workers)
     key, uid, _ = seed_key(db)
     grant(db, uid, 10 ** 9)
     b = sign_in(t, "db-recovery-%d@example.com" % t.port)
@@ -202,7 +207,7 @@ def tollgate_connections(db):
 
 
 def test_client_leaving_mid_statement_stops_nothing(tollgate, db, fake):
-    t, key, uid, token = billed(tollgate, db, fake, workers=1)
+    t, key, uid, token = billed(tollgate, db, fake, workers=1, strict=True)
     lock = lock_user(db, uid)
     try:
         socks = []
@@ -240,7 +245,7 @@ def test_client_leaving_mid_statement_stops_nothing(tollgate, db, fake):
 
 
 def test_slow_statement_does_not_block_the_worker(tollgate, db, fake):
-    t, key, uid, token = billed(tollgate, db, fake, workers=1)
+    t, key, uid, token = billed(tollgate, db, fake, workers=1, strict=True)
     lock = lock_user(db, uid)
     answer = {}
 
