@@ -21,8 +21,10 @@
  * flush gives back what its running calls don't need.
  *
  * The flush: settled calls queue here as JSON rows; at most one flush is
- * in flight; calls settled meanwhile go into the next one, so a lone call
- * is flushed at once and a busy worker writes many per statement. Every
+ * in flight, and at most one starts per TOLLGATE_SETTLE_FLUSH_MS (unless
+ * a call waits for it); calls settled meanwhile go into the next one, so
+ * a lone call is flushed at once and a busy worker writes many per
+ * statement. Every
  * lease with charges in the batch, or that must be opened, topped up,
  * shrunk, renewed or given back, is listed with the amount wanted; the
  * answer is each lease's new state. A flush that fails is sent again,
@@ -97,6 +99,7 @@ static void	lease_spend(struct credits_lease *, int64_t, u_int64_t);
 static int	lease_excess(struct credits_lease *);
 static void	flush_start(void);
 static void	lease_final_flush(void);
+static int	lease_waiters(void);
 static void	flush_done(struct credits_job *, void *);
 static void	flush_answer(struct credits_job *, u_int64_t);
 static void	flush_leases(struct kore_buf *, u_int64_t);
@@ -139,7 +142,8 @@ static const char	sql_prices[] =
 void
 credits_lease_init(void)
 {
-	char	host[64];
+	u_int64_t	tick;
+	char		host[64];
 
 	if (credits_conf.strict)
 		return;
@@ -149,9 +153,11 @@ credits_lease_init(void)
 	(void)snprintf(owner, sizeof(owner), "%s pid %d worker %d", host,
 	    (int)getpid(), worker != NULL ? (int)worker->id : 0);
 
+	/* Ticks at half the flush period: a gathering batch waits no more. */
 	queue = kore_buf_alloc(65536);
-	(void)kore_timer_add(lease_tick, credits_conf.flush_ms < TICK_MS ?
-	    credits_conf.flush_ms : TICK_MS, NULL, 0);
+	tick = credits_conf.flush_ms / 2 < TICK_MS ? credits_conf.flush_ms / 2 :
+	    TICK_MS;
+	(void)kore_timer_add(lease_tick, tick > 0 ? tick : 1, NULL, 0);
 	tg_notify_credits = credits_lease_notice;
 }
 
@@ -478,6 +484,19 @@ lease_wake(struct credits_lease *l)
 	l->need = 0;
 }
 
+/* Whether a call waits for the next flush (it goes without delay). */
+static int
+lease_waiters(void)
+{
+	struct credits_lease	*l;
+
+	TAILQ_FOREACH(l, &leases, list) {
+		if (!TAILQ_EMPTY(&l->waiters))
+			return (1);
+	}
+	return (0);
+}
+
 /* Free a lease that is over and that nothing refers to any more. */
 static void
 lease_gc(struct credits_lease *l)
@@ -553,6 +572,12 @@ flush_start(void)
 		return;
 	now = kore_time_ms();
 	if (flush_failing && now < retry_at)
+		return;
+	/*
+	 * One flush per TOLLGATE_SETTLE_FLUSH_MS at most: a lone call goes
+	 * at once, a busy worker's calls gather for the next (the tick).
+	 */
+	if (now - flush_sent < credits_conf.flush_ms && !lease_waiters())
 		return;
 
 	if (batch == NULL && nqueued > 0) {
