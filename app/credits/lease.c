@@ -74,7 +74,7 @@ struct credits_lease {
 	u_int64_t			 expires;	/* kore_time_ms() */
 	u_int64_t			 renewed;
 	u_int64_t			 no_new_until;
-	u_int64_t			 no_grow_until;	/* the last top-up fell short */
+	u_int64_t			 no_grow_until;	/* a top-up fell short */
 	int64_t				 asked;		/* want of the flush */
 	u_int32_t			 gen;
 	int				 listed;	/* in the flush */
@@ -100,6 +100,8 @@ static int	lease_excess(struct credits_lease *);
 static void	flush_start(void);
 static void	lease_final_flush(void);
 static int	lease_waiters(void);
+static void	lease_json(struct kore_buf *, struct credits_lease *, int64_t,
+		    int);
 static void	flush_done(struct credits_job *, void *);
 static void	flush_answer(struct credits_job *, u_int64_t);
 static void	flush_leases(struct kore_buf *, u_int64_t);
@@ -135,8 +137,9 @@ static const char	sql_flush[] =
 	"FROM credits_flush($1::json, $2::json, $3::int)";
 
 static const char	sql_prices[] =
-	"SELECT id, model, input_micros_per_mtok, cached_input_micros_per_mtok, "
-	"output_micros_per_mtok, request_fee_micros FROM model_prices_current "
+	"SELECT id, model, input_micros_per_mtok, "
+	"cached_input_micros_per_mtok, output_micros_per_mtok, "
+	"request_fee_micros FROM model_prices_current "
 	"ORDER BY model";
 
 void
@@ -353,7 +356,8 @@ credits_lease_charge(struct credits_lease_use *u,
 	json_str(queue, c->model);
 	kore_buf_appendf(queue, ",\"price_id\":%lld,\"input_price\":%lld,"
 	    "\"cached_input_price\":%lld,\"output_price\":%lld,"
-	    "\"request_fee\":%lld,\"prompt_tokens\":%lld,\"cached_tokens\":%lld,"
+	    "\"request_fee\":%lld,\"prompt_tokens\":%lld,"
+	    "\"cached_tokens\":%lld,"
 	    "\"completion_tokens\":%lld,\"reasoning_tokens\":%lld,"
 	    "\"cost\":%lld,\"loss\":%lld,\"status\":\"%s\",\"http_status\":%d,"
 	    "\"settlement\":\"%s\",\"latency_ms\":%llu,\"started_ms\":%lld,"
@@ -482,6 +486,22 @@ lease_wake(struct credits_lease *l)
 		u->req = NULL;
 	}
 	l->need = 0;
+}
+
+/* One lease row of a flush (credits_flush_lease), asking for want. */
+static void
+lease_json(struct kore_buf *buf, struct credits_lease *l, int64_t want,
+    int first)
+{
+	kore_buf_appendf(buf, "%s{\"id\":\"%s\",\"user_id\":\"%s\",\"key\":",
+	    first ? "" : ",", l->id, l->user_id);
+	if (l->key_id[0] != '\0')
+		kore_buf_appendf(buf, "\"%s\"", l->key_id);
+	else
+		kore_buf_append(buf, "null", 4);
+	kore_buf_appendf(buf, ",\"want\":%lld,\"owner\":", (long long)want);
+	json_str(buf, owner);
+	kore_buf_append(buf, "}", 1);
 }
 
 /* Whether a call waits for the next flush (it goes without delay). */
@@ -635,17 +655,8 @@ lease_final_flush(void)
 	kore_buf_init(&lbuf, 512);
 	kore_buf_append(&lbuf, "[", 1);
 	TAILQ_FOREACH(l, &leases, list) {
-		if (l->phase == LEASE_GONE)
-			continue;
-		kore_buf_appendf(&lbuf, "%s{\"id\":\"%s\",\"user_id\":\"%s\","
-		    "\"key\":", n++ > 0 ? "," : "", l->id, l->user_id);
-		if (l->key_id[0] != '\0')
-			kore_buf_appendf(&lbuf, "\"%s\"", l->key_id);
-		else
-			kore_buf_append(&lbuf, "null", 4);
-		kore_buf_appendf(&lbuf, ",\"want\":0,\"owner\":");
-		json_str(&lbuf, owner);
-		kore_buf_append(&lbuf, "}", 1);
+		if (l->phase != LEASE_GONE)
+			lease_json(&lbuf, l, 0, n++ == 0);
 	}
 	kore_buf_append(&lbuf, "]", 1);
 	if (n == 0 && nqueued == 0 && batch == NULL) {
@@ -720,16 +731,7 @@ flush_leases(struct kore_buf *buf, u_int64_t now)
 
 		l->listed = 1;
 		l->asked = want;
-		kore_buf_appendf(buf, "%s{\"id\":\"%s\",\"user_id\":\"%s\","
-		    "\"key\":", n++ > 0 ? "," : "", l->id, l->user_id);
-		if (l->key_id[0] != '\0')
-			kore_buf_appendf(buf, "\"%s\"", l->key_id);
-		else
-			kore_buf_append(buf, "null", 4);
-		kore_buf_appendf(buf, ",\"want\":%lld,\"owner\":",
-		    (long long)want);
-		json_str(buf, owner);
-		kore_buf_append(buf, "}", 1);
+		lease_json(buf, l, want, n++ == 0);
 	}
 	kore_buf_append(buf, "]", 1);
 }
@@ -806,8 +808,10 @@ flush_answer(struct credits_job *job, u_int64_t now)
 		l->listed = 0;
 		l->s.batch = 0;
 		l->s.giveback = 0;
-		if (!strcmp(status, "open") && job_bigint(job, i, 2, &amount) &&
-		    job_bigint(job, i, 3, &ttl_ms) && amount >= 0 && ttl_ms > 0) {
+		if (!strcmp(status, "open") &&
+		    job_bigint(job, i, 2, &amount) &&
+		    job_bigint(job, i, 3, &ttl_ms) && amount >= 0 &&
+		    ttl_ms > 0) {
 			l->phase = LEASE_OPEN;
 			l->s.parked = amount;
 			if (amount < l->asked)

@@ -41,7 +41,7 @@ struct credits_lease_state {
 	int64_t		spend;		/* charged in the last window */
 	int64_t		window_ms;	/* ... of this many milliseconds */
 	int64_t		idle_ms;	/* since the last call started */
-	int		retiring;	/* no new calls (price change, recall) */
+	int		retiring;	/* no new calls (new price, recall) */
 	int		giveback;	/* give back what is free, once */
 };
 
