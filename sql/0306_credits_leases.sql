@@ -327,18 +327,16 @@ BEGIN
 		FROM unnest(v_calls) c
 		GROUP BY c.user_id HAVING sum(c.cost) + sum(c.loss) > 0)
 	    SELECT ROW(u.user_id, a.id, d.id, a.balance, d.balance, u.charged,
-		u.loss, coalesce(p.paid, 0), least(u.charged -
-		coalesce(p.paid, 0), greatest(a.balance - a.reserved, 0)), 0,
+		u.loss, r.released, t.taken, u.charged - r.released - t.taken,
 		u.calls, tg_uuid7())::credits_flush_user
 	    FROM u
 	    LEFT JOIN p ON p.user_id = u.user_id
 	    JOIN ledger_accounts a ON a.user_id = u.user_id AND a.kind = 'user'
 	    JOIN ledger_accounts d ON d.user_id = u.user_id AND
-		d.kind = 'user_debt');
-	v_users := ARRAY(SELECT ROW(u.user_id, u.account, u.debt_account,
-	    u.balance, u.debt_balance, u.charged, u.loss, u.released, u.taken,
-	    u.charged - u.released - u.taken, u.calls, u.txn)::credits_flush_user
-	    FROM unnest(v_users) u);
+		d.kind = 'user_debt',
+	    LATERAL (SELECT coalesce(p.paid, 0) AS released) r,
+	    LATERAL (SELECT least(u.charged - r.released,
+		greatest(a.balance - a.reserved, 0)) AS taken) t);
 
 	INSERT INTO ledger_transactions (id, idempotency_key, kind, user_id,
 	    amount, reference)

@@ -39,8 +39,8 @@ static void	credits_parent_init(struct tg_config_errors *);
 static void	credits_worker_init(void);
 static void	credits_worker_teardown(void);
 static int	credits_declare(int, const char *, const char *, const char *);
-static long	credits_env_long(struct tg_config_errors *, const char *, long,
-		    long, long);
+static long	credits_env_long(struct tg_config_errors *, const char *,
+		    const char *, long, long, long);
 
 struct credits_conf	credits_conf;
 
@@ -97,20 +97,10 @@ const struct tg_module	tg_credits_module = {
 static void
 credits_parent_init(struct tg_config_errors *errs)
 {
-	const char	*v;
-	char		*end;
-	long		 ttl;
+	long	ttl;
 
-	ttl = HOLD_TTL_DEFAULT;
-	if ((v = getenv("TOLLGATE_HOLD_TTL_SECONDS")) != NULL && *v != '\0') {
-		ttl = strtol(v, &end, 10);
-		if (*end != '\0' || ttl < 1 || ttl > HOLD_TTL_MAX) {
-			tg_config_error(errs, "TOLLGATE_HOLD_TTL_SECONDS must "
-			    "be a whole number of seconds from 1 to %d",
-			    HOLD_TTL_MAX);
-			ttl = HOLD_TTL_DEFAULT;
-		}
-	}
+	ttl = credits_env_long(errs, "TOLLGATE_HOLD_TTL_SECONDS", " of seconds",
+	    HOLD_TTL_DEFAULT, 1, HOLD_TTL_MAX);
 	credits_conf.hold_ttl = (int)ttl;
 	credits_conf.sweep_ms = (u_int64_t)ttl * 1000 / 2;
 	if (credits_conf.sweep_ms > SWEEP_MS_MAX)
@@ -119,12 +109,13 @@ credits_parent_init(struct tg_config_errors *errs)
 		credits_conf.sweep_ms = SWEEP_MS_MIN;
 
 	credits_conf.lease_ttl = (int)credits_env_long(errs,
-	    "TOLLGATE_LEASE_TTL_SECONDS", LEASE_TTL_DEFAULT, LEASE_TTL_MIN,
+	    "TOLLGATE_LEASE_TTL_SECONDS", " of seconds", LEASE_TTL_DEFAULT, LEASE_TTL_MIN,
 	    LEASE_TTL_MAX);
 	credits_conf.flush_ms = (u_int64_t)credits_env_long(errs,
-	    "TOLLGATE_SETTLE_FLUSH_MS", FLUSH_MS_DEFAULT, 1, FLUSH_MS_MAX);
+	    "TOLLGATE_SETTLE_FLUSH_MS", " of milliseconds", FLUSH_MS_DEFAULT,
+	    1, FLUSH_MS_MAX);
 	credits_conf.strict = (int)credits_env_long(errs,
-	    "TOLLGATE_STRICT_SETTLEMENT", 0, 0, 1);
+	    "TOLLGATE_STRICT_SETTLEMENT", "", 0, 0, 1);
 
 	credits_metric_prompt_tokens = credits_declare(TG_METRIC_COUNTER,
 	    "tollgate_credits_tokens_total", "Tokens charged, by class.",
@@ -190,10 +181,13 @@ credits_parent_init(struct tg_config_errors *errs)
 	    "tick).", NULL);
 }
 
-/* A whole number setting from lo to hi; def when unset or empty. */
+/*
+ * A whole number setting (of unit: " of seconds", or "") from lo to hi;
+ * def when unset or empty.
+ */
 static long
-credits_env_long(struct tg_config_errors *errs, const char *name, long def,
-    long lo, long hi)
+credits_env_long(struct tg_config_errors *errs, const char *name,
+    const char *unit, long def, long lo, long hi)
 {
 	const char	*v;
 	char		*end;
@@ -203,8 +197,8 @@ credits_env_long(struct tg_config_errors *errs, const char *name, long def,
 		return (def);
 	n = strtol(v, &end, 10);
 	if (*end != '\0' || n < lo || n > hi) {
-		tg_config_error(errs, "%s must be a whole number from %ld to "
-		    "%ld", name, lo, hi);
+		tg_config_error(errs, "%s must be a whole number%s from %ld "
+		    "to %ld", name, unit, lo, hi);
 		return (def);
 	}
 	return (n);

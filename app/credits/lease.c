@@ -806,7 +806,6 @@ flush_answer(struct credits_job *job, u_int64_t now)
 
 		recall = credits_job_value(job, i, 4);
 		l->listed = 0;
-		l->s.batch = 0;
 		l->s.giveback = 0;
 		if (!strcmp(status, "open") &&
 		    job_bigint(job, i, 2, &amount) &&
@@ -830,7 +829,7 @@ flush_answer(struct credits_job *job, u_int64_t now)
 		l->no_new_until = now + GROW_PAUSE_MS;
 	}
 
-	/* Charges of leases the answer did not list are applied too. */
+	/* The batch's charges are applied, to listed leases or not. */
 	TAILQ_FOREACH(l, &leases, list) {
 		if (l->listed) {
 			kore_log(LOG_ERR, "credits: flush did not answer for "
