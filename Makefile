@@ -85,7 +85,7 @@ UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 FUZZ_SRCS	:= $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all test unit integration run stop migrate check-ledger bench \
+.PHONY: all test test-run test-deps unit integration run stop migrate check-ledger bench \
 	clean distclean deps tollgate
 
 all: tollgate
@@ -153,8 +153,18 @@ $(BUILD)/fuzz/fuzz_anthropic $(BUILD)/fuzz/fuzz_gemini: tests/fuzz/family.c
 
 unit-bins: $(UNIT_BINS) $(FUZZ_BINS)
 
-test: tollgate $(UNIT_BINS) $(FUZZ_BINS)
+# make test on a fresh Debian 12 machine installs what the tests need
+# first (Debian packages as root, the npm packages of tests/node), then
+# builds in a second make so nothing is compiled before its headers exist.
+test: test-deps
+	$(Q)$(MAKE) --no-print-directory test-run
+
+test-run: tollgate $(UNIT_BINS) $(FUZZ_BINS)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/run-tests.sh
+
+test-deps:
+	@scripts/deps.sh --test
+	@scripts/node-deps.sh
 
 unit: $(UNIT_BINS) $(FUZZ_BINS)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/run-tests.sh unit
