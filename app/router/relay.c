@@ -6,8 +6,9 @@
  *
  *   START    parse, check, resolve the model, check the key may use it
  *   RESERVE  the meter's hold (may sleep on PostgreSQL)
- *   ATTEMPT  build the upstream request for the current target; start
- *            the curl transfer (or the in-process echo answer)
+ *   ATTEMPT  skip the target while it cools down (cooldown.h); build
+ *            the upstream request for it; start the curl transfer (or
+ *            the in-process echo answer)
  *   WAIT     asleep until curl is done or the watchdog aborted it
  *   LOCAL    the echo answer, replayed event by event (paced)
  *   DONE     judge the attempt: success, retry the same target after a
@@ -18,17 +19,24 @@
  *   REPLY    the whole answer, or the stream's last events
  *
  * Invariants:
- *  - Nothing reaches the client before the first chunk of a successful
- *    stream (or the whole answer): until then every failure may still
- *    fall back to another target. Once bytes went out, an upstream
- *    failure ends the stream with an error event and [DONE].
+ *  - Nothing reaches the client before the first content (text, tool
+ *    call, reasoning) of a stream, or the whole answer: the preamble
+ *    (role chunk, message_start) is held back, and until then every
+ *    failure may still fall back to another target. Once bytes went
+ *    out, an upstream failure ends the stream with an error event and
+ *    [DONE], and the call is settled as ended early for the text
+ *    relayed (call->ended_early, call->text_bytes).
+ *  - A target's breaker (relay_cool, per worker) hears the verdict of
+ *    every attempt that went upstream: failures before content open it,
+ *    answers close it.
  *  - Every call that reached the meter is settled exactly once, also
  *    when the client leaves (relay_free runs when Kore frees the
  *    request; the core cleans the curl handle still bound to it right
  *    after, which closes the upstream connection).
  *  - Timeouts: curl enforces connect and total; a watchdog timer
- *    enforces first byte (no answer started) and idle (silence between
- *    stream bytes) and aborts the transfer itself.
+ *    enforces first byte (no answer started), then, from the first
+ *    byte on, idle (silence between stream bytes) and aborts the
+ *    transfer itself.
  *  - While streaming, Kore's header timer is off (P1), a client's
  *    Connection: close is honoured only at the end (P3), and curl
  *    always has a finite timeout (P4, P5).
@@ -108,6 +116,7 @@ struct relay {
 	u_int64_t		 attempt_start;
 	u_int64_t		 last_byte;
 	int			 started;	/* a first upstream byte came */
+	int			 body_started;	/* a first byte of the body */
 	long			 status;
 	long			 retry_after_ms;
 	int			 no_retry;	/* next target, not this one */
@@ -612,11 +621,6 @@ relay_header(char *ptr, size_t size, size_t nmemb, void *arg)
 	if (!r->started) {
 		r->started = 1;
 		p = relay_provider(r);
-		/* From now on a stream may be silent idle_ms at most. */
-		if (r->stream)
-			relay_timer(r, TIMER_WATCHDOG, p->idle_ms);
-		else
-			relay_timer_stop(r);
 		tg_metrics_observe(router_metric_first_byte[p->index],
 		    (double)(now - r->attempt_start) / 1e6);
 		if (r->call->first_byte_ms == 0)
@@ -654,6 +658,21 @@ relay_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	if (r->status == 0)
 		curl_easy_getinfo(r->curl.handle, CURLINFO_RESPONSE_CODE,
 		    &r->status);
+
+	/*
+	 * The first byte of the answer (headers alone are no progress: a
+	 * reasoning model may send them long before its first event).
+	 * From now on a stream may be silent idle_ms at most; a whole
+	 * answer has curl's total.
+	 */
+	if (!r->body_started) {
+		r->body_started = 1;
+		if (r->stream)
+			relay_timer(r, TIMER_WATCHDOG,
+			    relay_provider(r)->idle_ms);
+		else
+			relay_timer_stop(r);
+	}
 
 	if (!r->stream || r->status < 200 || r->status > 299) {
 		max = (r->status >= 200 && r->status <= 299) ? ANSWER_MAX :
@@ -1195,6 +1214,7 @@ relay_attempt_clear(struct relay *r)
 	}
 	r->abort_reason = ABORT_NONE;
 	r->started = 0;
+	r->body_started = 0;
 
 	if (r->headers_sent)
 		return;
@@ -1558,10 +1578,10 @@ relay_timer_stop(struct relay *r)
 /*
  * Kore frees a oneshot timer after this returns, so r->timer is
  * forgotten first. The watchdog runs first_byte_ms from the request;
- * the first byte re-arms it for idle_ms (relay_header), and from then on
- * it re-arms itself for the next deadline while the upstream keeps
- * sending (every byte moves last_byte). curl enforces connect and
- * total.
+ * the first byte of the body re-arms it for idle_ms (relay_write), and
+ * from then on it re-arms itself for the next deadline while the
+ * upstream keeps sending (every byte moves last_byte). curl enforces
+ * connect and total.
  */
 static void
 relay_timer_fire(void *arg, u_int64_t now)
@@ -1594,7 +1614,7 @@ relay_timer_fire(void *arg, u_int64_t now)
 		return;		/* done; the request runs next anyway */
 
 	p = relay_provider(r);
-	if (!r->started) {
+	if (!r->body_started) {
 		since = (tg_now_us() - r->attempt_start) / 1000;
 		if (since >= (u_int64_t)p->first_byte_ms) {
 			relay_abort(r, ABORT_FIRST_BYTE);
@@ -1604,7 +1624,7 @@ relay_timer_fire(void *arg, u_int64_t now)
 		return;
 	}
 
-	/* Only a stream can go quiet between bytes; curl's total covers
+	/* Only a stream is watched between bytes; curl's total covers
 	 * the rest of a whole answer. */
 	if (!r->stream)
 		return;
