@@ -56,6 +56,7 @@
 
 #include "router/router.h"
 #include "router/cooldown.h"
+#include "router/holdback.h"
 #include "router/messages.h"
 #include "router/request.h"
 #include "router/sse.h"
@@ -203,7 +204,6 @@ static void	relay_timer_stop(struct relay *);
 static void	relay_timer_fire(void *, u_int64_t);
 static void	relay_abort(struct relay *, int);
 static const struct router_provider *relay_provider(struct relay *);
-static int	relay_content(const json_t *);
 static int	relay_emit_all(struct relay *);
 static struct router_cooldown *relay_cooler(struct relay *);
 static int	relay_admit(struct relay *);
@@ -754,42 +754,10 @@ relay_emit(struct relay *r)
 {
 	if (json_array_size(r->chunks) == 0)
 		return (1);
-	if (!r->headers_sent && !relay_content(r->chunks))
+	if (!r->headers_sent && !router_chunks_have_content(r->chunks))
 		return (1);
 
 	return (relay_emit_all(r));
-}
-
-/* Whether a chunk carries output: text, a tool call or reasoning. */
-static int
-relay_content(const json_t *chunks)
-{
-	static const char	*texts[] = { "content", "reasoning",
-	    "reasoning_content", "refusal", NULL };
-	static const char	*lists[] = { "tool_calls", "reasoning_details",
-	    NULL };
-	const json_t		*c, *choice, *delta, *v;
-	size_t			 i, j;
-	int			 k;
-
-	json_array_foreach(chunks, i, c) {
-		json_array_foreach(json_object_get(c, "choices"), j, choice) {
-			delta = json_object_get(choice, "delta");
-			for (k = 0; texts[k] != NULL; k++) {
-				v = json_object_get(delta, texts[k]);
-				if (json_is_string(v) &&
-				    json_string_length(v) > 0)
-					return (1);
-			}
-			for (k = 0; lists[k] != NULL; k++) {
-				v = json_object_get(delta, lists[k]);
-				if (json_is_array(v) && json_array_size(v) > 0)
-					return (1);
-			}
-		}
-	}
-
-	return (0);
 }
 
 /* Sends every chunk in r->chunks (the headers first). */
