@@ -34,7 +34,7 @@
  *    request; the core cleans the curl handle still bound to it right
  *    after, which closes the upstream connection).
  *  - Timeouts: curl enforces connect and total; a watchdog timer
- *    enforces first byte (no answer started), then, from the first
+ *    enforces first byte (no body byte yet), then, from the first body
  *    byte on, idle (silence between stream bytes) and aborts the
  *    transfer itself.
  *  - While streaming, Kore's header timer is off (P1), a client's
@@ -992,8 +992,12 @@ relay_done(struct http_request *req)
 		return (relay_fail(r));
 	}
 
-	/* The same target again, after a backoff (Retry-After first). */
-	if (r->tries < p->retries && !r->no_retry) {
+	/*
+	 * The same target again, after a backoff (Retry-After first),
+	 * unless this failure made it cool down.
+	 */
+	if (r->tries < p->retries && !r->no_retry &&
+	    !relay_cooler(r)->cooling) {
 		wait = p->backoff_ms << r->tries;
 		if (r->retry_after_ms >= 0 && r->status == 429)
 			wait = r->retry_after_ms;

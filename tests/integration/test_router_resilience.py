@@ -306,15 +306,21 @@ def metric(t, name, provider):
     return int(m.group(1))
 
 
-def test_a_failing_target_cools_down_then_is_probed(tollgate, db, fake,
-                                                    fams):
+def cooling_rig(tollgate, db, fake, fams, after, ms):
+    """A rig whose provider "fake" cools down after `after` failures."""
     cat = rig_catalog(fake, *fams)
     for p in cat["providers"]:
         if p["name"] == "fake":
-            p.update(cooldown_after=2, cooldown_ms=1500)
-    # One worker (tests/lib/server.py): the breaker is per worker.
+            p.update(cooldown_after=after, cooldown_ms=ms)
     rig = start_rig(tollgate, db, fake, *fams, cat=cat)
+    # One worker (tests/lib/server.py): the breaker is per worker.
     assert rig.t.env["TOLLGATE_WORKERS"] == "1"
+    return rig
+
+
+def test_a_failing_target_cools_down_then_is_probed(tollgate, db, fake,
+                                                    fams):
+    rig = cooling_rig(tollgate, db, fake, fams, 2, 1500)
     fake.script("m", [FakeReply(status=503)] * 3)
 
     def chain():
@@ -362,11 +368,7 @@ def test_a_failing_target_cools_down_then_is_probed(tollgate, db, fake,
 
 def test_a_refusal_of_the_request_is_not_a_failure(tollgate, db, fake,
                                                    fams):
-    cat = rig_catalog(fake, *fams)
-    for p in cat["providers"]:
-        if p["name"] == "fake":
-            p.update(cooldown_after=1, cooldown_ms=60000)
-    rig = start_rig(tollgate, db, fake, *fams, cat=cat)
+    rig = cooling_rig(tollgate, db, fake, fams, 1, 60000)
     fake.script("m", [FakeReply(status=400)] * 2)
     for _ in range(2):
         r = rig.t.post("/v1/chat/completions", headers=rig.h, json={
