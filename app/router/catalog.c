@@ -33,6 +33,8 @@
 #define DEF_RETRIES		1
 #define DEF_BACKOFF_MS		500
 #define DEF_RETRY_AFTER_CAP_MS	10000
+#define DEF_COOLDOWN_AFTER	5
+#define DEF_COOLDOWN_MS		30000
 
 #define MS_MAX			3600000
 #define TOKENS_MAX		100000000
@@ -55,14 +57,17 @@ struct cat_tuning {
 	long	retries;
 	long	backoff_ms;
 	long	retry_after_cap_ms;
+	long	cooldown_after;
+	long	cooldown_ms;
 };
 
 static const char *top_keys[] = { "defaults", "providers", "aliases", NULL };
 static const char *tuning_keys[] = { "timeouts", "retries", "backoff_ms",
-	"retry_after_cap_ms", NULL };
+	"retry_after_cap_ms", "cooldown_after", "cooldown_ms", NULL };
 static const char *provider_keys[] = { "name", "family", "base_url",
 	"api_key_env", "api_key_required", "timeouts", "retries", "backoff_ms",
-	"retry_after_cap_ms", "stream_usage", "chunk_delay_ms", "models",
+	"retry_after_cap_ms", "cooldown_after", "cooldown_ms",
+	"max_tokens_field", "stream_usage", "chunk_delay_ms", "models",
 	NULL };
 static const char *timeout_keys[] = { "connect_ms", "first_byte_ms",
 	"idle_ms", "total_ms", NULL };
@@ -86,6 +91,8 @@ static void	cat_env_prefix(const char *, char *, size_t);
 static int	cat_url_check(const char *, int *, int *);
 static void	cat_provider(struct cat_ctx *, const json_t *, int,
 		    const struct cat_tuning *);
+static void	cat_max_tokens_field(struct cat_ctx *, const json_t *,
+		    struct router_provider *);
 static void	cat_provider_env(struct cat_ctx *, struct router_provider *,
 		    const char *);
 static void	cat_models(struct cat_ctx *, const json_t *,
@@ -187,6 +194,8 @@ router_catalog_parse(struct router_catalog *cat, const char *text,
 	defaults.retries = DEF_RETRIES;
 	defaults.backoff_ms = DEF_BACKOFF_MS;
 	defaults.retry_after_cap_ms = DEF_RETRY_AFTER_CAP_MS;
+	defaults.cooldown_after = DEF_COOLDOWN_AFTER;
+	defaults.cooldown_ms = DEF_COOLDOWN_MS;
 	if ((p = json_object_get(doc, "defaults")) != NULL) {
 		(void)snprintf(ctx.where, sizeof(ctx.where), "defaults: ");
 		if (!json_is_object(p)) {
@@ -454,6 +463,8 @@ cat_tuning(struct cat_ctx *ctx, const json_t *obj, struct cat_tuning *t)
 	(void)cat_int(ctx, obj, "backoff_ms", 0, 60000, &t->backoff_ms);
 	(void)cat_int(ctx, obj, "retry_after_cap_ms", 0, 600000,
 	    &t->retry_after_cap_ms);
+	(void)cat_int(ctx, obj, "cooldown_after", 0, 1000, &t->cooldown_after);
+	(void)cat_int(ctx, obj, "cooldown_ms", 1, MS_MAX, &t->cooldown_ms);
 }
 
 /* Provider and alias names: [a-z0-9][a-z0-9_.-]*, short. */
@@ -619,6 +630,9 @@ cat_provider(struct cat_ctx *ctx, const json_t *obj, int idx,
 	p->retries = (int)t.retries;
 	p->backoff_ms = t.backoff_ms;
 	p->retry_after_cap_ms = t.retry_after_cap_ms;
+	p->cooldown_after = (int)t.cooldown_after;
+	p->cooldown_ms = t.cooldown_ms;
+	cat_max_tokens_field(ctx, obj, p);
 
 	p->stream_usage = 1;
 	if (cat_bool(ctx, obj, "stream_usage", &b))
@@ -676,6 +690,36 @@ cat_provider(struct cat_ctx *ctx, const json_t *obj, int idx,
 }
 
 /* <PROVIDER>_BASE_URL overrides the file; the key is read from key_env. */
+/*
+ * The field a clamped max_tokens goes in when the client sent none:
+ * OpenAI's newer models refuse the legacy max_tokens, many compatible
+ * servers know it alone. The other families translate either field.
+ */
+static void
+cat_max_tokens_field(struct cat_ctx *ctx, const json_t *obj,
+    struct router_provider *p)
+{
+	json_t		*v;
+	const char	*s;
+
+	p->max_tokens_field = "max_tokens";
+	if ((v = json_object_get(obj, "max_tokens_field")) == NULL)
+		return;
+	s = json_string_value(v);
+	if (s == NULL || (strcmp(s, "max_tokens") &&
+	    strcmp(s, "max_completion_tokens"))) {
+		cat_error(ctx, "max_tokens_field must be \"max_tokens\" or "
+		    "\"max_completion_tokens\"");
+		return;
+	}
+	if (p->family != &router_family_openai) {
+		cat_error(ctx, "max_tokens_field is only for the openai family");
+		return;
+	}
+	if (!strcmp(s, "max_completion_tokens"))
+		p->max_tokens_field = "max_completion_tokens";
+}
+
 static void
 cat_provider_env(struct cat_ctx *ctx, struct router_provider *p,
     const char *name)

@@ -46,6 +46,9 @@ struct router_provider {
 	char				 key_env[ROUTER_ENV_MAX];	/* OPENAI_API_KEY */
 	int				 key_required;	/* refuse calls without one */
 	long				 chunk_delay_ms;	/* echo: pause between events */
+	int				 cooldown_after;	/* failures; 0: never */
+	long				 cooldown_ms;	/* skipped that long */
+	const char			*max_tokens_field;	/* when the client sent none */
 };
 
 /* Where one call goes: a provider and the model name it knows. */

@@ -6,8 +6,9 @@
  *
  *   START    parse, check, resolve the model, check the key may use it
  *   RESERVE  the meter's hold (may sleep on PostgreSQL)
- *   ATTEMPT  build the upstream request for the current target; start
- *            the curl transfer (or the in-process echo answer)
+ *   ATTEMPT  skip the target while it cools down (cooldown.h); build
+ *            the upstream request for it; start the curl transfer (or
+ *            the in-process echo answer)
  *   WAIT     asleep until curl is done or the watchdog aborted it
  *   LOCAL    the echo answer, replayed event by event (paced)
  *   DONE     judge the attempt: success, retry the same target after a
@@ -18,17 +19,24 @@
  *   REPLY    the whole answer, or the stream's last events
  *
  * Invariants:
- *  - Nothing reaches the client before the first chunk of a successful
- *    stream (or the whole answer): until then every failure may still
- *    fall back to another target. Once bytes went out, an upstream
- *    failure ends the stream with an error event and [DONE].
+ *  - Nothing reaches the client before the first content (text, tool
+ *    call, reasoning) of a stream, or the whole answer: the preamble
+ *    (role chunk, message_start) is held back, and until then every
+ *    failure may still fall back to another target. Once bytes went
+ *    out, an upstream failure ends the stream with an error event and
+ *    [DONE], and the call is settled as ended early for the text
+ *    relayed (call->ended_early, call->text_bytes).
+ *  - A target's breaker (relay_cool, per worker) hears the verdict of
+ *    every attempt that went upstream: failures before content open it,
+ *    answers close it.
  *  - Every call that reached the meter is settled exactly once, also
  *    when the client leaves (relay_free runs when Kore frees the
  *    request; the core cleans the curl handle still bound to it right
  *    after, which closes the upstream connection).
  *  - Timeouts: curl enforces connect and total; a watchdog timer
- *    enforces first byte (no answer started) and idle (silence between
- *    stream bytes) and aborts the transfer itself.
+ *    enforces first byte (no body byte yet), then, from the first body
+ *    byte on, idle (silence between stream bytes) and aborts the
+ *    transfer itself.
  *  - While streaming, Kore's header timer is off (P1), a client's
  *    Connection: close is honoured only at the end (P3), and curl
  *    always has a finite timeout (P4, P5).
@@ -38,6 +46,7 @@
 #include <sys/types.h>
 
 #include <curl/curl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +55,8 @@
 #include <time.h>
 
 #include "router/router.h"
+#include "router/cooldown.h"
+#include "router/holdback.h"
 #include "router/messages.h"
 #include "router/request.h"
 #include "router/sse.h"
@@ -106,9 +117,12 @@ struct relay {
 	u_int64_t		 attempt_start;
 	u_int64_t		 last_byte;
 	int			 started;	/* a first upstream byte came */
+	int			 body_started;	/* a first byte of the body */
 	long			 status;
 	long			 retry_after_ms;
 	int			 no_retry;	/* next target, not this one */
+	int			 called;	/* the attempt went upstream */
+	u_int64_t		 cool_wait_ms;	/* shortest cooldown skipped */
 	struct kore_buf		*body_buf;
 	int			 abort_reason;
 	struct kore_timer	*timer;
@@ -190,6 +204,17 @@ static void	relay_timer_stop(struct relay *);
 static void	relay_timer_fire(void *, u_int64_t);
 static void	relay_abort(struct relay *, int);
 static const struct router_provider *relay_provider(struct relay *);
+static int	relay_emit_all(struct relay *);
+static struct router_cooldown *relay_cooler(struct relay *);
+static int	relay_admit(struct relay *);
+static void	relay_verdict(struct relay *, int);
+
+/*
+ * Per-target circuit breakers (one per catalog model), per worker: the
+ * memory of a process, like the curl connection cache, and reset when
+ * the worker restarts.
+ */
+static struct router_cooldown	relay_cool[ROUTER_MODELS_MAX];
 
 int
 router_relay(struct http_request *req, int surface, int kind)
@@ -395,10 +420,22 @@ relay_attempt(struct http_request *req)
 	char				 err[ROUTER_ERR_MAX];
 
 	relay_attempt_clear(r);
+
+	/* Cooling: skipped, not failed; an earlier target's error stands. */
+	if (!relay_admit(r)) {
+		if (r->target + 1 < r->route.ntargets) {
+			r->target++;
+			r->tries = 0;
+			return (HTTP_STATE_CONTINUE);
+		}
+		return (relay_fail(r));
+	}
+
 	memset(&r->err, 0, sizeof(r->err));
 	r->status = 0;
 	r->retry_after_ms = -1;
 	r->no_retry = 0;
+	r->called = 0;
 	r->attempt_start = tg_now_us();
 
 	if (!router_provider_usable(p)) {
@@ -425,6 +462,7 @@ relay_attempt(struct http_request *req)
 
 	r->call->attempts++;
 	r->call->target_used = r->target;
+	r->called = 1;
 
 	if (p->family->local != NULL) {
 		if (!p->family->local(t, &r->http, r->stream, &r->local, err,
@@ -454,11 +492,9 @@ relay_attempt(struct http_request *req)
 	 * answered inside tg_curl_run(), waking this request while it
 	 * ran; asleep or not, relay_wait() decides. A RETRY would leave
 	 * a woken request unseen until Kore's loop next wakes up (the
-	 * next timer, up to 100 ms later). Such an attempt needs no
-	 * watchdog either.
+	 * next timer, up to 100 ms later). The watchdog was armed in
+	 * relay_curl_start() and re-armed by the first byte.
 	 */
-	if (r->curl.handle != NULL)
-		relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms);
 	req->fsm_state = R_WAIT;
 	return (HTTP_STATE_CONTINUE);
 }
@@ -466,7 +502,8 @@ relay_attempt(struct http_request *req)
 /*
  * max_tokens for this target: the call's bound (the meter may have
  * lowered it) within the model's cap. Sent when the client set one or
- * when it is below the cap; otherwise the provider's default stands.
+ * when it is below the cap (a clamp is never dropped); otherwise the
+ * provider's default stands.
  */
 static void
 relay_max_tokens(struct relay *r, const struct router_target *t)
@@ -481,8 +518,16 @@ relay_max_tokens(struct relay *r, const struct router_target *t)
 	if (t->max_output_tokens > 0 && eff > t->max_output_tokens)
 		eff = t->max_output_tokens;
 
-	field = r->chat.max_tokens_field != NULL ?
-	    r->chat.max_tokens_field : "max_tokens";
+	/*
+	 * The client's own field on /v1/chat/completions; otherwise (it
+	 * sent none, or it spoke Anthropic's API, whose max_tokens means
+	 * nothing to an OpenAI server) the provider's max_tokens_field.
+	 */
+	field = t->provider->max_tokens_field != NULL ?
+	    t->provider->max_tokens_field : "max_tokens";
+	if (r->chat.max_tokens_field != NULL &&
+	    r->surface == ROUTER_SURFACE_OPENAI)
+		field = r->chat.max_tokens_field;
 	if (r->chat.max_tokens != 0 || eff < t->max_output_tokens) {
 		json_object_del(r->body, !strcmp(field, "max_tokens") ?
 		    "max_completion_tokens" : "max_tokens");
@@ -539,6 +584,8 @@ relay_curl_start(struct relay *r, const struct router_target *t)
 
 	kore_curl_bind_request(&r->curl, r->req);
 	r->curl_live = 1;
+	/* Armed first: the first byte may come inside tg_curl_run(). */
+	relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms);
 	tg_curl_run(&r->curl);
 
 	return (1);
@@ -612,6 +659,21 @@ relay_write(char *ptr, size_t size, size_t nmemb, void *arg)
 		curl_easy_getinfo(r->curl.handle, CURLINFO_RESPONSE_CODE,
 		    &r->status);
 
+	/*
+	 * The first byte of the answer (headers alone are no progress: a
+	 * reasoning model may send them long before its first event).
+	 * From now on a stream may be silent idle_ms at most; a whole
+	 * answer has curl's total.
+	 */
+	if (!r->body_started) {
+		r->body_started = 1;
+		if (r->stream)
+			relay_timer(r, TIMER_WATCHDOG,
+			    relay_provider(r)->idle_ms);
+		else
+			relay_timer_stop(r);
+	}
+
 	if (!r->stream || r->status < 200 || r->status > 299) {
 		max = (r->status >= 200 && r->status <= 299) ? ANSWER_MAX :
 		    ERROR_BODY_MAX;
@@ -678,9 +740,29 @@ relay_feed(struct relay *r, const char *p, size_t len)
 	return (ok);
 }
 
-/* The translated chunks, as the client's surface wants them. */
+/*
+ * The translated chunks, as the client's surface wants them. Until the
+ * first content the preamble (OpenAI's role chunk, what message_start
+ * became, anything without content) is held back in r->chunks: no byte
+ * has gone out, so an upstream failure before any content still falls
+ * back to the next target (relay_done) and costs nothing. The held
+ * chunks go out ahead of the first content, or at the end of a stream
+ * that had none (relay_done).
+ */
 static int
 relay_emit(struct relay *r)
+{
+	if (json_array_size(r->chunks) == 0)
+		return (1);
+	if (!r->headers_sent && !router_chunks_have_content(r->chunks))
+		return (1);
+
+	return (relay_emit_all(r));
+}
+
+/* Sends every chunk in r->chunks (the headers first). */
+static int
+relay_emit_all(struct relay *r)
 {
 	json_t	*c;
 	size_t	 i;
@@ -883,6 +965,11 @@ relay_done(struct http_request *req)
 	    (double)(tg_now_us() - r->attempt_start) / 1e6);
 	if (!ok)
 		tg_metrics_add(router_metric_errors[p->index], 1);
+	relay_verdict(r, ok);
+
+	/* A stream without content: its held-back preamble goes now. */
+	if (ok && r->stream)
+		(void)relay_emit_all(r);
 	relay_attempt_clear(r);
 
 	if (ok) {
@@ -905,8 +992,12 @@ relay_done(struct http_request *req)
 		return (relay_fail(r));
 	}
 
-	/* The same target again, after a backoff (Retry-After first). */
-	if (r->tries < p->retries && !r->no_retry) {
+	/*
+	 * The same target again, after a backoff (Retry-After first),
+	 * unless this failure made it cool down.
+	 */
+	if (r->tries < p->retries && !r->no_retry &&
+	    !relay_cooler(r)->cooling) {
 		wait = p->backoff_ms << r->tries;
 		if (r->retry_after_ms >= 0 && r->status == 429)
 			wait = r->retry_after_ms;
@@ -1095,6 +1186,7 @@ relay_attempt_clear(struct relay *r)
 	}
 	r->abort_reason = ABORT_NONE;
 	r->started = 0;
+	r->body_started = 0;
 
 	if (r->headers_sent)
 		return;
@@ -1144,6 +1236,18 @@ static int
 relay_fail(struct relay *r)
 {
 	int	secs;
+
+	/* No target was tried: every one is cooling down. */
+	if (r->err.status == 0) {
+		secs = (int)((r->cool_wait_ms + 999) / 1000);
+		if (secs < 1)
+			secs = 1;
+		tg_error_retry(r->req, 503, "unavailable", secs, "every "
+		    "target of `%.200s` is cooling down after repeated "
+		    "upstream failures; retry in %d s", r->chat.model, secs);
+		relay_outcome(r, ROUTER_OUTCOME_UPSTREAM_ERROR, 503);
+		return (HTTP_STATE_COMPLETE);
+	}
 
 	if (r->err.status == 429) {
 		secs = r->err.retry_after_ms > 0 ?
@@ -1210,6 +1314,80 @@ relay_outcome(struct relay *r, int outcome, int status)
 		call->target_used = -1;
 
 	router_call_settle(call);
+}
+
+/* --- cooldowns -------------------------------------------------------- */
+
+static struct router_cooldown *
+relay_cooler(struct relay *r)
+{
+	ptrdiff_t	i;
+
+	i = r->route.models[r->target] - router_catalog->models;
+	if (i < 0 || i >= ROUTER_MODELS_MAX)
+		fatal("relay: a target outside the catalog");
+	return (&relay_cool[i]);
+}
+
+/* Whether the current target may be tried (0: it is cooling down). */
+static int
+relay_admit(struct relay *r)
+{
+	const struct router_provider	*p = relay_provider(r);
+	u_int64_t			 wait;
+
+	wait = 0;
+	switch (router_cooldown_admit(relay_cooler(r), tg_now_us() / 1000,
+	    p->cooldown_ms, &wait)) {
+	case ROUTER_COOL_SKIP:
+		if (r->cool_wait_ms == 0 || wait < r->cool_wait_ms)
+			r->cool_wait_ms = wait;
+		return (0);
+	case ROUTER_COOL_PROBE:
+		kore_log(LOG_NOTICE, "rid=%s %s is probed after its cooldown",
+		    tg_request_id(r->req), r->route.models[r->target]->id);
+		break;
+	}
+
+	return (1);
+}
+
+/*
+ * The attempt's verdict for the target's breaker: a failure is one that
+ * made us fall back before any content (no answer, a timeout, 408, 429,
+ * 5xx, a bad stream); any answer, a refusal of the client's request
+ * included, is a success. A stream cut after content is neither.
+ */
+static void
+relay_verdict(struct relay *r, int ok)
+{
+	const struct router_provider	*p = relay_provider(r);
+	struct router_cooldown		*c = relay_cooler(r);
+
+	if (!r->called)
+		return;
+	if (!ok && r->headers_sent)
+		return;
+
+	if (ok || !router_cooldown_failure_status(r->status)) {
+		if (router_cooldown_success(c))
+			tg_metrics_add(router_metric_cooling[p->index], -1);
+		return;
+	}
+
+	switch (router_cooldown_failure(c, tg_now_us() / 1000,
+	    p->cooldown_after, p->cooldown_ms)) {
+	case ROUTER_COOL_OPENED:
+		tg_metrics_add(router_metric_cooling[p->index], 1);
+		/* FALLTHROUGH */
+	case ROUTER_COOL_REOPENED:
+		tg_metrics_add(router_metric_cooldowns[p->index], 1);
+		kore_log(LOG_NOTICE, "rid=%s %s cools down for %ld ms after "
+		    "%d failures", tg_request_id(r->req),
+		    r->route.models[r->target]->id, p->cooldown_ms,
+		    c->failures);
+		break;
+	}
 }
 
 static int
@@ -1371,8 +1549,11 @@ relay_timer_stop(struct relay *r)
 
 /*
  * Kore frees a oneshot timer after this returns, so r->timer is
- * forgotten first. The watchdog re-arms itself for the next deadline
- * while the upstream keeps sending.
+ * forgotten first. The watchdog runs first_byte_ms from the request;
+ * the first byte of the body re-arms it for idle_ms (relay_write), and
+ * from then on it re-arms itself for the next deadline while the
+ * upstream keeps sending (every byte moves last_byte). curl enforces
+ * connect and total.
  */
 static void
 relay_timer_fire(void *arg, u_int64_t now)
@@ -1405,7 +1586,7 @@ relay_timer_fire(void *arg, u_int64_t now)
 		return;		/* done; the request runs next anyway */
 
 	p = relay_provider(r);
-	if (!r->started) {
+	if (!r->body_started) {
 		since = (tg_now_us() - r->attempt_start) / 1000;
 		if (since >= (u_int64_t)p->first_byte_ms) {
 			relay_abort(r, ABORT_FIRST_BYTE);
@@ -1415,7 +1596,7 @@ relay_timer_fire(void *arg, u_int64_t now)
 		return;
 	}
 
-	/* Only a stream can go quiet between bytes; curl's total covers
+	/* Only a stream is watched between bytes; curl's total covers
 	 * the rest of a whole answer. */
 	if (!r->stream)
 		return;

@@ -35,6 +35,8 @@ struct router_catalog	*router_catalog;
 int			 router_metric_latency[ROUTER_PROVIDERS_MAX];
 int			 router_metric_first_byte[ROUTER_PROVIDERS_MAX];
 int			 router_metric_errors[ROUTER_PROVIDERS_MAX];
+int			 router_metric_cooldowns[ROUTER_PROVIDERS_MAX];
+int			 router_metric_cooling[ROUTER_PROVIDERS_MAX];
 
 static const struct tg_route	router_routes[] = {
 	{ HTTP_METHOD_POST, "/v1/chat/completions", router_chat,
@@ -117,6 +119,14 @@ router_parent_init(struct tg_config_errors *errs)
 		    TG_METRIC_COUNTER, "tollgate_upstream_errors_total",
 		    "Upstream attempts that failed, by provider.", labels,
 		    NULL, 0);
+		router_metric_cooldowns[i] = tg_metrics_declare(
+		    TG_METRIC_COUNTER, "tollgate_router_cooldowns_total",
+		    "Cooldowns entered by a provider's targets after "
+		    "repeated failures.", labels, NULL, 0);
+		router_metric_cooling[i] = tg_metrics_declare(
+		    TG_METRIC_GAUGE, "tollgate_router_targets_cooling",
+		    "A provider's targets cooling down or waiting for their "
+		    "probe, summed over workers.", labels, NULL, 0);
 	}
 
 	kore_log(LOG_INFO, "router: %d providers, %d models, %d aliases "

@@ -22,6 +22,8 @@ extern struct router_catalog	*router_catalog;
 extern int	router_metric_latency[ROUTER_PROVIDERS_MAX];
 extern int	router_metric_first_byte[ROUTER_PROVIDERS_MAX];
 extern int	router_metric_errors[ROUTER_PROVIDERS_MAX];
+extern int	router_metric_cooldowns[ROUTER_PROVIDERS_MAX];
+extern int	router_metric_cooling[ROUTER_PROVIDERS_MAX];
 
 /* relay.c: the handler body of chat, embeddings and messages. */
 int	router_relay(struct http_request *, int, int);

@@ -16,8 +16,11 @@ Scripts (fake.push(kind, **opts)):
   error         status (default 500) with Anthropic's error body; opts:
                 status, error_type, message, retry_after
   stream_error  (streams) an error event after the first text delta
+  start_error   (streams) message_start, ping, then an overloaded_error
+                event: no content at all
   ping          text with ping events between deltas
-Every script takes delay, gate, truncate, stall (streams).
+Every script takes delay, gate (gate_at: after which event, default 0),
+truncate, stall (streams).
 
 Authentication as Anthropic checks it: x-api-key must equal api_key
 (when the fake has one; else 401 authentication_error) and
@@ -148,7 +151,21 @@ class AnthropicFake(FakeBase):
             self.send_json(h, 200, msg, {"request-id": "req_fake"})
             return
         self.start_stream(h, {"request-id": "req_fake"})
+        if script.kind == "start_error":
+            self.stream_events(h, self.start_error_frames(msg), script)
+            return
         self.stream_events(h, self.frames(msg, script), script)
+
+    def start_error_frames(self, msg):
+        """message_start, a ping, then an overloaded_error event: the
+        stream failed before any content."""
+        start = dict(msg, content=[], stop_reason=None, stop_sequence=None,
+                     usage=dict(msg["usage"], output_tokens=1))
+        return [self.frame(e) for e in (
+            {"type": "message_start", "message": start},
+            {"type": "ping"},
+            {"type": "error", "error": {"type": "overloaded_error",
+                                        "message": "Overloaded"}})]
 
     @staticmethod
     def frame(ev):

@@ -20,6 +20,7 @@ default script ("text") answers. Options every script understands:
     delay=0.05                    seconds between stream events
     gate=threading.Event()        after the first stream event, wait for
                                   it (timeout 10 s) before going on
+    gate_at=2                     ... after that event instead of the first
     truncate=True                 close the connection mid-stream
     stall=5                       stop sending for N seconds mid-stream
     text="..."                    the answer text
@@ -210,7 +211,7 @@ class FakeBase:
                 self.cut(h)
                 return
             self.send_chunk(h, frame)
-            if i == 0 and gate is not None:
+            if i == script.get("gate_at", 0) and gate is not None:
                 gate.wait(10)
             if stall and i == len(frames) // 2:
                 end = time.time() + stall

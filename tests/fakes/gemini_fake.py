@@ -17,7 +17,8 @@ Scripts (fake.push(kind, **opts)):
   error         status (default 500) with Google's error body; opts:
                 status, error_status, message, retry_after
   stream_error  (streams) an error object after the first chunk
-Every script takes delay, gate, truncate, stall (streams).
+Every script takes delay, gate (gate_at: after which event, default 0),
+truncate, stall (streams).
 
 Authentication as Google checks it: x-goog-api-key must equal api_key
 when the fake has one, else 400 INVALID_ARGUMENT / API_KEY_INVALID.

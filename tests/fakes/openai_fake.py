@@ -21,13 +21,17 @@ are made, so a test can compare them:
     delay           seconds before the status line
     event_delay     seconds between stream events
     gate            stream: after the first event, wait until the test
-                    calls fake.open_gate() (proves incremental relaying)
+                    calls fake.open_gate() (proves incremental relaying);
+                    set reply.gate_at = k to wait after event k instead
     behaviour       "malformed" (bad JSON / bad event), "truncated" (the
                     stream stops without [DONE] and the connection
                     closes), "stall" (stream: stop sending after `after`
                     events, keep the connection open), "error_event" (an
                     error event after `after` events), "hang" (never
                     answer), "drop" (close the connection at once)
+
+Models named o1*, o3* or o4* refuse the legacy max_tokens field with
+OpenAI's 400 unsupported_parameter, as the o-series does.
 
 Every request is recorded (fake.requests: path, headers, JSON body,
 time) and, for each connection, when the fake saw it close
@@ -175,6 +179,8 @@ class Handler(BaseHTTPRequestHandler):
                 "code": "invalid_api_key"}})
             return
 
+        if self._refuses_max_tokens(body):
+            return
         if reply.behaviour == "drop":
             self.close_connection = True
             try:
@@ -204,6 +210,22 @@ class Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             return self._stream(body, reply)
         return self._whole(body, reply)
+
+    def _refuses_max_tokens(self, body):
+        """As OpenAI's o-series and newer models: the legacy max_tokens
+        is refused (model names starting with o1, o3 or o4)."""
+        if not isinstance(body, dict) or "max_tokens" not in body:
+            return False
+        model = str(body.get("model") or "")
+        if not model.startswith(("o1", "o3", "o4")):
+            return False
+        self._send_json(400, {"error": {
+            "message": "Unsupported parameter: 'max_tokens' is not "
+                       "supported with this model. Use "
+                       "'max_completion_tokens' instead.",
+            "type": "invalid_request_error", "param": "max_tokens",
+            "code": "unsupported_parameter"}})
+        return True
 
     def _answer(self, req, reply):
         content = reply.content
@@ -307,7 +329,7 @@ class Handler(BaseHTTPRequestHandler):
                     self._chunk(b"")
                     return
                 self._event(ev)
-                if i == 0 and reply.gate:
+                if i == getattr(reply, "gate_at", 0) and reply.gate:
                     fake.gate_waited = True
                     fake.gate.wait(10)
                 if reply.event_delay:

@@ -273,7 +273,10 @@ def test_anthropic_error_event_mid_stream(fam):
 
 def test_anthropic_stream_is_incremental(fam):
     gate = threading.Event()
-    fam.anth.push("text", gate=gate, text="one two three four five six")
+    # The gate after the first text delta: the role chunk is held back
+    # until the first content.
+    fam.anth.push("text", gate=gate, gate_at=2,
+                  text="one two three four five six")
     b = dict(ask(model=CLAUDE), stream=True)
     r = fam.server.post("/v1/chat/completions", json=b,
                         headers=auth(fam.key), stream=True)

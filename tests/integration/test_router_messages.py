@@ -163,7 +163,9 @@ def test_raw_stream_bytes(msgs):
 
 def test_stream_is_incremental(msgs):
     gate = threading.Event()
-    msgs.anth.push("text", gate=gate, text="one two three four")
+    # The gate after the first text delta: message_start is held back
+    # until the first content.
+    msgs.anth.push("text", gate=gate, gate_at=2, text="one two three four")
     r = msgs.post(body(CLAUDE, stream=True), stream=True)
     assert r.status_code == 200
     events = sse_events(r)

@@ -154,15 +154,18 @@ def test_n_choices_stream(router):
 
 def test_stream_relays_the_first_chunk_before_the_upstream_continues(
         router):
-    """The fake sends its first event, then waits until the test says
-    it received it; a buffering router would deadlock here (and time
-    out the fake's wait, failing the timing check)."""
-    router.fake.script("m", [FakeReply(content="alpha beta gamma",
-                                       gate=True)])
+    """The fake sends its first content event, then waits until the
+    test says it received it; a buffering router would deadlock here
+    (and time out the fake's wait, failing the timing check). The role
+    chunk before it is held back until that first content (the fallback
+    window stays open until then) and arrives with it."""
+    reply = FakeReply(content="alpha beta gamma", gate=True)
+    reply.gate_at = 1
+    router.fake.script("m", [reply])
     got_first = {}
 
     def on_event(s):
-        if len(s.events) == 1:
+        if len(s.events) == 2:
             got_first["t"] = time.time()
             threading.Timer(0.3, router.fake.open_gate).start()
 
@@ -172,7 +175,7 @@ def test_stream_relays_the_first_chunk_before_the_upstream_continues(
     assert s.done()
     assert got_first["t"] - t0 < 2
     # The rest came only after the gate opened.
-    assert s.events[1][0] - s.events[0][0] >= 0.25
+    assert s.events[2][0] - s.events[1][0] >= 0.25
     assert assemble(s.json_events())["choices"][0]["message"][
         "content"] == "alpha beta gamma"
 

@@ -34,7 +34,7 @@ env_set(const char *name, const char *value)
 
 static const char good[] =
     "{\"defaults\":{\"timeouts\":{\"connect_ms\":1000,\"total_ms\":500000},"
-    "\"retries\":2},"
+    "\"retries\":2,\"cooldown_after\":3},"
     "\"providers\":["
     "{\"name\":\"echo\",\"family\":\"echo\",\"chunk_delay_ms\":5,"
     "\"models\":[{\"name\":\"echo-1\",\"max_output_tokens\":100},"
@@ -42,6 +42,7 @@ static const char good[] =
     "{\"name\":\"openai\",\"family\":\"openai\","
     "\"base_url\":\"https://api.openai.com/v1/\","
     "\"timeouts\":{\"idle_ms\":3000},\"stream_usage\":false,"
+    "\"cooldown_ms\":2500,\"max_tokens_field\":\"max_completion_tokens\","
     "\"models\":[{\"name\":\"gpt-4o-mini\",\"max_output_tokens\":16384}]},"
     "{\"name\":\"open-router\",\"family\":\"openai\","
     "\"base_url\":\"https://openrouter.ai/api/v1\","
@@ -101,6 +102,9 @@ START_TEST(parses_good)
 	ck_assert_int_eq(p->first_byte_ms, 60000);
 	ck_assert_int_eq(p->retries, 2);
 	ck_assert_int_eq(p->stream_usage, 0);
+	ck_assert_int_eq(p->cooldown_after, 3);
+	ck_assert_int_eq(p->cooldown_ms, 2500);
+	ck_assert_str_eq(p->max_tokens_field, "max_completion_tokens");
 	ck_assert(router_provider_usable(p));
 
 	p = router_catalog_provider(cat, "open-router");
@@ -111,6 +115,9 @@ START_TEST(parses_good)
 	p = router_catalog_provider(cat, "ollama");
 	ck_assert_str_eq(p->base_url, "http://127.0.0.1:9/v1");
 	ck_assert(router_provider_usable(p));
+	ck_assert_int_eq(p->cooldown_after, 3);
+	ck_assert_int_eq(p->cooldown_ms, 30000);
+	ck_assert_str_eq(p->max_tokens_field, "max_tokens");
 
 	p = router_catalog_provider(cat, "echo");
 	ck_assert_int_eq(p->chunk_delay_ms, 5);
@@ -207,6 +214,21 @@ static const struct bad_case bad_cases[] = {
 	{ "[]", "must be a JSON object" },
 	{ "{}", "\"providers\" must be a non-empty array" },
 	{ "{\"providers\":[" ECHO "],\"x\":1}", "unknown key \"x\"" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":"
+	    "\"https://a.example/v1\",\"max_tokens_field\":\"max_len\","
+	    "\"models\":[{\"name\":\"m\",\"max_output_tokens\":5}]}"),
+	  "max_tokens_field must be" },
+	{ P("{\"name\":\"g\",\"family\":\"gemini\",\"base_url\":"
+	    "\"https://a.example\",\"max_tokens_field\":\"max_tokens\","
+	    "\"models\":[{\"name\":\"m\",\"max_output_tokens\":5}]}"),
+	  "only for the openai family" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"cooldown_ms\":0,"
+	    "\"models\":[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "cooldown_ms" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\","
+	    "\"cooldown_after\":-1,"
+	    "\"models\":[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "cooldown_after" },
 	{ P("{\"name\":\"Bad Name\",\"family\":\"echo\"}"), "\"name\"" },
 	{ P("{\"name\":\"x\",\"family\":\"cohere\",\"models\":[]}"),
 	  "family \"cohere\"" },
@@ -369,6 +391,8 @@ START_TEST(shipped_config_loads)
 	ck_assert_int_eq(router_catalog_resolve(cat, "fast",
 	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
 	ck_assert_int_eq(r.ntargets, 2);
+	ck_assert_str_eq(router_catalog_provider(cat, "openai")->
+	    max_tokens_field, "max_completion_tokens");
 	unload(cat);
 
 	cat = calloc(1, sizeof(*cat));
