@@ -747,7 +747,7 @@ conf_deployment(struct tg_config *conf, tg_getenv_fn get,
 	conf->body_timeout = (int)conf_int(get,
 	    "TOLLGATE_BODY_TIMEOUT_SECONDS", 60, 1, 3600, errs);
 	conf->max_connections = (int)conf_int(get,
-	    "TOLLGATE_MAX_CONNECTIONS", 2048, 8, 1000000, errs);
+	    "TOLLGATE_MAX_CONNECTIONS", 2048, 8, 8000, errs);
 	conf->max_keys_per_user = (int)conf_int(get,
 	    "TOLLGATE_MAX_KEYS_PER_USER", 50, 1, 10000, errs);
 	conf->trust_proxy = conf_bool(get, "TOLLGATE_TRUST_PROXY", 0, errs);
