@@ -744,6 +744,10 @@ conf_deployment(struct tg_config *conf, tg_getenv_fn get,
 	    "TOLLGATE_ACCEPT_THRESHOLD", 16, 1, 1024, errs);
 	conf->body_max = (size_t)conf_int(get, "TOLLGATE_BODY_MAX_BYTES",
 	    1048576, 1024, 64LL * 1024 * 1024, errs);
+	conf->body_timeout = (int)conf_int(get,
+	    "TOLLGATE_BODY_TIMEOUT_SECONDS", 60, 1, 3600, errs);
+	conf->max_connections = (int)conf_int(get,
+	    "TOLLGATE_MAX_CONNECTIONS", 2048, 8, 8000, errs);
 	conf->max_keys_per_user = (int)conf_int(get,
 	    "TOLLGATE_MAX_KEYS_PER_USER", 50, 1, 10000, errs);
 	conf->trust_proxy = conf_bool(get, "TOLLGATE_TRUST_PROXY", 0, errs);

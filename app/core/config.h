@@ -73,6 +73,8 @@ struct tg_config {
 	int			 workers;	/* 0: one per CPU */
 	int			 accept_threshold;	/* accepts per wakeup */
 	size_t			 body_max;
+	int			 body_timeout;	/* seconds for a whole body */
+	int			 max_connections;	/* per worker */
 	int			 seccomp;
 	char			*runas;
 	char			*pidfile;

@@ -115,6 +115,7 @@ kore_worker_configure(void)
 		fatal("libsodium failed to initialise");
 
 	tg_db_register();
+	tg_conns_init();
 
 	for (m = 0; m < TG_MODULES_MAX; m++) {
 		if (tg_modules[m] != NULL &&
@@ -217,7 +218,7 @@ main_check_config(void)
 /*
  * Kore settings that come from the environment, applied before the
  * embedded conf/tollgate.conf is parsed: the listener, workers, pidfile,
- * runas and the body cap.
+ * runas, the connection limit, the body timeout and the body cap.
  */
 static void
 main_kore_settings(void)
@@ -232,6 +233,9 @@ main_kore_settings(void)
 		kore_buf_appendf(&buf, "workers %d\n", tg_conf.workers);
 	kore_buf_appendf(&buf, "worker_accept_threshold %d\n",
 	    tg_conf.accept_threshold);
+	kore_buf_appendf(&buf, "worker_max_connections %d\n",
+	    tg_conf.max_connections);
+	kore_buf_appendf(&buf, "http_body_timeout %d\n", tg_conf.body_timeout);
 	if (tg_conf.pidfile != NULL)
 		kore_buf_appendf(&buf, "pidfile %s\n", tg_conf.pidfile);
 	if (tg_conf.runas != NULL)

@@ -5,4 +5,5 @@ PURE_SRCS += app/core/config.c app/core/qs.c app/core/lex.c \
 KORE_SRCS += app/core/main.c app/core/modules.c app/core/dispatch.c \
 	app/core/error.c app/core/http.c app/core/db.c app/core/pgpool.c \
 	app/core/metrics.c app/core/health.c app/core/fetch.c \
-	app/core/ratelimit_http.c app/core/pool.c
+	app/core/ratelimit_http.c app/core/pool.c \
+	app/core/conns.c

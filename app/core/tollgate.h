@@ -129,6 +129,9 @@ extern int	(*tg_session_authenticate)(struct http_request *,
  */
 extern int	(*tg_key_authenticate)(struct http_request *, struct tg_ctx *);
 
+/* conns.c: idle connections make room at the connection limit */
+void		 tg_conns_init(void);
+
 /* dispatch.c */
 int		 tg_dispatch(struct http_request *);
 void		 tg_dispatch_init(void);

@@ -28,7 +28,12 @@ are made, so a test can compare them:
                     closes), "stall" (stream: stop sending after `after`
                     events, keep the connection open), "error_event" (an
                     error event after `after` events), "hang" (never
-                    answer), "drop" (close the connection at once)
+                    answer), "drop" (close the connection at once),
+                    "reset" (stream: a TCP RST after `after` events),
+                    "garbage" (stream: bytes that are no chunk after
+                    `after` events, then close), "binary_event" (stream:
+                    an event of NUL and invalid UTF-8 after `after`
+                    events, then the stream goes on)
 
 Models named o1*, o3* or o4* refuse the legacy max_tokens field with
 OpenAI's 400 unsupported_parameter, as the o-series does.
@@ -312,6 +317,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         try:
             for i, ev in enumerate(events):
+                if i == reply.after and self._fault(reply):
+                    return
                 if reply.behaviour == "stall" and i == reply.after:
                     self._wait_closed(limit=120)
                     return
@@ -339,6 +346,26 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.server.fake._closed(self.conn_id)
             self.close_connection = True
+
+    def _fault(self, reply):
+        """The network faults of a stream ("reset", "garbage",
+        "binary_event"); True when the stream ends here."""
+        if reply.behaviour == "reset":
+            # SO_LINGER 0: close() sends an RST instead of a FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            os.close(self.connection.detach())
+            self.close_connection = True
+            return True
+        if reply.behaviour == "garbage":
+            self.wfile.write(b"\x00\xff\xfe\x16\x03\x01 not a chunk "
+                             b"\xc3\x28\r\n\r\nzz\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+            return True
+        if reply.behaviour == "binary_event":
+            self._chunk(b"data: \x00\xff\xfe\xc3\x28{\"x\x00\":1}\n\n")
+        return False
 
     def _embeddings(self, req, reply):
         if reply.status != 200:

@@ -315,3 +315,13 @@ class Tollgate:
 
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
+
+
+def worker_pids(t):
+    """The worker processes of a running Tollgate t (the parent's
+    children), in ascending order."""
+    if t.proc is None or t.proc.poll() is not None:
+        return []
+    out = subprocess.run(["pgrep", "-P", str(t.proc.pid)],
+                         capture_output=True, text=True).stdout
+    return sorted(int(p) for p in out.split())
