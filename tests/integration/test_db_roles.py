@@ -201,8 +201,9 @@ def test_every_money_writer_runs_as_the_owner(db):
         secdef, config, owner, app_may, acl = row
         public_may = any(a.startswith("=") and "X" in a.split("/")[0]
                          for a in (acl or []))
-        if not (secdef and config == ["search_path=public, pg_temp"] and
-                owner == OWNER_ROLE and app_may and not public_may):
+        pinned = "search_path=public, pg_temp" in (config or [])
+        if not (secdef and pinned and owner == OWNER_ROLE and app_may and
+                not public_may):
             wrong.append((label, row))
     assert wrong == []
 
@@ -306,3 +307,4 @@ def test_the_app_works_through_the_functions(db, tollgate):
     assert db.query("SELECT count(*) FROM credit_leases WHERE user_id = %s "
                     "AND status = 'open'", s.user_id) == [(0,)]
     check_ledger(db)
+    assert "permission denied" not in t.log()
