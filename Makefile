@@ -8,7 +8,8 @@
 #   make test            unit tests, then integration tests (real PostgreSQL,
 #                        the real binary, fake upstreams on 127.0.0.1)
 #   make run / stop      a private PostgreSQL under var/ and tollgate on :8080
-#   make migrate         apply sql/ to TOLLGATE_DATABASE_URL
+#   make migrate         apply sql/ as TOLLGATE_MIGRATE_DATABASE_URL (the owner
+#                        role; default TOLLGATE_DATABASE_URL)
 #   make check-ledger    the ledger consistency check (TOLLGATE_DATABASE_URL)
 #   make bench           the benchmark (never part of make test)
 #

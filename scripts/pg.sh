@@ -3,7 +3,11 @@
 # var/pg/data, a Unix socket (no TCP) in var/pg/sock.
 #
 #   scripts/pg.sh start    create (first time) and start the cluster, and
-#                          make sure role and database "tollgate" exist
+#                          make sure the roles "tollgate_owner" (owns the
+#                          database, runs the migrations) and "tollgate"
+#                          (what tollgate connects as) and the database
+#                          "tollgate" exist (docs/operations.md,
+#                          "Database roles")
 #   scripts/pg.sh stop     stop tollgate (if var/tollgate.pid is live) and
 #                          the cluster
 #   scripts/pg.sh status
@@ -79,13 +83,24 @@ start() {
 		echo "tollgate: PostgreSQL started (socket $SOCK)"
 	fi
 
-	if ! psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname='tollgate'" |
+	ensure_role tollgate_owner
+	ensure_role tollgate
+	case $(psql_admin -tAc "SELECT pg_get_userbyid(datdba) FROM pg_database
+	    WHERE datname = 'tollgate'") in
+	"")
+		psql_admin -qc "CREATE DATABASE tollgate OWNER tollgate_owner" ;;
+	tollgate)
+		# A cluster from before the split: the owner takes over.
+		as_pg psql -X -h "$SOCK" -U postgres -d tollgate -qc \
+		    "REASSIGN OWNED BY tollgate TO tollgate_owner"
+		echo "tollgate: database tollgate now belongs to tollgate_owner" ;;
+	esac
+}
+
+ensure_role() {
+	if ! psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname='$1'" |
 	    grep -q 1; then
-		psql_admin -qc "CREATE ROLE tollgate LOGIN"
-	fi
-	if ! psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname='tollgate'" |
-	    grep -q 1; then
-		psql_admin -qc "CREATE DATABASE tollgate OWNER tollgate"
+		psql_admin -qc "CREATE ROLE $1 LOGIN"
 	fi
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: a private PostgreSQL under var/, migrations, then tollgate in
-# the foreground on 127.0.0.1:8080 with conf/dev.env. Ctrl-C stops
+# `make run`: a private PostgreSQL under var/, migrations (as the owner
+# role tollgate_owner), then tollgate in the foreground on 127.0.0.1:8080
+# with conf/dev.env, connected as the application role tollgate. Ctrl-C stops
 # tollgate and then PostgreSQL; a second run reuses the cluster and data.
 set -euo pipefail
 

@@ -61,13 +61,10 @@ static const char	SQL_BEGIN[] =
 	"FROM billing_checkout_begin($1, $2, $3)";
 
 static const char	SQL_OPENED[] =
-	"UPDATE billing_payments SET checkout_ref = $2, checkout_url = $3, "
-	"updated_at = now() WHERE id = $1";
+	"SELECT billing_checkout_opened($1::uuid, $2, $3)";
 
 static const char	SQL_FAILED[] =
-	"UPDATE billing_payments SET status = 'failed', failure = $2, "
-	"updated_at = now() WHERE id = $1 AND status = 'pending' "
-	"AND NOT granted";
+	"SELECT billing_checkout_failed($1::uuid, $2)";
 
 int
 billing_checkout(struct http_request *req)

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from lib.errors import assert_error
+from lib.pg import OWNER_ROLE
 from lib.server import Tollgate, ROOT, free_port, private_binary
 
 
@@ -79,8 +80,7 @@ def migration_files():
 
 
 def test_migrations_apply_once_and_rerun_is_noop(pg):
-    name = "tg_mig_" + str(os.getpid())
-    pg.admin("CREATE DATABASE %s OWNER tollgate" % name)
+    name = pg.create_db("tg_mig_" + str(os.getpid()))
     try:
         first = pg.migrate(name)
         assert first.returncode == 0, first.stderr
@@ -102,8 +102,7 @@ def test_migrations_apply_once_and_rerun_is_noop(pg):
 
 
 def test_failed_migration_leaves_database_as_it_was(pg):
-    name = "tg_migfail_" + str(os.getpid())
-    pg.admin("CREATE DATABASE %s OWNER tollgate" % name)
+    name = pg.create_db("tg_migfail_" + str(os.getpid()))
     d = tempfile.mkdtemp()
     try:
         for f in os.listdir(os.path.join(ROOT, "sql")):
@@ -140,10 +139,10 @@ def test_failed_migration_leaves_database_as_it_was(pg):
 
 
 def test_concurrent_migrators_apply_each_migration_once(pg):
-    name = "tg_migrace_" + str(os.getpid())
-    pg.admin("CREATE DATABASE %s OWNER tollgate" % name)
+    name = pg.create_db("tg_migrace_" + str(os.getpid()))
     try:
-        env = dict(os.environ, TOLLGATE_DATABASE_URL=pg.url(name))
+        env = dict(os.environ, TOLLGATE_DATABASE_URL=pg.url(name),
+                   TOLLGATE_MIGRATE_DATABASE_URL=pg.url(name, OWNER_ROLE))
         procs = [subprocess.Popen([os.path.join(ROOT, "scripts/migrate.sh")],
                                   env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)

@@ -5,7 +5,11 @@ only on a Unix socket there. PostgreSQL refuses to run as root, so under
 root the cluster belongs to the system user "tollgate" (created when
 missing, as make run does). Migrations are applied once to a template
 database; every test gets a fresh copy of it (CREATE DATABASE ... TEMPLATE),
-which takes a few tens of milliseconds."""
+which takes a few tens of milliseconds.
+
+Two roles, as in production (docs/operations.md, "Database roles"): the
+owner "tollgate_owner" owns the databases and runs the migrations; the
+application role "tollgate" is what tollgate connects as (Database.url)."""
 
 import glob
 import os
@@ -20,6 +24,7 @@ import psycopg2
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OS_USER = "tollgate"
 APP_ROLE = "tollgate"
+OWNER_ROLE = "tollgate_owner"
 TEMPLATE = "tg_template"
 
 
@@ -41,19 +46,21 @@ def _ensure_os_user():
 
 
 class Database:
-    """One database of a cluster: .name, .url (for tollgate),
-    .query(sql, *args) as the superuser, .connect()."""
+    """One database of a cluster: .name, .url (for tollgate, as the
+    application role), .owner_url (the migrations'), .query(sql, *args)
+    as the superuser, .connect(user)."""
 
     def __init__(self, cluster, name):
         self.cluster = cluster
         self.name = name
         self.url = cluster.url(name)
+        self.owner_url = cluster.url(name, OWNER_ROLE)
 
     def query(self, sql, *args):
         return self.cluster.admin(sql, *args, dbname=self.name)
 
-    def connect(self):
-        return self.cluster.connect(self.name)
+    def connect(self, user="postgres"):
+        return self.cluster.connect(self.name, user)
 
 
 class PgCluster:
@@ -140,26 +147,36 @@ class PgCluster:
             conn.close()
 
     def migrate(self, dbname, migrations_dir=None):
-        """Runs scripts/migrate.sh; returns the CompletedProcess."""
+        """Runs scripts/migrate.sh as the owner, for the application role;
+        returns the CompletedProcess."""
         env = dict(os.environ)
+        env["TOLLGATE_MIGRATE_DATABASE_URL"] = self.url(dbname, OWNER_ROLE)
         env["TOLLGATE_DATABASE_URL"] = self.url(dbname)
         if migrations_dir is not None:
             env["TOLLGATE_MIGRATIONS_DIR"] = migrations_dir
         return subprocess.run([os.path.join(ROOT, "scripts", "migrate.sh")],
                               env=env, capture_output=True, text=True)
 
-    def create_template(self):
+    def create_roles(self):
+        self.admin("CREATE ROLE %s LOGIN" % OWNER_ROLE)
         self.admin("CREATE ROLE %s LOGIN" % APP_ROLE)
-        self.admin("CREATE DATABASE %s OWNER %s" % (TEMPLATE, APP_ROLE))
+
+    def create_db(self, name, template=None):
+        """An empty database (or a template's copy) owned by the owner."""
+        self.admin("CREATE DATABASE %s%s OWNER %s" % (
+            name, " TEMPLATE %s" % template if template else "",
+            OWNER_ROLE))
+        return name
+
+    def create_template(self):
+        self.create_roles()
+        self.create_db(TEMPLATE)
         r = self.migrate(TEMPLATE)
         if r.returncode != 0:
             raise RuntimeError("migrations failed:\n" + r.stdout + r.stderr)
 
     def new_db(self, template=TEMPLATE):
-        name = "tg_" + uuid.uuid4().hex[:12]
-        self.admin("CREATE DATABASE %s TEMPLATE %s OWNER %s" %
-                   (name, template, APP_ROLE))
-        return name
+        return self.create_db("tg_" + uuid.uuid4().hex[:12], template)
 
     def drop_db(self, name):
         self.admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
