@@ -17,10 +17,12 @@
  *             it at once) and its row joins the worker's next flush.
  *             A per-call hold:
  *             one statement (credits_settle) bound to a callback, so it
- *             finishes after the client is gone: the provider's usage
- *             when it came, else the conservative estimate of what was
- *             streamed (cost.c: credits_estimate), else a void when
- *             nothing was produced. The cost is computed here at the
+ *             finishes after the client is gone: what to charge is
+ *             cost.c's credits_settle_usage (the provider's usage; the
+ *             estimate of what was streamed when there is none; the
+ *             larger of the two, per counter, for a call that ended
+ *             early; a void when the upstream failed before any
+ *             output). The cost is computed here at the
  *             serving target's snapshot price (the formula ledger_check()
  *             recomputes), charged at most the hold; the excess is a
  *             loss, logged and counted. A settle that cannot reach the
