@@ -160,3 +160,22 @@ def test_gemini_stream_cut_before_its_last_chunk_is_charged_output(
     assert rec["cost_micros"] == cost(30, 0, 200, GEMINI["inp"],
                                       GEMINI["cached"], GEMINI["out"]) > 0
     check_ledger(db)
+
+
+def test_messages_surface_cut_stream_is_charged_the_bytes_relayed(
+        billed, db):
+    # /v1/messages over the anthropic family: the same rule.
+    billed.anth.push("stream_error", text="y" * 600)   # error after 200
+    s = sse_request(billed.t.port, "/v1/messages", {
+        "model": "anthropic:claude-t", "max_tokens": 500, "stream": True,
+        "messages": [{"role": "user", "content": "go"}]},
+        {"x-api-key": billed.h["authorization"][len("Bearer "):],
+         "anthropic-version": "2023-06-01"})
+    assert s.status == 200
+    rec = billed.records()[0]
+    assert rec["endpoint"] == "messages"
+    assert rec["status"] == "stream_cut" and rec["settlement"] == "estimate"
+    assert (rec["prompt_tokens"], rec["completion_tokens"]) == (25, 200)
+    assert rec["cost_micros"] == cost(25, 0, 200, CLAUDE["inp"],
+                                      CLAUDE["cached"], CLAUDE["out"])
+    check_ledger(db)
