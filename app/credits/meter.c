@@ -655,6 +655,8 @@ meter_count(struct meter_settle *ms, int64_t charged, int64_t loss)
 	if (ms->settlement != SETTLE_VOID) {
 		tg_metrics_add(credits_metric_prompt_tokens, ms->tokens.prompt);
 		tg_metrics_add(credits_metric_cached_tokens, ms->tokens.cached);
+		tg_metrics_add(credits_metric_cache_write_tokens,
+		    ms->tokens.cache_write);
 		tg_metrics_add(credits_metric_completion_tokens,
 		    ms->tokens.completion);
 	}
