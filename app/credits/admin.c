@@ -53,7 +53,8 @@ static const char	sql_grant[] =
 #define PRICE_COLUMNS							\
 	"p.model, p.id, p.input_micros_per_mtok, "			\
 	"p.cached_input_micros_per_mtok, p.output_micros_per_mtok, "	\
-	"p.request_fee_micros, " CREDITS_SQL_TIME("p.effective_from")
+	"p.request_fee_micros, " CREDITS_SQL_TIME("p.effective_from") ", "	\
+	"p.cache_write_input_micros_per_mtok"
 
 static const char	sql_prices[] =
 	"SELECT credits_is_admin($1), " PRICE_COLUMNS " FROM (SELECT 1) one "
@@ -66,9 +67,9 @@ static const char	sql_price_get[] =
 
 static const char	sql_price_put[] =
 	"SELECT s.result, $2, s.price_id, $3::bigint, $4::bigint, $5::bigint, "
-	"$6::bigint, " CREDITS_SQL_TIME("s.effective_from") " FROM "
-	"credits_price_set($1, $2, $3::bigint, $4::bigint, $5::bigint, "
-	"$6::bigint) s";
+	"$6::bigint, " CREDITS_SQL_TIME("s.effective_from") ", $7::bigint "
+	"FROM credits_price_set($1, $2, $3::bigint, $4::bigint, $5::bigint, "
+	"$6::bigint, $7::bigint) s";
 
 int
 credits_admin_grant(struct http_request *req)
@@ -239,8 +240,8 @@ static int
 price_put_start(struct http_request *req, struct credits_api *st)
 {
 	struct credits_invalid	 why;
-	const char		*params[6];
-	char			 num[4][24];
+	const char		*params[7];
+	char			 num[5][24];
 	json_t			*body;
 
 	if (!admin_model_param(req, st))
@@ -262,14 +263,17 @@ price_put_start(struct http_request *req, struct credits_api *st)
 	    (long long)st->price.output);
 	(void)snprintf(num[3], sizeof(num[3]), "%lld",
 	    (long long)st->price.fee);
+	(void)snprintf(num[4], sizeof(num[4]), "%lld",
+	    (long long)st->price.cache_write_input);
 	params[0] = tg_ctx(req)->who.user_id;
 	params[1] = st->model;
 	params[2] = num[0];
 	params[3] = num[1];
 	params[4] = num[2];
 	params[5] = num[3];
+	params[6] = num[4];
 	/* Idempotent: the same price again changes nothing. */
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_price_put, 6, params);
+	tg_db_start(&st->db, req, TG_DB_RETRY, sql_price_put, 7, params);
 	return (1);
 }
 
@@ -325,15 +329,20 @@ admin_refused(struct http_request *req, struct tg_db *db)
 	return (1);
 }
 
-/* Columns from col: model, id, in, cached, out, fee, effective_from. */
+/*
+ * Columns from col: model, id, in, cached, out, fee, effective_from,
+ * cache_write.
+ */
 static json_t *
 price_row(struct tg_db *db, int row, int col)
 {
-	return (json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	return (json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "model", credits_json_str(db, row, col),
 	    "price_id", credits_json_int(db, row, col + 1),
 	    "input_micros_per_mtok", credits_json_int(db, row, col + 2),
 	    "cached_input_micros_per_mtok", credits_json_int(db, row, col + 3),
+	    "cache_write_input_micros_per_mtok",
+	    credits_json_int(db, row, col + 7),
 	    "output_micros_per_mtok", credits_json_int(db, row, col + 4),
 	    "request_fee_micros", credits_json_int(db, row, col + 5),
 	    "effective_from", credits_json_str(db, row, col + 6)));

@@ -122,7 +122,8 @@ static const char	sql_ledger_entry[] =
 	"u.completion_tokens, u.reasoning_tokens, u.cost_micros, "	\
 	"u.status, u.http_status, u.latency_ms, u.settlement, "		\
 	CREDITS_SQL_TIME("u.started_at") ", "				\
-	"(extract(epoch FROM u.started_at) * 1000000)::bigint "		\
+	"(extract(epoch FROM u.started_at) * 1000000)::bigint, "	\
+	"u.cache_write_tokens "						\
 	"FROM usage_records u LEFT JOIN api_keys k ON k.id = u.api_key_id "
 
 static const char	sql_requests[] =
@@ -140,7 +141,8 @@ static const char	sql_usage[] =
 	"to_char(u.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') "
 	"WHEN 'model' THEN u.model ELSE u.api_key_id::text END AS g, "
 	"max(k.name), count(*), sum(u.prompt_tokens), sum(u.cached_tokens), "
-	"sum(u.completion_tokens), sum(u.cost_micros) "
+	"sum(u.completion_tokens), sum(u.cost_micros), "
+	"sum(u.cache_write_tokens) "
 	"FROM usage_records u LEFT JOIN api_keys k ON k.id = u.api_key_id "
 	"WHERE u.user_id = $1 AND "
 	"u.started_at >= timestamptz 'epoch' + $2::bigint * "
@@ -507,6 +509,8 @@ usage_render(struct http_request *req, struct credits_api *st)
 		    "cached_tokens", credits_json_int(&st->db, i, 4),
 		    "completion_tokens", credits_json_int(&st->db, i, 5),
 		    "cost_micros", credits_json_int(&st->db, i, 6));
+		json_object_set_new(row, "cache_write_tokens",
+		    credits_json_int(&st->db, i, 7));
 		if (st->group == GROUP_KEY)
 			json_object_set_new(row, "key_name",
 			    credits_json_str(&st->db, i, 1));
@@ -576,6 +580,8 @@ request_row(struct tg_db *db, int row)
 	    "endpoint", credits_json_str(db, row, 5),
 	    "prompt_tokens", credits_json_int(db, row, 6),
 	    "cached_tokens", credits_json_int(db, row, 7));
+	json_object_set_new(doc, "cache_write_tokens",
+	    credits_json_int(db, row, 17));
 	json_object_set_new(doc, "completion_tokens",
 	    credits_json_int(db, row, 8));
 	json_object_set_new(doc, "reasoning_tokens",

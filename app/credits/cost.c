@@ -3,14 +3,15 @@
  *
  * The cost of a call (CONTRACT §6):
  *
- *	ceil(((prompt - cached) * in + cached * cached_in
- *	    + completion * out) / 1e6) + fee
+ *	ceil(((prompt - cached - cache_write) * in + cached * cached_in
+ *	    + cache_write * cache_write_in + completion * out) / 1e6) + fee
  *
- * rounded up once per call. The hold of a call about to be made is the
- * same formula at its worst case: every prompt token (bounded from
- * above) at the input rate, which is never below the cached rate, and
- * max_tokens for each of its choices. Each step is checked: operands are
- * int64 and below 2^63, a product below 2^126, the sum of three below
+ * rounded up once per call (prompt counts cache reads and writes once).
+ * The hold of a call about to be made is the same formula at its worst
+ * case: every prompt token (bounded from above) at the dearer of the
+ * input and cache-write rates (cache reads are never dearer than input),
+ * and max_tokens for each of its choices. Each step is checked: operands
+ * are int64 and below 2^63, a product below 2^126, the sum of four below
  * 2^128, so unsigned 128-bit arithmetic is exact; only the final result
  * can fail to fit an int64, which is reported, never wrapped.
  */
@@ -29,18 +30,25 @@ typedef __int128		i128;
 static int	cost_mul(u128, u128, u128 *);
 static int	cost_add(u128, u128, u128 *);
 static int	cost_finish(u128, int64_t, int64_t *);
+static int64_t	cost_prompt_rate(const struct credits_price *);
+static int64_t	cost_clamp(int64_t, int64_t);
+static int64_t	cost_output_estimate(const struct credits_observed *);
 
 int
 credits_price_valid(const struct credits_price *p)
 {
 	if (p->input < 0 || p->cached_input < 0 || p->output < 0 ||
-	    p->fee < 0)
+	    p->fee < 0 || p->cache_write_input < 0)
 		return (0);
 	if (p->input > CREDITS_PRICE_MAX || p->cached_input > CREDITS_PRICE_MAX ||
-	    p->output > CREDITS_PRICE_MAX || p->fee > CREDITS_PRICE_MAX)
+	    p->output > CREDITS_PRICE_MAX || p->fee > CREDITS_PRICE_MAX ||
+	    p->cache_write_input > CREDITS_PRICE_MAX)
 		return (0);
 
-	/* Cached prompt tokens never cost more than fresh ones. */
+	/*
+	 * Cached prompt tokens never cost more than fresh ones; cache
+	 * writes may (Anthropic charges 1.25x input for them).
+	 */
 	return (p->cached_input <= p->input);
 }
 
@@ -49,17 +57,19 @@ int
 credits_cost(const struct credits_price *p, const struct credits_tokens *t,
     int64_t *out)
 {
-	u128	a, b, c, sum;
+	u128	a, b, w, c, sum;
 
 	if (p->input < 0 || p->cached_input < 0 || p->output < 0 ||
-	    p->fee < 0 || t->prompt < 0 || t->cached < 0 ||
-	    t->completion < 0 || t->cached > t->prompt)
+	    p->fee < 0 || p->cache_write_input < 0 || t->prompt < 0 ||
+	    t->cached < 0 || t->cache_write < 0 || t->completion < 0 ||
+	    t->cached > t->prompt || t->cache_write > t->prompt - t->cached)
 		return (CREDITS_EINVAL);
 
-	a = (u128)(t->prompt - t->cached) * (u128)p->input;
+	a = (u128)(t->prompt - t->cached - t->cache_write) * (u128)p->input;
 	b = (u128)t->cached * (u128)p->cached_input;
+	w = (u128)t->cache_write * (u128)p->cache_write_input;
 	c = (u128)t->completion * (u128)p->output;
-	sum = a + b + c;	/* each < 2^126: no wrap */
+	sum = a + b + w + c;	/* each < 2^126: no wrap */
 
 	return (cost_finish(sum, p->fee, out));
 }
@@ -74,11 +84,12 @@ credits_hold(const struct credits_price *p, int64_t prompt_bound,
 {
 	u128	a, c, sum;
 
-	if (p->input < 0 || p->output < 0 || p->fee < 0 || prompt_bound < 0 ||
-	    max_tokens < 0 || choices < 1)
+	if (p->input < 0 || p->output < 0 || p->fee < 0 ||
+	    p->cache_write_input < 0 || prompt_bound < 0 || max_tokens < 0 ||
+	    choices < 1)
 		return (CREDITS_EINVAL);
 
-	a = (u128)prompt_bound * (u128)p->input;
+	a = (u128)prompt_bound * (u128)cost_prompt_rate(p);
 	if (!cost_mul((u128)max_tokens * (u128)p->output, (u128)choices, &c) ||
 	    !cost_add(a, c, &sum))
 		return (CREDITS_EOVERFLOW);
@@ -100,12 +111,12 @@ credits_affordable(const struct credits_price *p, int64_t prompt_bound,
 {
 	i128	room, per;
 
-	if (p->input < 0 || p->output < 0 || p->fee < 0 || prompt_bound < 0 ||
-	    choices < 1)
+	if (p->input < 0 || p->output < 0 || p->fee < 0 ||
+	    p->cache_write_input < 0 || prompt_bound < 0 || choices < 1)
 		return (-1);
 
 	room = ((i128)available - p->fee) * MTOK -
-	    (i128)prompt_bound * p->input;
+	    (i128)prompt_bound * cost_prompt_rate(p);
 	if (room < 0)
 		return (-1);
 
@@ -165,50 +176,67 @@ credits_plan(const struct credits_price *p, int64_t prompt_bound,
 }
 
 /*
- * The usage to settle when the provider's count never came (client gone,
- * stream cut). Conservative, never zero for a call that produced
- * anything, and bounded by the hold:
+ * What a call that ended is settled for (docs/credits.md, "Settlement"):
  *
- *   prompt      the provider's count when it sent one (Anthropic does at
- *               the start of a stream), else the hold's upper bound;
- *   completion  the provider's count when it sent one, else the UTF-8
- *               bytes of output we relayed (every token is at least one
- *               byte, so this is never below the tokens behind them), at
- *               least 1 once anything was produced, at most max_tokens
- *               for each choice.
+ *   a complete answer   the provider's usage; from a provider that does
+ *                       not report, the estimate below;
+ *   ended early         (client gone, stream cut, upstream failure or
+ *                       timeout after output) usage a provider reports
+ *                       before its stream ends is a lower bound
+ *                       (Anthropic's message_start says 1 output token,
+ *                       Gemini's interim chunks count only the prompt),
+ *                       so the output is the larger of the reported
+ *                       count and the estimate; the prompt is the
+ *                       reported one when there is one, else the bound;
+ *                       cache reads and writes as reported;
+ *   void                the upstream failed before any output.
+ *
+ * Usage that means nothing (a negative count; all zero while output
+ * came) counts as not reported. The estimate: the hold's prompt bound,
+ * and for the output the UTF-8 bytes received (every token is at least
+ * one byte, so this is never below the tokens behind them), at least 1
+ * once anything came, at most max_tokens for each choice. Counts are
+ * clamped to what the arithmetic is sized for, cache reads and writes to
+ * the prompt. Returns CREDITS_SETTLE_*.
  */
-void
-credits_estimate(const struct credits_observed *o, struct credits_tokens *t)
+int
+credits_settle_usage(const struct credits_observed *o,
+    struct credits_tokens *t)
 {
-	int64_t	limit, c;
-	int	choices;
+	int64_t	est;
+	int	usable, kind;
 
-	choices = o->choices < 1 ? 1 : o->choices;
+	memset(t, 0, sizeof(*t));
+	if (o->failed && o->streamed_bytes <= 0)
+		return (CREDITS_SETTLE_VOID);
 
-	if (o->prompt_reported && o->prompt >= 0) {
-		t->prompt = o->prompt;
-		t->cached = o->cached >= 0 && o->cached <= o->prompt ?
-		    o->cached : 0;
-	} else {
-		t->prompt = o->prompt_bound > 0 ? o->prompt_bound : 0;
+	usable = o->reported && o->prompt >= 0 && o->cached >= 0 &&
+	    o->cache_write >= 0 && o->completion >= 0 &&
+	    (o->prompt > 0 || o->completion > 0 || o->streamed_bytes <= 0);
+	if (usable) {
+		t->prompt = cost_clamp(o->prompt, CREDITS_TOKENS_MAX);
+		t->cached = cost_clamp(o->cached, t->prompt);
+		t->cache_write = cost_clamp(o->cache_write,
+		    t->prompt - t->cached);
+		t->completion = cost_clamp(o->completion, CREDITS_TOKENS_MAX);
+		if (!o->ended_early)
+			return (CREDITS_SETTLE_PROVIDER);
+	}
+
+	kind = CREDITS_SETTLE_PROVIDER;
+	if (!usable || t->prompt == 0) {
+		t->prompt = cost_clamp(o->prompt_bound, CREDITS_TOKENS_MAX);
 		t->cached = 0;
+		t->cache_write = 0;
+		kind = CREDITS_SETTLE_ESTIMATE;
+	}
+	est = cost_output_estimate(o);
+	if (!usable || est > t->completion) {
+		t->completion = est;
+		kind = CREDITS_SETTLE_ESTIMATE;
 	}
 
-	if (o->completion_reported && o->completion >= 0) {
-		t->completion = o->completion;
-		return;
-	}
-
-	limit = o->max_tokens > 0 ? o->max_tokens : 0;
-	if (limit > INT64_MAX / choices)
-		limit = INT64_MAX;
-	else
-		limit *= choices;
-
-	c = o->streamed_bytes > 0 ? o->streamed_bytes : 0;
-	if (o->produced && c < 1)
-		c = 1;
-	t->completion = c < limit ? c : limit;
+	return (kind);
 }
 
 /* Micros as credits: "-1.000250". Returns 0 when it does not fit. */
@@ -322,4 +350,41 @@ cost_finish(u128 sum, int64_t fee, int64_t *out)
 
 	*out = (int64_t)q;
 	return (CREDITS_OK);
+}
+
+/* The worst rate of a prompt token: fresh input or a cache write. */
+static int64_t
+cost_prompt_rate(const struct credits_price *p)
+{
+	return (p->cache_write_input > p->input ? p->cache_write_input :
+	    p->input);
+}
+
+/* v within [0, max]. */
+static int64_t
+cost_clamp(int64_t v, int64_t max)
+{
+	if (v < 0)
+		return (0);
+	return (v < max ? v : max);
+}
+
+/* The output tokens a call's received bytes stand for (see above). */
+static int64_t
+cost_output_estimate(const struct credits_observed *o)
+{
+	int64_t	limit, c;
+	int	choices;
+
+	choices = o->choices < 1 ? 1 : o->choices;
+	limit = o->max_tokens > 0 ? o->max_tokens : 0;
+	if (limit > INT64_MAX / choices)
+		limit = INT64_MAX;
+	else
+		limit *= choices;
+
+	c = o->streamed_bytes > 0 ? o->streamed_bytes : 0;
+	if (c > CREDITS_TOKENS_MAX)
+		c = CREDITS_TOKENS_MAX;
+	return (c < limit ? c : limit);
 }

@@ -46,6 +46,7 @@ struct credits_conf	credits_conf;
 
 int	credits_metric_prompt_tokens = -1;
 int	credits_metric_cached_tokens = -1;
+int	credits_metric_cache_write_tokens = -1;
 int	credits_metric_completion_tokens = -1;
 int	credits_metric_charged = -1;
 int	credits_metric_holds_open = -1;
@@ -123,6 +124,9 @@ credits_parent_init(struct tg_config_errors *errs)
 	credits_metric_cached_tokens = credits_declare(TG_METRIC_COUNTER,
 	    "tollgate_credits_tokens_total", "Tokens charged, by class.",
 	    "class=\"cached\"");
+	credits_metric_cache_write_tokens = credits_declare(TG_METRIC_COUNTER,
+	    "tollgate_credits_tokens_total", "Tokens charged, by class.",
+	    "class=\"cache_write\"");
 	credits_metric_completion_tokens = credits_declare(TG_METRIC_COUNTER,
 	    "tollgate_credits_tokens_total", "Tokens charged, by class.",
 	    "class=\"completion\"");

@@ -28,6 +28,7 @@ extern struct credits_conf	credits_conf;
 /* Metrics (declared in the parent). */
 extern int	credits_metric_prompt_tokens;
 extern int	credits_metric_cached_tokens;
+extern int	credits_metric_cache_write_tokens;
 extern int	credits_metric_completion_tokens;
 extern int	credits_metric_charged;
 extern int	credits_metric_holds_open;

@@ -139,7 +139,8 @@ static const char	sql_flush[] =
 static const char	sql_prices[] =
 	"SELECT id, model, input_micros_per_mtok, "
 	"cached_input_micros_per_mtok, output_micros_per_mtok, "
-	"request_fee_micros FROM model_prices_current "
+	"request_fee_micros, cache_write_input_micros_per_mtok "
+	"FROM model_prices_current "
 	"ORDER BY model";
 
 void
@@ -355,16 +356,19 @@ credits_lease_charge(struct credits_lease_use *u,
 	kore_buf_appendf(queue, ",\"endpoint\":\"%s\",\"model\":", c->endpoint);
 	json_str(queue, c->model);
 	kore_buf_appendf(queue, ",\"price_id\":%lld,\"input_price\":%lld,"
-	    "\"cached_input_price\":%lld,\"output_price\":%lld,"
+	    "\"cached_input_price\":%lld,\"cache_write_input_price\":%lld,"
+	    "\"output_price\":%lld,"
 	    "\"request_fee\":%lld,\"prompt_tokens\":%lld,"
-	    "\"cached_tokens\":%lld,"
+	    "\"cached_tokens\":%lld,\"cache_write_tokens\":%lld,"
 	    "\"completion_tokens\":%lld,\"reasoning_tokens\":%lld,"
 	    "\"cost\":%lld,\"loss\":%lld,\"status\":\"%s\",\"http_status\":%d,"
 	    "\"settlement\":\"%s\",\"latency_ms\":%llu,\"started_ms\":%lld,"
 	    "\"reason\":", (long long)c->price_id, (long long)c->price.input,
-	    (long long)c->price.cached_input, (long long)c->price.output,
+	    (long long)c->price.cached_input,
+	    (long long)c->price.cache_write_input, (long long)c->price.output,
 	    (long long)c->price.fee, (long long)c->tokens.prompt,
-	    (long long)c->tokens.cached, (long long)c->tokens.completion,
+	    (long long)c->tokens.cached, (long long)c->tokens.cache_write,
+	    (long long)c->tokens.completion,
 	    (long long)c->reasoning, (long long)c->charged,
 	    (long long)c->loss, c->status, c->http_status, c->settlement,
 	    (unsigned long long)c->latency_ms, (long long)started);
@@ -888,6 +892,7 @@ prices_done(struct credits_job *job, void *arg)
 		    !job_bigint(job, i, 3, &fresh[i].p.cached_input) ||
 		    !job_bigint(job, i, 4, &fresh[i].p.output) ||
 		    !job_bigint(job, i, 5, &fresh[i].p.fee) ||
+		    !job_bigint(job, i, 6, &fresh[i].p.cache_write_input) ||
 		    !credits_price_valid(&fresh[i].p))
 			ok = 0;
 	}

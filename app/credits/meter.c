@@ -17,10 +17,12 @@
  *             it at once) and its row joins the worker's next flush.
  *             A per-call hold:
  *             one statement (credits_settle) bound to a callback, so it
- *             finishes after the client is gone: the provider's usage
- *             when it came, else the conservative estimate of what was
- *             streamed (cost.c: credits_estimate), else a void when
- *             nothing was produced. The cost is computed here at the
+ *             finishes after the client is gone: what to charge is
+ *             cost.c's credits_settle_usage (the provider's usage; the
+ *             estimate of what was streamed when there is none; the
+ *             larger of the two, per counter, for a call that ended
+ *             early; a void when the upstream failed before any
+ *             output). The cost is computed here at the
  *             serving target's snapshot price (the formula ledger_check()
  *             recomputes), charged at most the hold; the excess is a
  *             loss, logged and counted. A settle that cannot reach the
@@ -78,12 +80,13 @@ struct meter_settle {
 	int64_t			 amount;
 	int64_t			 cost;
 	struct credits_tokens	 tokens;
+	int64_t			 reasoning;
 	int			 settlement;
 };
 
-#define SETTLE_PROVIDER		0
-#define SETTLE_ESTIMATE		1
-#define SETTLE_VOID		2
+#define SETTLE_PROVIDER		CREDITS_SETTLE_PROVIDER
+#define SETTLE_ESTIMATE		CREDITS_SETTLE_ESTIMATE
+#define SETTLE_VOID		CREDITS_SETTLE_VOID
 
 static int	meter_reserve(struct http_request *, struct router_call *);
 static void	meter_settle(struct router_call *);
@@ -97,6 +100,8 @@ static int	meter_lease(struct http_request *, struct router_call *,
 static int	meter_retry(struct http_request *, struct meter_call *);
 static void	meter_unpause(struct meter_call *);
 static void	meter_resume(void *, u_int64_t);
+static void	meter_usage(struct router_call *, struct meter_call *,
+		    struct meter_settle *, const char *, char *, size_t);
 static void	meter_settle_lease(struct router_call *, struct meter_call *,
 		    struct meter_settle *, const char *, const char *);
 static void	meter_count(struct meter_settle *, int64_t, int64_t);
@@ -118,7 +123,8 @@ static const struct router_meter	credits_meter = {
 static const char	sql_reserve[] =
 	"SELECT result, max_tokens, amount, target, model, price_id, "
 	"input_price, cached_input_price, output_price, request_fee, "
-	"available, key_available, debt, leased FROM credits_reserve("
+	"available, key_available, debt, leased, cache_write_input_price "
+	"FROM credits_reserve("
 	"$1::uuid, $2::uuid, $3::uuid, $4, $5, $6::text[], $7::bigint[], "
 	"$8::bigint, $9::bigint, $10::bigint, $11::int, $12::int, "
 	"$13::boolean)";
@@ -126,7 +132,8 @@ static const char	sql_reserve[] =
 static const char	sql_settle[] =
 	"SELECT result, charged, loss, hold_status FROM credits_settle("
 	"$1::uuid, $2::int, $3, $4, $5::bigint, $6::bigint, $7::bigint, "
-	"$8::bigint, $9::bigint, NULL, $10::int, $11::bigint, $12)";
+	"$8::bigint, $9::bigint, $10::bigint, NULL, $11::int, $12::bigint, "
+	"$13)";
 
 static const char	sql_priced[] =
 	"SELECT m.i FROM unnest($1::text[]) WITH ORDINALITY AS m(id, i) "
@@ -415,9 +422,8 @@ meter_settle(struct router_call *call)
 {
 	struct meter_call	*mc = call->meter_state;
 	struct meter_settle	*ms;
-	struct credits_observed	 o;
-	const char		*params[12], *status;
-	char			 target[8], num[6][24], http[8], reason[200];
+	const char		*params[13], *status;
+	char			 target[8], num[7][24], http[8], reason[320];
 	int			 t;
 
 	status = meter_outcome(call->outcome);
@@ -445,43 +451,8 @@ meter_settle(struct router_call *call)
 	    call->outcome == ROUTER_OUTCOME_NOT_STARTED) {
 		ms->settlement = SETTLE_VOID;
 		(void)snprintf(reason, sizeof(reason), "no upstream call");
-	} else if (call->usage.reported) {
-		ms->settlement = SETTLE_PROVIDER;
-		ms->tokens.prompt = call->usage.prompt_tokens;
-		ms->tokens.cached = call->usage.cached_tokens;
-		ms->tokens.completion = call->usage.completion_tokens;
-	} else if ((call->outcome == ROUTER_OUTCOME_UPSTREAM_ERROR ||
-	    call->outcome == ROUTER_OUTCOME_TIMEOUT) && call->text_bytes == 0) {
-		ms->settlement = SETTLE_VOID;
-		(void)snprintf(reason, sizeof(reason), "upstream %s before any "
-		    "output", status);
-	} else {
-		memset(&o, 0, sizeof(o));
-		o.prompt_bound = mc->prompt_bound;
-		o.max_tokens = mc->caps[t] > 0 && mc->caps[t] < mc->max_tokens ?
-		    mc->caps[t] : mc->max_tokens;
-		o.choices = mc->choices;
-		o.streamed_bytes = (int64_t)call->text_bytes;
-		o.produced = call->text_bytes > 0;
-		credits_estimate(&o, &ms->tokens);
-		ms->settlement = SETTLE_ESTIMATE;
-		(void)snprintf(reason, sizeof(reason), "no usage from the "
-		    "provider (%s): estimated from %zu bytes of output and the "
-		    "prompt bound", status, call->text_bytes);
-	}
-
-	/* Reported counts are clamped to what the arithmetic is sized for. */
-	if (ms->tokens.prompt > CREDITS_TOKENS_MAX)
-		ms->tokens.prompt = CREDITS_TOKENS_MAX;
-	if (ms->tokens.prompt < 0)
-		ms->tokens.prompt = 0;
-	if (ms->tokens.cached < 0 || ms->tokens.cached > ms->tokens.prompt)
-		ms->tokens.cached = 0;
-	if (ms->tokens.completion > CREDITS_TOKENS_MAX)
-		ms->tokens.completion = CREDITS_TOKENS_MAX;
-	if (ms->tokens.completion < 0)
-		ms->tokens.completion = 0;
-
+	} else
+		meter_usage(call, mc, ms, status, reason, sizeof(reason));
 	ms->cost = 0;
 	if (ms->settlement != SETTLE_VOID &&
 	    credits_cost(&mc->prices[t], &ms->tokens, &ms->cost) != CREDITS_OK)
@@ -499,13 +470,13 @@ meter_settle(struct router_call *call)
 	    (long long)ms->tokens.cached);
 	(void)snprintf(num[2], sizeof(num[2]), "%lld",
 	    (long long)ms->tokens.completion);
-	(void)snprintf(num[3], sizeof(num[3]), "%lld", (long long)(
-	    ms->settlement == SETTLE_PROVIDER && call->usage.reasoning_tokens >
-	    0 && call->usage.reasoning_tokens <= ms->tokens.completion ?
-	    call->usage.reasoning_tokens : 0));
+	(void)snprintf(num[3], sizeof(num[3]), "%lld",
+	    (long long)ms->reasoning);
 	(void)snprintf(num[4], sizeof(num[4]), "%lld", (long long)ms->cost);
 	(void)snprintf(num[5], sizeof(num[5]), "%llu",
 	    (unsigned long long)call->latency_ms);
+	(void)snprintf(num[6], sizeof(num[6]), "%lld",
+	    (long long)ms->tokens.cache_write);
 	(void)snprintf(http, sizeof(http), "%d", call->status);
 
 	params[0] = ms->hold_id;
@@ -515,12 +486,13 @@ meter_settle(struct router_call *call)
 	    ms->settlement == SETTLE_ESTIMATE ? "estimate" : "void";
 	params[4] = ms->settlement == SETTLE_VOID ? "0" : num[0];
 	params[5] = ms->settlement == SETTLE_VOID ? "0" : num[1];
-	params[6] = ms->settlement == SETTLE_VOID ? "0" : num[2];
-	params[7] = ms->settlement == SETTLE_VOID ? "0" : num[3];
-	params[8] = num[4];
-	params[9] = http;
-	params[10] = num[5];
-	params[11] = reason[0] != '\0' ? reason : NULL;
+	params[6] = ms->settlement == SETTLE_VOID ? "0" : num[6];
+	params[7] = ms->settlement == SETTLE_VOID ? "0" : num[2];
+	params[8] = ms->settlement == SETTLE_VOID ? "0" : num[3];
+	params[9] = num[4];
+	params[10] = http;
+	params[11] = num[5];
+	params[12] = reason[0] != '\0' ? reason : NULL;
 
 	/* Nobody waits on a call that never started: answer now. */
 	if (call->outcome == ROUTER_OUTCOME_NOT_STARTED) {
@@ -528,7 +500,7 @@ meter_settle(struct router_call *call)
 		router_call_settled(call, 0);
 	}
 
-	(void)credits_job_start(sql_settle, 12, params, METER_SETTLE_RETRIES,
+	(void)credits_job_start(sql_settle, 13, params, METER_SETTLE_RETRIES,
 	    meter_settled, ms);
 }
 
@@ -568,6 +540,62 @@ answer:
 }
 
 /*
+ * The tokens a call is settled for and how (cost.c:
+ * credits_settle_usage): the provider's usage, an estimate, the larger
+ * of the two for a call that ended early, or a void.
+ */
+static void
+meter_usage(struct router_call *call, struct meter_call *mc,
+    struct meter_settle *ms, const char *status, char *reason, size_t len)
+{
+	struct credits_observed	 o;
+	const struct router_usage *u = &call->usage;
+	int			 t = call->target_used;
+
+	memset(&o, 0, sizeof(o));
+	o.prompt_bound = mc->prompt_bound;
+	o.max_tokens = mc->caps[t] > 0 && mc->caps[t] < mc->max_tokens ?
+	    mc->caps[t] : mc->max_tokens;
+	o.choices = mc->choices;
+	o.reported = u->reported;
+	o.prompt = u->prompt_tokens;
+	o.cached = u->cached_tokens;
+	o.cache_write = u->cache_creation_tokens;
+	o.completion = u->completion_tokens;
+	o.streamed_bytes = call->text_bytes > CREDITS_TOKENS_MAX ?
+	    CREDITS_TOKENS_MAX : (int64_t)call->text_bytes;
+	o.ended_early = call->ended_early ||
+	    (call->outcome != ROUTER_OUTCOME_OK && call->text_bytes > 0);
+	o.failed = call->outcome == ROUTER_OUTCOME_UPSTREAM_ERROR ||
+	    call->outcome == ROUTER_OUTCOME_TIMEOUT ||
+	    call->outcome == ROUTER_OUTCOME_STREAM_CUT;
+
+	ms->settlement = credits_settle_usage(&o, &ms->tokens);
+	if (ms->settlement == SETTLE_VOID) {
+		(void)snprintf(reason, len, "upstream %s before any output",
+		    status);
+	} else if (ms->settlement == SETTLE_ESTIMATE && o.reported) {
+		(void)snprintf(reason, len, "ended early (%s): the provider's "
+		    "usage (%lld prompt, %lld output tokens) is a lower bound; "
+		    "settled at the larger of it and the estimate from %zu "
+		    "bytes of output and the prompt bound", status,
+		    (long long)u->prompt_tokens,
+		    (long long)u->completion_tokens, call->text_bytes);
+	} else if (ms->settlement == SETTLE_ESTIMATE) {
+		(void)snprintf(reason, len, "no usage from the provider (%s): "
+		    "estimated from %zu bytes of output and the prompt bound",
+		    status, call->text_bytes);
+	}
+
+	/* Reasoning is part of the output the provider counted. */
+	ms->reasoning = 0;
+	if (ms->settlement != SETTLE_VOID && u->reported &&
+	    u->reasoning_tokens > 0 &&
+	    u->reasoning_tokens <= ms->tokens.completion)
+		ms->reasoning = u->reasoning_tokens;
+}
+
+/*
  * A call on a lease: charged min(cost, hold) now; its row (usage record,
  * ledger movement) goes out with the worker's next flush.
  */
@@ -592,10 +620,7 @@ meter_settle_lease(struct router_call *call, struct meter_call *mc,
 	c.price_id = mc->price_ids[t];
 	c.price = mc->prices[t];
 	c.tokens = ms->tokens;
-	if (ms->settlement == SETTLE_PROVIDER &&
-	    call->usage.reasoning_tokens > 0 &&
-	    call->usage.reasoning_tokens <= ms->tokens.completion)
-		c.reasoning = call->usage.reasoning_tokens;
+	c.reasoning = ms->reasoning;
 	c.charged = ms->cost < mc->amount ? ms->cost : mc->amount;
 	c.loss = ms->cost - c.charged;
 	c.status = status;
@@ -630,6 +655,8 @@ meter_count(struct meter_settle *ms, int64_t charged, int64_t loss)
 	if (ms->settlement != SETTLE_VOID) {
 		tg_metrics_add(credits_metric_prompt_tokens, ms->tokens.prompt);
 		tg_metrics_add(credits_metric_cached_tokens, ms->tokens.cached);
+		tg_metrics_add(credits_metric_cache_write_tokens,
+		    ms->tokens.cache_write);
 		tg_metrics_add(credits_metric_completion_tokens,
 		    ms->tokens.completion);
 	}
@@ -755,7 +782,7 @@ meter_wait(struct http_request *req, struct meter_call *mc)
 	return (ROUTER_METER_OK);
 }
 
-/* The price of credits_reserve()'s row (columns 6 to 9). */
+/* The price of credits_reserve()'s row (columns 6 to 9 and 14). */
 static void
 meter_price(struct tg_db *db, int row, struct credits_price *p)
 {
@@ -763,6 +790,7 @@ meter_price(struct tg_db *db, int row, struct credits_price *p)
 	p->cached_input = tg_db_int(db, row, 7);
 	p->output = tg_db_int(db, row, 8);
 	p->fee = tg_db_int(db, row, 9);
+	p->cache_write_input = tg_db_int(db, row, 14);
 }
 
 static const char *

@@ -55,8 +55,10 @@ credits_model_id_valid(const char *s)
 }
 
 /*
- * The admin PUT body. cached_input_micros_per_mtok defaults to the input
- * price, request_fee_micros to 0 (CONTRACT §6).
+ * The admin PUT body. cached_input_micros_per_mtok and
+ * cache_write_input_micros_per_mtok default to the input price,
+ * request_fee_micros to 0 (CONTRACT §6). Cache reads may not cost more
+ * than input; cache writes may (Anthropic's cost 1.25x input).
  */
 int
 credits_price_parse(const json_t *body, struct credits_price *p,
@@ -64,7 +66,8 @@ credits_price_parse(const json_t *body, struct credits_price *p,
 {
 	static const char *const	fields[] = {
 		"input_micros_per_mtok", "cached_input_micros_per_mtok",
-		"output_micros_per_mtok", "request_fee_micros", NULL
+		"output_micros_per_mtok", "request_fee_micros",
+		"cache_write_input_micros_per_mtok", NULL
 	};
 
 	if (!valid_fields(body, fields, why))
@@ -76,9 +79,12 @@ credits_price_parse(const json_t *body, struct credits_price *p,
 		return (0);
 
 	p->cached_input = p->input;
+	p->cache_write_input = p->input;
 	p->fee = 0;
 	if (!valid_int(body, "cached_input_micros_per_mtok", 0, 0,
 	    CREDITS_PRICE_MAX, &p->cached_input, why) ||
+	    !valid_int(body, "cache_write_input_micros_per_mtok", 0, 0,
+	    CREDITS_PRICE_MAX, &p->cache_write_input, why) ||
 	    !valid_int(body, "request_fee_micros", 0, 0, CREDITS_PRICE_MAX,
 	    &p->fee, why))
 		return (0);

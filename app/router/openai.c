@@ -6,6 +6,10 @@
  * name replaced and usage asked for in streams, and answers pass back
  * with usage read out:
  *
+ *  - only the request fields of OpenAI's reference (the allowlists
+ *    below) go upstream; anything else a client sends is dropped, so an
+ *    unknown option can neither change what a call costs nor carry a
+ *    client's secret (an "api_key" in the body) to a provider;
  *  - every stream asks for stream_options.include_usage (unless the
  *    provider is configured with stream_usage false), whatever the
  *    client asked, so every stream can be billed; usage is removed from
@@ -33,6 +37,28 @@ static int	openai_embed_request(const struct router_target *,
 		    const json_t *, struct router_http *, char *, size_t);
 static size_t	openai_delta_bytes(const json_t *);
 static void	openai_chunk_ids(struct router_stream *, json_t *);
+static json_t	*openai_allowed(const json_t *, const char *const *);
+
+/*
+ * The fields of OpenAI's chat completions request that are forwarded.
+ * Left out: store (it would keep the conversation in the operator's
+ * provider account), audio and web_search_options (refused before,
+ * request.c: their price cannot be billed), and every extension.
+ */
+static const char *const	openai_chat_fields[] = {
+	"model", "messages", "stream", "stream_options", "max_tokens",
+	"max_completion_tokens", "temperature", "top_p", "n", "stop", "seed",
+	"user", "presence_penalty", "frequency_penalty", "logprobs",
+	"top_logprobs", "logit_bias", "tools", "tool_choice",
+	"parallel_tool_calls", "response_format", "reasoning_effort",
+	"service_tier", "modalities", "prediction", "prompt_cache_key",
+	"safety_identifier", "verbosity", "metadata", "functions",
+	"function_call", NULL
+};
+
+static const char *const	openai_embed_fields[] = {
+	"model", "input", "encoding_format", "dimensions", "user", NULL
+};
 
 const struct router_family	router_family_openai = {
 	"openai",
@@ -55,7 +81,8 @@ router_openai_build(const struct router_target *t, const json_t *req,
 	char				 auth[4200];
 
 	memset(http, 0, sizeof(*http));
-	if ((body = json_copy((json_t *)req)) == NULL)
+	if ((body = openai_allowed(req, strcmp(path, "/embeddings") ?
+	    openai_chat_fields : openai_embed_fields)) == NULL)
 		goto nomem;
 
 	json_object_set_new(body, "model", json_string(t->model));
@@ -318,4 +345,24 @@ router_openai_embed_response(const struct router_target *t, const char *body,
 	(void)router_usage_parse(json_object_get(doc, "usage"), u);
 	u->completion_tokens = 0;
 	return (doc);
+}
+
+/* A new object with the fields of req that are on the list. */
+static json_t *
+openai_allowed(const json_t *req, const char *const *fields)
+{
+	json_t	*body, *v;
+	int	 i;
+
+	if ((body = json_object()) == NULL)
+		return (NULL);
+	for (i = 0; fields[i] != NULL; i++) {
+		if ((v = json_object_get(req, fields[i])) == NULL)
+			continue;
+		if (json_object_set(body, fields[i], v) == -1) {
+			json_decref(body);
+			return (NULL);
+		}
+	}
+	return (body);
 }

@@ -28,6 +28,7 @@ static int	check_tool_calls(const json_t *, size_t,
 static int	check_tools(const json_t *, struct router_chat_req *,
 		    struct router_problem *);
 static int	check_stop(const json_t *, struct router_problem *);
+static int	check_unbillable(const json_t *, struct router_problem *);
 static int	check_max_tokens(const json_t *, struct router_chat_req *,
 		    struct router_problem *);
 static size_t	json_size(const json_t *);
@@ -135,7 +136,8 @@ router_chat_check(const json_t *req, struct router_chat_req *out,
 		return (bad(pb, "invalid_value", "tool_choice",
 		    "tool_choice must be none, auto, required or an object"));
 
-	if (!check_stop(req, pb) || !check_tools(req, out, pb))
+	if (!check_stop(req, pb) || !check_tools(req, out, pb) ||
+	    !check_unbillable(req, pb))
 		return (0);
 	/* Legacy function definitions, passed on like tools. */
 	out->prompt_bytes += json_size(json_object_get(req, "functions"));
@@ -563,6 +565,52 @@ check_stop(const json_t *req, struct router_problem *pb)
 fail:
 	return (bad(pb, "invalid_value", "stop", "stop must be a string or "
 	    "an array of at most %d non-empty strings", ROUTER_STOP_MAX));
+}
+
+/*
+ * Options that change what a call costs in ways the price table cannot
+ * bill (a priority or flex tier, web search, audio output) are refused
+ * rather than forwarded: the call would be charged at the wrong price.
+ */
+static int
+check_unbillable(const json_t *req, struct router_problem *pb)
+{
+	const json_t	*v, *m;
+	const char	*s;
+	size_t		 i;
+
+	v = json_object_get(req, "service_tier");
+	if (v != NULL && !json_is_null(v)) {
+		s = json_string_value(v);
+		if (s == NULL || (strcmp(s, "auto") && strcmp(s, "default")))
+			return (bad(pb, "invalid_value", "service_tier",
+			    "service_tier may only be \"auto\" or \"default\":"
+			    " other tiers are priced differently and cannot be "
+			    "billed here"));
+	}
+	v = json_object_get(req, "web_search_options");
+	if (v != NULL && !json_is_null(v))
+		return (bad(pb, "invalid_value", "web_search_options",
+		    "web search is not supported: its price cannot be billed "
+		    "here"));
+	v = json_object_get(req, "audio");
+	if (v != NULL && !json_is_null(v))
+		return (bad(pb, "invalid_value", "audio", "audio output is not "
+		    "supported: its price cannot be billed here"));
+
+	v = json_object_get(req, "modalities");
+	if (v == NULL || json_is_null(v))
+		return (1);
+	if (!json_is_array(v))
+		return (bad(pb, "invalid_value", "modalities",
+		    "modalities must be an array"));
+	json_array_foreach(v, i, m) {
+		if (!json_is_string(m) || strcmp(json_string_value(m), "text"))
+			return (bad(pb, "invalid_value", "modalities",
+			    "only the \"text\" modality is supported: audio "
+			    "output cannot be billed here"));
+	}
+	return (1);
 }
 
 /* Bytes of o's compact JSON (0 for NULL), without building it. */

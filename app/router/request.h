@@ -5,8 +5,11 @@
  * image counts, max_tokens, n. A refused request gets a 400 in the
  * contract's shape with the field at fault in "param".
  *
- * Fields this file does not know are passed through untouched: an
- * OpenAI-compatible server may accept extensions.
+ * Options whose price the price table cannot bill (service_tier other
+ * than auto/default, web_search_options, audio output) are refused.
+ * Which of the remaining fields reach a provider is each family's
+ * business: the openai family forwards only those of its allowlist
+ * (openai.c).
  *
  * Pure C over jansson.
  */

@@ -38,12 +38,13 @@ def reserve(db, user, bound, max_tokens, cap=None, key=None, hold=None,
 
 
 def settle(db, hold, prompt, cached, completion, cost_micros,
-           settlement="provider", status="ok", reasoning=0, target=0):
+           settlement="provider", status="ok", reasoning=0, target=0,
+           cache_write=0):
     return db.query(
         "SELECT result, charged, loss, txn_id, hold_status FROM "
-        "credits_settle(%s, %s, %s, %s, %s, %s, %s, %s, %s, 'served', 200, "
-        "12, NULL)", hold, target, status, settlement, prompt, cached,
-        completion, reasoning, cost_micros)[0]
+        "credits_settle(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'served', "
+        "200, 12, NULL)", hold, target, status, settlement, prompt, cached,
+        cache_write, completion, reasoning, cost_micros)[0]
 
 
 @pytest.fixture
@@ -325,14 +326,14 @@ def test_concurrent_mixed_traffic_keeps_the_ledger_consistent(priced):
                     if i % 5 == 0:
                         cur.execute("SELECT result FROM credits_settle(%s, "
                                     "NULL, 'upstream_error', 'void', 0, 0, 0,"
-                                    " 0, 0, NULL, 502, 1, NULL)", (h,))
+                                    " 0, 0, 0, NULL, 502, 1, NULL)", (h,))
                     elif i % 7 == 0:
                         continue                # left for the sweeper
                     else:
                         c = cost(20, 5, m, P_IN, P_IN, P_OUT, FEE)
                         cur.execute("SELECT result FROM credits_settle(%s, "
-                                    "0, 'ok', 'provider', 20, 5, %s, 0, %s, "
-                                    "NULL, 200, 1, NULL)", (h, m, c))
+                                    "0, 'ok', 'provider', 20, 5, 0, %s, 0, "
+                                    "%s, NULL, 200, 1, NULL)", (h, m, c))
                     # The sweeper below may have expired it first.
                     assert cur.fetchone()[0] in ("ok", "duplicate")
         except Exception as e:  # noqa: BLE001
@@ -415,7 +416,7 @@ def test_price_history_and_snapshot(db):
 def test_price_set_is_admin_only_and_idempotent(db):
     admin = seed_user(db, is_admin=True)
     plain = seed_user(db)
-    q = "SELECT result, price_id FROM credits_price_set(%s, %s, 1, 1, 2, 0)"
+    q = "SELECT result, price_id FROM credits_price_set(%s, %s, 1, 1, 2, 0, NULL)"
     assert db.query(q, plain, MODEL)[0][0] == "not_admin"
     r1 = db.query(q, admin, MODEL)[0]
     r2 = db.query(q, admin, MODEL)[0]

@@ -15,20 +15,30 @@ from lib.server import ROOT
 MTOK = 1000000
 
 
-def cost(prompt, cached, completion, inp, cached_in, out, fee=0):
-    """ceil(((prompt - cached) * in + cached * cached_in
-    + completion * out) / 1e6) + fee, in exact integers."""
-    total = (prompt - cached) * inp + cached * cached_in + completion * out
+def cost(prompt, cached, completion, inp, cached_in, out, fee=0,
+         cache_write=0, cache_write_in=None):
+    """ceil(((prompt - cached - cache_write) * in + cached * cached_in
+    + cache_write * cache_write_in + completion * out) / 1e6) + fee, in
+    exact integers; prompt counts cached and cache_write tokens once;
+    cache_write_in defaults to the input price."""
+    if cache_write_in is None:
+        cache_write_in = inp
+    total = ((prompt - cached - cache_write) * inp + cached * cached_in +
+             cache_write * cache_write_in + completion * out)
     return -(-total // MTOK) + fee
 
 
-def set_price(db, model, inp, out, cached=None, fee=0):
-    """Appends a price row (what the admin PUT does); returns its id."""
+def set_price(db, model, inp, out, cached=None, fee=0, cache_write=None):
+    """Appends a price row (what the admin PUT does); returns its id.
+    cache_write (micros per Mtok of prompt cache writes) defaults to
+    inp."""
     return db.query(
         "INSERT INTO model_prices (model, input_micros_per_mtok, "
         "cached_input_micros_per_mtok, output_micros_per_mtok, "
-        "request_fee_micros) VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        model, inp, inp if cached is None else cached, out, fee)[0][0]
+        "request_fee_micros, cache_write_input_micros_per_mtok) "
+        "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        model, inp, inp if cached is None else cached, out, fee,
+        inp if cache_write is None else cache_write)[0][0]
 
 
 def grant(db, user, amount, key=None, kind="admin_grant", allow_debt=False):

@@ -11,8 +11,8 @@ static int64_t
 cost_of(int64_t in, int64_t cin, int64_t out, int64_t fee, int64_t p,
     int64_t c, int64_t o)
 {
-	struct credits_price	pr = { in, cin, out, fee };
-	struct credits_tokens	t = { p, c, o };
+	struct credits_price	pr = { in, cin, out, fee, in };
+	struct credits_tokens	t = { p, c, o, 0 };
 	int64_t			v;
 
 	ck_assert_int_eq(credits_cost(&pr, &t, &v), CREDITS_OK);
@@ -51,8 +51,8 @@ END_TEST
 
 START_TEST(huge_counts_never_wrap)
 {
-	struct credits_price	p = { 1, 1, 1, 0 };
-	struct credits_tokens	t = { INT64_MAX, 0, 0 };
+	struct credits_price	p = { 1, 1, 1, 0, 1 };
+	struct credits_tokens	t = { INT64_MAX, 0, 0, 0 };
 	int64_t			v;
 
 	/* ceil((2^63 - 1) / 1e6), exactly. */
@@ -87,8 +87,8 @@ END_TEST
 
 START_TEST(bad_usage_is_refused)
 {
-	struct credits_price	p = { 1, 1, 1, 0 };
-	struct credits_tokens	t = { 5, 6, 0 };
+	struct credits_price	p = { 1, 1, 1, 0, 1 };
+	struct credits_tokens	t = { 5, 6, 0, 0 };
 	int64_t			v;
 
 	ck_assert_int_eq(credits_cost(&p, &t, &v), CREDITS_EINVAL);
@@ -105,7 +105,7 @@ END_TEST
 
 START_TEST(price_validity)
 {
-	struct credits_price	p = { 10, 5, 20, 0 };
+	struct credits_price	p = { 10, 5, 20, 0, 10 };
 
 	ck_assert(credits_price_valid(&p));
 	p.cached_input = 11;
@@ -120,7 +120,7 @@ END_TEST
 
 START_TEST(hold_is_the_worst_case)
 {
-	struct credits_price	p = { 1000000, 500000, 2000000, 10 };
+	struct credits_price	p = { 1000000, 500000, 2000000, 10, 1000000 };
 	int64_t			v;
 
 	ck_assert_int_eq(credits_hold(&p, 100, 200, 1, &v), CREDITS_OK);
@@ -149,6 +149,7 @@ START_TEST(affordable_is_exact)
 		p.input = random() % 5000000;
 		p.output = 1 + random() % 5000000;
 		p.cached_input = 0;
+		p.cache_write_input = random() % 2 ? 0 : random() % 6000000;
 		p.fee = random() % 50;
 		bound = random() % 3000;
 		n = 1 + random() % 4;
@@ -180,7 +181,7 @@ END_TEST
 /* The numbers of the SQL tests (test_credits_sql.py): same rule. */
 START_TEST(plan_matches_the_sql_reserve)
 {
-	struct credits_price	p = { 1000000, 1000000, 2000000, 10 };
+	struct credits_price	p = { 1000000, 1000000, 2000000, 10, 1000000 };
 	struct credits_plan	pl;
 
 	credits_plan(&p, 100, 200, 4096, 1, 1, 1000, &pl);
@@ -231,55 +232,204 @@ START_TEST(plan_matches_the_sql_reserve)
 }
 END_TEST
 
-START_TEST(estimate_is_conservative_and_bounded)
+static struct credits_observed
+observed(void)
 {
 	struct credits_observed	o;
-	struct credits_tokens	t;
 
 	memset(&o, 0, sizeof(o));
 	o.prompt_bound = 500;
-	o.max_tokens = 100;
+	o.max_tokens = 10000;
 	o.choices = 1;
+	return (o);
+}
 
-	/* Nothing streamed: the prompt bound still counts (never 0). */
-	credits_estimate(&o, &t);
+START_TEST(estimate_is_conservative_and_bounded)
+{
+	struct credits_observed	o = observed();
+	struct credits_tokens	t;
+
+	/* A complete answer without usage: the prompt bound still counts. */
+	ck_assert_int_eq(credits_settle_usage(&o, &t),
+	    CREDITS_SETTLE_ESTIMATE);
 	ck_assert_int_eq(t.prompt, 500);
 	ck_assert_int_eq(t.completion, 0);
 
 	/* Output counted by its bytes, at least one token, at most max. */
-	o.produced = 1;
-	credits_estimate(&o, &t);
+	o.streamed_bytes = 1;
+	credits_settle_usage(&o, &t);
 	ck_assert_int_eq(t.completion, 1);
 	o.streamed_bytes = 42;
-	credits_estimate(&o, &t);
+	credits_settle_usage(&o, &t);
 	ck_assert_int_eq(t.completion, 42);
+	o.max_tokens = 100;
 	o.streamed_bytes = 100000;
-	credits_estimate(&o, &t);
+	credits_settle_usage(&o, &t);
 	ck_assert_int_eq(t.completion, 100);
 	o.choices = 2;
-	credits_estimate(&o, &t);
+	credits_settle_usage(&o, &t);
 	ck_assert_int_eq(t.completion, 200);
+}
+END_TEST
 
-	/* What the provider did count is taken as counted. */
-	o.prompt_reported = 1;
+/* Usage reported before a stream ended is a lower bound. */
+START_TEST(cut_stream_placeholder_usage_is_a_lower_bound)
+{
+	struct credits_observed	o = observed();
+	struct credits_tokens	t;
+
+	/* Anthropic's message_start: the prompt, and 1 output token. */
+	o.reported = 1;
 	o.prompt = 321;
 	o.cached = 300;
-	credits_estimate(&o, &t);
+	o.cache_write = 20;
+	o.completion = 1;
+	o.streamed_bytes = 4000;
+	o.ended_early = 1;
+	ck_assert_int_eq(credits_settle_usage(&o, &t),
+	    CREDITS_SETTLE_ESTIMATE);
 	ck_assert_int_eq(t.prompt, 321);
 	ck_assert_int_eq(t.cached, 300);
-	o.cached = 400;
-	credits_estimate(&o, &t);
+	ck_assert_int_eq(t.cache_write, 20);
+	ck_assert_int_eq(t.completion, 4000);
+
+	/* The same usage on a complete answer is the provider's word. */
+	o.ended_early = 0;
+	ck_assert_int_eq(credits_settle_usage(&o, &t),
+	    CREDITS_SETTLE_PROVIDER);
+	ck_assert_int_eq(t.completion, 1);
+}
+END_TEST
+
+START_TEST(cut_stream_with_the_prompt_reported_only)
+{
+	struct credits_observed	o = observed();
+	struct credits_tokens	t;
+
+	/* Gemini's interim chunk: promptTokenCount alone. */
+	o.reported = 1;
+	o.prompt = 77;
+	o.streamed_bytes = 250;
+	o.ended_early = 1;
+	o.failed = 1;
+	ck_assert_int_eq(credits_settle_usage(&o, &t),
+	    CREDITS_SETTLE_ESTIMATE);
+	ck_assert_int_eq(t.prompt, 77);
+	ck_assert_int_eq(t.completion, 250);
+}
+END_TEST
+
+START_TEST(cut_stream_with_nothing_reported)
+{
+	struct credits_observed	o = observed();
+	struct credits_tokens	t;
+
+	o.streamed_bytes = 9;
+	o.ended_early = 1;
+	ck_assert_int_eq(credits_settle_usage(&o, &t),
+	    CREDITS_SETTLE_ESTIMATE);
+	ck_assert_int_eq(t.prompt, 500);
 	ck_assert_int_eq(t.cached, 0);
-	o.completion_reported = 1;
-	o.completion = 17;
-	credits_estimate(&o, &t);
-	ck_assert_int_eq(t.completion, 17);
+	ck_assert_int_eq(t.completion, 9);
+
+	/* An upstream failure before any output costs nothing. */
+	o.streamed_bytes = 0;
+	o.failed = 1;
+	o.reported = 1;
+	o.prompt = 40;
+	o.completion = 1;
+	ck_assert_int_eq(credits_settle_usage(&o, &t), CREDITS_SETTLE_VOID);
+	ck_assert_int_eq(t.prompt, 0);
+	ck_assert_int_eq(t.completion, 0);
+}
+END_TEST
+
+START_TEST(cut_stream_reported_above_the_estimate)
+{
+	struct credits_observed	o = observed();
+	struct credits_tokens	t;
+
+	/* Reasoning the client never saw: the provider's count stands. */
+	o.reported = 1;
+	o.prompt = 60;
+	o.completion = 900;
+	o.streamed_bytes = 30;
+	o.ended_early = 1;
+	ck_assert_int_eq(credits_settle_usage(&o, &t),
+	    CREDITS_SETTLE_PROVIDER);
+	ck_assert_int_eq(t.prompt, 60);
+	ck_assert_int_eq(t.completion, 900);
+}
+END_TEST
+
+START_TEST(meaningless_usage_counts_as_missing)
+{
+	struct credits_observed	o = observed();
+	struct credits_tokens	t;
+
+	/* An empty usage object on an answer that produced text. */
+	o.reported = 1;
+	o.streamed_bytes = 12;
+	ck_assert_int_eq(credits_settle_usage(&o, &t),
+	    CREDITS_SETTLE_ESTIMATE);
+	ck_assert_int_eq(t.prompt, 500);
+	ck_assert_int_eq(t.completion, 12);
+
+	/* Negative counts. */
+	o.prompt = 10;
+	o.completion = -3;
+	ck_assert_int_eq(credits_settle_usage(&o, &t),
+	    CREDITS_SETTLE_ESTIMATE);
+	ck_assert_int_eq(t.completion, 12);
+
+	/* Cache reads and writes beyond the prompt are cut to it. */
+	o.completion = 5;
+	o.cached = 8;
+	o.cache_write = 8;
+	ck_assert_int_eq(credits_settle_usage(&o, &t),
+	    CREDITS_SETTLE_PROVIDER);
+	ck_assert_int_eq(t.cached, 8);
+	ck_assert_int_eq(t.cache_write, 2);
+	o.prompt = INT64_MAX;
+	credits_settle_usage(&o, &t);
+	ck_assert_int_eq(t.prompt, CREDITS_TOKENS_MAX);
+}
+END_TEST
+
+START_TEST(cache_writes_at_their_own_rate)
+{
+	struct credits_price	p = { 3000000, 300000, 15000000, 0, 3750000 };
+	struct credits_tokens	t = { 1000, 200, 50, 600 };
+	int64_t			v;
+
+	/* 200 fresh, 200 read, 600 written, 50 out: Claude Sonnet rates. */
+	ck_assert_int_eq(credits_cost(&p, &t, &v), CREDITS_OK);
+	ck_assert_int_eq(v, (200 * 3000000LL + 200 * 300000LL +
+	    600 * 3750000LL + 50 * 15000000LL + 999999) / 1000000);
+	t.cache_write = 801;
+	ck_assert_int_eq(credits_cost(&p, &t, &v), CREDITS_EINVAL);
+	t.cache_write = -1;
+	ck_assert_int_eq(credits_cost(&p, &t, &v), CREDITS_EINVAL);
+
+	/* A write may cost more than input; the hold assumes all are. */
+	ck_assert(credits_price_valid(&p));
+	ck_assert_int_eq(credits_hold(&p, 1000, 100, 1, &v), CREDITS_OK);
+	ck_assert_int_eq(v, 3750 + 1500);
+	t.cache_write = 1000;
+	t.cached = 0;
+	t.completion = 100;
+	ck_assert_int_eq(credits_cost(&p, &t, &v), CREDITS_OK);
+	ck_assert_int_eq(v, 3750 + 1500);
+	ck_assert_int_eq(credits_affordable(&p, 1000, 1, 5250), 100);
+	ck_assert_int_eq(credits_affordable(&p, 1000, 1, 3749), -1);
+	p.cache_write_input = CREDITS_PRICE_MAX + 1;
+	ck_assert(!credits_price_valid(&p));
 }
 END_TEST
 
 START_TEST(messages_say_what_is_affordable)
 {
-	struct credits_price	p = { 1000000, 1000000, 2000000, 10 };
+	struct credits_price	p = { 1000000, 1000000, 2000000, 10, 1000000 };
 	char			buf[512], small[16];
 	int64_t			key;
 
@@ -337,6 +487,12 @@ cost_suite(void)
 	tcase_add_test(tc, affordable_is_exact);
 	tcase_add_test(tc, plan_matches_the_sql_reserve);
 	tcase_add_test(tc, estimate_is_conservative_and_bounded);
+	tcase_add_test(tc, cut_stream_placeholder_usage_is_a_lower_bound);
+	tcase_add_test(tc, cut_stream_with_the_prompt_reported_only);
+	tcase_add_test(tc, cut_stream_with_nothing_reported);
+	tcase_add_test(tc, cut_stream_reported_above_the_estimate);
+	tcase_add_test(tc, meaningless_usage_counts_as_missing);
+	tcase_add_test(tc, cache_writes_at_their_own_rate);
 	tcase_add_test(tc, messages_say_what_is_affordable);
 	tcase_add_test(tc, format_micros);
 	suite_add_tcase(s, tc);

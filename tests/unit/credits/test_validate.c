@@ -55,6 +55,7 @@ START_TEST(prices)
 	ck_assert(credits_price_parse(v, &p, &why));
 	ck_assert_int_eq(p.input, 150000);
 	ck_assert_int_eq(p.cached_input, 150000);	/* defaults to input */
+	ck_assert_int_eq(p.cache_write_input, 150000);	/* so does this */
 	ck_assert_int_eq(p.output, 600000);
 	ck_assert_int_eq(p.fee, 0);
 	json_decref(v);
@@ -64,6 +65,14 @@ START_TEST(prices)
 	ck_assert(credits_price_parse(v, &p, &why));
 	ck_assert_int_eq(p.cached_input, 5);
 	ck_assert_int_eq(p.fee, 7);
+	json_decref(v);
+
+	/* A cache write may cost more than input (Anthropic: 1.25x). */
+	v = doc("{\"input_micros_per_mtok\":3000000,"
+	    "\"output_micros_per_mtok\":15000000,"
+	    "\"cache_write_input_micros_per_mtok\":3750000}");
+	ck_assert(credits_price_parse(v, &p, &why));
+	ck_assert_int_eq(p.cache_write_input, 3750000);
 	json_decref(v);
 
 	v = doc("{\"output_micros_per_mtok\":1}");
@@ -84,6 +93,12 @@ START_TEST(prices)
 		"{\"input_micros_per_mtok\":1,\"output_micros_per_mtok\":1,"
 		    "\"input_micros_per_token\":2}",
 		"{\"input_micros_per_mtok\":1,\"output_micros_per_mtok\":null}",
+		"{\"input_micros_per_mtok\":1,\"output_micros_per_mtok\":1,"
+		    "\"cache_write_input_micros_per_mtok\":-1}",
+		"{\"input_micros_per_mtok\":1,\"output_micros_per_mtok\":1,"
+		    "\"cache_write_input_micros_per_mtok\":1.25}",
+		"{\"input_micros_per_mtok\":1,\"output_micros_per_mtok\":1,"
+		    "\"cache_write_input_micros_per_mtok\":1000000000001}",
 		"[1]",
 	};
 	size_t i;

@@ -63,7 +63,11 @@ START_TEST(openai_requests)
 	req = json_loads("{\"model\":\"groq:llama-3.1-8b\",\"stream\":true,"
 	    "\"stream_options\":{\"include_usage\":false,\"x\":1},"
 	    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
-	    "\"temperature\":0.2,\"vendor_ext\":true}", 0, NULL);
+	    "\"temperature\":0.2,\"vendor_ext\":true,\"api_key\":\"sk-client\","
+	    "\"apiKey\":\"k\",\"authorization\":\"Bearer x\",\"key\":\"k\","
+	    "\"store\":true,\"service_tier\":\"auto\",\"seed\":7,"
+	    "\"max_completion_tokens\":64,\"reasoning_effort\":\"low\"}",
+	    0, NULL);
 
 	ck_assert(router_family_openai.chat_request(&target, req, 1, &h, err,
 	    sizeof(err)));
@@ -79,7 +83,22 @@ START_TEST(openai_requests)
 	    "stream_options"), "include_usage")));
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(b,
 	    "stream_options"), "x")), 1);
-	ck_assert(json_is_true(json_object_get(b, "vendor_ext")));
+	/* Only OpenAI's fields: no extension, no client secret, no store. */
+	ck_assert_ptr_null(json_object_get(b, "vendor_ext"));
+	ck_assert_ptr_null(json_object_get(b, "api_key"));
+	ck_assert_ptr_null(json_object_get(b, "apiKey"));
+	ck_assert_ptr_null(json_object_get(b, "authorization"));
+	ck_assert_ptr_null(json_object_get(b, "key"));
+	ck_assert_ptr_null(json_object_get(b, "store"));
+	ck_assert_str_eq(json_string_value(json_object_get(b, "service_tier")),
+	    "auto");
+	ck_assert_int_eq(json_integer_value(json_object_get(b, "seed")), 7);
+	ck_assert_int_eq(json_integer_value(json_object_get(b,
+	    "max_completion_tokens")), 64);
+	ck_assert_str_eq(json_string_value(json_object_get(b,
+	    "reasoning_effort")), "low");
+	ck_assert(json_is_real(json_object_get(b, "temperature")));
+	ck_assert_ptr_nonnull(json_object_get(b, "messages"));
 	json_decref(b);
 	router_http_free(&h);
 
@@ -106,9 +125,21 @@ START_TEST(openai_requests)
 	json_decref(b);
 	router_http_free(&h);
 
+	json_decref(req);
+
+	req = json_loads("{\"model\":\"groq:e\",\"input\":\"hi\","
+	    "\"dimensions\":8,\"api_key\":\"sk-client\",\"messages\":[]}",
+	    0, NULL);
 	ck_assert(router_family_openai.embed_request(&target, req, &h, err,
 	    sizeof(err)));
 	ck_assert_str_eq(h.url, "https://api.groq.example/openai/v1/embeddings");
+	b = body_of(&h);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "input")), "hi");
+	ck_assert_int_eq(json_integer_value(json_object_get(b, "dimensions")),
+	    8);
+	ck_assert_ptr_null(json_object_get(b, "api_key"));
+	ck_assert_ptr_null(json_object_get(b, "messages"));
+	json_decref(b);
 	router_http_free(&h);
 	json_decref(req);
 }

@@ -85,9 +85,16 @@ START_TEST(good_requests)
 	    "\"s\"}]},{\"role\":\"user\",\"content\":\"b\"}]}", &r, &pb));
 	ck_assert_uint_ge(r.prompt_bytes, 1 + 40 + 1);
 
-	/* Unknown fields pass; nulls are "not given". */
+	/* Unknown fields pass (the family drops them); nulls: not given. */
 	ck_assert(chat("{\"model\":\"m\",\"x_extension\":{\"a\":1},"
 	    "\"n\":null,\"stop\":null,\"stream\":null," MSG "}", &r, &pb));
+
+	/* Options that leave the price as the table says it. */
+	ck_assert(chat("{\"model\":\"m\",\"service_tier\":\"auto\","
+	    "\"modalities\":[\"text\"],\"web_search_options\":null,"
+	    "\"audio\":null," MSG "}", &r, &pb));
+	ck_assert(chat("{\"model\":\"m\",\"service_tier\":\"default\","
+	    MSG "}", &r, &pb));
 }
 END_TEST
 
@@ -154,6 +161,21 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"model\":\"m\",\"stream_options\":{\"include_usage\":\"y\"},"
 	  MSG "}", "invalid_value", "stream_options.include_usage" },
 	{ "{\"model\":\"m\",\"user\":5," MSG "}", "invalid_value", "user" },
+	/* Options whose price the price table cannot bill. */
+	{ "{\"model\":\"m\",\"service_tier\":\"priority\"," MSG "}",
+	  "invalid_value", "service_tier" },
+	{ "{\"model\":\"m\",\"service_tier\":\"flex\"," MSG "}",
+	  "invalid_value", "service_tier" },
+	{ "{\"model\":\"m\",\"service_tier\":1," MSG "}",
+	  "invalid_value", "service_tier" },
+	{ "{\"model\":\"m\",\"web_search_options\":{}," MSG "}",
+	  "invalid_value", "web_search_options" },
+	{ "{\"model\":\"m\",\"modalities\":[\"text\",\"audio\"]," MSG "}",
+	  "invalid_value", "modalities" },
+	{ "{\"model\":\"m\",\"modalities\":\"audio\"," MSG "}",
+	  "invalid_value", "modalities" },
+	{ "{\"model\":\"m\",\"audio\":{\"voice\":\"alloy\","
+	  "\"format\":\"wav\"}," MSG "}", "invalid_value", "audio" },
 };
 
 START_TEST(bad_requests)
