@@ -356,3 +356,20 @@ router_xlate_counter(const json_t *o, const char *key)
 		return (-2);
 	return (json_integer_value(v));
 }
+
+void
+router_xlate_drop_cache_control(json_t *req)
+{
+	json_t	*m, *p, *t;
+	size_t	 i, j;
+
+	json_array_foreach(json_object_get(req, "messages"), i, m) {
+		json_array_foreach(json_object_get(m, "content"), j, p)
+			json_object_del(p, "cache_control");
+	}
+	json_array_foreach(json_object_get(req, "tools"), i, t) {
+		json_object_del(t, "cache_control");
+		json_object_del(json_object_get(t, "function"),
+		    "cache_control");
+	}
+}

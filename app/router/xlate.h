@@ -101,6 +101,13 @@ int	 router_xlate_cache_check(const json_t *, const char **, char *,
 int	 router_xlate_cache_copy(json_t *, const json_t *, char *, size_t);
 
 /*
+ * Removes every cache_control of an OpenAI chat request (content parts
+ * of messages, tools and their functions), for families that cache on
+ * their own and whose upstreams would refuse the unknown member.
+ */
+void	 router_xlate_drop_cache_control(json_t *);
+
+/*
  * URL-safe base64 (no padding) of a string, and back: the decoding is
  * NULL for anything that is not such a base64 of a string without NUL.
  * Both malloc'd.

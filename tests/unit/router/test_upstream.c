@@ -4,10 +4,12 @@
  * the meter estimates), and the chat usage clients see for cache writes.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "tg_test.h"
 #include "router/upstream.h"
+#include "router/xlate.h"
 
 static int
 parse(const char *s, struct router_usage *u)
@@ -76,6 +78,28 @@ START_TEST(usage_cache_writes)
 }
 END_TEST
 
+/* Families that cache on their own get no cache markers. */
+START_TEST(drop_cache_control)
+{
+	json_t		*req;
+	json_error_t	 e;
+	char		*s;
+
+	req = json_loads("{\"messages\":[{\"role\":\"user\",\"content\":[{"
+	    "\"type\":\"text\",\"text\":\"a\",\"cache_control\":{\"type\":"
+	    "\"ephemeral\"}}]},{\"role\":\"user\",\"content\":\"b\"}],"
+	    "\"tools\":[{\"type\":\"function\",\"cache_control\":{},"
+	    "\"function\":{\"name\":\"f\",\"cache_control\":{}}}]}", 0, &e);
+	ck_assert_ptr_nonnull(req);
+	router_xlate_drop_cache_control(req);
+	s = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+	ck_assert_ptr_null(strstr(s, "cache_control"));
+	ck_assert_ptr_nonnull(strstr(s, "\"text\":\"a\""));
+	free(s);
+	json_decref(req);
+}
+END_TEST
+
 static Suite *
 upstream_suite(void)
 {
@@ -84,6 +108,7 @@ upstream_suite(void)
 
 	tcase_add_test(tc, usage_garbage_is_missing);
 	tcase_add_test(tc, usage_cache_writes);
+	tcase_add_test(tc, drop_cache_control);
 	suite_add_tcase(s, tc);
 	return (s);
 }
