@@ -47,11 +47,14 @@ struct anth_block {
 	int	kind;
 	int	tool;		/* OpenAI tool_calls index */
 	int	args;		/* a tool call's argument bytes went out */
+	int	detail;		/* reasoning_details index (thinking) */
 };
 
 struct anth_state {
 	int			nblocks;
 	int			finished;
+	int			ndetails;	/* reasoning_details entries */
+	int			bad_usage;	/* a garbage usage was seen */
 	struct anth_block	blocks[ANTH_BLOCKS_MAX];
 };
 
@@ -69,13 +72,20 @@ static int	anth_stream_event(struct router_stream *, const char *,
 static void	anth_map_error(long, const char *, size_t,
 		    struct router_error *);
 
-static int	anth_system(const json_t *, struct router_xbuf *, char *,
-		    size_t);
+static int	anth_system(const json_t *, struct router_xbuf *, json_t *,
+		    char *, size_t);
+static int	anth_system_set(json_t *, struct router_xbuf *, json_t *,
+		    int, const json_t *);
 static int	anth_messages(json_t *, const json_t *, char *, size_t);
 static json_t	*anth_user_blocks(const json_t *, char *, size_t);
 static json_t	*anth_assistant_blocks(const json_t *, char *, size_t);
 static json_t	*anth_tool_result(const json_t *, char *, size_t);
 static json_t	*anth_image_block(const json_t *, char *, size_t);
+static int	anth_part_cache(json_t *, const json_t *, size_t, char *,
+		    size_t);
+static int	anth_assistant_text(json_t *, const json_t *, char *,
+		    size_t);
+static int	anth_replay(json_t *, const json_t *);
 static json_t	*anth_file_block(const json_t *, char *, size_t);
 static int	anth_push(json_t *, const char *, json_t *);
 static int	anth_tools(json_t *, const json_t *, char *, size_t);
@@ -84,7 +94,12 @@ static int	anth_sampling(json_t *, const json_t *,
 		    const struct router_target *, char *, size_t);
 static json_int_t anth_budget(const char *);
 static const char *anth_finish(const char *);
-static void	anth_usage(const json_t *, struct router_usage *);
+static void	anth_stop_sequence(json_t *, const json_t *);
+static int	anth_usage(const json_t *, struct router_usage *);
+static void	anth_stream_usage(struct router_stream *, struct anth_state *,
+		    const json_t *);
+static int	anth_detail_chunk(struct router_stream *, json_t *,
+		    const char *, const json_t *, int);
 static struct anth_block *anth_block_find(struct anth_state *, int);
 static struct anth_block *anth_block_add(struct anth_state *, int, int);
 static int	anth_ev_block_start(struct router_stream *,
@@ -110,9 +125,10 @@ anth_chat_request(const struct router_target *t, const json_t *req,
     int stream, struct router_http *http, char *err, size_t errlen)
 {
 	struct router_xbuf	 sys = { NULL, 0, 0 };
-	json_t			*body, *msgs;
+	json_t			*body = NULL, *msgs, *sysblocks;
 	const json_t		*v;
 	char			*s;
+	int			 parts;
 
 	memset(http, 0, sizeof(*http));
 	msgs = json_object_get(req, "messages");
@@ -127,10 +143,15 @@ anth_chat_request(const struct router_target *t, const json_t *req,
 		return (0);
 	}
 
-	if ((body = json_object()) == NULL)
+	if ((sysblocks = json_array()) == NULL)
 		goto nomem;
+	if ((body = json_object()) == NULL) {
+		json_decref(sysblocks);
+		goto nomem;
+	}
 	json_object_set_new(body, "model", json_string(t->model));
-	if (!anth_system(msgs, &sys, err, errlen))
+	json_object_set_new(body, "system", sysblocks);
+	if (!(parts = anth_system(msgs, &sys, sysblocks, err, errlen)))
 		goto fail;
 	if (!anth_messages(body, msgs, err, errlen))
 		goto fail;
@@ -138,35 +159,9 @@ anth_chat_request(const struct router_target *t, const json_t *req,
 	    !anth_tool_choice(body, req, err, errlen) ||
 	    !anth_sampling(body, req, t, err, errlen))
 		goto fail;
-
-	/* response_format: Anthropic has no JSON mode; say it in system. */
-	v = json_object_get(req, "response_format");
-	if (json_is_object(v)) {
-		const char	*type;
-		char		*schema;
-
-		type = json_string_value(json_object_get(v, "type"));
-		if (type != NULL && !strcmp(type, "json_object")) {
-			if ((sys.len && !router_xbuf_str(&sys, "\n\n")) ||
-			    !router_xbuf_str(&sys, "Respond with a single "
-			    "JSON object and nothing else."))
-				goto nomem;
-		} else if (type != NULL && !strcmp(type, "json_schema")) {
-			schema = json_dumps(json_object_get(json_object_get(v,
-			    "json_schema"), "schema"), JSON_COMPACT);
-			if ((sys.len && !router_xbuf_str(&sys, "\n\n")) ||
-			    !router_xbuf_str(&sys, "Respond with a single JSON "
-			    "value that conforms to this JSON schema, and "
-			    "nothing else: ") ||
-			    !router_xbuf_str(&sys, schema ? schema : "{}")) {
-				free(schema);
-				goto nomem;
-			}
-			free(schema);
-		}
-	}
-	if (sys.len > 0)
-		json_object_set_new(body, "system", json_string(sys.data));
+	if (!anth_system_set(body, &sys, sysblocks, parts == 2,
+	    json_object_get(req, "response_format")))
+		goto nomem;
 	router_xbuf_free(&sys);
 
 	v = json_object_get(req, "user");
@@ -207,23 +202,74 @@ fail:
 	return (0);
 }
 
-/* Every system/developer message's text, in order, into sys. */
+/*
+ * Sets body's system: the blocks when the client gave parts, else the
+ * joined string; response_format adds its instruction (Anthropic has no
+ * JSON mode) as a last paragraph or block.
+ */
 static int
-anth_system(const json_t *msgs, struct router_xbuf *sys, char *err,
-    size_t errlen)
+anth_system_set(json_t *body, struct router_xbuf *sys, json_t *blocks,
+    int parts, const json_t *rf)
 {
-	const json_t	*m;
+	const char	*type;
+	char		*schema, *note = NULL;
+	int		 ok = 1;
+
+	type = json_string_value(json_object_get(rf, "type"));
+	if (type != NULL && !strcmp(type, "json_object")) {
+		note = strdup("Respond with a single JSON object and nothing "
+		    "else.");
+	} else if (type != NULL && !strcmp(type, "json_schema")) {
+		schema = json_dumps(json_object_get(json_object_get(rf,
+		    "json_schema"), "schema"), JSON_COMPACT);
+		note = router_xlate_printf("Respond with a single JSON value "
+		    "that conforms to this JSON schema, and nothing else: %s",
+		    schema ? schema : "{}");
+		free(schema);
+	}
+	if (type != NULL && note == NULL)
+		return (0);
+	if (note != NULL) {
+		ok = (!sys->len || router_xbuf_str(sys, "\n\n")) &&
+		    router_xbuf_str(sys, note) &&
+		    json_array_append_new(blocks, json_pack("{s:s, s:s}",
+		    "type", "text", "text", note)) == 0;
+		free(note);
+	}
+	if (!ok)
+		return (0);
+	if (parts && json_array_size(blocks) > 0)
+		return (1);
+	if (sys->len > 0)
+		return (json_object_set_new(body, "system",
+		    json_string(sys->data)) == 0);
+	return (json_object_del(body, "system") == 0);
+}
+
+/*
+ * Every system/developer message's text, in order: joined into sys, and
+ * as text blocks (with their cache_control) into blocks. Returns 2 when
+ * some message gave content parts (system then goes as those blocks,
+ * which is what carries cache_control), 1 when all were strings.
+ */
+static int
+anth_system(const json_t *msgs, struct router_xbuf *sys, json_t *blocks,
+    char *err, size_t errlen)
+{
+	const json_t	*m, *content, *part;
 	const char	*role;
-	char		*text;
-	size_t		 i;
+	char		*text, tmp[ROUTER_ERR_MAX];
+	size_t		 i, j;
+	int		 parts = 0;
+	json_t		*b;
 
 	json_array_foreach(msgs, i, m) {
 		role = json_string_value(json_object_get(m, "role"));
 		if (role == NULL || (strcmp(role, "system") &&
 		    strcmp(role, "developer")))
 			continue;
-		text = router_xlate_content_text(json_object_get(m, "content"),
-		    "\n");
+		content = json_object_get(m, "content");
+		text = router_xlate_content_text(content, "\n");
 		if (text == NULL) {
 			snprintf(err, errlen, "messages[%zu]: content must be "
 			    "a string or an array of text parts", i);
@@ -236,9 +282,34 @@ anth_system(const json_t *msgs, struct router_xbuf *sys, char *err,
 			snprintf(err, errlen, "out of memory");
 			return (0);
 		}
+		if (json_is_string(content) && *text != '\0')
+			json_array_append_new(blocks, json_pack("{s:s, s:s}",
+			    "type", "text", "text", text));
 		free(text);
+		if (!json_is_array(content))
+			continue;
+		parts = 1;
+		json_array_foreach(content, j, part) {
+			if (!json_is_string(json_object_get(part, "text")) ||
+			    json_string_length(json_object_get(part,
+			    "text")) == 0)
+				continue;
+			b = json_pack("{s:s, s:O}", "type", "text", "text",
+			    json_object_get(part, "text"));
+			if (b == NULL || json_array_append_new(blocks, b))
+				goto nomem;
+			if (!router_xlate_cache_copy(b, part, tmp,
+			    sizeof(tmp))) {
+				snprintf(err, errlen, "messages[%zu].content"
+				    "[%zu]: %s", i, j, tmp);
+				return (0);
+			}
+		}
 	}
-	return (1);
+	return (parts ? 2 : 1);
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return (0);
 }
 
 static int
@@ -403,11 +474,26 @@ anth_user_blocks(const json_t *m, char *err, size_t errlen)
 		}
 		if (b == NULL || json_array_append_new(blocks, b) != 0)
 			goto fail;
+		if (!anth_part_cache(b, part, i, err, errlen))
+			goto fail;
 	}
 	return (blocks);
 fail:
 	json_decref(blocks);
 	return (NULL);
+}
+
+/* A content part's cache_control onto its block (err names the part). */
+static int
+anth_part_cache(json_t *b, const json_t *part, size_t i, char *err,
+    size_t errlen)
+{
+	char	why[ROUTER_ERR_MAX];
+
+	if (router_xlate_cache_copy(b, part, why, sizeof(why)))
+		return (1);
+	snprintf(err, errlen, "content[%zu].%s", i, why);
+	return (0);
 }
 
 static json_t *
@@ -456,57 +542,129 @@ anth_file_block(const json_t *part, char *err, size_t errlen)
 	    "source", "type", "base64", "media_type", mime, "data", data));
 }
 
+/*
+ * reasoning_details of an earlier assistant turn -> thinking and
+ * redacted_thinking blocks. A thinking block may come back in fragments
+ * (a streamed answer as its client kept it: entries sharing an index,
+ * or unsigned entries ahead of the signed one); they are joined, and a
+ * block goes out only with its signature (Anthropic refuses unsigned
+ * thinking; the model then simply thinks afresh).
+ */
+static int
+anth_replay(json_t *blocks, const json_t *rd)
+{
+	struct router_xbuf	 text = { NULL, 0, 0 };
+	const json_t		*d, *v, *sig = NULL;
+	const char		*type;
+	json_int_t		 idx, cur = -1;
+	size_t			 i;
+	int			 open = 0, ok = 1;
+
+	for (i = 0; ok && i <= json_array_size(rd); i++) {
+		d = json_array_get(rd, i);	/* NULL past the end: flush */
+		type = json_string_value(json_object_get(d, "type"));
+		if (d != NULL && type == NULL)
+			continue;
+		idx = router_xlate_int(d, "index", -1);
+		if (open && (d == NULL || strcmp(type, "reasoning.text") ||
+		    idx != cur || (idx < 0 && sig != NULL))) {
+			if (sig != NULL)
+				ok = json_array_append_new(blocks, json_pack(
+				    "{s:s, s:s%, s:O}", "type", "thinking",
+				    "thinking", text.data ? text.data : "",
+				    text.len, "signature", sig)) == 0;
+			text.len = 0;
+			sig = NULL;
+			open = 0;
+		}
+		if (d == NULL || !ok)
+			break;
+		if (!strcmp(type, "reasoning.encrypted")) {
+			v = json_object_get(d, "data");
+			if (json_is_string(v))
+				ok = json_array_append_new(blocks, json_pack(
+				    "{s:s, s:O}", "type", "redacted_thinking",
+				    "data", v)) == 0;
+			continue;
+		}
+		if (strcmp(type, "reasoning.text"))
+			continue;
+		open = 1;
+		cur = idx;
+		v = json_object_get(d, "text");
+		if (json_is_string(v))
+			ok = router_xbuf_add(&text, json_string_value(v),
+			    json_string_length(v));
+		v = json_object_get(d, "signature");
+		if (json_is_string(v) && json_string_length(v) > 0)
+			sig = v;
+	}
+	router_xbuf_free(&text);
+	return (ok);
+}
+
+/*
+ * An assistant turn's text: one block, or one block per text part when
+ * a part carries cache_control (the marker belongs to its block).
+ */
+static int
+anth_assistant_text(json_t *blocks, const json_t *content, char *err,
+    size_t errlen)
+{
+	const json_t	*part, *v;
+	char		*text;
+	json_t		*b;
+	size_t		 i;
+	int		 marked = 0;
+
+	json_array_foreach(content, i, part)
+		marked |= json_object_get(part, "cache_control") != NULL;
+	if (marked) {
+		json_array_foreach(content, i, part) {
+			v = json_object_get(part, "text");
+			if (!json_is_string(v) || json_string_length(v) == 0)
+				continue;
+			b = json_pack("{s:s, s:O}", "type", "text", "text", v);
+			if (b == NULL || json_array_append_new(blocks, b))
+				return (0);
+			if (!anth_part_cache(b, part, i, err, errlen))
+				return (0);
+		}
+		return (1);
+	}
+	text = router_xlate_content_text(content, "");
+	if (text == NULL) {
+		snprintf(err, errlen, "content must be a string, null or an "
+		    "array of text parts");
+		return (0);
+	}
+	b = NULL;
+	if (*text != '\0')
+		b = json_pack("{s:s, s:s}", "type", "text", "text", text);
+	free(text);
+	if (b != NULL && json_array_append_new(blocks, b) != 0)
+		return (0);
+	return (1);
+}
+
 static json_t *
 anth_assistant_blocks(const json_t *m, char *err, size_t errlen)
 {
 	json_t		*blocks, *input, *b;
-	const json_t	*rd, *d, *calls, *c, *fn;
-	const char	*type, *args, *id, *name;
+	const json_t	*calls, *c, *fn;
+	const char	*args, *id, *name;
 	json_error_t	 jerr;
-	char		*text;
 	size_t		 i;
 
 	if ((blocks = json_array()) == NULL)
 		return (NULL);
 
 	/* Thinking first: Anthropic wants it ahead of text and tool_use. */
-	rd = json_object_get(m, "reasoning_details");
-	json_array_foreach(rd, i, d) {
-		type = json_string_value(json_object_get(d, "type"));
-		if (type == NULL)
-			continue;
-		if (!strcmp(type, "reasoning.text") &&
-		    json_is_string(json_object_get(d, "signature"))) {
-			const json_t	*t = json_object_get(d, "text");
-
-			b = json_pack("{s:s, s:s, s:O}", "type", "thinking",
-			    "thinking", json_is_string(t) ?
-			    json_string_value(t) : "",
-			    "signature", json_object_get(d, "signature"));
-		} else if (!strcmp(type, "reasoning.encrypted") &&
-		    json_is_string(json_object_get(d, "data"))) {
-			b = json_pack("{s:s, s:O}", "type", "redacted_thinking",
-			    "data", json_object_get(d, "data"));
-		} else
-			continue;
-		if (b == NULL || json_array_append_new(blocks, b) != 0)
-			goto nomem;
-	}
-
-	text = router_xlate_content_text(json_object_get(m, "content"), "");
-	if (text == NULL) {
-		snprintf(err, errlen, "content must be a string, null or an "
-		    "array of text parts");
+	if (!anth_replay(blocks, json_object_get(m, "reasoning_details")))
+		goto nomem;
+	if (!anth_assistant_text(blocks, json_object_get(m, "content"), err,
+	    errlen))
 		goto fail;
-	}
-	if (*text != '\0') {
-		b = json_pack("{s:s, s:s}", "type", "text", "text", text);
-		if (b == NULL || json_array_append_new(blocks, b) != 0) {
-			free(text);
-			goto nomem;
-		}
-	}
-	free(text);
 
 	calls = json_object_get(m, "tool_calls");
 	if (calls != NULL && !json_is_array(calls) && !json_is_null(calls)) {
@@ -586,7 +744,8 @@ anth_tool_result(const json_t *m, char *err, size_t errlen)
 				json_decref(inner);
 				return (NULL);
 			}
-			if (b == NULL || json_array_append_new(inner, b)) {
+			if (b == NULL || json_array_append_new(inner, b) ||
+			    !anth_part_cache(b, part, i, err, errlen)) {
 				json_decref(inner);
 				return (NULL);
 			}
@@ -615,6 +774,7 @@ anth_tools(json_t *body, const json_t *req, char *err, size_t errlen)
 	const json_t	*tools, *tool, *fn, *params, *desc;
 	json_t		*out, *t;
 	const char	*type, *name;
+	char		 why[ROUTER_ERR_MAX];
 	size_t		 i;
 
 	tools = json_object_get(req, "tools");
@@ -656,6 +816,12 @@ anth_tools(json_t *body, const json_t *req, char *err, size_t errlen)
 		if (json_is_string(desc))
 			json_object_set(t, "description", (json_t *)desc);
 		json_array_append_new(out, t);
+		/* LiteLLM's place for it, and inside the function. */
+		if (!router_xlate_cache_copy(t, tool, why, sizeof(why)) ||
+		    !router_xlate_cache_copy(t, fn, why, sizeof(why))) {
+			snprintf(err, errlen, "tools[%zu].%s", i, why);
+			return (0);
+		}
 	}
 	return (1);
 }
@@ -753,12 +919,18 @@ anth_sampling(json_t *body, const json_t *req, const struct router_target *t,
 	/*
 	 * Extended thinking: a budget below max_tokens, at least 1024, and
 	 * only with tool_choice auto/none (Anthropic refuses others); it
-	 * rules out temperature and top_p changes.
+	 * rules out temperature and top_p changes. reasoning.max_tokens
+	 * (OpenRouter's field; /v1/messages sends budget_tokens there) is
+	 * taken as asked, within those limits; reasoning_effort is bucketed.
 	 */
 	budget = 0;
 	v = json_object_get(req, "reasoning_effort");
 	if (json_is_string(v))
 		budget = anth_budget(json_string_value(v));
+	v = json_object_get(json_object_get(req, "reasoning"), "max_tokens");
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		budget = json_integer_value(v) < ANTH_THINKING_MIN ?
+		    ANTH_THINKING_MIN : json_integer_value(v);
 	if (budget >= max)
 		budget = max - 1;
 	tct = json_string_value(json_object_get(json_object_get(body,
@@ -823,18 +995,50 @@ anth_finish(const char *reason)
 	return ("stop");
 }
 
-/* Anthropic usage (message or message_delta) into u; absent fields kept. */
+/*
+ * The stop sequence that ended an answer, as choices[0].stop_reason
+ * (vLLM's field for it; finish_reason stays "stop"), so /v1/messages
+ * can give its client stop_reason "stop_sequence" and the sequence.
+ */
 static void
+anth_stop_sequence(json_t *out, const json_t *doc)
+{
+	const char	*reason;
+	const json_t	*seq;
+
+	reason = json_string_value(json_object_get(doc, "stop_reason"));
+	seq = json_object_get(doc, "stop_sequence");
+	if (reason == NULL || strcmp(reason, "stop_sequence") ||
+	    !json_is_string(seq))
+		return;
+	json_object_set(json_array_get(json_object_get(out, "choices"), 0),
+	    "stop_reason", (json_t *)seq);
+}
+
+/*
+ * Anthropic usage (message or message_delta) into u; absent fields
+ * kept. An empty usage reports nothing; a garbage one (a negative or
+ * non-integer counter) makes the call's usage missing (zeroed,
+ * reported 0), so the meter estimates it. Returns 0 for garbage.
+ */
+static int
 anth_usage(const json_t *usage, struct router_usage *u)
 {
 	json_int_t	in, cr, cc, out;
 
-	if (!json_is_object(usage))
-		return;
-	in = router_xlate_int(usage, "input_tokens", -1);
-	cr = router_xlate_int(usage, "cache_read_input_tokens", -1);
-	cc = router_xlate_int(usage, "cache_creation_input_tokens", -1);
-	out = router_xlate_int(usage, "output_tokens", -1);
+	if (usage == NULL || json_is_null(usage))
+		return (1);
+	in = router_xlate_counter(usage, "input_tokens");
+	cr = router_xlate_counter(usage, "cache_read_input_tokens");
+	cc = router_xlate_counter(usage, "cache_creation_input_tokens");
+	out = router_xlate_counter(usage, "output_tokens");
+	if (!json_is_object(usage) || in == -2 || cr == -2 || cc == -2 ||
+	    out == -2) {
+		memset(u, 0, sizeof(*u));
+		return (0);
+	}
+	if (in < 0 && cr < 0 && cc < 0 && out < 0)
+		return (1);
 	if (cr >= 0)
 		u->cached_tokens = cr;
 	if (cc >= 0)
@@ -849,6 +1053,7 @@ anth_usage(const json_t *usage, struct router_usage *u)
 	if (out >= 0)
 		u->completion_tokens = out;
 	u->reported = 1;
+	return (1);
 }
 
 static json_t *
@@ -942,6 +1147,8 @@ anth_chat_response(const struct router_target *t, const char *body,
 	    "choices", "index", 0, "message", msg, "logprobs",
 	    "finish_reason", anth_finish(json_string_value(
 	    json_object_get(doc, "stop_reason"))));
+	if (out != NULL)
+		anth_stop_sequence(out, doc);
 	json_decref(doc);
 	if (out == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -949,6 +1156,45 @@ anth_chat_response(const struct router_target *t, const char *body,
 	}
 	json_object_set_new(out, "usage", router_usage_json(u));
 	return (out);
+}
+
+/*
+ * Usage of a stream event: message_start's is a placeholder (its
+ * output_tokens counts nothing yet), message_delta's is cumulative; a
+ * stream that ends early keeps what it saw as a lower bound for the
+ * meter. Once a garbage usage was seen the call's usage stays missing.
+ */
+static void
+anth_stream_usage(struct router_stream *st, struct anth_state *as,
+    const json_t *usage)
+{
+	if (as->bad_usage)
+		return;
+	if (!anth_usage(usage, &st->usage))
+		as->bad_usage = 1;
+}
+
+/*
+ * A chunk whose delta carries one reasoning_details entry of type for
+ * the thinking block numbered index, with member key = v (and, for
+ * thinking text, the same text as "reasoning"). Every fragment of one
+ * block has the same index, so a client that merges entries by index
+ * (as OpenRouter's clients do) or one that keeps them all in order
+ * gets the block's whole text and its signature back for the replay.
+ */
+static int
+anth_detail_chunk(struct router_stream *st, json_t *chunks, const char *key,
+    const json_t *v, int index)
+{
+	json_t	*delta;
+
+	delta = json_pack("{s:[{s:s, s:O, s:i, s:s}]}", "reasoning_details",
+	    "type", strcmp(key, "data") ? "reasoning.text" :
+	    "reasoning.encrypted", key, v, "index", index, "format",
+	    "anthropic-claude-v1");
+	if (delta != NULL && !strcmp(key, "text"))
+		json_object_set(delta, "reasoning", (json_t *)v);
+	return (router_xlate_chunk(st, chunks, 0, delta, NULL));
 }
 
 static struct anth_block *
@@ -1011,7 +1257,7 @@ anth_stream_event(struct router_stream *st, const char *event,
 		model = json_string_value(json_object_get(msg, "model"));
 		if (model != NULL && *model != '\0')
 			router_xlate_copy(st->model, sizeof(st->model), model);
-		anth_usage(json_object_get(msg, "usage"), &st->usage);
+		anth_stream_usage(st, as, json_object_get(msg, "usage"));
 		if (!st->sent_role)
 			ok = router_xlate_chunk(st, chunks, 0, json_object(),
 			    NULL);
@@ -1072,13 +1318,18 @@ anth_ev_block_start(struct router_stream *st, struct anth_state *as,
 		return (1);
 	}
 	if (!strcmp(type, "thinking")) {
-		anth_block_add(as, (int)index, BLOCK_THINKING);
+		b = anth_block_add(as, (int)index, BLOCK_THINKING);
+		b->detail = as->ndetails++;
 		v = json_object_get(cb, "thinking");
 		if (json_is_string(v) && *json_string_value(v) != '\0') {
 			st->text_bytes += json_string_length(v);
-			return (router_xlate_chunk(st, chunks, 0,
-			    json_pack("{s:O}", "reasoning", v), NULL));
+			if (!anth_detail_chunk(st, chunks, "text", v, b->detail))
+				return (0);
 		}
+		v = json_object_get(cb, "signature");
+		if (json_is_string(v) && *json_string_value(v) != '\0')
+			return (anth_detail_chunk(st, chunks, "signature", v,
+			    b->detail));
 		return (1);
 	}
 	if (!strcmp(type, "redacted_thinking")) {
@@ -1086,10 +1337,8 @@ anth_ev_block_start(struct router_stream *st, struct anth_state *as,
 		v = json_object_get(cb, "data");
 		if (!json_is_string(v))
 			return (1);
-		return (router_xlate_chunk(st, chunks, 0, json_pack(
-		    "{s:[{s:s, s:O, s:s}]}", "reasoning_details", "type",
-		    "reasoning.encrypted", "data", v, "format",
-		    "anthropic-claude-v1"), NULL));
+		return (anth_detail_chunk(st, chunks, "data", v,
+		    as->ndetails++));
 	}
 	if (strcmp(type, "tool_use")) {
 		/* server_tool_use, web_search_tool_result, ... */
@@ -1142,22 +1391,17 @@ anth_ev_block_delta(struct router_stream *st, struct anth_state *as,
 		return (router_xlate_chunk(st, chunks, 0,
 		    json_pack("{s:O}", "content", v), NULL));
 	}
-	if (!strcmp(type, "thinking_delta")) {
-		v = json_object_get(d, "thinking");
+	if (!strcmp(type, "thinking_delta") ||
+	    !strcmp(type, "signature_delta")) {
+		v = json_object_get(d, type[0] == 't' ? "thinking" :
+		    "signature");
 		if (!json_is_string(v) || *json_string_value(v) == '\0')
 			return (1);
-		st->text_bytes += json_string_length(v);
-		return (router_xlate_chunk(st, chunks, 0,
-		    json_pack("{s:O}", "reasoning", v), NULL));
-	}
-	if (!strcmp(type, "signature_delta")) {
-		v = json_object_get(d, "signature");
-		if (!json_is_string(v))
-			return (1);
-		return (router_xlate_chunk(st, chunks, 0, json_pack(
-		    "{s:[{s:s, s:O, s:s}]}", "reasoning_details", "type",
-		    "reasoning.text", "signature", v, "format",
-		    "anthropic-claude-v1"), NULL));
+		if (type[0] == 't')
+			st->text_bytes += json_string_length(v);
+		return (anth_detail_chunk(st, chunks, type[0] == 't' ?
+		    "text" : "signature", v, b != NULL &&
+		    b->kind == BLOCK_THINKING ? b->detail : as->ndetails));
 	}
 	if (!strcmp(type, "input_json_delta")) {
 		if (b == NULL) {
@@ -1208,16 +1452,26 @@ static int
 anth_ev_message_delta(struct router_stream *st, struct anth_state *as,
     const json_t *doc, json_t *chunks)
 {
+	const json_t	*seq;
 	const char	*reason;
+	json_t		*c;
 
-	anth_usage(json_object_get(doc, "usage"), &st->usage);
+	anth_stream_usage(st, as, json_object_get(doc, "usage"));
 	reason = json_string_value(json_object_get(json_object_get(doc,
 	    "delta"), "stop_reason"));
 	if (reason == NULL || as->finished)
 		return (1);
 	as->finished = 1;
-	return (router_xlate_chunk(st, chunks, 0, json_object(),
-	    anth_finish(reason)));
+	if (!router_xlate_chunk(st, chunks, 0, json_object(),
+	    anth_finish(reason)))
+		return (0);
+	seq = json_object_get(json_object_get(doc, "delta"), "stop_sequence");
+	if (!strcmp(reason, "stop_sequence") && json_is_string(seq)) {
+		c = json_array_get(chunks, json_array_size(chunks) - 1);
+		json_object_set(json_array_get(json_object_get(c, "choices"),
+		    0), "stop_reason", (json_t *)seq);
+	}
+	return (1);
 }
 
 /* "type: message" of an Anthropic error document; 0 if it is none. */

@@ -32,6 +32,7 @@
 
 #define GEM_CANDS_MAX		8
 #define GEM_RID_MAX		48
+#define GEM_BUDGET_MAX		32768	/* the largest any model takes */
 
 struct gem_cand {
 	int	sent_role;
@@ -41,6 +42,7 @@ struct gem_cand {
 
 struct gem_state {
 	int		ncands;
+	int		bad_usage;	/* a garbage usage was seen */
 	struct gem_cand	cands[GEM_CANDS_MAX];
 };
 
@@ -77,7 +79,7 @@ static int	gem_tools(json_t *, const json_t *, char *, size_t);
 static int	gem_config(json_t *, const json_t *,
 		    const struct router_target *, char *, size_t);
 static const char *gem_finish(const char *, int);
-static void	gem_usage(const json_t *, struct router_usage *);
+static int	gem_usage(const json_t *, struct router_usage *);
 static void	gem_call_id(char *, size_t, const char *, int, int);
 static json_t	*gem_tool_call(const json_t *, const char *, int, int);
 static int	gem_error_text(const json_t *, char *, size_t, long *);
@@ -640,6 +642,16 @@ gem_config(json_t *body, const json_t *req, const struct router_target *t,
 			json_object_set(gc, "responseJsonSchema", (json_t *)v);
 	}
 
+	/* reasoning.max_tokens (OpenRouter's; /v1/messages' budget_tokens). */
+	v = json_object_get(json_object_get(req, "reasoning"), "max_tokens");
+	if (json_is_integer(v) && json_integer_value(v) > 0) {
+		budget = json_integer_value(v);
+		json_object_set_new(gc, "thinkingConfig",
+		    json_pack("{s:I, s:b}", "thinkingBudget",
+		    budget > GEM_BUDGET_MAX ? GEM_BUDGET_MAX : budget,
+		    "includeThoughts", 1));
+		return (1);
+	}
 	effort = json_string_value(json_object_get(req, "reasoning_effort"));
 	if (effort != NULL) {
 		if (!strcmp(effort, "none"))
@@ -679,23 +691,45 @@ gem_finish(const char *reason, int tools)
 	return (tools ? "tool_calls" : "stop");
 }
 
-static void
+/*
+ * usageMetadata into u. Interim stream chunks carry only
+ * promptTokenCount: reported, but a lower bound until the last chunk
+ * (the meter settles a call that ended early at no less than its
+ * estimate). Empty counts as absent; a negative or non-integer count
+ * makes the usage missing (zeroed, reported 0) and returns 0.
+ */
+static int
 gem_usage(const json_t *um, struct router_usage *u)
 {
-	json_int_t	prompt, tool, cached, cand, thoughts;
+	static const char	*keys[] = { "promptTokenCount",
+				    "toolUsePromptTokenCount",
+				    "cachedContentTokenCount",
+				    "candidatesTokenCount",
+				    "thoughtsTokenCount" };
+	json_int_t		 n[5];
+	size_t			 i;
+	int			 seen = 0;
 
-	if (!json_is_object(um))
-		return;
-	prompt = router_xlate_int(um, "promptTokenCount", 0);
-	tool = router_xlate_int(um, "toolUsePromptTokenCount", 0);
-	cached = router_xlate_int(um, "cachedContentTokenCount", 0);
-	cand = router_xlate_int(um, "candidatesTokenCount", 0);
-	thoughts = router_xlate_int(um, "thoughtsTokenCount", 0);
-	u->prompt_tokens = prompt + tool;	/* includes cached */
-	u->cached_tokens = cached;
-	u->completion_tokens = cand + thoughts;
-	u->reasoning_tokens = thoughts;
+	if (um == NULL || json_is_null(um))
+		return (1);
+	for (i = 0; i < 5; i++) {
+		n[i] = router_xlate_counter(um, keys[i]);
+		if (n[i] == -2 || !json_is_object(um)) {
+			memset(u, 0, sizeof(*u));
+			return (0);
+		}
+		seen |= n[i] >= 0;
+		if (n[i] < 0)
+			n[i] = 0;
+	}
+	if (!seen)
+		return (1);
+	u->prompt_tokens = n[0] + n[1];		/* includes cached */
+	u->cached_tokens = n[2] <= u->prompt_tokens ? n[2] : 0;
+	u->completion_tokens = n[3] + n[4];
+	u->reasoning_tokens = n[4];
 	u->reported = 1;
+	return (1);
 }
 
 /* call_<response id>[_c<choice>]_<n>: the same whole or streamed. */
@@ -876,7 +910,9 @@ gem_stream_event(struct router_stream *st, const char *event,
 	if (model != NULL && *model != '\0')
 		router_xlate_copy(st->model, sizeof(st->model), model);
 	rid = json_string_value(json_object_get(doc, "responseId"));
-	gem_usage(json_object_get(doc, "usageMetadata"), &st->usage);
+	if (!gs->bad_usage && !gem_usage(json_object_get(doc,
+	    "usageMetadata"), &st->usage))
+		gs->bad_usage = 1;
 
 	cands = json_object_get(doc, "candidates");
 	json_array_foreach(cands, i, cand) {

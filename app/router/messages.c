@@ -31,6 +31,11 @@
 static int	msg_bad(int *, char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 4, 5)));
 static int	msg_system(json_t *, const json_t *, int *, char *, size_t);
+static int	msg_cache(json_t *, const json_t *, const char *, int *, char *,
+		    size_t);
+static char	*msg_tool_id_out(const char *, const json_t *);
+static json_t	*msg_tool_id_in(const char *, json_t **);
+static const char *msg_stop_sequence(const json_t *);
 static int	msg_turn(json_t *, const json_t *, size_t, int *, char *,
 		    size_t);
 static int	msg_user(json_t *, const json_t *, size_t, int *, char *,
@@ -121,14 +126,19 @@ fail:
 	return (NULL);
 }
 
+/*
+ * system: a string stays one system message; blocks stay blocks (text
+ * parts of one system message, each with its cache_control), so that
+ * an Anthropic upstream gets them back as they were given.
+ */
 static int
 msg_system(json_t *msgs, const json_t *sys, int *status, char *err,
     size_t errlen)
 {
-	struct router_xbuf	 b = { NULL, 0, 0 };
-	const json_t		*blk, *text;
-	size_t			 i;
-	int			 ok;
+	const json_t	*blk, *text;
+	json_t		*parts, *p;
+	char		 where[32];
+	size_t		 i;
 
 	if (sys == NULL || json_is_null(sys))
 		return (1);
@@ -141,25 +151,46 @@ msg_system(json_t *msgs, const json_t *sys, int *status, char *err,
 	if (!json_is_array(sys))
 		return (msg_bad(status, err, errlen, "system: Input should be "
 		    "a valid string or a list of text blocks"));
+	if ((parts = json_array()) == NULL)
+		return (0);
 	json_array_foreach(sys, i, blk) {
 		text = json_object_get(blk, "text");
 		if (!json_is_string(text)) {
-			router_xbuf_free(&b);
+			json_decref(parts);
 			return (msg_bad(status, err, errlen, "system.%zu: "
 			    "Input should be a text block", i));
 		}
-		if ((b.len && !router_xbuf_str(&b, "\n")) ||
-		    !router_xbuf_str(&b, json_string_value(text))) {
-			router_xbuf_free(&b);
+		if (json_string_length(text) == 0)
+			continue;
+		p = json_pack("{s:s, s:O}", "type", "text", "text", text);
+		snprintf(where, sizeof(where), "system.%zu", i);
+		if (p == NULL || json_array_append_new(parts, p) != 0 ||
+		    !msg_cache(p, blk, where, status, err, errlen)) {
+			json_decref(parts);
 			return (0);
 		}
 	}
-	ok = 1;
-	if (b.len > 0)
-		ok = json_array_append_new(msgs, json_pack("{s:s, s:s}",
-		    "role", "system", "content", b.data)) == 0;
-	router_xbuf_free(&b);
-	return (ok);
+	if (json_array_size(parts) == 0) {
+		json_decref(parts);
+		return (1);
+	}
+	return (json_array_append_new(msgs, json_pack("{s:s, s:o}", "role",
+	    "system", "content", parts)) == 0);
+}
+
+/*
+ * blk's cache_control onto the OpenAI part p (the anthropic family
+ * forwards it; the others drop it, as they cache on their own).
+ */
+static int
+msg_cache(json_t *p, const json_t *blk, const char *where, int *status,
+    char *err, size_t errlen)
+{
+	char	why[ROUTER_ERR_MAX];
+
+	if (router_xlate_cache_copy(p, blk, why, sizeof(why)))
+		return (1);
+	return (msg_bad(status, err, errlen, "%s.%s", where, why));
 }
 
 static int
@@ -269,7 +300,7 @@ msg_tool_result(json_t *msgs, json_t *extra, const json_t *blk,
 	struct router_xbuf	 b = { NULL, 0, 0 };
 	const json_t		*id, *content, *c, *text;
 	const char		*type;
-	json_t			*img;
+	json_t			*img, *tid, *m, *p;
 	size_t			 i;
 	int			 ok;
 
@@ -307,10 +338,22 @@ msg_tool_result(json_t *msgs, json_t *extra, const json_t *blk,
 		return (msg_bad(status, err, errlen, "%s.content: Input should "
 		    "be a string or a list of blocks", where));
 	}
-	ok = json_array_append_new(msgs, json_pack("{s:s, s:O, s:s}",
-	    "role", "tool", "tool_call_id", id, "content",
+	if ((tid = msg_tool_id_in(json_string_value(id), NULL)) == NULL)
+		goto fail;
+	ok = json_array_append_new(msgs, json_pack("{s:s, s:o, s:s}",
+	    "role", "tool", "tool_call_id", tid, "content",
 	    b.data ? b.data : "")) == 0;
 	router_xbuf_free(&b);
+	/* A cache marker on the result: its text goes as a marked part. */
+	m = json_array_get(msgs, json_array_size(msgs) - 1);
+	if (ok && json_object_get(blk, "cache_control") != NULL) {
+		p = json_pack("{s:s, s:O}", "type", "text", "text",
+		    json_object_get(m, "content"));
+		if (p == NULL || json_object_set_new(m, "content",
+		    json_pack("[o]", p)) != 0)
+			return (0);
+		return (msg_cache(p, blk, where, status, err, errlen));
+	}
 	return (ok);
 fail:
 	router_xbuf_free(&b);
@@ -368,7 +411,8 @@ msg_user(json_t *msgs, const json_t *content, size_t mi, int *status,
 			    "is not supported", where, type);
 			goto fail;
 		}
-		if (p == NULL || json_array_append_new(parts, p) != 0)
+		if (p == NULL || json_array_append_new(parts, p) != 0 ||
+		    !msg_cache(p, blk, where, status, err, errlen))
 			goto fail;
 	}
 	/* Images from tool results first, then the turn's own blocks. */
@@ -391,11 +435,12 @@ msg_assistant(json_t *msgs, const json_t *content, size_t mi, int *status,
     char *err, size_t errlen)
 {
 	struct router_xbuf	 text = { NULL, 0, 0 }, think = { NULL, 0, 0 };
-	json_t			*m, *calls, *details, *c;
+	json_t			*m, *calls, *details, *c, *sig, *parts, *p;
 	const json_t		*blk, *v, *input;
 	const char		*type, *id, *name;
-	char			*args;
+	char			*args, where[64];
 	size_t			 i;
+	int			 marked = 0;
 
 	if (json_is_string(content))
 		return (json_array_append_new(msgs, json_pack("{s:s, s:O}",
@@ -403,6 +448,7 @@ msg_assistant(json_t *msgs, const json_t *content, size_t mi, int *status,
 
 	calls = json_array();
 	details = json_array();
+	parts = json_array();
 	json_array_foreach(content, i, blk) {
 		type = json_string_value(json_object_get(blk, "type"));
 		if (type == NULL) {
@@ -418,6 +464,14 @@ msg_assistant(json_t *msgs, const json_t *content, size_t mi, int *status,
 				goto fail;
 			}
 			router_xbuf_str(&text, json_string_value(v));
+			p = json_pack("{s:s, s:O}", "type", "text", "text", v);
+			if (p == NULL || json_array_append_new(parts, p) != 0)
+				goto fail;
+			marked |= json_object_get(blk, "cache_control") != NULL;
+			snprintf(where, sizeof(where), "messages.%zu.content.%zu",
+			    mi, i);
+			if (!msg_cache(p, blk, where, status, err, errlen))
+				goto fail;
 		} else if (!strcmp(type, "tool_use")) {
 			id = json_string_value(json_object_get(blk, "id"));
 			name = json_string_value(json_object_get(blk, "name"));
@@ -430,10 +484,18 @@ msg_assistant(json_t *msgs, const json_t *content, size_t mi, int *status,
 				goto fail;
 			}
 			args = json_dumps(input, JSON_COMPACT);
-			c = json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id,
-			    "type", "function", "function", "name", name,
+			sig = NULL;
+			c = json_pack("{s:o?, s:s, s:{s:s, s:s}}", "id",
+			    msg_tool_id_in(id, &sig), "type", "function",
+			    "function", "name", name,
 			    "arguments", args ? args : "{}");
 			free(args);
+			if (c != NULL && sig != NULL)
+				json_object_set_new(c, "extra_content",
+				    json_pack("{s:{s:o}}", "google",
+				    "thought_signature", sig));
+			else
+				json_decref(sig);
 			json_array_append_new(calls, c);
 		} else if (!strcmp(type, "thinking")) {
 			v = json_object_get(blk, "thinking");
@@ -464,18 +526,22 @@ msg_assistant(json_t *msgs, const json_t *content, size_t mi, int *status,
 		goto fail;
 	if (json_array_size(calls) > 0)
 		json_object_set(m, "tool_calls", calls);
+	if (marked)	/* text blocks with cache markers stay parts */
+		json_object_set(m, "content", parts);
 	if (think.data != NULL)
 		json_object_set_new(m, "reasoning", json_string(think.data));
 	if (json_array_size(details) > 0)
 		json_object_set(m, "reasoning_details", details);
 	json_decref(calls);
 	json_decref(details);
+	json_decref(parts);
 	router_xbuf_free(&text);
 	router_xbuf_free(&think);
 	return (json_array_append_new(msgs, m) == 0);
 fail:
 	json_decref(calls);
 	json_decref(details);
+	json_decref(parts);
 	router_xbuf_free(&text);
 	router_xbuf_free(&think);
 	return (0);
@@ -486,8 +552,9 @@ msg_tools(json_t *out, const json_t *req, int *status, char *err,
     size_t errlen)
 {
 	const json_t	*tools, *t, *tc, *schema, *desc;
-	json_t		*o, *fn;
+	json_t		*o, *fn, *p;
 	const char	*name, *type;
+	char		 where[32];
 	size_t		 i;
 
 	tools = json_object_get(req, "tools");
@@ -517,8 +584,12 @@ msg_tools(json_t *out, const json_t *req, int *status, char *err,
 			if (json_is_string(desc))
 				json_object_set(fn, "description",
 				    (json_t *)desc);
-			json_array_append_new(o, json_pack("{s:s, s:o}",
-			    "type", "function", "function", fn));
+			p = json_pack("{s:s, s:o}", "type", "function",
+			    "function", fn);
+			snprintf(where, sizeof(where), "tools.%zu", i);
+			if (p == NULL || json_array_append_new(o, p) != 0 ||
+			    !msg_cache(p, t, where, status, err, errlen))
+				return (0);
 		}
 		if (json_array_size(o) == 0)
 			json_object_del(out, "tools");
@@ -624,6 +695,13 @@ msg_options(json_t *out, const json_t *req, int *status, char *err,
 				return (msg_bad(status, err, errlen, "thinking."
 				    "budget_tokens: Input should be greater "
 				    "than or equal to 1024"));
+			/*
+			 * The budget as asked (OpenRouter's field; the
+			 * anthropic and gemini families clamp it to the
+			 * model), and an effort for OpenAI models.
+			 */
+			json_object_set_new(out, "reasoning", json_pack(
+			    "{s:I}", "max_tokens", budget));
 			json_object_set_new(out, "reasoning_effort",
 			    json_string(budget <= 2048 ? "low" :
 			    budget <= 8192 ? "medium" : "high"));
@@ -634,6 +712,59 @@ msg_options(json_t *out, const json_t *req, int *status, char *err,
 	if (json_is_string(v))
 		json_object_set(out, "user", (json_t *)v);
 	return (1);
+}
+
+/*
+ * Tool-use ids carry a Gemini thoughtSignature through Anthropic
+ * clients, which echo ids but rebuild tool_use blocks as they like:
+ * "<id>__tsig_<base64url of the signature>". msg_tool_id_out makes one
+ * (a plain copy without a signature); msg_tool_id_in takes it apart,
+ * giving the original id and (when sig is given) the signature.
+ */
+#define TOOL_ID_SIG	"__tsig_"
+
+static char *
+msg_tool_id_out(const char *id, const json_t *call)
+{
+	const json_t	*sig;
+	char		*enc, *out;
+
+	sig = json_object_get(json_object_get(json_object_get(call,
+	    "extra_content"), "google"), "thought_signature");
+	if (!json_is_string(sig) || json_string_length(sig) == 0)
+		return (strdup(id));
+	if ((enc = router_xlate_b64url(json_string_value(sig))) == NULL)
+		return (NULL);
+	out = router_xlate_printf("%s%s%s", id, TOOL_ID_SIG, enc);
+	free(enc);
+	return (out);
+}
+
+static json_t *
+msg_tool_id_in(const char *id, json_t **sig)
+{
+	const char	*at;
+	char		*dec;
+
+	if ((at = strstr(id, TOOL_ID_SIG)) == NULL || at == id ||
+	    (dec = router_xlate_unb64url(at + strlen(TOOL_ID_SIG))) == NULL)
+		return (json_string(id));
+	if (sig != NULL)
+		*sig = json_string(dec);
+	free(dec);
+	return (json_stringn(id, (size_t)(at - id)));
+}
+
+/* The stop sequence that ended a choice (choices[].stop_reason), or NULL. */
+static const char *
+msg_stop_sequence(const json_t *choice)
+{
+	const char	*finish;
+
+	finish = json_string_value(json_object_get(choice, "finish_reason"));
+	if (finish == NULL || strcmp(finish, "stop"))
+		return (NULL);
+	return (json_string_value(json_object_get(choice, "stop_reason")));
 }
 
 const char *
@@ -671,8 +802,8 @@ router_messages_response_from_openai(const json_t *comp,
 	struct router_usage	 u;
 	json_t			*content, *input, *out;
 	const json_t		*choice, *msg, *v, *d, *calls, *c, *fn;
-	const char		*id, *type, *args;
-	char			*mid;
+	const char		*id, *type, *args, *seq;
+	char			*mid, *tid;
 	json_error_t		 jerr;
 	size_t			 i;
 
@@ -727,10 +858,14 @@ router_messages_response_from_openai(const json_t *comp,
 			json_decref(input);
 			input = json_object();
 		}
+		tid = json_is_string(json_object_get(c, "id")) ?
+		    msg_tool_id_out(json_string_value(json_object_get(c, "id")),
+		    c) : NULL;
 		json_array_append_new(content, json_pack(
-		    "{s:s, s:O?, s:O?, s:o}", "type", "tool_use",
-		    "id", json_object_get(c, "id"),
-		    "name", json_object_get(fn, "name"), "input", input));
+		    "{s:s, s:s?, s:O?, s:o}", "type", "tool_use",
+		    "id", tid, "name", json_object_get(fn, "name"),
+		    "input", input));
+		free(tid);
 	}
 
 	memset(&u, 0, sizeof(u));
@@ -744,12 +879,14 @@ router_messages_response_from_openai(const json_t *comp,
 		id = "";
 	mid = strncmp(id, "msg_", 4) ? router_xlate_printf("msg_%s", id) :
 	    strdup(id);
-	out = json_pack("{s:s?, s:s, s:s, s:O?, s:o, s:s, s:n, s:o}",
+	seq = msg_stop_sequence(choice);
+	out = json_pack("{s:s?, s:s, s:s, s:O?, s:o, s:s, s:s?, s:o}",
 	    "id", mid, "type", "message", "role", "assistant",
 	    "model", json_object_get(comp, "model"), "content", content,
-	    "stop_reason", router_messages_stop_reason(json_string_value(
+	    "stop_reason", seq != NULL ? "stop_sequence" :
+	    router_messages_stop_reason(json_string_value(
 	    json_object_get(choice, "finish_reason"))), "stop_sequence",
-	    "usage", msg_usage_json(&u));
+	    seq, "usage", msg_usage_json(&u));
 	free(mid);
 	return (out);
 }
@@ -805,10 +942,10 @@ msg_start(struct router_messages_stream *ms, const json_t *chunk,
 		v = json_string_value(json_object_get(chunk, "id"));
 		router_messages_stream_init(ms, v ? v : "stream", NULL);
 	}
-	if (ms->model[0] == '\0') {
-		v = json_string_value(json_object_get(chunk, "model"));
+	/* The upstream's model id, as the whole answer names it. */
+	v = json_string_value(json_object_get(chunk, "model"));
+	if (v != NULL && *v != '\0')
 		router_xlate_copy(ms->model, sizeof(ms->model), v);
-	}
 	ms->started = 1;
 	return (msg_event(out, "message_start", json_pack(
 	    "{s:s, s:{s:s, s:s, s:s, s:s, s:[], s:n, s:n, s:o}}",
@@ -862,7 +999,8 @@ msg_tool_delta(struct router_messages_stream *ms, const json_t *tc,
 	const json_t	*fn, *args;
 	const char	*id, *name;
 	json_int_t	 k;
-	char		 gen[160];
+	char		 gen[160], *tid;
+	int		 ok;
 
 	k = router_xlate_int(tc, "index", (json_int_t)pos);
 	if (k < 0 || k >= ROUTER_MESSAGES_TOOLS_MAX)
@@ -876,9 +1014,13 @@ msg_tool_delta(struct router_messages_stream *ms, const json_t *tc,
 			id = gen;
 		}
 		name = json_string_value(json_object_get(fn, "name"));
-		if (!msg_open(ms, KIND_TOOL, json_pack("{s:s, s:s, s:s, s:{}}",
-		    "type", "tool_use", "id", id, "name", name ? name : "",
-		    "input"), out))
+		if ((tid = msg_tool_id_out(id, tc)) == NULL)
+			return (0);
+		ok = msg_open(ms, KIND_TOOL, json_pack("{s:s, s:s, s:s, s:{}}",
+		    "type", "tool_use", "id", tid, "name", name ? name : "",
+		    "input"), out);
+		free(tid);
+		if (!ok)
 			return (0);
 		ms->tool_block[k] = ms->open_index + 1;
 	}
@@ -971,7 +1113,21 @@ router_messages_stream_chunk(struct router_messages_stream *ms,
 	if (finish != NULL)
 		router_xlate_copy(ms->stop_reason, sizeof(ms->stop_reason),
 		    router_messages_stop_reason(finish));
+	if ((finish = msg_stop_sequence(choice)) != NULL) {
+		router_xlate_copy(ms->stop_reason, sizeof(ms->stop_reason),
+		    "stop_sequence");
+		router_xlate_copy(ms->stop_sequence,
+		    sizeof(ms->stop_sequence), finish);
+	}
 	return (1);
+}
+
+void
+router_messages_stream_usage(struct router_messages_stream *ms,
+    const struct router_usage *u)
+{
+	if (!ms->started && u != NULL && u->reported)
+		ms->usage = *u;
 }
 
 int
@@ -986,9 +1142,10 @@ router_messages_stream_finish(struct router_messages_stream *ms,
 		return (0);
 	ms->finished = 1;
 	return (msg_event(out, "message_delta", json_pack(
-	    "{s:s, s:{s:s, s:n}, s:o}", "type", "message_delta", "delta",
+	    "{s:s, s:{s:s, s:s?}, s:o}", "type", "message_delta", "delta",
 	    "stop_reason", ms->stop_reason[0] ? ms->stop_reason : "end_turn",
-	    "stop_sequence", "usage", msg_usage_json(&ms->usage))) &&
+	    "stop_sequence", !strcmp(ms->stop_reason, "stop_sequence") ?
+	    ms->stop_sequence : NULL, "usage", msg_usage_json(&ms->usage))) &&
 	    msg_event(out, "message_stop", json_pack("{s:s}", "type",
 	    "message_stop")));
 }

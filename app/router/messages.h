@@ -34,7 +34,13 @@
  * tool_result, thinking), tools, tool_choice, stop_sequences,
  * max_tokens, temperature, top_p, thinking (-> reasoning_effort),
  * metadata.user_id and stream (which also asks for usage in the
- * stream). On a bad request: NULL, *status (400) and a message in err,
+ * stream). thinking.budget_tokens goes as reasoning.max_tokens (taken
+ * as asked by the anthropic and gemini families) besides an effort;
+ * cache_control of system, content blocks and tools stays on the
+ * matching OpenAI part or tool; tool_use ids made by
+ * router_messages_response_from_openai for a Gemini call carrying a
+ * thoughtSignature ("<id>__tsig_<base64url>") are taken apart again
+ * into the id and tool_calls[].extra_content.google.thought_signature. On a bad request: NULL, *status (400) and a message in err,
  * written as Anthropic words its validation errors.
  */
 json_t	*router_messages_request_to_openai(const json_t *, int *, char *,
@@ -42,7 +48,9 @@ json_t	*router_messages_request_to_openai(const json_t *, int *, char *,
 
 /*
  * An OpenAI chat.completion -> an Anthropic message object: thinking,
- * text and tool_use content blocks, stop_reason, and usage with
+ * text and tool_use content blocks, stop_reason (and stop_sequence from
+ * choices[0].stop_reason, vLLM's field, which the anthropic family
+ * fills), and usage with
  * input_tokens excluding cache reads and writes (as Anthropic counts).
  * usage may be NULL: then the completion's usage object is read (it has
  * no cache-write count). NULL only when the completion has no choice.
@@ -69,6 +77,7 @@ struct router_messages_stream {
 	int			tool_block[ROUTER_MESSAGES_TOOLS_MAX];
 						/* block index + 1, 0: none */
 	char			stop_reason[32];
+	char			stop_sequence[256];	/* which one ended it */
 	struct router_usage	usage;
 };
 
@@ -83,6 +92,16 @@ void	router_messages_stream_init(struct router_messages_stream *,
  */
 int	router_messages_stream_chunk(struct router_messages_stream *,
 	    const json_t *, struct router_xbuf *);
+
+/*
+ * What the upstream reported of the usage so far (Anthropic's
+ * message_start: the input tokens), for message_start; call it before
+ * handing over chunks. Only a reported usage counts, and only until
+ * message_start went out (usage before that order is harmless: without
+ * it message_start says 0 input tokens, as before).
+ */
+void	router_messages_stream_usage(struct router_messages_stream *,
+	    const struct router_usage *);
 
 /*
  * Ends the message: closes the open block, then message_delta (stop

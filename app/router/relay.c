@@ -774,6 +774,8 @@ relay_emit_all(struct relay *r)
 
 	if (r->surface == ROUTER_SURFACE_ANTHROPIC) {
 		r->xout.len = 0;
+		/* message_start carries the input tokens known so far */
+		router_messages_stream_usage(&r->ms, &r->st.usage);
 		json_array_foreach(r->chunks, i, c) {
 			if (!router_messages_stream_chunk(&r->ms, c, &r->xout))
 				kore_log(LOG_ERR, "rid=%s messages: a chunk did "

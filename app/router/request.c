@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "router/request.h"
+#include "router/xlate.h"
 
 static int	bad(struct router_problem *, const char *, const char *,
 		    const char *, ...) __attribute__((format(printf, 4, 5)));
@@ -21,6 +22,8 @@ static int	check_type(const json_t *, const char *, int,
 		    struct router_problem *);
 static int	check_message(const json_t *, size_t,
 		    struct router_chat_req *, struct router_problem *);
+static int	check_cache(const json_t *, const char *,
+		    struct router_problem *);
 static int	check_content(const json_t *, const char *, size_t,
 		    struct router_chat_req *, struct router_problem *);
 static int	check_tool_calls(const json_t *, size_t,
@@ -465,9 +468,26 @@ check_content(const json_t *content, const char *role, size_t i,
 			    "%s: unknown content part type \"%.32s\"", param,
 			    type));
 		}
+		if (!check_cache(part, param, pb))
+			return (0);
 	}
 
 	return (1);
+}
+
+/* A prompt-cache marker (Anthropic's, forwarded there; xlate.h). */
+static int
+check_cache(const json_t *holder, const char *where,
+    struct router_problem *pb)
+{
+	const char	*member;
+	char		 why[160], param[96];
+
+	if (router_xlate_cache_check(json_object_get(holder, "cache_control"),
+	    &member, why, sizeof(why)))
+		return (1);
+	(void)snprintf(param, sizeof(param), "%s.%s", where, member);
+	return (bad(pb, "invalid_value", param, "%s.%s", where, why));
 }
 
 static int
@@ -538,6 +558,11 @@ check_tools(const json_t *req, struct router_chat_req *out,
 			return (bad(pb, "invalid_value", param,
 			    "%s.function.parameters must be an object",
 			    param));
+		if (!check_cache(t, param, pb))
+			return (0);
+		(void)snprintf(param, sizeof(param), "tools[%zu].function", i);
+		if (!check_cache(f, param, pb))
+			return (0);
 	}
 	out->prompt_bytes += json_size(tools);
 

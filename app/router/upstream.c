@@ -16,6 +16,8 @@
 #include "router/upstream.h"
 #include "router/xlate.h"
 
+static int	usage_counter(const json_t *, const char *, int64_t *, int *);
+
 void
 router_http_free(struct router_http *http)
 {
@@ -194,38 +196,68 @@ router_scrub(char *s, const char *secret)
 	}
 }
 
+/*
+ * A counter of a usage object: absent or null is 0 (and *seen stays),
+ * a non-negative integer is taken; anything else (a string, a real, a
+ * negative number) makes the whole object meaningless.
+ */
+static int
+usage_counter(const json_t *o, const char *key, int64_t *out, int *seen)
+{
+	const json_t	*v;
+
+	*out = 0;
+	v = json_object_get(o, key);
+	if (v == NULL || json_is_null(v))
+		return (1);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return (0);
+	*out = json_integer_value(v);
+	*seen = 1;
+	return (1);
+}
+
 int
 router_usage_parse(const json_t *o, struct router_usage *u)
 {
-	const json_t	*d;
+	const json_t	*d, *c;
+	int64_t		 w;
+	int		 seen, ok;
 
 	if (!json_is_object(o))
 		return (0);
 
 	memset(u, 0, sizeof(*u));
-	u->prompt_tokens = json_integer_value(json_object_get(o,
-	    "prompt_tokens"));
-	u->completion_tokens = json_integer_value(json_object_get(o,
-	    "completion_tokens"));
-	if ((d = json_object_get(o, "prompt_tokens_details")) != NULL) {
-		u->cached_tokens = json_integer_value(json_object_get(d,
-		    "cached_tokens"));
-		u->cache_creation_tokens = json_integer_value(
-		    json_object_get(d, "cache_creation_tokens"));
+	seen = 0;
+	ok = usage_counter(o, "prompt_tokens", &u->prompt_tokens, &seen) &&
+	    usage_counter(o, "completion_tokens", &u->completion_tokens,
+	    &seen);
+	d = json_object_get(o, "prompt_tokens_details");
+	if (ok && json_is_object(d)) {
+		ok = usage_counter(d, "cached_tokens", &u->cached_tokens,
+		    &seen) && usage_counter(d, "cache_write_tokens",
+		    &u->cache_creation_tokens, &seen) &&
+		    usage_counter(d, "cache_creation_tokens", &w, &seen);
+		if (u->cache_creation_tokens == 0)
+			u->cache_creation_tokens = w;
 	}
-	if ((d = json_object_get(o, "completion_tokens_details")) != NULL)
-		u->reasoning_tokens = json_integer_value(json_object_get(d,
-		    "reasoning_tokens"));
+	c = json_object_get(o, "completion_tokens_details");
+	if (ok && json_is_object(c))
+		ok = usage_counter(c, "reasoning_tokens", &u->reasoning_tokens,
+		    &seen);
+	if (!ok || !seen ||
+	    (d != NULL && !json_is_null(d) && !json_is_object(d)) ||
+	    (c != NULL && !json_is_null(c) && !json_is_object(c))) {
+		/* Empty or garbage: missing, so the meter estimates. */
+		memset(u, 0, sizeof(*u));
+		return (0);
+	}
 
-	if (u->prompt_tokens < 0)
-		u->prompt_tokens = 0;
-	if (u->completion_tokens < 0)
-		u->completion_tokens = 0;
-	if (u->cached_tokens < 0 || u->cached_tokens > u->prompt_tokens)
+	if (u->cached_tokens > u->prompt_tokens)
 		u->cached_tokens = 0;
-	if (u->cache_creation_tokens < 0)
+	if (u->cache_creation_tokens > u->prompt_tokens - u->cached_tokens)
 		u->cache_creation_tokens = 0;
-	if (u->reasoning_tokens < 0)
+	if (u->reasoning_tokens > u->completion_tokens)
 		u->reasoning_tokens = 0;
 	u->reported = 1;
 	return (1);
@@ -246,7 +278,7 @@ router_usage_json(const struct router_usage *u)
 
 	d = json_pack("{s:I}", "cached_tokens", (json_int_t)u->cached_tokens);
 	if (d != NULL && u->cache_creation_tokens > 0)
-		json_object_set_new(d, "cache_creation_tokens",
+		json_object_set_new(d, "cache_write_tokens",
 		    json_integer(u->cache_creation_tokens));
 	json_object_set_new(o, "prompt_tokens_details", d);
 	json_object_set_new(o, "completion_tokens_details",

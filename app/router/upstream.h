@@ -36,10 +36,18 @@ void	router_scrub(char *, const char *);
 /* Whether the client should see a retry / fallback for this failure. */
 int	router_error_retryable(long);
 
-/* OpenAI usage fields -> u; returns 0 when o is not a usage object. */
+/*
+ * OpenAI usage fields -> u (cache writes from prompt_tokens_details
+ * .cache_write_tokens). Returns 0 and leaves u untouched when o is not
+ * an object; returns 0 with u zeroed (reported 0: missing, the meter
+ * estimates) when it is empty or a counter is negative or no integer.
+ */
 int	router_usage_parse(const json_t *, struct router_usage *);
 
-/* u as an OpenAI usage object (with the details objects). */
+/*
+ * u as an OpenAI usage object (with the details objects; cache writes,
+ * when any, as prompt_tokens_details.cache_write_tokens).
+ */
 json_t	*router_usage_json(const struct router_usage *);
 
 #endif

@@ -250,3 +250,126 @@ router_xlate_base64(const unsigned char *p, size_t len)
 	return (sodium_bin2base64(out, n, p, len,
 	    sodium_base64_VARIANT_ORIGINAL));
 }
+
+int
+router_xlate_cache_check(const json_t *cc, const char **member, char *why,
+    size_t len)
+{
+	const json_t	*type, *ttl;
+	const char	*key;
+	size_t		 n;
+
+	*member = "cache_control";
+	if (cc == NULL || json_is_null(cc))
+		return (1);
+	type = json_object_get(cc, "type");
+	if (!json_is_object(cc) || !json_is_string(type) ||
+	    strcmp(json_string_value(type), "ephemeral")) {
+		snprintf(why, len, "cache_control must be {\"type\":"
+		    "\"ephemeral\"} with an optional \"ttl\":\"5m\"");
+		return (0);
+	}
+	n = 1;
+	ttl = json_object_get(cc, "ttl");
+	if (ttl != NULL) {
+		n++;
+		if (!json_is_string(ttl) || strcmp(json_string_value(ttl),
+		    "5m")) {
+			*member = "cache_control.ttl";
+			snprintf(why, len, "cache_control.ttl must be \"5m\": "
+			    "the 1-hour cache is not offered");
+			return (0);
+		}
+	}
+	if (json_object_size(cc) != n) {
+		json_object_foreach((json_t *)cc, key, type) {
+			if (strcmp(key, "type") && strcmp(key, "ttl"))
+				break;
+		}
+		snprintf(why, len, "cache_control: unknown member \"%.32s\"",
+		    key);
+		return (0);
+	}
+	return (1);
+}
+
+int
+router_xlate_cache_copy(json_t *dst, const json_t *holder, char *err,
+    size_t errlen)
+{
+	const json_t	*cc;
+	const char	*member;
+
+	cc = json_object_get(holder, "cache_control");
+	if (!router_xlate_cache_check(cc, &member, err, errlen))
+		return (0);
+	if (cc != NULL && !json_is_null(cc) &&
+	    json_object_set_new(dst, "cache_control", json_deep_copy(cc)))
+		return (0);
+	return (1);
+}
+
+char *
+router_xlate_b64url(const char *s)
+{
+	size_t	 n, len;
+	char	*out;
+
+	n = strlen(s);
+	len = sodium_base64_ENCODED_LEN(n,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if ((out = malloc(len)) == NULL)
+		return (NULL);
+	sodium_bin2base64(out, len, (const unsigned char *)s, n,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return (out);
+}
+
+char *
+router_xlate_unb64url(const char *s)
+{
+	size_t		 n, got;
+	unsigned char	*out;
+
+	n = strlen(s);
+	if ((out = malloc(n + 1)) == NULL)
+		return (NULL);
+	if (sodium_base642bin(out, n, s, n, NULL, &got, NULL,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    memchr(out, '\0', got) != NULL) {
+		free(out);
+		return (NULL);
+	}
+	out[got] = '\0';
+	return ((char *)out);
+}
+
+json_int_t
+router_xlate_counter(const json_t *o, const char *key)
+{
+	const json_t	*v;
+
+	v = json_object_get(o, key);
+	if (v == NULL || json_is_null(v))
+		return (-1);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return (-2);
+	return (json_integer_value(v));
+}
+
+void
+router_xlate_drop_cache_control(json_t *req)
+{
+	json_t	*m, *p, *t;
+	size_t	 i, j;
+
+	json_array_foreach(json_object_get(req, "messages"), i, m) {
+		json_array_foreach(json_object_get(m, "content"), j, p)
+			json_object_del(p, "cache_control");
+	}
+	json_array_foreach(json_object_get(req, "tools"), i, t) {
+		json_object_del(t, "cache_control");
+		json_object_del(json_object_get(t, "function"),
+		    "cache_control");
+	}
+}

@@ -65,6 +65,14 @@ void	 router_xlate_copy(char *, size_t, const char *);
 /* Integer member of o, or def when absent or not an integer. */
 json_int_t	router_xlate_int(const json_t *, const char *, json_int_t);
 
+/*
+ * A usage counter of o: the value when a non-negative integer, -1 when
+ * absent or null, -2 when anything else (which makes a provider's whole
+ * usage meaningless: it then counts as missing and the meter
+ * estimates).
+ */
+json_int_t	router_xlate_counter(const json_t *, const char *);
+
 /* Standard base64 (with padding) of len bytes, malloc'd (NULL on failure). */
 char	*router_xlate_base64(const unsigned char *, size_t);
 
@@ -74,5 +82,37 @@ char	*router_xlate_base64(const unsigned char *, size_t);
  * answers encoding_format "base64". Returns 0 on a malformed list.
  */
 int	 router_xlate_embeddings_base64(json_t *);
+
+/*
+ * A client's cache_control (Anthropic's prompt-cache marker): absent,
+ * null, or {"type":"ephemeral"} with an optional "ttl":"5m" (the 1-hour
+ * TTL is refused: its price is not billed). Returns 1 when valid; 0
+ * with a message in why and the offending member in *member
+ * ("cache_control" or "cache_control.ttl").
+ */
+int	 router_xlate_cache_check(const json_t *, const char **, char *,
+	    size_t);
+
+/*
+ * Copies holder's cache_control, when present, onto dst. Returns 0
+ * with the reason in err when it is malformed (or on allocation
+ * failure).
+ */
+int	 router_xlate_cache_copy(json_t *, const json_t *, char *, size_t);
+
+/*
+ * Removes every cache_control of an OpenAI chat request (content parts
+ * of messages, tools and their functions), for families that cache on
+ * their own and whose upstreams would refuse the unknown member.
+ */
+void	 router_xlate_drop_cache_control(json_t *);
+
+/*
+ * URL-safe base64 (no padding) of a string, and back: the decoding is
+ * NULL for anything that is not such a base64 of a string without NUL.
+ * Both malloc'd.
+ */
+char	*router_xlate_b64url(const char *);
+char	*router_xlate_unb64url(const char *);
 
 #endif

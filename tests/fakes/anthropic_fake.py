@@ -57,6 +57,7 @@ class AnthropicFake(FakeBase):
     def __init__(self, api_key=None, **kw):
         super().__init__(api_key=api_key, **kw)
         self.counter = 0
+        self.signed = {}    # signature -> the thinking text it signs
 
     # the content of each script, as Anthropic content blocks
     def answer(self, script, req):
@@ -100,12 +101,31 @@ class AnthropicFake(FakeBase):
         else:
             blocks = [{"type": "text", "text": text}]
         model = str((req or {}).get("model") or "claude")
+        for b in blocks:
+            if b["type"] == "thinking":
+                self.signed[b["signature"]] = b["thinking"]
         self.counter += 1
         msg = {"id": "msg_fake%04d" % self.counter, "type": "message",
                "role": "assistant", "model": model + MODEL_SUFFIX,
                "content": blocks, "stop_reason": stop,
                "stop_sequence": stop_seq, "usage": usage}
         return msg
+
+    def bad_thinking(self, req):
+        """As Anthropic checks replayed thinking: a thinking block's
+        signature must be one the fake gave, for exactly that text."""
+        for i, m in enumerate(req.get("messages") or []):
+            if not isinstance(m, dict) or m.get("role") != "assistant" or \
+                    not isinstance(m.get("content"), list):
+                continue
+            for j, b in enumerate(m["content"]):
+                if not isinstance(b, dict) or b.get("type") != "thinking":
+                    continue
+                sig, text = b.get("signature"), b.get("thinking")
+                if not text or self.signed.get(sig) != text:
+                    return ("messages.%d.content.%d: Invalid `signature` "
+                            "in `thinking` block" % (i, j))
+        return None
 
     def error(self, h, script):
         status = int(script.get("status", 500))
@@ -141,6 +161,11 @@ class AnthropicFake(FakeBase):
             self.send_json(h, 400, {"type": "error", "error": {
                 "type": "invalid_request_error",
                 "message": "max_tokens: Field required"}})
+            return
+        bad = self.bad_thinking(req)
+        if bad is not None:
+            self.send_json(h, 400, {"type": "error", "error": {
+                "type": "invalid_request_error", "message": bad}})
             return
         script = self.next_script()
         if script.kind == "error":

@@ -45,6 +45,9 @@ STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED",
           503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 
 
+SIGNATURE = "CiQB0e2Kb3fakeSig"
+
+
 class GeminiFake(FakeBase):
     name = "gemini"
 
@@ -79,7 +82,7 @@ class GeminiFake(FakeBase):
                 {"functionCall": {"name": "get_weather",
                                   "args": {"location": "Paris",
                                            "unit": "celsius"}},
-                 "thoughtSignature": "CiQB0e2Kb3fakeSig"},
+                 "thoughtSignature": SIGNATURE},
                 {"functionCall": {"name": "get_time",
                                   "args": {"tz": "Europe/Paris"}}},
             ]
@@ -109,6 +112,24 @@ class GeminiFake(FakeBase):
                 "safetyRatings": []}
         return [cand], usage, None
 
+    @staticmethod
+    def unsigned_call(req):
+        """As Gemini thinking models check a follow-up turn: a functionCall
+        the fake signed (get_weather) must come back with its
+        thoughtSignature. Returns Gemini's message, or None."""
+        for c in req.get("contents") or []:
+            if not isinstance(c, dict) or c.get("role") != "model":
+                continue
+            for p in c.get("parts") or []:
+                fc = p.get("functionCall") if isinstance(p, dict) else None
+                if isinstance(fc, dict) and \
+                        fc.get("name") == "get_weather" and \
+                        p.get("thoughtSignature") != SIGNATURE:
+                    return ("Function call is missing a thought_signature "
+                            "in functionCall parts. This is required for "
+                            "tools to work correctly.")
+        return None
+
     def handle(self, h, rec):
         path, _, query = rec.path.partition("?")
         m = PATH.match(path)
@@ -128,6 +149,10 @@ class GeminiFake(FakeBase):
         req = rec.json
         if not isinstance(req, dict):
             self.error(h, 400, "Invalid JSON payload received.")
+            return
+        missing = self.unsigned_call(req)
+        if missing is not None:
+            self.error(h, 400, missing, "INVALID_ARGUMENT")
             return
         script = self.next_script()
         if script.kind == "error":

@@ -152,7 +152,8 @@ START_TEST(request_full)
 
 	want = fx_json(
 	    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":300,"
-	    "\"system\":\"You are terse.\\n\\nUse tools.\","
+	    "\"system\":[{\"type\":\"text\",\"text\":\"You are terse.\"},"
+	    "{\"type\":\"text\",\"text\":\"Use tools.\"}],"
 	    "\"messages\":["
 	    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
 	    "\"What is in this picture, and the weather?\"},{\"type\":\"image\","
@@ -496,7 +497,7 @@ START_TEST(response_tools_and_cache)
 	ck_assert(u.reported);
 	want = fx_json("{\"prompt_tokens\":2572,\"completion_tokens\":89,"
 	    "\"total_tokens\":2661,\"prompt_tokens_details\":{"
-	    "\"cached_tokens\":2000,\"cache_creation_tokens\":100},"
+	    "\"cached_tokens\":2000,\"cache_write_tokens\":100},"
 	    "\"completion_tokens_details\":{\"reasoning_tokens\":0}}");
 	fx_assert_equal(json_object_get(c, "usage"), want);
 	json_decref(want);
@@ -873,6 +874,283 @@ START_TEST(map_errors)
 }
 END_TEST
 
+/*
+ * Issue 12 item 7: a streamed thinking answer, kept by its client the
+ * way clients keep reasoning_details (every entry in order, or merged
+ * by index), replays the thinking block with its whole text and its
+ * signature; Anthropic refuses a signed block with other text.
+ */
+START_TEST(stream_thinking_replays)
+{
+	struct fx		 fx;
+	struct router_stream	 st;
+	struct router_http	 h;
+	json_t			*chunks, *all, *merged, *req, *body, *want;
+	const json_t		*c, *d, *e;
+	char			 err[256];
+	size_t			 i, j;
+	int			 bad, pass;
+
+	fx_init(&fx, FAM, "http://x", "k", "claude-sonnet-4-5", 0);
+	fx_stream_init(&st, &fx.target);
+	chunks = fx_stream(FAM, &st, sse_tools, 7, &bad);
+	ck_assert_int_eq(bad, 0);
+	all = json_array();
+	merged = json_pack("[{s:s, s:s, s:s, s:i}]", "type", "reasoning.text",
+	    "text", "", "signature", "", "index", 0);
+	json_array_foreach(chunks, i, c) {
+		d = json_object_get(json_object_get(json_array_get(
+		    json_object_get(c, "choices"), 0), "delta"),
+		    "reasoning_details");
+		json_array_foreach(d, j, e) {
+			ck_assert_int_eq(json_integer_value(json_object_get(e,
+			    "index")), 0);
+			json_array_append(all, (json_t *)e);
+			if (json_is_string(json_object_get(e, "text")))
+				json_object_set_new(json_array_get(merged, 0),
+				    "text", json_sprintf("%s%s",
+				    json_string_value(json_object_get(
+				    json_array_get(merged, 0), "text")),
+				    json_string_value(json_object_get(e,
+				    "text"))));
+			if (json_is_string(json_object_get(e, "signature")))
+				json_object_set(json_array_get(merged, 0),
+				    "signature", json_object_get(e,
+				    "signature"));
+		}
+	}
+	ck_assert_int_gt(json_array_size(all), 2);
+	/* thinking, text and both calls' arguments count as output */
+	ck_assert_int_eq(st.text_bytes, strlen("The user wants weather in two "
+	    "cities.") + strlen("I'll check both cities \xc3\xa9\xc3\xa8.") +
+	    strlen("{\"location\": \"San Francisco, CA\"}") +
+	    strlen("{\"tz\": \"Europe/Paris\"}"));
+
+	want = fx_json("{\"type\":\"thinking\",\"thinking\":\"The user wants "
+	    "weather in two cities.\",\"signature\":\"EqQBCgIYAhIM1gbcDa9GJwZA"
+	    "\"}");
+	for (pass = 0; pass < 2; pass++) {
+		req = json_pack("{s:[{s:s, s:s}, {s:s, s:n, s:O, s:[{s:s, s:s,"
+		    " s:{s:s, s:s}}]}, {s:s, s:s, s:s}]}", "messages",
+		    "role", "user", "content", "w?",
+		    "role", "assistant", "content", "reasoning_details",
+		    pass ? merged : all, "tool_calls", "id", "toolu_01A",
+		    "type", "function", "function", "name", "get_weather",
+		    "arguments", "{}",
+		    "role", "tool", "tool_call_id", "toolu_01A", "content",
+		    "sunny");
+		ck_assert(FAM->chat_request(&fx.target, req, 0, &h, err,
+		    sizeof(err)));
+		body = fx_body(&h);
+		c = json_object_get(json_array_get(json_object_get(body,
+		    "messages"), 1), "content");
+		fx_assert_equal(json_array_get(c, 0), want);
+		ck_assert_str_eq(json_string_value(json_object_get(
+		    json_array_get(c, 1), "type")), "tool_use");
+		json_decref(body);
+		json_decref(req);
+		router_http_free(&h);
+	}
+	json_decref(want);
+	json_decref(all);
+	json_decref(merged);
+	json_decref(chunks);
+}
+END_TEST
+
+/* Issue 12 item 2: cache_control forwarded from OpenAI parts and tools. */
+START_TEST(request_cache_control)
+{
+	struct fx		 fx;
+	struct router_http	 h;
+	json_t			*body, *want;
+	char			 err[256];
+
+	fx_init(&fx, FAM, "http://x", "k", "claude", 0);
+	body = request(&fx, "{\"messages\":[{\"role\":\"system\",\"content\":"
+	    "[{\"type\":\"text\",\"text\":\"Big manual.\",\"cache_control\":"
+	    "{\"type\":\"ephemeral\"}}]},{\"role\":\"user\",\"content\":["
+	    "{\"type\":\"text\",\"text\":\"doc\",\"cache_control\":{\"type\":"
+	    "\"ephemeral\",\"ttl\":\"5m\"}},{\"type\":\"text\",\"text\":\"q\"}]}],"
+	    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a\"},"
+	    "\"cache_control\":{\"type\":\"ephemeral\"}},{\"type\":\"function\","
+	    "\"function\":{\"name\":\"b\",\"cache_control\":{\"type\":"
+	    "\"ephemeral\"}}}],\"response_format\":{\"type\":\"json_object\"}}",
+	    0, &h, err, sizeof(err));
+	ck_assert_msg(body != NULL, "%s", err);
+	want = fx_json("[{\"type\":\"text\",\"text\":\"Big manual.\","
+	    "\"cache_control\":{\"type\":\"ephemeral\"}},{\"type\":\"text\","
+	    "\"text\":\"Respond with a single JSON object and nothing else.\"}]");
+	fx_assert_equal(json_object_get(body, "system"), want);
+	json_decref(want);
+	want = fx_json("[{\"type\":\"text\",\"text\":\"doc\",\"cache_control\":"
+	    "{\"type\":\"ephemeral\",\"ttl\":\"5m\"}},{\"type\":\"text\","
+	    "\"text\":\"q\"}]");
+	fx_assert_equal(json_object_get(json_array_get(json_object_get(body,
+	    "messages"), 0), "content"), want);
+	json_decref(want);
+	want = fx_json("[{\"name\":\"a\",\"input_schema\":{\"type\":\"object\","
+	    "\"properties\":{}},\"cache_control\":{\"type\":\"ephemeral\"}},"
+	    "{\"name\":\"b\",\"input_schema\":{\"type\":\"object\","
+	    "\"properties\":{}},\"cache_control\":{\"type\":\"ephemeral\"}}]");
+	fx_assert_equal(json_object_get(body, "tools"), want);
+	json_decref(want);
+	json_decref(body);
+	router_http_free(&h);
+
+	body = request(&fx, "{\"messages\":[{\"role\":\"user\",\"content\":["
+	    "{\"type\":\"text\",\"text\":\"q\",\"cache_control\":{\"type\":"
+	    "\"ephemeral\",\"ttl\":\"1h\"}}]}]}", 0, &h, err, sizeof(err));
+	ck_assert_ptr_null(body);
+	ck_assert_ptr_nonnull(strstr(err, "cache_control.ttl"));
+	body = request(&fx, "{\"messages\":[{\"role\":\"user\",\"content\":["
+	    "{\"type\":\"text\",\"text\":\"q\",\"cache_control\":{\"type\":"
+	    "\"persistent\"}}]}]}", 0, &h, err, sizeof(err));
+	ck_assert_ptr_null(body);
+	ck_assert_ptr_nonnull(strstr(err, "cache_control"));
+}
+END_TEST
+
+/* Issue 12 item 9: reasoning.max_tokens is the budget, within limits. */
+START_TEST(request_thinking_budget)
+{
+	static const struct {
+		const char	*req;
+		json_int_t	 budget;
+	} cases[] = {
+		{ "\"max_tokens\":8000,\"reasoning\":{\"max_tokens\":3000}", 3000 },
+		{ "\"max_tokens\":8000,\"reasoning\":{\"max_tokens\":100}", 1024 },
+		{ "\"max_tokens\":4000,\"reasoning\":{\"max_tokens\":9000}", 3999 },
+		{ "\"max_tokens\":8000,\"reasoning_effort\":\"low\","
+		  "\"reasoning\":{\"max_tokens\":3000}", 3000 },
+	};
+	struct fx		 fx;
+	struct router_http	 h;
+	json_t			*body;
+	char			 err[256], *js;
+	size_t			 i;
+
+	fx_init(&fx, FAM, "http://x", "k", "claude", 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		js = router_xlate_printf("{\"messages\":[{\"role\":\"user\","
+		    "\"content\":\"q\"}],%s}", cases[i].req);
+		body = request(&fx, js, 0, &h, err, sizeof(err));
+		free(js);
+		ck_assert_msg(body != NULL, "%s", err);
+		ck_assert_int_eq(json_integer_value(json_object_get(
+		    json_object_get(body, "thinking"), "budget_tokens")),
+		    cases[i].budget);
+		json_decref(body);
+		router_http_free(&h);
+	}
+}
+END_TEST
+
+/* Issue 12 item 10: the stop sequence that ended it, whole and streamed. */
+START_TEST(stop_sequence)
+{
+	static const char	*whole =
+	    "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","
+	    "\"model\":\"claude\",\"content\":[{\"type\":\"text\",\"text\":"
+	    "\"a b \"}],\"stop_reason\":\"stop_sequence\",\"stop_sequence\":"
+	    "\"END\",\"usage\":{\"input_tokens\":5,\"output_tokens\":3}}";
+	static const char	*sse =
+	    "event: message_start\n"
+	    "data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\","
+	    "\"model\":\"claude\",\"usage\":{\"input_tokens\":5,"
+	    "\"output_tokens\":1}}}\n\n"
+	    "event: message_delta\n"
+	    "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+	    "\"stop_sequence\",\"stop_sequence\":\"END\"},\"usage\":{"
+	    "\"output_tokens\":3}}\n\n"
+	    "event: message_stop\n"
+	    "data: {\"type\":\"message_stop\"}\n\n";
+	struct fx		 fx;
+	struct router_stream	 st;
+	struct router_usage	 u;
+	json_t			*c, *chunks, *ch;
+	char			 err[256];
+	int			 bad;
+
+	fx_init(&fx, FAM, "http://x", "k", "claude", 0);
+	c = FAM->chat_response(&fx.target, whole, strlen(whole), &u, err,
+	    sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ch = json_array_get(json_object_get(c, "choices"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(ch,
+	    "finish_reason")), "stop");
+	ck_assert_str_eq(json_string_value(json_object_get(ch,
+	    "stop_reason")), "END");
+	json_decref(c);
+
+	fx_stream_init(&st, &fx.target);
+	chunks = fx_stream(FAM, &st, sse, 0, &bad);
+	ck_assert_int_eq(bad, 0);
+	ch = json_array_get(json_object_get(json_array_get(chunks,
+	    json_array_size(chunks) - 1), "choices"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(ch,
+	    "finish_reason")), "stop");
+	ck_assert_str_eq(json_string_value(json_object_get(ch,
+	    "stop_reason")), "END");
+	json_decref(chunks);
+}
+END_TEST
+
+/* Issue 12 item 1: empty, negative or non-integer usage is missing. */
+START_TEST(usage_garbage_is_missing)
+{
+	static const char	*usages[] = { "{}", "{\"input_tokens\":-5,"
+	    "\"output_tokens\":10}", "{\"input_tokens\":\"12\","
+	    "\"output_tokens\":10}", "{\"input_tokens\":12,\"output_tokens\":"
+	    "1.5}", "[]" };
+	struct fx		 fx;
+	struct router_stream	 st;
+	struct router_usage	 u;
+	json_t			*c, *chunks;
+	char			 err[256], *body, *sse;
+	size_t			 i;
+	int			 bad;
+
+	fx_init(&fx, FAM, "http://x", "k", "claude", 0);
+	for (i = 0; i < sizeof(usages) / sizeof(usages[0]); i++) {
+		body = router_xlate_printf("{\"type\":\"message\",\"content\":"
+		    "[{\"type\":\"text\",\"text\":\"hi\"}],\"stop_reason\":"
+		    "\"end_turn\",\"usage\":%s}", usages[i]);
+		c = FAM->chat_response(&fx.target, body, strlen(body), &u, err,
+		    sizeof(err));
+		ck_assert_msg(c != NULL, "%s", err);
+		ck_assert_msg(u.reported == 0, "usage %s reported", usages[i]);
+		ck_assert_int_eq(u.prompt_tokens + u.completion_tokens, 0);
+		json_decref(c);
+		free(body);
+
+		/* a good message_start, then garbage at the end */
+		sse = router_xlate_printf("event: message_start\ndata: {\"type\":"
+		    "\"message_start\",\"message\":{\"usage\":{\"input_tokens\":"
+		    "9,\"output_tokens\":1}}}\n\nevent: content_block_start\n"
+		    "data: {\"type\":\"content_block_start\",\"index\":0,"
+		    "\"content_block\":{\"type\":\"text\",\"text\":\"hello\"}}\n\n"
+		    "event: message_delta\ndata: {\"type\":\"message_delta\","
+		    "\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":%s}\n\n"
+		    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+		    usages[i]);
+		fx_stream_init(&st, &fx.target);
+		chunks = fx_stream(FAM, &st, sse, 0, &bad);
+		ck_assert_int_eq(bad, 0);
+		ck_assert_int_eq(st.text_bytes, 5);
+		if (i == 0) {
+			/* empty: message_start's count stands (a lower bound) */
+			ck_assert_int_eq(st.usage.reported, 1);
+			ck_assert_int_eq(st.usage.prompt_tokens, 9);
+		} else
+			ck_assert_msg(st.usage.reported == 0, "stream usage %s "
+			    "reported", usages[i]);
+		json_decref(chunks);
+		free(sse);
+	}
+}
+END_TEST
+
 static Suite *
 anthropic_suite(void)
 {
@@ -897,6 +1175,11 @@ anthropic_suite(void)
 	tcase_add_test(tc, stream_out_of_ordinary);
 	tcase_add_test(tc, stream_usage_cumulative);
 	tcase_add_test(tc, map_errors);
+	tcase_add_test(tc, stream_thinking_replays);
+	tcase_add_test(tc, request_cache_control);
+	tcase_add_test(tc, request_thinking_budget);
+	tcase_add_test(tc, stop_sequence);
+	tcase_add_test(tc, usage_garbage_is_missing);
 	suite_add_tcase(s, tc);
 	return (s);
 }

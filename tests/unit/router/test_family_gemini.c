@@ -577,6 +577,96 @@ START_TEST(map_errors)
 }
 END_TEST
 
+/* Issue 12 item 9: reasoning.max_tokens is the thinking budget as asked. */
+START_TEST(request_thinking_budget)
+{
+	struct fx		 fx;
+	struct router_http	 h;
+	json_t			*body, *tc;
+	char			 err[256];
+
+	fx_init(&fx, FAM, "http://x", "k", "gemini-2.5-pro", 0);
+	body = request(&fx, "{\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"q\"}],\"reasoning_effort\":\"medium\",\"reasoning\":{"
+	    "\"max_tokens\":3000}}", 0, &h, err, sizeof(err));
+	ck_assert_msg(body != NULL, "%s", err);
+	tc = json_object_get(json_object_get(body, "generationConfig"),
+	    "thinkingConfig");
+	ck_assert_int_eq(json_integer_value(json_object_get(tc,
+	    "thinkingBudget")), 3000);
+	ck_assert(json_is_true(json_object_get(tc, "includeThoughts")));
+	json_decref(body);
+	router_http_free(&h);
+
+	body = request(&fx, "{\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"q\"}],\"reasoning\":{\"max_tokens\":99999}}", 0, &h, err,
+	    sizeof(err));
+	ck_assert_msg(body != NULL, "%s", err);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    json_object_get(body, "generationConfig"), "thinkingConfig"),
+	    "thinkingBudget")), 32768);
+	json_decref(body);
+	router_http_free(&h);
+}
+END_TEST
+
+/*
+ * Issue 12 item 1: empty, negative or non-integer usageMetadata is
+ * missing; interim chunks' promptTokenCount alone is reported (a lower
+ * bound) and text_bytes counts text, thoughts and arguments.
+ */
+START_TEST(usage_garbage_is_missing)
+{
+	static const char	*usages[] = { "{}", "{\"promptTokenCount\":-1,"
+	    "\"candidatesTokenCount\":4}", "{\"promptTokenCount\":\"7\","
+	    "\"candidatesTokenCount\":4}", "{\"promptTokenCount\":7,"
+	    "\"candidatesTokenCount\":4.5}" };
+	struct fx		 fx;
+	struct router_stream	 st;
+	struct router_usage	 u;
+	json_t			*c, *chunks;
+	char			 err[256], *body, *sse;
+	size_t			 i;
+	int			 bad;
+
+	fx_init(&fx, FAM, "http://x", "k", "gemini-2.5-pro", 0);
+	for (i = 0; i < sizeof(usages) / sizeof(usages[0]); i++) {
+		body = router_xlate_printf("{\"candidates\":[{\"content\":{"
+		    "\"parts\":[{\"text\":\"hi\"}],\"role\":\"model\"},"
+		    "\"finishReason\":\"STOP\"}],\"usageMetadata\":%s}",
+		    usages[i]);
+		c = FAM->chat_response(&fx.target, body, strlen(body), &u, err,
+		    sizeof(err));
+		ck_assert_msg(c != NULL, "%s", err);
+		ck_assert_msg(u.reported == 0, "usage %s reported", usages[i]);
+		json_decref(c);
+		free(body);
+
+		sse = router_xlate_printf("data: {\"candidates\":[{\"content\":"
+		    "{\"parts\":[{\"text\":\"hmm\",\"thought\":true},{\"text\":"
+		    "\"hello\"}],\"role\":\"model\"}}],\"usageMetadata\":{"
+		    "\"promptTokenCount\":9}}\n\n"
+		    "data: {\"candidates\":[{\"content\":{\"parts\":["
+		    "{\"functionCall\":{\"name\":\"f\",\"args\":{\"a\":1}}}],"
+		    "\"role\":\"model\"},\"finishReason\":\"STOP\"}],"
+		    "\"usageMetadata\":%s}\n\n", usages[i]);
+		fx_stream_init(&st, &fx.target);
+		chunks = fx_stream(FAM, &st, sse, 0, &bad);
+		ck_assert_int_eq(bad, 0);
+		ck_assert_int_eq(st.text_bytes, 3 + 5 + strlen("{\"a\":1}"));
+		if (i == 0) {
+			ck_assert_int_eq(st.usage.reported, 1);
+			ck_assert_int_eq(st.usage.prompt_tokens, 9);
+			ck_assert_int_eq(st.usage.completion_tokens, 0);
+		} else
+			ck_assert_msg(st.usage.reported == 0, "stream usage %s "
+			    "reported", usages[i]);
+		json_decref(chunks);
+		free(sse);
+	}
+}
+END_TEST
+
 static Suite *
 gemini_suite(void)
 {
@@ -594,6 +684,8 @@ gemini_suite(void)
 	tcase_add_test(tc, stream_error_and_bad);
 	tcase_add_test(tc, embeddings);
 	tcase_add_test(tc, map_errors);
+	tcase_add_test(tc, request_thinking_budget);
+	tcase_add_test(tc, usage_garbage_is_missing);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -6,6 +6,8 @@
  * the non-streamed path.
  */
 
+#include <ctype.h>
+
 #include "tg_test.h"
 #include "family_fixture.h"
 #include "router/messages.h"
@@ -68,7 +70,9 @@ START_TEST(request_full)
 	want = fx_json(
 	    "{\"model\":\"anthropic:claude-sonnet-4-5\",\"max_tokens\":1024,"
 	    "\"messages\":["
-	    "{\"role\":\"system\",\"content\":\"You are terse.\\nUse tools.\"},"
+	    "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":"
+	    "\"You are terse.\",\"cache_control\":{\"type\":\"ephemeral\"}},"
+	    "{\"type\":\"text\",\"text\":\"Use tools.\"}]},"
 	    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
 	    "\"Look:\"},{\"type\":\"image_url\",\"image_url\":{\"url\":"
 	    "\"data:image/png;base64,iVBO\"}},{\"type\":\"image_url\","
@@ -100,7 +104,8 @@ START_TEST(request_full)
 	    "\"get_weather\"}},\"parallel_tool_calls\":false,"
 	    "\"stop\":[\"END\"],\"temperature\":0.3,\"top_p\":0.9,"
 	    "\"stream\":true,\"stream_options\":{\"include_usage\":true},"
-	    "\"reasoning_effort\":\"medium\",\"user\":\"u-1\"}");
+	    "\"reasoning_effort\":\"medium\",\"reasoning\":{\"max_tokens\":"
+	    "4000},\"user\":\"u-1\"}");
 	fx_assert_equal(out, want);
 	json_decref(want);
 	json_decref(out);
@@ -623,6 +628,178 @@ START_TEST(stream_tools_interleaved)
 }
 END_TEST
 
+/* Issue 12 items 2 and 9: cache markers stay on their parts; budgets. */
+START_TEST(request_cache_and_budget)
+{
+	json_t	*o, *want;
+	char	 err[256];
+	int	 status;
+
+	o = to_openai("{\"model\":\"m\",\"max_tokens\":9000,\"thinking\":{"
+	    "\"type\":\"enabled\",\"budget_tokens\":3000},\"system\":[{\"type\":"
+	    "\"text\",\"text\":\"manual\",\"cache_control\":{\"type\":"
+	    "\"ephemeral\"}}],\"tools\":[{\"name\":\"t\",\"input_schema\":{"
+	    "\"type\":\"object\"},\"cache_control\":{\"type\":\"ephemeral\"}}],"
+	    "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+	    "\"text\":\"q\",\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":"
+	    "\"5m\"}}]},{\"role\":\"assistant\",\"content\":[{\"type\":"
+	    "\"tool_use\",\"id\":\"toolu_1\",\"name\":\"t\",\"input\":{}}]},"
+	    "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+	    "\"tool_use_id\":\"toolu_1\",\"content\":\"r\",\"cache_control\":"
+	    "{\"type\":\"ephemeral\"}}]}]}", &status, err, sizeof(err));
+	ck_assert_msg(o != NULL, "%s", err);
+	want = fx_json("[{\"role\":\"system\",\"content\":[{\"type\":\"text\","
+	    "\"text\":\"manual\",\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+	    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\","
+	    "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"5m\"}}]},"
+	    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
+	    "\"toolu_1\",\"type\":\"function\",\"function\":{\"name\":\"t\","
+	    "\"arguments\":\"{}\"}}]},{\"role\":\"tool\",\"tool_call_id\":"
+	    "\"toolu_1\",\"content\":[{\"type\":\"text\",\"text\":\"r\","
+	    "\"cache_control\":{\"type\":\"ephemeral\"}}]}]");
+	fx_assert_equal(json_object_get(o, "messages"), want);
+	json_decref(want);
+	want = fx_json("{\"type\":\"ephemeral\"}");
+	fx_assert_equal(json_object_get(json_array_get(json_object_get(o,
+	    "tools"), 0), "cache_control"), want);
+	json_decref(want);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(o,
+	    "reasoning"), "max_tokens")), 3000);
+	json_decref(o);
+
+	o = to_openai("{\"model\":\"m\",\"max_tokens\":9,\"system\":[{\"type\":"
+	    "\"text\",\"text\":\"s\",\"cache_control\":{\"type\":\"ephemeral\","
+	    "\"ttl\":\"1h\"}}],\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"q\"}]}", &status, err, sizeof(err));
+	ck_assert_ptr_null(o);
+	ck_assert_int_eq(status, 400);
+	ck_assert_msg(strstr(err, "system.0.cache_control.ttl") != NULL, "%s",
+	    err);
+	o = to_openai("{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\","
+	    "\"cache_control\":{\"type\":\"ephemeral\",\"x\":1}}]}]}", &status,
+	    err, sizeof(err));
+	ck_assert_ptr_null(o);
+	ck_assert_msg(strstr(err, "messages.0.content.0.cache_control") !=
+	    NULL, "%s", err);
+}
+END_TEST
+
+/*
+ * Issue 12 item 8: a Gemini thoughtSignature rides in the tool_use id
+ * (whole and streamed) and comes back as extra_content on the call and
+ * a plain id on its result.
+ */
+START_TEST(thought_signature_in_tool_id)
+{
+	struct router_messages_stream	 ms;
+	struct router_xbuf		 out = { NULL, 0, 0 };
+	json_t				*comp, *msg, *o, *req, *calls;
+	const char			*id, *p;
+	char				 err[256], *js;
+	int				 status;
+
+	comp = fx_json("{\"id\":\"r\",\"model\":\"gemini-2.5-pro\",\"choices\":"
+	    "[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,"
+	    "\"tool_calls\":[{\"id\":\"call_r_0\",\"type\":\"function\","
+	    "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"},"
+	    "\"extra_content\":{\"google\":{\"thought_signature\":\"CiQB+/==\"}}"
+	    "}]},\"finish_reason\":\"tool_calls\"}]}");
+	msg = router_messages_response_from_openai(comp, NULL);
+	id = json_string_value(json_object_get(json_array_get(json_object_get(
+	    msg, "content"), 0), "id"));
+	ck_assert_ptr_nonnull(id);
+	ck_assert(!strncmp(id, "call_r_0__tsig_", 15));
+	for (p = id; *p != '\0'; p++)
+		ck_assert(isalnum((unsigned char)*p) || *p == '_' || *p == '-');
+
+	js = router_xlate_printf("{\"model\":\"m\",\"max_tokens\":9,"
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":"
+	    "\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"%s\","
+	    "\"name\":\"f\",\"input\":{}}]},{\"role\":\"user\",\"content\":[{"
+	    "\"type\":\"tool_result\",\"tool_use_id\":\"%s\",\"content\":"
+	    "\"ok\"}]}]}", id, id);
+	req = fx_json(js);
+	free(js);
+	o = router_messages_request_to_openai(req, &status, err, sizeof(err));
+	ck_assert_msg(o != NULL, "%s", err);
+	calls = json_object_get(json_array_get(json_object_get(o, "messages"),
+	    1), "tool_calls");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    calls, 0), "id")), "call_r_0");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	    json_object_get(json_array_get(calls, 0), "extra_content"),
+	    "google"), "thought_signature")), "CiQB+/==");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    json_object_get(o, "messages"), 2), "tool_call_id")), "call_r_0");
+	json_decref(o);
+	json_decref(req);
+	json_decref(msg);
+	json_decref(comp);
+
+	/* streamed: the same id in content_block_start */
+	memset(&ms, 0, sizeof(ms));
+	feed(&ms, &out, "{\"role\":\"assistant\",\"tool_calls\":[{\"index\":0,"
+	    "\"id\":\"call_r_0\",\"type\":\"function\",\"function\":{\"name\":"
+	    "\"f\",\"arguments\":\"{}\"},\"extra_content\":{\"google\":{"
+	    "\"thought_signature\":\"CiQB+/==\"}}}]}", NULL);
+	ck_assert_ptr_nonnull(strstr(out.data, "\"id\":\"call_r_0__tsig_"));
+	router_xbuf_free(&out);
+}
+END_TEST
+
+/*
+ * Issue 12 items 10 and 11: the stop sequence reaches the client, whole
+ * and streamed; message_start carries the input tokens known and the
+ * upstream's model id.
+ */
+START_TEST(stop_sequence_and_start)
+{
+	struct router_messages_stream	 ms;
+	struct router_xbuf		 out = { NULL, 0, 0 };
+	struct router_usage		 u;
+	json_t				*comp, *msg, *c;
+
+	comp = fx_json("{\"id\":\"x\",\"model\":\"claude-x\",\"choices\":[{"
+	    "\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"a\"},"
+	    "\"finish_reason\":\"stop\",\"stop_reason\":\"END\"}]}");
+	msg = router_messages_response_from_openai(comp, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(msg,
+	    "stop_reason")), "stop_sequence");
+	ck_assert_str_eq(json_string_value(json_object_get(msg,
+	    "stop_sequence")), "END");
+	json_decref(msg);
+	json_decref(comp);
+
+	memset(&ms, 0, sizeof(ms));
+	router_messages_stream_init(&ms, "rid", "alias");
+	memset(&u, 0, sizeof(u));
+	u.prompt_tokens = 472;
+	u.completion_tokens = 1;
+	u.reported = 1;
+	router_messages_stream_usage(&ms, &u);
+	c = fx_json("{\"id\":\"x\",\"object\":\"chat.completion.chunk\","
+	    "\"model\":\"claude-sonnet-4-5-20250929\",\"choices\":[{\"index\":0,"
+	    "\"delta\":{\"role\":\"assistant\",\"content\":\"a\"},"
+	    "\"finish_reason\":null}]}");
+	ck_assert(router_messages_stream_chunk(&ms, c, &out));
+	json_decref(c);
+	ck_assert_ptr_nonnull(strstr(out.data, "\"model\":"
+	    "\"claude-sonnet-4-5-20250929\""));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"usage\":{\"input_tokens\":"
+	    "472,"));
+	c = fx_json("{\"id\":\"x\",\"object\":\"chat.completion.chunk\","
+	    "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\","
+	    "\"stop_reason\":\"END\"}]}");
+	ck_assert(router_messages_stream_chunk(&ms, c, &out));
+	json_decref(c);
+	ck_assert(router_messages_stream_finish(&ms, NULL, &out));
+	ck_assert_ptr_nonnull(strstr(out.data, "\"delta\":{\"stop_reason\":"
+	    "\"stop_sequence\",\"stop_sequence\":\"END\"}"));
+	router_xbuf_free(&out);
+}
+END_TEST
+
 static Suite *
 messages_suite(void)
 {
@@ -636,6 +813,9 @@ messages_suite(void)
 	tcase_add_test(tc, stream_exact_bytes);
 	tcase_add_test(tc, stream_round_trip);
 	tcase_add_test(tc, stream_tools_interleaved);
+	tcase_add_test(tc, request_cache_and_budget);
+	tcase_add_test(tc, thought_signature_in_tool_id);
+	tcase_add_test(tc, stop_sequence_and_start);
 	suite_add_tcase(s, tc);
 	return (s);
 }
