@@ -87,6 +87,11 @@ router_openai_build(const struct router_target *t, const json_t *req,
 
 	json_object_set_new(body, "model", json_string(t->model));
 	if (!strcmp(path, "/chat/completions")) {
+		/* OpenAI-compatible servers cache on their own. */
+		if (!router_xlate_drop_cache_control(body)) {
+			json_decref(body);
+			goto nomem;
+		}
 		if (stream) {
 			json_object_set_new(body, "stream", json_true());
 			if (p->stream_usage) {

@@ -15,6 +15,9 @@
 
 #include "router/xlate.h"
 
+static int	xlate_has_cache_control(const json_t *);
+static void	xlate_strip_cache_control(json_t *);
+
 int
 router_xbuf_add(struct router_xbuf *b, const void *p, size_t len)
 {
@@ -357,19 +360,62 @@ router_xlate_counter(const json_t *o, const char *key)
 	return (json_integer_value(v));
 }
 
-void
-router_xlate_drop_cache_control(json_t *req)
+/*
+ * Drops cache_control markers from body, a new object whose values are
+ * shared with the client's request (the next target of the chain may be
+ * Anthropic's and needs them): an array holding a marker is replaced by
+ * a deep copy before anything is deleted. Returns 0 when out of memory.
+ */
+int
+router_xlate_drop_cache_control(json_t *body)
 {
-	json_t	*m, *p, *t;
+	static const char *const	 keys[] = { "messages", "tools" };
+	json_t				*a, *copy;
+	size_t				 i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		a = json_object_get(body, keys[i]);
+		if (!xlate_has_cache_control(a))
+			continue;
+		if ((copy = json_deep_copy(a)) == NULL ||
+		    json_object_set_new(body, keys[i], copy) == -1)
+			return (0);
+		xlate_strip_cache_control(copy);
+	}
+	return (1);
+}
+
+/* Whether an element of a (messages or tools) carries a marker. */
+static int
+xlate_has_cache_control(const json_t *a)
+{
+	const json_t	*e, *p;
+	size_t		 i, j;
+
+	json_array_foreach(a, i, e) {
+		if (json_object_get(e, "cache_control") != NULL ||
+		    json_object_get(json_object_get(e, "function"),
+		    "cache_control") != NULL)
+			return (1);
+		json_array_foreach(json_object_get(e, "content"), j, p) {
+			if (json_object_get(p, "cache_control") != NULL)
+				return (1);
+		}
+	}
+	return (0);
+}
+
+static void
+xlate_strip_cache_control(json_t *a)
+{
+	json_t	*e, *p;
 	size_t	 i, j;
 
-	json_array_foreach(json_object_get(req, "messages"), i, m) {
-		json_array_foreach(json_object_get(m, "content"), j, p)
-			json_object_del(p, "cache_control");
-	}
-	json_array_foreach(json_object_get(req, "tools"), i, t) {
-		json_object_del(t, "cache_control");
-		json_object_del(json_object_get(t, "function"),
+	json_array_foreach(a, i, e) {
+		json_object_del(e, "cache_control");
+		json_object_del(json_object_get(e, "function"),
 		    "cache_control");
+		json_array_foreach(json_object_get(e, "content"), j, p)
+			json_object_del(p, "cache_control");
 	}
 }

@@ -101,11 +101,14 @@ int	 router_xlate_cache_check(const json_t *, const char **, char *,
 int	 router_xlate_cache_copy(json_t *, const json_t *, char *, size_t);
 
 /*
- * Removes every cache_control of an OpenAI chat request (content parts
- * of messages, tools and their functions), for families that cache on
- * their own and whose upstreams would refuse the unknown member.
+ * Removes every cache_control of an upstream body built from an OpenAI
+ * chat request (content parts of messages, tools and their functions),
+ * for families that cache on their own and whose upstreams would refuse
+ * the unknown member. The body's top-level values may be shared with the
+ * client's request, which keeps its markers: arrays holding one are
+ * copied first. 0 when out of memory.
  */
-void	 router_xlate_drop_cache_control(json_t *);
+int	 router_xlate_drop_cache_control(json_t *);
 
 /*
  * URL-safe base64 (no padding) of a string, and back: the decoding is

@@ -81,7 +81,7 @@ END_TEST
 /* Families that cache on their own get no cache markers. */
 START_TEST(drop_cache_control)
 {
-	json_t		*req;
+	json_t		*req, *body;
 	json_error_t	 e;
 	char		*s;
 
@@ -91,11 +91,22 @@ START_TEST(drop_cache_control)
 	    "\"tools\":[{\"type\":\"function\",\"cache_control\":{},"
 	    "\"function\":{\"name\":\"f\",\"cache_control\":{}}}]}", 0, &e);
 	ck_assert_ptr_nonnull(req);
-	router_xlate_drop_cache_control(req);
-	s = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+
+	/* An upstream body sharing the request's arrays, as openai.c builds. */
+	body = json_object();
+	json_object_set(body, "messages", json_object_get(req, "messages"));
+	json_object_set(body, "tools", json_object_get(req, "tools"));
+	ck_assert_int_eq(router_xlate_drop_cache_control(body), 1);
+	s = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
 	ck_assert_ptr_null(strstr(s, "cache_control"));
 	ck_assert_ptr_nonnull(strstr(s, "\"text\":\"a\""));
 	free(s);
+
+	/* The request keeps its markers for the chain's next target. */
+	s = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+	ck_assert_ptr_nonnull(strstr(s, "\"cache_control\":{\"type\""));
+	free(s);
+	json_decref(body);
 	json_decref(req);
 }
 END_TEST
