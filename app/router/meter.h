@@ -60,11 +60,15 @@
  *
  * Usage to bill: call->usage is what the provider reported when
  * usage.reported is 1 (prompt_tokens includes cached_tokens and cache
- * writes; completion_tokens includes reasoning). When it is 0 (the
- * upstream died, the client left mid-stream, a provider that does not
- * report), call->text_bytes counts the bytes of generated text the
- * router received (content, reasoning, tool-call names and arguments),
- * and the prompt counters below are known, so an estimate is possible.
+ * writes; completion_tokens includes reasoning); a usage object that is
+ * empty, negative or not made of integers leaves it 0. For a call that
+ * ended early (ended_early, or a failure after output) what was
+ * reported is only a lower bound (Anthropic's message_start, Gemini's
+ * interim chunks). call->text_bytes counts the bytes of generated text
+ * the router received (content, reasoning, tool-call names and
+ * arguments), and the prompt counters below are known, so an estimate
+ * is always possible; the meter settles such a call at the larger of
+ * the two, counter by counter.
  * For n > 1 the usage covers every choice. Embeddings have no output.
  *
  * Everything runs on the worker's event loop: no blocking calls.
