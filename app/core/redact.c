@@ -47,8 +47,6 @@ tg_redact_tokens(char *s)
 		return;
 
 	for (p = s; *p != '\0'; p++) {
-		if (p > s && token_char((unsigned char)p[-1]))
-			continue;
 		if ((n = token_prefix(p)) == 0)
 			continue;
 		end = n;

@@ -13,8 +13,10 @@ void	tg_redact_secret(char *, const char *);
 /*
  * Every token shaped like a payment provider's secret becomes "***":
  * sk_live_, sk_test_, rk_live_, rk_test_ and whsec_ followed by letters,
- * digits or '_', starting a word. Catches a key we do not hold (an old
- * one, another account's) that an upstream echoes back.
+ * digits or '_', wherever they start (a key glued to a word is still a
+ * key; redacting a rare innocent word is the cheaper mistake). Catches a
+ * key we do not hold (an old one, another account's) that an upstream
+ * echoes back.
  */
 void	tg_redact_tokens(char *);
 

@@ -276,11 +276,11 @@ START_TEST(checkout_response)
 	/* Our secrets and anything key-shaped are redacted, whole. */
 	err = "{\"error\":{\"message\":\"Invalid API Key provided: "
 	    "sk_test_unit; whsec_unit_test_secret_0123456789, "
-	    "rk_live_abcDEF123_x, sk_live_Q-rest, task_test_1 stays\"}}";
+	    "rk_live_abcDEF123_x, sk_live_Q-rest, Xsk_test_1 too\"}}";
 	ck_assert_int_eq(sp->checkout_response(401, (const uint8_t *)err,
 	    strlen(err), &r), 0);
 	ck_assert_str_eq(r.error, "Stripe answered 401: Invalid API Key "
-	    "provided: ***; ***, ***, ***-rest, task_test_1 stays");
+	    "provided: ***; ***, ***, ***-rest, X*** too");
 
 	/* A cut inside a character leaves valid UTF-8. */
 	{
