@@ -124,8 +124,9 @@ $(PURE_LIB): $(PURE_OBJS)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
-# Kore's pools start small and grow on demand (app/core/pool.c).
-LDWRAP		:= -Wl,--wrap=kore_pool_init
+# Kore's pools start small and grow on demand (app/core/pool.c); Kore's
+# own error answers get the contract's shape (app/core/early.c).
+LDWRAP		:= -Wl,--wrap=kore_pool_init -Wl,--wrap=kore_buf_appendf
 
 $(BUILD)/tollgate: $(KORE_STAMP) $(KORE_OBJS) $(PURE_LIB) $(ASSET_OBJ)
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
