@@ -55,6 +55,10 @@ __wrap_kore_buf_appendf(struct kore_buf *buf, const char *fmt, ...)
 	char		 rid[4 + 2 * sizeof(rnd) + 1];
 
 	va_start(ap, fmt);
+	/* A new answer's status line: nothing pending from an older one. */
+	if (fmt[0] == 'H' && !strncmp(fmt, "HTTP/1.", 7))
+		early_pending = 0;
+
 	if (fmt[0] == '<' && !strncmp(fmt, PRETTY_PREFIX,
 	    sizeof(PRETTY_PREFIX) - 1)) {
 		early_body(buf, va_arg(ap, int));
