@@ -12,6 +12,8 @@
 #                        role; default TOLLGATE_DATABASE_URL)
 #   make check-ledger    the ledger consistency check (TOLLGATE_DATABASE_URL)
 #   make bench           the benchmark (never part of make test)
+#   make fuzz            every fuzz harness under libFuzzer for FUZZ_SECONDS
+#                        (never part of make test; docs/fuzzing.md)
 #
 # Each module lists its sources in app/<module>/module.mk: PURE_SRCS are
 # plain C (no Kore types) and also linked into the unit tests; KORE_SRCS
@@ -123,8 +125,9 @@ $(PURE_LIB): $(PURE_OBJS)
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
-# Kore's pools start small and grow on demand (app/core/pool.c).
-LDWRAP		:= -Wl,--wrap=kore_pool_init
+# Kore's pools start small and grow on demand (app/core/pool.c); Kore's
+# own error answers get the contract's shape (app/core/early.c).
+LDWRAP		:= -Wl,--wrap=kore_pool_init -Wl,--wrap=kore_buf_appendf
 
 $(BUILD)/tollgate: $(KORE_STAMP) $(KORE_OBJS) $(PURE_LIB) $(ASSET_OBJ)
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
@@ -190,6 +193,54 @@ check-ledger:
 
 bench: tollgate
 	@scripts/bench.sh
+
+# --- Fuzzing: make fuzz (docs/fuzzing.md) ---------------------------------
+# The harnesses of tests/fuzz linked with libFuzzer (clang, ASan + UBSan)
+# against the pure library compiled by clang with the same sanitizers
+# (build/fuzz), each run for FUZZ_SECONDS on a scratch copy of its corpus
+# by scripts/fuzz.sh, FUZZ_JOBS at a time. Never part of make test.
+FUZZ_CC		?= clang
+FUZZ_SECONDS	?= 60
+FUZZ_JOBS	?= 2
+FUZZ_BUILD	:= build/fuzz
+FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+		   -fno-omit-frame-pointer
+FUZZ_CFLAGS	:= -std=gnu11 -O1 -g -D_GNU_SOURCE $(WARNINGS) -Iapp -Iapp/core \
+		   -I/usr/include/postgresql $(FUZZ_SAN)
+FUZZ_PURE_LIB	:= $(FUZZ_BUILD)/libtollgate_pure.a
+FUZZ_TARGETS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/bin/%)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	@[ "$(V)" != 0 ] || echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP \
+	    -c $< -o $@
+
+$(FUZZ_PURE_LIB): $(PURE_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(FUZZ_BUILD)/bin/%: tests/fuzz/%.c $(FUZZ_PURE_LIB)
+	@mkdir -p $(@D)
+	@[ "$(V)" != 0 ] || echo "  FUZZLD  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ \
+	    $(filter %.c,$^) $(FUZZ_PURE_LIB) $(LIBS)
+
+$(FUZZ_BUILD)/bin/fuzz_anthropic $(FUZZ_BUILD)/bin/fuzz_gemini: \
+	tests/fuzz/family.c
+
+fuzz-deps:
+	@scripts/deps.sh --fuzz
+
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
+	    scripts/fuzz.sh $(FUZZ_TARGETS)
+
+.PHONY: fuzz fuzz-deps
+ifneq ($(filter fuzz $(FUZZ_BUILD)/%,$(MAKECMDGOALS)),)
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+endif
 
 clean:
 	rm -rf build tollgate

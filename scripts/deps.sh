@@ -3,7 +3,8 @@
 # (apt-get, non-interactive); otherwise prints the one command to run.
 #
 #   scripts/deps.sh          build + make run
-#   scripts/deps.sh --test   build + make test (and what CI runs)
+#   scripts/deps.sh --test   build + make test + make fuzz (what CI runs)
+#   scripts/deps.sh --fuzz   build + make fuzz (clang with libFuzzer)
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config kore libjansson-dev libsodium-dev
@@ -13,10 +14,14 @@ test_pkgs=(check python3 python3-pytest python3-pytest-xdist
 	python3-cryptography python3-requests
 	python3-psycopg2
 	nodejs npm chromium procps iproute2 curl nginx-light wrk)
+# libFuzzer ships in clang's runtime package, not in clang itself.
+fuzz_pkgs=(clang libclang-rt-14-dev)
 
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then
-	pkgs+=("${test_pkgs[@]}")
+	pkgs+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}")
+elif [ "${1:-}" = "--fuzz" ]; then
+	pkgs+=("${fuzz_pkgs[@]}")
 fi
 
 missing=()

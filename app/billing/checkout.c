@@ -232,12 +232,16 @@ checkout_failed(struct http_request *req, struct checkout *co, int status,
 {
 	const char	*params[2];
 
+	/* The one way out for a failure: log, payments row and client. */
+	co->status = status;
+	if (why != co->res.error)
+		(void)kore_strlcpy(co->res.error, why, sizeof(co->res.error));
+	billing_redact(co->res.error);
+
 	kore_log(LOG_NOTICE, "rid=%s billing: checkout for payment %s "
-	    "failed: %s", tg_request_id(req), co->payment_id, why);
+	    "failed: %s", tg_request_id(req), co->payment_id, co->res.error);
 	tg_metrics_add(billing_metric_checkout_failed, 1);
 
-	co->status = status;
-	(void)kore_strlcpy(co->res.error, why, sizeof(co->res.error));
 	tg_fetch_clear(&co->fetch);
 
 	params[0] = co->payment_id;

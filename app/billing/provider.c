@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "provider.h"
+#include "redact.h"
 
 const char *
 billing_verify_strerror(int code)
@@ -26,6 +28,18 @@ billing_verify_strerror(int code)
 	default:
 		return ("invalid signature");
 	}
+}
+
+void
+billing_redact(char *s)
+{
+	int	i;
+
+	tg_redact_secret(s, tg_conf.stripe_secret_key);
+	for (i = 0; i < tg_conf.stripe_webhook_secrets_count; i++)
+		tg_redact_secret(s, tg_conf.stripe_webhook_secrets[i]);
+	tg_redact_tokens(s);
+	tg_text_clean(s);
 }
 
 void

@@ -142,4 +142,12 @@ int		 billing_return_url(char *, size_t, const char *,
 		    const char *, const char *);
 int		 billing_currency(char [4], const json_t *);
 
+/*
+ * Text from a provider or about a call to it, made safe for a client,
+ * a log line and our payments row, in place: our Stripe secret key and
+ * webhook secrets, and anything shaped like a Stripe key, become "***";
+ * control characters and invalid UTF-8 go (core/redact.h).
+ */
+void		 billing_redact(char *);
+
 #endif

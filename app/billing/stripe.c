@@ -22,6 +22,9 @@
  * disputes carry the PaymentIntent (payment_ref), which our payment row
  * learns from its checkout.session.completed. Amounts are reported, not
  * trusted: the SQL compares them with our own payment row.
+ *
+ * Stripe's error messages are untrusted text: redacted of our secrets
+ * and anything key-shaped, one line, valid UTF-8 (billing_redact).
  */
 
 #include <stdarg.h>
@@ -63,7 +66,6 @@ static void	form_escape(struct form *, const char *);
 static void	form_put(struct form *, const char *, size_t);
 static char	*str_printf(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
-static void	clean_message(char *, size_t, const char *);
 
 const struct billing_provider	billing_stripe = {
 	"stripe",
@@ -366,7 +368,7 @@ stripe_checkout_response(long status, const uint8_t *body, size_t len,
 {
 	json_t		*doc, *e;
 	const char	*msg;
-	char		 clean[256];
+	char		*copy;
 	int		 ok;
 
 	memset(res, 0, sizeof(*res));
@@ -376,10 +378,16 @@ stripe_checkout_response(long status, const uint8_t *body, size_t len,
 	if (status != 200) {
 		e = json_object_get(doc, "error");
 		msg = json_string_value(json_object_get(e, "message"));
-		clean_message(clean, sizeof(clean),
-		    msg != NULL ? msg : "no error message");
+		/* Redacted whole, before the cut could leave half a key. */
+		if ((copy = strdup(msg != NULL ? msg : "no error message")) !=
+		    NULL)
+			billing_redact(copy);
 		(void)snprintf(res->error, sizeof(res->error),
-		    "Stripe answered %ld: %s", status, clean);
+		    "Stripe answered %ld: %.255s", status,
+		    copy != NULL ? copy : "(out of memory)");
+		free(copy);
+		/* The cut may have split a character. */
+		billing_redact(res->error);
 		goto out;
 	}
 
@@ -460,19 +468,4 @@ str_printf(const char *fmt, ...)
 	va_end(ap);
 
 	return (s);
-}
-
-/*
- * A provider's message for our callers: one line of printable ASCII,
- * bounded (a cut multi-byte character would make the JSON invalid).
- */
-static void
-clean_message(char *dst, size_t len, const char *src)
-{
-	size_t	i;
-
-	for (i = 0; i + 1 < len && src[i] != '\0'; i++) {
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	}
-	dst[i] = '\0';
 }

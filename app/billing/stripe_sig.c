@@ -8,12 +8,16 @@
  *	item   = key "=" value
  *	key    = 1*16( ALPHA / DIGIT / "_" )
  *	t      = 1*12DIGIT, no leading zero	exactly once
- *	v1     = 64HEXDIG			1 to 8 times
+ *	v1     = 1*( VCHAR except "," )		1 to 8 times; at least one
+ *						of them 64HEXDIG
  *	other  = 1*( VCHAR except "," )		any other key: ignored (v0, ...)
  *
- * Anything else (empty items, spaces, a second t, a v1 that is not 32
- * bytes of hex, no v1 at all) makes the whole header invalid: Stripe
- * never sends such a header, so one that arrives was not made by Stripe.
+ * Anything else (empty items, spaces, a second t, no v1 of 32 bytes of
+ * hex at all) makes the whole header invalid: Stripe never sends such a
+ * header, so one that arrives was not made by Stripe. A v1 that is not
+ * 64 hex digits beside a good one is skipped, as Stripe's own libraries
+ * skip it (they compare every v1 and accept any match): a candidate that
+ * can match nothing is no reason to refuse the one that matches.
  *
  * Verification: HMAC-SHA256 keyed with the endpoint secret (the whole
  * "whsec_..." string, as Stripe's libraries use it) over the timestamp
@@ -35,7 +39,14 @@
 
 #define KEY_MAX		16
 
-static int	sig_item(const char *, size_t, struct stripe_sig *, int *);
+struct sig_seen {
+	int	t;	/* t items */
+	int	v1;	/* v1 items, well-formed or not */
+};
+
+static int	sig_item(const char *, size_t, struct stripe_sig *,
+		    struct sig_seen *);
+static int	sig_value_valid(const char *, size_t);
 static int	sig_key_valid(const char *, size_t);
 static int	sig_parse_t(const char *, size_t, struct stripe_sig *);
 static int	sig_parse_hex(const char *, size_t, unsigned char [32]);
@@ -44,27 +55,27 @@ static int	sig_parse_hex(const char *, size_t, unsigned char [32]);
 int
 stripe_sig_parse(const char *hdr, size_t len, struct stripe_sig *sig)
 {
+	struct sig_seen	 seen;
 	const char	*p, *end, *comma;
-	int		 have_t;
 
 	memset(sig, 0, sizeof(*sig));
 	if (hdr == NULL || len == 0 || len > STRIPE_SIG_HEADER_MAX)
 		return (0);
 
-	have_t = 0;
+	memset(&seen, 0, sizeof(seen));
 	p = hdr;
 	end = hdr + len;
 	for (;;) {
 		if ((comma = memchr(p, ',', end - p)) == NULL)
 			comma = end;
-		if (!sig_item(p, comma - p, sig, &have_t))
+		if (!sig_item(p, comma - p, sig, &seen))
 			return (0);
 		if (comma == end)
 			break;
 		p = comma + 1;
 	}
 
-	return (have_t && sig->nv1 > 0);
+	return (seen.t == 1 && sig->nv1 > 0);
 }
 
 /*
@@ -123,10 +134,11 @@ stripe_sig_compute(const char *secret, const char *t, const uint8_t *body,
 }
 
 static int
-sig_item(const char *p, size_t len, struct stripe_sig *sig, int *have_t)
+sig_item(const char *p, size_t len, struct stripe_sig *sig,
+    struct sig_seen *seen)
 {
 	const char	*eq, *val;
-	size_t		 klen, vlen, i;
+	size_t		 klen, vlen;
 
 	if ((eq = memchr(p, '=', len)) == NULL)
 		return (0);
@@ -137,21 +149,33 @@ sig_item(const char *p, size_t len, struct stripe_sig *sig, int *have_t)
 		return (0);
 
 	if (klen == 1 && p[0] == 't') {
-		if (*have_t)
+		if (seen->t++ > 0)
 			return (0);
-		*have_t = 1;
 		return (sig_parse_t(val, vlen, sig));
 	}
 
 	if (klen == 2 && p[0] == 'v' && p[1] == '1') {
-		if (sig->nv1 >= STRIPE_SIG_V1_MAX)
+		if (seen->v1++ >= STRIPE_SIG_V1_MAX)
 			return (0);
-		return (sig_parse_hex(val, vlen, sig->v1[sig->nv1++]));
+		if (sig_parse_hex(val, vlen, sig->v1[sig->nv1])) {
+			sig->nv1++;
+			return (1);
+		}
+		/* A candidate that matches nothing: skipped. */
+		return (sig_value_valid(val, vlen));
 	}
 
 	/* Another scheme (v0, a future one): ignored, but well-formed. */
-	for (i = 0; i < vlen; i++) {
-		if (val[i] <= 0x20 || val[i] >= 0x7f)
+	return (sig_value_valid(val, vlen));
+}
+
+static int
+sig_value_valid(const char *p, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] <= 0x20 || p[i] >= 0x7f)
 			return (0);
 	}
 

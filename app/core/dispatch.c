@@ -6,6 +6,8 @@
  *   - the request id (X-Request-Id echoed when sane, else generated),
  *   - route matching over the modules' tables, with 404 and 405 (with
  *     Allow) in the contract's error shape,
+ *   - ambiguous framing refused (400, early.c: Transfer-Encoding, two
+ *     different Content-Lengths),
  *   - the per-route body limit (413), rate limits (429, route flags)
  *     and session authentication,
  *   - one access-log line and the request metrics when the request ends,
@@ -204,6 +206,10 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 
 	dispatch_request_id(req, ctx);
 	http_response_header(req, "x-content-type-options", "nosniff");
+
+	/* Smuggling: a body's length must be beyond doubt (early.c). */
+	if (!tg_framing_check(req))
+		return (0);
 
 	method = req->method;
 	if (method == HTTP_METHOD_HEAD)

@@ -151,6 +151,9 @@ void		 tg_error_retry(struct http_request *, int, const char *,
 		    int, const char *, ...)
 		    __attribute__((format(printf, 5, 6)));
 void		 tg_error_internal(struct http_request *, const char *);
+
+/* early.c: 400 (and close) for ambiguous framing; 1 when fine. */
+int		 tg_framing_check(struct http_request *);
 const char	*tg_error_type(int);
 json_t		*tg_error_body(struct http_request *, int, const char *,
 		    const char *, const char *);

@@ -2,7 +2,7 @@
  * Replays a fuzz harness over its seed corpus, so `make test` exercises
  * every parser harness deterministically (under ASan/UBSan with
  * SANITIZE=1). Long mutation runs link the same harness with libFuzzer
- * instead: clang -fsanitize=fuzzer,address tests/fuzz/fuzz_x.c ...
+ * instead: make fuzz (docs/fuzzing.md).
  *
  *	replay <file-or-directory>...
  */

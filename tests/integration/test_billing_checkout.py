@@ -269,6 +269,26 @@ def test_stripe_refusing_is_502_and_the_payment_failed(db, srv, fake,
     assert listed[0]["checkout_url"] is None
 
 
+def test_stripe_error_text_never_carries_a_secret(db, srv, fake):
+    """Stripe (or a proxy in front of it) echoing our secret key, a
+    webhook secret, another key and terminal escapes in its error: the
+    client's 502, the tollgate log and the payment row carry none of it."""
+    other = "rk_live_" + "Z9" * 20
+    fake.fail = (401, "Invalid API Key provided: %s (also %s, %s)\x1b[2J"
+                 "\r\nInjected: yes" % (fake.secret_key, other,
+                                         fake.webhook_secret))
+    who = login(srv)
+    r = checkout(srv, who, first_package(srv, who)["id"])
+    err = assert_error(r, 502, "upstream_error")
+    assert "Invalid API Key provided: *** (also ***, ***)" in err["message"]
+    assert not any(ord(c) < 0x20 or ord(c) == 0x7f for c in err["message"])
+    (failure,), = db.query("SELECT failure FROM billing_payments")
+    for text in (r.text, srv.log(), failure):
+        for secret in (fake.secret_key, fake.webhook_secret, other,
+                       fake.secret_key[:20], "\x1b", "\r\nInjected"):
+            assert secret not in text
+
+
 @pytest.mark.skipif(os.geteuid() != 0,
                     reason="needs root for a private /etc/hosts")
 def test_checkout_through_a_hostname_under_seccomp(db, tollgate, fake):

@@ -155,6 +155,29 @@ def test_two_v1_one_valid(db, srv, fake):
         ("purchase", p["credits_micros"])]
 
 
+def test_a_malformed_v1_beside_a_valid_one_is_skipped(db, srv, fake):
+    """Stripe's own libraries compare every v1 and skip one that cannot
+    match; a delivery with one valid v1 is Stripe's, whatever else sits
+    beside it (short, non-hex, too long, before or after)."""
+    p, s = paid(db, fake)
+    t = int(time.time())
+    first = fake.session_completed(s)
+    events = (first, fake.async_succeeded(s), first)
+    junk = ("v1=abc", "v1=" + "zz" * 32, "v1=" + "0" * 65)
+    for i, (ev, bad) in enumerate(zip(events, junk)):
+        body = fake.payload(ev)
+        good = fake.header(body, t=t).split(",")[1]
+        order = (bad, good) if i % 2 == 0 else (good, bad)
+        r = fake.send(srv, ev, header="t=%d,%s,%s" % ((t,) + order))
+        assert_ok(r, "processed" if i < 2 else None)
+    assert billing.ledger_txns(db, p["user_id"]) == [
+        ("purchase", p["credits_micros"])]
+    # Alone, a malformed v1 is still no signature at all.
+    before = billing.counts(db)
+    ev = fake.charge_refunded(s, 100)
+    assert_rejected(fake.send(srv, ev, header="t=%d,v1=abc" % t), db, before)
+
+
 def test_rotated_secrets_old_and_new_both_accepted(db, tollgate, fake):
     old = fake.webhook_secret
     new = stripe_id("whsec_", 32)

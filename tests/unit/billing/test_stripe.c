@@ -271,7 +271,30 @@ START_TEST(checkout_response)
 	ck_assert_int_eq(sp->checkout_response(400, (const uint8_t *)err,
 	    strlen(err), &r), 0);
 	ck_assert_str_eq(r.error, "Stripe answered 400: Invalid currency: "
-	    "zzz???");
+	    "zzz \xc3\xa9");
+
+	/* Our secrets and anything key-shaped are redacted, whole. */
+	err = "{\"error\":{\"message\":\"Invalid API Key provided: "
+	    "sk_test_unit; whsec_unit_test_secret_0123456789, "
+	    "rk_live_abcDEF123_x, sk_live_Q-rest, Xsk_test_1 too\"}}";
+	ck_assert_int_eq(sp->checkout_response(401, (const uint8_t *)err,
+	    strlen(err), &r), 0);
+	ck_assert_str_eq(r.error, "Stripe answered 401: Invalid API Key "
+	    "provided: ***; ***, ***, ***-rest, X*** too");
+
+	/* A cut inside a character leaves valid UTF-8. */
+	{
+		char	big[600];
+		int	n;
+
+		n = snprintf(big, sizeof(big), "{\"error\":{\"message\":\"");
+		memset(big + n, 'a', 254);
+		n += 254;
+		n += snprintf(big + n, sizeof(big) - n, "\xc3\xa9\"}}");
+		ck_assert_int_eq(sp->checkout_response(400,
+		    (const uint8_t *)big, (size_t)n, &r), 0);
+		ck_assert_str_eq(r.error + strlen(r.error) - 2, "a?");
+	}
 
 	ck_assert_int_eq(sp->checkout_response(500, (const uint8_t *)"<html>",
 	    6, &r), 0);

@@ -130,6 +130,15 @@ START_TEST(parse_limits)
 	off += (size_t)snprintf(buf + off, sizeof(buf) - off, ",v1=" ZEROS);
 	ck_assert_int_eq(stripe_sig_parse(buf, off, &sig), 0);
 
+	/* Malformed v1 entries count towards the 8 too. */
+	off = (size_t)snprintf(buf, sizeof(buf), "t=1700000000,v1=" ZEROS);
+	for (i = 1; i < STRIPE_SIG_V1_MAX; i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, ",v1=x");
+	ck_assert_int_eq(stripe_sig_parse(buf, off, &sig), 1);
+	ck_assert_int_eq(sig.nv1, 1);
+	off += (size_t)snprintf(buf + off, sizeof(buf) - off, ",v1=x");
+	ck_assert_int_eq(stripe_sig_parse(buf, off, &sig), 0);
+
 	/* A NUL byte inside the header is not part of any valid item. */
 	{
 		static const char	nul[] = "t=1700000000,v1=" ZEROS
@@ -198,8 +207,20 @@ START_TEST(verify_cases)
 	    one, 1, T), BILLING_VERIFY_MALFORMED);
 	ck_assert_int_eq(verify("v1=" MAC1, BODY, one, 1, T),
 	    BILLING_VERIFY_MALFORMED);
-	/* A malformed v1 beside a valid one spoils the whole header. */
+	/*
+	 * A malformed v1 beside a valid one is skipped, in any position
+	 * (Stripe's libraries compare every v1); alone it is malformed.
+	 */
 	ck_assert_int_eq(verify("t=1700000000,v1=xyz,v1=" MAC1, BODY, one, 1,
+	    T), BILLING_VERIFY_OK);
+	ck_assert_int_eq(verify("t=1700000000,v1=" MAC1 ",v1=" ZEROS "0",
+	    BODY, one, 1, T), BILLING_VERIFY_OK);
+	ck_assert_int_eq(verify("t=1700000000,v1=zz,v1=" ZEROS, BODY, one, 1,
+	    T), BILLING_VERIFY_MISMATCH);
+	ck_assert_int_eq(verify("t=1700000000,v1=xyz", BODY, one, 1, T),
+	    BILLING_VERIFY_MALFORMED);
+	/* Skipped candidates still need a clean value. */
+	ck_assert_int_eq(verify("t=1700000000,v1=x\ty,v1=" MAC1, BODY, one, 1,
 	    T), BILLING_VERIFY_MALFORMED);
 }
 END_TEST
