@@ -3,7 +3,9 @@
  * accepts only what the encoder could have written. A token with a
  * second spelling (padding, '+' '/', non-zero trailing bits) is refused,
  * so that byte comparisons of encoded segments are meaningful.
- * libsodium's codec in its URL-safe, unpadded variant is exactly that.
+ * libsodium's codec in its URL-safe, unpadded variant is that, except
+ * that the 1.0.18 of Debian 12 also takes every byte from 0x80 up as a
+ * letter of the alphabet: the alphabet is checked here first.
  */
 
 #include <sodium.h>
@@ -11,6 +13,8 @@
 #include "auth/b64.h"
 
 #define B64URL	sodium_base64_VARIANT_URLSAFE_NO_PADDING
+
+static int	b64url_alphabet(const char *, size_t);
 
 /*
  * Encode len bytes into out (outlen must leave room for the NUL);
@@ -34,11 +38,28 @@ int
 auth_b64url_decode(const char *in, size_t inlen, unsigned char *out,
     size_t outlen, size_t *olen)
 {
-	if (sodium_base642bin(out, outlen, in, inlen, NULL, olen, NULL,
+	if (!b64url_alphabet(in, inlen) ||
+	    sodium_base642bin(out, outlen, in, inlen, NULL, olen, NULL,
 	    B64URL) != 0) {
 		*olen = 0;
 		return (0);
 	}
 
+	return (1);
+}
+
+/* Whether every character is one of [A-Za-z0-9_-]. */
+static int
+b64url_alphabet(const char *in, size_t inlen)
+{
+	size_t	i;
+	char	c;
+
+	for (i = 0; i < inlen; i++) {
+		c = in[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return (0);
+	}
 	return (1);
 }

@@ -48,6 +48,10 @@ START_TEST(b64url)
 	ck_assert(!auth_b64url_decode("Zh", 2, out, sizeof(out), &n));
 	ck_assert(!auth_b64url_decode("Zm9", 3, out, sizeof(out), &n));
 	ck_assert(!auth_b64url_decode("Zm 9v", 5, out, sizeof(out), &n));
+	/* Bytes from 0x80 up, which Debian 12's libsodium takes as letters. */
+	ck_assert(!auth_b64url_decode("Zm9\xe9", 4, out, sizeof(out), &n));
+	ck_assert(!auth_b64url_decode("\x80\x80\x80\x80", 4, out, sizeof(out),
+	    &n));
 	/* Output too small. */
 	ck_assert(!auth_b64url_decode("Zm9v", 4, out, 2, &n));
 }
