@@ -1,0 +1,85 @@
+/*
+ * Admin tokens are "tga_" and 43 characters of base64url (32 bytes from
+ * the CSPRNG); anything else is refused before the database is asked.
+ */
+
+#include <string.h>
+
+#include "admin/input.h"
+#include "lex.h"
+
+static int	b64url_char(int);
+
+/* 1 when s has the exact shape of an admin token. */
+int
+admin_token_syntax(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || strncmp(s, ADMIN_TOKEN_PREFIX, 4) != 0 ||
+	    strlen(s) != ADMIN_TOKEN_LEN)
+		return (0);
+	for (i = 4; i < ADMIN_TOKEN_LEN; i++) {
+		if (!b64url_char((unsigned char)s[i]))
+			return (0);
+	}
+	return (1);
+}
+
+/* 1 when s claims to be an admin token (its prefix), valid or not. */
+int
+admin_looks_like_token(const char *s)
+{
+	return (s != NULL && strncmp(s, ADMIN_TOKEN_PREFIX, 4) == 0);
+}
+
+/* What listings show of a token: its first ADMIN_TOKEN_SHOWN characters. */
+void
+admin_token_prefix(const char *token, char out[ADMIN_TOKEN_SHOWN + 1])
+{
+	memcpy(out, token, ADMIN_TOKEN_SHOWN);
+	out[ADMIN_TOKEN_SHOWN] = '\0';
+}
+
+/* A token's name: 1 to ADMIN_NAME_MAX characters of UTF-8, no controls. */
+int
+admin_name_valid(const char *s)
+{
+	size_t	i, chars;
+
+	if (s == NULL || *s == '\0')
+		return (0);
+	chars = 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return (0);
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			chars++;
+	}
+	return (chars <= ADMIN_NAME_MAX);
+}
+
+int
+admin_status_valid(const char *s)
+{
+	return (s != NULL && (!strcmp(s, "active") ||
+	    !strcmp(s, "suspended")));
+}
+
+/* An audit cursor: the decimal id of the last entry seen, 1 to 18 digits. */
+int
+admin_audit_cursor(const char *s, int64_t *out)
+{
+	size_t	len;
+
+	if (s == NULL || (len = strlen(s)) == 0 || len > 18 || s[0] == '0')
+		return (0);
+	return (tg_digits(s, (int)len, out));
+}
+
+static int
+b64url_char(int c)
+{
+	return ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_');
+}
