@@ -22,11 +22,9 @@ ALTER TABLE users ADD CONSTRAINT users_status_check
     CHECK (status IN ('active', 'suspended', 'deleted'));
 
 -- The operator: the acting user of tokens made with
--- `tollgate admin-token create` (no signed-in admin made them). It has no
--- identity, so it can never sign in, and nothing ever clears its flag.
-INSERT INTO users (id, email, email_verified, is_admin)
-VALUES ('00000000-0000-4000-8000-000000000001', NULL, false, true);
-
+-- `tollgate admin-token create` (no signed-in admin made them), created
+-- with the first of them. It has no identity, so it can never sign in,
+-- and nothing ever clears its flag.
 CREATE FUNCTION admin_operator() RETURNS uuid
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT '00000000-0000-4000-8000-000000000001'::uuid
@@ -97,6 +95,11 @@ BEGIN
 	IF p_admin IS NOT NULL AND NOT credits_is_admin(p_admin) THEN
 		RETURN QUERY SELECT 'not_admin'::text, NULL::jsonb;
 		RETURN;
+	END IF;
+	IF p_admin IS NULL THEN
+		INSERT INTO users (id, email, email_verified, is_admin)
+		    VALUES (admin_operator(), NULL, false, true)
+		    ON CONFLICT (id) DO NOTHING;
 	END IF;
 	INSERT INTO admin_tokens (name, token_hash, prefix, created_by)
 	    VALUES (p_name, p_hash, p_prefix,
