@@ -408,3 +408,100 @@ CREATE TRIGGER ledger_transactions_admin_audit
     AFTER INSERT ON ledger_transactions FOR EACH ROW
     WHEN (NEW.kind IN ('admin_grant', 'admin_adjustment'))
     EXECUTE FUNCTION admin_audit_grant();
+
+-- GET /api/admin/usage and /api/admin/users/{id}/usage: usage records
+-- started in [p_from, p_to) (microseconds since the epoch), of p_user or
+-- everyone, grouped by p_group (day | model | key | user), each group
+-- with its requests, tokens and cost. result: 'ok' | 'not_admin' |
+-- 'not_found' (p_user unknown).
+CREATE FUNCTION admin_usage(p_admin uuid, p_from bigint, p_to bigint,
+    p_group text, p_user uuid)
+RETURNS TABLE (result text, body jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+	v_rows	jsonb;
+BEGIN
+	IF NOT credits_is_admin(p_admin) THEN
+		RETURN QUERY SELECT 'not_admin'::text, NULL::jsonb;
+		RETURN;
+	END IF;
+	IF p_user IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users
+	    WHERE id = p_user AND id <> admin_operator()) THEN
+		RETURN QUERY SELECT 'not_found'::text, NULL::jsonb;
+		RETURN;
+	END IF;
+	SELECT coalesce(jsonb_agg(g.doc ORDER BY g.k NULLS LAST), '[]'::jsonb)
+	    INTO v_rows FROM (
+	    SELECT x.k, jsonb_build_object(
+		CASE p_group WHEN 'day' THEN 'day' WHEN 'model' THEN 'model'
+		WHEN 'key' THEN 'key_id' ELSE 'user_id' END, x.k,
+		'requests', count(*),
+		'prompt_tokens', sum(x.prompt_tokens),
+		'cached_tokens', sum(x.cached_tokens),
+		'completion_tokens', sum(x.completion_tokens),
+		'cost_micros', sum(x.cost_micros)) ||
+		CASE p_group
+		WHEN 'key' THEN jsonb_build_object('key_name', max(x.key_name),
+		    'user_id', max(x.user_id::text))
+		WHEN 'user' THEN jsonb_build_object('email', max(x.email))
+		ELSE '{}'::jsonb END AS doc
+	    FROM (SELECT CASE p_group
+		WHEN 'day' THEN to_char(u.started_at AT TIME ZONE 'UTC',
+		    'YYYY-MM-DD')
+		WHEN 'model' THEN u.model
+		WHEN 'key' THEN u.api_key_id::text
+		ELSE u.user_id::text END AS k,
+		u.prompt_tokens, u.cached_tokens, u.completion_tokens,
+		u.cost_micros, u.user_id, k.name AS key_name, us.email
+		FROM usage_records u
+		LEFT JOIN api_keys k ON k.id = u.api_key_id
+		LEFT JOIN users us ON us.id = u.user_id
+		WHERE (p_user IS NULL OR u.user_id = p_user)
+		AND u.started_at >= timestamptz 'epoch' +
+		    p_from * interval '1 microsecond'
+		AND u.started_at < timestamptz 'epoch' +
+		    p_to * interval '1 microsecond') x
+	    GROUP BY x.k) g;
+	RETURN QUERY SELECT 'ok'::text, jsonb_build_object('object', 'list',
+	    'data', v_rows, 'next_cursor', NULL);
+END;
+$$;
+
+-- GET /api/admin/users/{id}/ledger: the user's ledger entries, newest
+-- first, p_limit after cursor p_before (an entry id).
+-- result: 'ok' | 'not_admin' | 'not_found'.
+CREATE FUNCTION admin_user_ledger(p_admin uuid, p_user uuid,
+    p_before bigint, p_limit integer)
+RETURNS TABLE (result text, body jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+	v_rows	jsonb;
+	v_last	bigint;
+	v_n	integer;
+BEGIN
+	IF NOT credits_is_admin(p_admin) THEN
+		RETURN QUERY SELECT 'not_admin'::text, NULL::jsonb;
+		RETURN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM users WHERE id = p_user AND
+	    id <> admin_operator()) THEN
+		RETURN QUERY SELECT 'not_found'::text, NULL::jsonb;
+		RETURN;
+	END IF;
+	SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id::text,
+	    'kind', t.kind, 'amount_micros', e.amount,
+	    'balance_after_micros', e.balance_after,
+	    'reference', t.reference, 'created_at', admin_time(e.created_at))
+	    ORDER BY e.id DESC), '[]'::jsonb), min(e.id), count(*)
+	    INTO v_rows, v_last, v_n
+	    FROM (SELECT le.* FROM ledger_entries le
+	    JOIN ledger_accounts a ON a.id = le.account_id
+	    WHERE a.user_id = p_user AND a.kind = 'user'
+	    AND (p_before IS NULL OR le.id < p_before)
+	    ORDER BY le.id DESC LIMIT p_limit) e
+	    JOIN ledger_transactions t ON t.id = e.txn_id;
+	RETURN QUERY SELECT 'ok'::text, jsonb_build_object('object', 'list',
+	    'data', v_rows, 'next_cursor', CASE WHEN v_n = p_limit
+	    THEN v_last::text END);
+END;
+$$;

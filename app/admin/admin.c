@@ -8,6 +8,12 @@
  *	GET    /api/admin/users?q=		find users by email or name
  *	GET    /api/admin/users/{id}		identities, balance, keys, ...
  *	PATCH  /api/admin/users/{id}		{"status":"active"|"suspended"}
+ *	GET    /api/admin/usage?group_by=	usage of everyone, grouped
+ *	GET    /api/admin/users/{id}/usage	usage of one user, grouped
+ *	GET    /api/admin/users/{id}/ledger	one user's ledger entries
+ *
+ * The usage and ledger lists are also CSV (with a header row) when the
+ * request says "Accept: text/csv".
  *
  * Every route takes a session access token or an admin token (guard.c).
  * Each is one SQL function call of sql/0380_admin.sql that decides
@@ -17,7 +23,9 @@
  */
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -25,14 +33,29 @@
 #include "lex.h"
 #include "qs.h"
 #include "auth/auth.h"
+#include "credits/validate.h"
 #include "admin/admin.h"
 #include "admin/input.h"
 
 struct admin_call {
-	struct tg_db	db;
-	int		ok_status;
-	char		token[ADMIN_TOKEN_LEN + 1];	/* shown once */
+	struct tg_db		 db;
+	int			 ok_status;
+	const char *const	*csv;		/* CSV columns, or NULL */
+	char			 token[ADMIN_TOKEN_LEN + 1]; /* shown once */
 };
+
+/* CSV columns of each export: the keys of the JSON rows. */
+#define USAGE_SUMS	"requests", "prompt_tokens", "cached_tokens", \
+			"completion_tokens", "cost_micros"
+static const char *const	csv_day[] = { "day", USAGE_SUMS, NULL };
+static const char *const	csv_model[] = { "model", USAGE_SUMS, NULL };
+static const char *const	csv_key[] = { "key_id", "key_name", "user_id",
+				    USAGE_SUMS, NULL };
+static const char *const	csv_user[] = { "user_id", "email", USAGE_SUMS,
+				    NULL };
+static const char *const	csv_ledger[] = { "id", "kind",
+				    "amount_micros", "balance_after_micros",
+				    "reference", "created_at", NULL };
 
 static void	admin_worker_init(void);
 static void	admin_worker_teardown(void);
@@ -43,8 +66,15 @@ static int	admin_audit(struct http_request *);
 static int	admin_users(struct http_request *);
 static int	admin_user(struct http_request *);
 static int	admin_user_patch(struct http_request *);
+static int	admin_usage_all(struct http_request *);
+static int	admin_user_usage(struct http_request *);
+static int	admin_user_ledger(struct http_request *);
+static int	admin_usage(struct http_request *, const char *);
+static int	admin_wants_csv(struct http_request *);
+static void	admin_csv(struct http_request *, const char *const *,
+		    json_t *);
 static int	admin_call(struct http_request *, const char *, int,
-		    const char **, int, const char *);
+		    const char **, int, const char *, const char *const *);
 static int	admin_call_wait(struct http_request *);
 static void	admin_call_free(struct http_request *, void *);
 static const char *admin_actor_token(struct http_request *);
@@ -71,6 +101,13 @@ static const char	sql_user_status[] =
 	"SELECT result, body::text FROM admin_user_set_status($1::uuid, "
 	"$2::uuid, $3::uuid, $4)";
 
+static const char	sql_usage[] =
+	"SELECT result, body::text FROM admin_usage($1::uuid, $2::bigint, "
+	"$3::bigint, $4, $5::uuid)";
+static const char	sql_ledger[] =
+	"SELECT result, body::text FROM admin_user_ledger($1::uuid, $2::uuid, "
+	"$3::bigint, $4::integer)";
+
 static const struct tg_route	admin_routes[] = {
 	{ HTTP_METHOD_POST, "/api/admin/tokens", admin_tokens_create,
 	    TG_AUTH_SESSION, 0, 4096 },
@@ -86,6 +123,12 @@ static const struct tg_route	admin_routes[] = {
 	    TG_AUTH_SESSION, 0, 0 },
 	{ HTTP_METHOD_PATCH, "/api/admin/users/{}", admin_user_patch,
 	    TG_AUTH_SESSION, 0, 4096 },
+	{ HTTP_METHOD_GET, "/api/admin/usage", admin_usage_all,
+	    TG_AUTH_SESSION, 0, 0 },
+	{ HTTP_METHOD_GET, "/api/admin/users/{}/usage", admin_user_usage,
+	    TG_AUTH_SESSION, 0, 0 },
+	{ HTTP_METHOD_GET, "/api/admin/users/{}/ledger", admin_user_ledger,
+	    TG_AUTH_SESSION, 0, 0 },
 	{ 0, NULL, NULL, 0, 0, 0 }
 };
 
@@ -155,7 +198,7 @@ admin_tokens_create(struct http_request *req)
 	params[2] = json_string_value(v);
 	params[3] = hash;
 	params[4] = prefix;
-	rc = admin_call(req, sql_token_create, 5, params, 201, token);
+	rc = admin_call(req, sql_token_create, 5, params, 201, token, NULL);
 	sodium_memzero(token, sizeof(token));
 	json_decref(body);
 	return (rc);
@@ -170,7 +213,7 @@ admin_tokens_list(struct http_request *req)
 		return (admin_call_wait(req));
 
 	params[0] = tg_ctx(req)->who.user_id;
-	return (admin_call(req, sql_token_list, 1, params, 200, NULL));
+	return (admin_call(req, sql_token_list, 1, params, 200, NULL, NULL));
 }
 
 static int
@@ -187,7 +230,7 @@ admin_tokens_revoke(struct http_request *req)
 	params[0] = tg_ctx(req)->who.user_id;
 	params[1] = admin_actor_token(req);
 	params[2] = id;
-	return (admin_call(req, sql_token_revoke, 3, params, 200, NULL));
+	return (admin_call(req, sql_token_revoke, 3, params, 200, NULL, NULL));
 }
 
 /* GET /api/admin/audit?limit=&cursor=: newest first. */
@@ -221,7 +264,7 @@ admin_audit(struct http_request *req)
 
 	params[0] = tg_ctx(req)->who.user_id;
 	params[2] = limit;
-	return (admin_call(req, sql_audit, 3, params, 200, NULL));
+	return (admin_call(req, sql_audit, 3, params, 200, NULL, NULL));
 }
 
 /* GET /api/admin/users?q=&cursor=&limit=: by email or display name. */
@@ -269,7 +312,7 @@ admin_users(struct http_request *req)
 
 	params[0] = tg_ctx(req)->who.user_id;
 	params[3] = limit;
-	return (admin_call(req, sql_users, 4, params, 200, NULL));
+	return (admin_call(req, sql_users, 4, params, 200, NULL, NULL));
 }
 
 static int
@@ -285,7 +328,7 @@ admin_user(struct http_request *req)
 
 	params[0] = tg_ctx(req)->who.user_id;
 	params[1] = id;
-	return (admin_call(req, sql_user, 2, params, 200, NULL));
+	return (admin_call(req, sql_user, 2, params, 200, NULL, NULL));
 }
 
 /* PATCH /api/admin/users/{id} {"status":"active"|"suspended"}. */
@@ -322,21 +365,187 @@ admin_user_patch(struct http_request *req)
 	params[1] = admin_actor_token(req);
 	params[2] = id;
 	params[3] = status;
-	return (admin_call(req, sql_user_status, 4, params, 200, NULL));
+	return (admin_call(req, sql_user_status, 4, params, 200, NULL, NULL));
+}
+
+static int
+admin_usage_all(struct http_request *req)
+{
+	if (tg_state(req) != NULL)
+		return (admin_call_wait(req));
+	return (admin_usage(req, NULL));
+}
+
+static int
+admin_user_usage(struct http_request *req)
+{
+	char	id[TG_UUID_LEN + 1];
+
+	if (tg_state(req) != NULL)
+		return (admin_call_wait(req));
+	if (!admin_param_id(req, id))
+		return (KORE_RESULT_OK);
+	return (admin_usage(req, id));
+}
+
+/*
+ * ?from=&to=&group_by=day|model|key|user, as GET /api/usage reads them
+ * (dates or RFC 3339 times; the last 30 days by default; 366 at most).
+ */
+static int
+admin_usage(struct http_request *req, const char *user)
+{
+	const char	*params[5];
+	char		 buf[64], from[24], to[24], group[8];
+	int64_t		 from_us, to_us;
+	int		 r;
+
+	to_us = ((int64_t)time(NULL) + 1) * 1000000;
+	r = tg_http_query(req, "to", buf, sizeof(buf));
+	if (r == TG_QS_INVALID || (r == TG_QS_FOUND &&
+	    !credits_time_parse(buf, &to_us))) {
+		tg_error(req, 400, "invalid_value", "to", "to must be a date "
+		    "(YYYY-MM-DD) or an RFC 3339 time");
+		return (KORE_RESULT_OK);
+	}
+	from_us = to_us - 30LL * 86400 * 1000000;
+	r = tg_http_query(req, "from", buf, sizeof(buf));
+	if (r == TG_QS_INVALID || (r == TG_QS_FOUND &&
+	    !credits_time_parse(buf, &from_us))) {
+		tg_error(req, 400, "invalid_value", "from", "from must be a "
+		    "date (YYYY-MM-DD) or an RFC 3339 time");
+		return (KORE_RESULT_OK);
+	}
+	if (from_us >= to_us ||
+	    to_us - from_us > CREDITS_USAGE_SPAN_MAX * 1000000) {
+		tg_error(req, 400, "invalid_value", "from", "from must be "
+		    "before to, and at most 366 days before it");
+		return (KORE_RESULT_OK);
+	}
+	(void)kore_strlcpy(group, "day", sizeof(group));
+	r = tg_http_query(req, "group_by", buf, sizeof(buf));
+	if (r == TG_QS_INVALID || (r == TG_QS_FOUND &&
+	    !admin_group_valid(buf))) {
+		tg_error(req, 400, "invalid_value", "group_by",
+		    "group_by must be user, model, day or key");
+		return (KORE_RESULT_OK);
+	}
+	if (r == TG_QS_FOUND)
+		(void)kore_strlcpy(group, buf, sizeof(group));
+
+	(void)snprintf(from, sizeof(from), "%lld", (long long)from_us);
+	(void)snprintf(to, sizeof(to), "%lld", (long long)to_us);
+	params[0] = tg_ctx(req)->who.user_id;
+	params[1] = from;
+	params[2] = to;
+	params[3] = group;
+	params[4] = user;
+	return (admin_call(req, sql_usage, 5, params, 200, NULL,
+	    !admin_wants_csv(req) ? NULL : !strcmp(group, "day") ? csv_day :
+	    !strcmp(group, "model") ? csv_model :
+	    !strcmp(group, "key") ? csv_key : csv_user));
+}
+
+/* GET /api/admin/users/{id}/ledger?limit=&cursor=: newest first. */
+static int
+admin_user_ledger(struct http_request *req)
+{
+	const char	*params[4];
+	char		 id[TG_UUID_LEN + 1], cursor[32], limit[8];
+	int64_t		 n;
+
+	if (tg_state(req) != NULL)
+		return (admin_call_wait(req));
+	if (!admin_param_id(req, id) || !admin_limit(req, limit,
+	    sizeof(limit)))
+		return (KORE_RESULT_OK);
+
+	params[2] = NULL;
+	switch (tg_http_query(req, "cursor", cursor, sizeof(cursor))) {
+	case TG_QS_ABSENT:
+		break;
+	case TG_QS_FOUND:
+		if (admin_audit_cursor(cursor, &n)) {
+			params[2] = cursor;
+			break;
+		}
+		/* FALLTHROUGH */
+	default:
+		tg_error(req, 400, "invalid_value", "cursor",
+		    "cursor must be a next_cursor of this list");
+		return (KORE_RESULT_OK);
+	}
+
+	params[0] = tg_ctx(req)->who.user_id;
+	params[1] = id;
+	params[3] = limit;
+	return (admin_call(req, sql_ledger, 4, params, 200, NULL,
+	    admin_wants_csv(req) ? csv_ledger : NULL));
+}
+
+static int
+admin_wants_csv(struct http_request *req)
+{
+	const char	*v = tg_http_header(req, "accept");
+
+	return (v != NULL && strstr(v, "text/csv") != NULL);
+}
+
+/* The rows of a list as CSV: a header row, then one line per row. */
+static void
+admin_csv(struct http_request *req, const char *const *cols, json_t *doc)
+{
+	struct kore_buf	 buf;
+	json_t		*data, *row, *v;
+	char		*field;
+	size_t		 i;
+	int		 c;
+
+	kore_buf_init(&buf, 1024);
+	for (c = 0; cols[c] != NULL; c++)
+		kore_buf_appendf(&buf, "%s%s", c > 0 ? "," : "", cols[c]);
+	kore_buf_append(&buf, "\r\n", 2);
+
+	data = json_object_get(doc, "data");
+	json_array_foreach(data, i, row) {
+		for (c = 0; cols[c] != NULL; c++) {
+			if (c > 0)
+				kore_buf_append(&buf, ",", 1);
+			v = json_object_get(row, cols[c]);
+			if (json_is_integer(v)) {
+				kore_buf_appendf(&buf, "%lld",
+				    (long long)json_integer_value(v));
+			} else if (json_is_string(v)) {
+				if ((field = admin_csv_text(
+				    json_string_value(v))) == NULL)
+					fatal("admin_csv: out of memory");
+				kore_buf_append(&buf, field, strlen(field));
+				free(field);
+			}
+		}
+		kore_buf_append(&buf, "\r\n", 2);
+	}
+
+	http_response_header(req, "content-type", "text/csv; charset=utf-8");
+	http_response(req, 200, buf.data, buf.offset);
+	kore_buf_cleanup(&buf);
 }
 
 /*
  * Send one admin statement; its answer is (result, body). token, when
- * set, is added to the body as "token" (the one time it is shown).
+ * set, is added to the body as "token" (the one time it is shown); with
+ * csv (columns) the body's rows are answered as CSV instead.
  */
 static int
 admin_call(struct http_request *req, const char *sql, int n,
-    const char **params, int ok_status, const char *token)
+    const char **params, int ok_status, const char *token,
+    const char *const *csv)
 {
 	struct admin_call	*st;
 
 	st = tg_state_alloc(req, sizeof(*st), admin_call_free);
 	st->ok_status = ok_status;
+	st->csv = csv;
 	if (token != NULL)
 		(void)kore_strlcpy(st->token, token, sizeof(st->token));
 	/* Reads retry; the writes are safe to repeat (see 0380). */
@@ -388,6 +597,11 @@ admin_call_wait(struct http_request *req)
 	if (st->token[0] != '\0')
 		(void)json_object_set_new(doc, "token",
 		    json_string(st->token));
+	if (st->csv != NULL) {
+		admin_csv(req, st->csv, doc);
+		json_decref(doc);
+		return (KORE_RESULT_OK);
+	}
 	tg_http_json_steal(req, st->ok_status, doc);
 	return (KORE_RESULT_OK);
 }

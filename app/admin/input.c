@@ -3,6 +3,7 @@
  * the CSPRNG); anything else is refused before the database is asked.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin/input.h"
@@ -75,6 +76,45 @@ admin_audit_cursor(const char *s, int64_t *out)
 	if (s == NULL || (len = strlen(s)) == 0 || len > 18 || s[0] == '0')
 		return (0);
 	return (tg_digits(s, (int)len, out));
+}
+
+int
+admin_group_valid(const char *s)
+{
+	return (s != NULL && (!strcmp(s, "day") || !strcmp(s, "model") ||
+	    !strcmp(s, "key") || !strcmp(s, "user")));
+}
+
+/*
+ * A text field of a CSV export (RFC 4180), malloc'd: always quoted,
+ * quotes doubled. A value a spreadsheet would run as a formula (it
+ * starts with = + - @, a tab or a carriage return) gets a leading
+ * apostrophe, so an email or a key name cannot become one.
+ */
+char *
+admin_csv_text(const char *in)
+{
+	char	*out, *p;
+	size_t	 len, i;
+
+	len = 3;
+	for (i = 0; in[i] != '\0'; i++)
+		len += in[i] == '"' ? 2 : 1;
+	if ((out = malloc(len + 1)) == NULL)
+		return (NULL);
+
+	p = out;
+	*p++ = '"';
+	if (in[0] != '\0' && strchr("=+-@\t\r", in[0]) != NULL)
+		*p++ = '\'';
+	for (i = 0; in[i] != '\0'; i++) {
+		if (in[i] == '"')
+			*p++ = '"';
+		*p++ = in[i];
+	}
+	*p++ = '"';
+	*p = '\0';
+	return (out);
 }
 
 static int

@@ -22,5 +22,7 @@ int	admin_looks_like_token(const char *);
 int	admin_name_valid(const char *);
 int	admin_status_valid(const char *);
 int	admin_audit_cursor(const char *, int64_t *);
+char	*admin_csv_text(const char *);
+int	admin_group_valid(const char *);
 
 #endif

@@ -1,6 +1,7 @@
 /* The admin surface's input checks and its set of suspended users. */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tg_test.h"
@@ -59,6 +60,40 @@ START_TEST(names_statuses_cursors)
 }
 END_TEST
 
+static void
+csv_is(const char *in, const char *want)
+{
+	char	*got;
+
+	got = admin_csv_text(in);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+START_TEST(csv_fields)
+{
+	csv_is("plain", "\"plain\"");
+	csv_is("", "\"\"");
+	csv_is("a,b", "\"a,b\"");
+	csv_is("say \"hi\"", "\"say \"\"hi\"\"\"");
+	csv_is("line\nbreak", "\"line\nbreak\"");
+	csv_is("=SUM(A1)", "\"'=SUM(A1)\"");
+	csv_is("+1", "\"'+1\"");
+	csv_is("-1", "\"'-1\"");
+	csv_is("@x", "\"'@x\"");
+	csv_is("\tx", "\"'\tx\"");
+	csv_is("a=b", "\"a=b\"");
+
+	ck_assert(admin_group_valid("user"));
+	ck_assert(admin_group_valid("day"));
+	ck_assert(admin_group_valid("model"));
+	ck_assert(admin_group_valid("key"));
+	ck_assert(!admin_group_valid("week"));
+	ck_assert(!admin_group_valid(NULL));
+}
+END_TEST
+
 START_TEST(idset)
 {
 	struct admin_idset	 s;
@@ -98,6 +133,7 @@ admin_input_suite(void)
 
 	tcase_add_test(tc, token_shapes);
 	tcase_add_test(tc, names_statuses_cursors);
+	tcase_add_test(tc, csv_fields);
 	tcase_add_test(tc, idset);
 	suite_add_tcase(s, tc);
 	return (s);
