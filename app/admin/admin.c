@@ -11,6 +11,7 @@
  *	GET    /api/admin/usage?group_by=	usage of everyone, grouped
  *	GET    /api/admin/users/{id}/usage	usage of one user, grouped
  *	GET    /api/admin/users/{id}/ledger	one user's ledger entries
+ *	GET    /api/admin/payments?status=	every user's payments
  *
  * The usage and ledger lists are also CSV (with a header row) when the
  * request says "Accept: text/csv".
@@ -70,6 +71,7 @@ static int	admin_usage_all(struct http_request *);
 static int	admin_user_usage(struct http_request *);
 static int	admin_user_ledger(struct http_request *);
 static int	admin_usage(struct http_request *, const char *);
+static int	admin_payments(struct http_request *);
 static int	admin_wants_csv(struct http_request *);
 static void	admin_csv(struct http_request *, const char *const *,
 		    json_t *);
@@ -108,6 +110,10 @@ static const char	sql_ledger[] =
 	"SELECT result, body::text FROM admin_user_ledger($1::uuid, $2::uuid, "
 	"$3::bigint, $4::integer)";
 
+static const char	sql_payments[] =
+	"SELECT result, body::text FROM admin_payment_list($1::uuid, $2, "
+	"$3::uuid, $4::integer)";
+
 static const struct tg_route	admin_routes[] = {
 	{ HTTP_METHOD_POST, "/api/admin/tokens", admin_tokens_create,
 	    TG_AUTH_SESSION, 0, 4096 },
@@ -123,6 +129,8 @@ static const struct tg_route	admin_routes[] = {
 	    TG_AUTH_SESSION, 0, 0 },
 	{ HTTP_METHOD_PATCH, "/api/admin/users/{}", admin_user_patch,
 	    TG_AUTH_SESSION, 0, 4096 },
+	{ HTTP_METHOD_GET, "/api/admin/payments", admin_payments,
+	    TG_AUTH_SESSION, 0, 0 },
 	{ HTTP_METHOD_GET, "/api/admin/usage", admin_usage_all,
 	    TG_AUTH_SESSION, 0, 0 },
 	{ HTTP_METHOD_GET, "/api/admin/users/{}/usage", admin_user_usage,
@@ -481,6 +489,57 @@ admin_user_ledger(struct http_request *req)
 	params[3] = limit;
 	return (admin_call(req, sql_ledger, 4, params, 200, NULL,
 	    admin_wants_csv(req) ? csv_ledger : NULL));
+}
+
+/* GET /api/admin/payments?status=&cursor=&limit=: newest first. */
+static int
+admin_payments(struct http_request *req)
+{
+	const char	*params[4];
+	char		 status[32], cursor[TG_UUID_LEN + 2], limit[8];
+
+	if (tg_state(req) != NULL)
+		return (admin_call_wait(req));
+	if (!admin_limit(req, limit, sizeof(limit)))
+		return (KORE_RESULT_OK);
+
+	params[1] = NULL;
+	switch (tg_http_query(req, "status", status, sizeof(status))) {
+	case TG_QS_ABSENT:
+		break;
+	case TG_QS_FOUND:
+		if (admin_payment_status_valid(status)) {
+			params[1] = status;
+			break;
+		}
+		/* FALLTHROUGH */
+	default:
+		tg_error(req, 400, "invalid_value", "status", "status must be "
+		    "a payment state (pending, processing, paid, "
+		    "partially_refunded, refunded, disputed, failed, expired, "
+		    "flagged)");
+		return (KORE_RESULT_OK);
+	}
+
+	params[2] = NULL;
+	switch (tg_http_query(req, "cursor", cursor, sizeof(cursor))) {
+	case TG_QS_ABSENT:
+		break;
+	case TG_QS_FOUND:
+		if (tg_uuid_canonical(cursor)) {
+			params[2] = cursor;
+			break;
+		}
+		/* FALLTHROUGH */
+	default:
+		tg_error(req, 400, "invalid_value", "cursor",
+		    "cursor must be a next_cursor of this list");
+		return (KORE_RESULT_OK);
+	}
+
+	params[0] = tg_ctx(req)->who.user_id;
+	params[3] = limit;
+	return (admin_call(req, sql_payments, 4, params, 200, NULL, NULL));
 }
 
 static int

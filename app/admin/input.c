@@ -85,6 +85,22 @@ admin_group_valid(const char *s)
 	    !strcmp(s, "key") || !strcmp(s, "user")));
 }
 
+/* The states of billing_payments.status (sql/0400_billing.sql). */
+int
+admin_payment_status_valid(const char *s)
+{
+	static const char *const	states[] = { "pending", "processing",
+	    "paid", "partially_refunded", "refunded", "disputed", "failed",
+	    "expired", "flagged" };
+	size_t				i;
+
+	for (i = 0; s != NULL && i < sizeof(states) / sizeof(states[0]); i++) {
+		if (!strcmp(s, states[i]))
+			return (1);
+	}
+	return (0);
+}
+
 /*
  * A text field of a CSV export (RFC 4180), malloc'd: always quoted,
  * quotes doubled. A value a spreadsheet would run as a formula (it

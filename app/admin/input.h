@@ -24,5 +24,6 @@ int	admin_status_valid(const char *);
 int	admin_audit_cursor(const char *, int64_t *);
 char	*admin_csv_text(const char *);
 int	admin_group_valid(const char *);
+int	admin_payment_status_valid(const char *);
 
 #endif

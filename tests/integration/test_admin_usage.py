@@ -131,3 +131,35 @@ def test_user_ledger_as_json_and_csv(db, tollgate):
                              "balance_after_micros", "reference",
                              "created_at"]
     assert [int(x["amount_micros"]) for x in rows] == [1000, -c, 5000000]
+
+
+def test_payments_of_every_user_in_any_state(db, tollgate):
+    from lib.billing import seed_payment
+    s = tollgate(env=admin.ENV)
+    h = auth.bearer(admin.sign_in(s))
+    dave = auth.sign_in(s, "dave@example.com").user_id
+    erin = auth.sign_in(s, "erin@example.com").user_id
+    p1 = seed_payment(db, dave)["payment_id"]
+    p2 = seed_payment(db, erin)["payment_id"]
+    p3 = seed_payment(db, erin)["payment_id"]
+    db.query("UPDATE billing_payments SET status = 'failed' WHERE id = %s",
+             p2)
+
+    r = s.get("/api/admin/payments?limit=2", headers=h)
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert len(page["data"]) == 2 and page["next_cursor"]
+    rest = s.get("/api/admin/payments?limit=2&cursor=" + page["next_cursor"],
+                 headers=h).json()
+    ids = [p["id"] for p in page["data"] + rest["data"]]
+    assert sorted(ids) == sorted([p1, p2, p3])
+    assert rest["next_cursor"] is None
+
+    failed = s.get("/api/admin/payments?status=failed", headers=h).json()
+    assert [(p["id"], p["email"]) for p in failed["data"]] == \
+        [(p2, "erin@example.com")]
+    assert_error(s.get("/api/admin/payments?status=lost", headers=h), 400,
+                 "invalid_value", "status")
+    user = auth.bearer(auth.dev_login(s, "dave@example.com"))
+    assert_error(s.get("/api/admin/payments", headers=user), 403,
+                 "not_admin")

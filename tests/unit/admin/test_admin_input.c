@@ -91,6 +91,12 @@ START_TEST(csv_fields)
 	ck_assert(admin_group_valid("key"));
 	ck_assert(!admin_group_valid("week"));
 	ck_assert(!admin_group_valid(NULL));
+
+	ck_assert(admin_payment_status_valid("paid"));
+	ck_assert(admin_payment_status_valid("partially_refunded"));
+	ck_assert(!admin_payment_status_valid("Paid"));
+	ck_assert(!admin_payment_status_valid(""));
+	ck_assert(!admin_payment_status_valid(NULL));
 }
 END_TEST
 
