@@ -82,6 +82,11 @@ static void	admin_call_free(struct http_request *, void *);
 static const char *admin_actor_token(struct http_request *);
 static int	admin_param_id(struct http_request *, char *);
 static int	admin_limit(struct http_request *, char *, size_t);
+static int	admin_cursor(struct http_request *, int, char *, size_t,
+		    const char **);
+
+#define CURSOR_ID	0	/* a uuid */
+#define CURSOR_SEQ	1	/* a bigserial */
 
 static const char	sql_token_create[] =
 	"SELECT result, body::text FROM admin_token_create($1::uuid, "
@@ -162,7 +167,6 @@ static int
 admin_tokens_create(struct http_request *req)
 {
 	json_t			*body, *v;
-	char			 secret[ADMIN_TOKEN_SECRET_LEN + 1];
 	char			 token[ADMIN_TOKEN_LEN + 1];
 	char			 hash[AUTH_HASH_HEX_LEN + 1];
 	char			 prefix[ADMIN_TOKEN_SHOWN + 1];
@@ -189,17 +193,12 @@ admin_tokens_create(struct http_request *req)
 		return (KORE_RESULT_OK);
 	}
 
-	auth_random_token(secret);
-	(void)snprintf(token, sizeof(token), "%s%s", ADMIN_TOKEN_PREFIX,
-	    secret);
-	sodium_memzero(secret, sizeof(secret));
-	if (!auth_keyed_hash(tg_conf.key_pepper, tg_conf.key_pepper_len,
-	    ADMIN_HASH_TOKEN, token, strlen(token), hash)) {
+	if (!admin_token_new(tg_conf.key_pepper, tg_conf.key_pepper_len,
+	    token, hash, prefix)) {
 		json_decref(body);
 		tg_error_internal(req, "keyed hash failed");
 		return (KORE_RESULT_OK);
 	}
-	admin_token_prefix(token, prefix);
 
 	params[0] = tg_ctx(req)->who.user_id;
 	params[1] = admin_actor_token(req);
@@ -247,28 +246,14 @@ admin_audit(struct http_request *req)
 {
 	const char	*params[3];
 	char		 cursor[32], limit[8];
-	int64_t		 id;
 
 	if (tg_state(req) != NULL)
 		return (admin_call_wait(req));
 	if (!admin_limit(req, limit, sizeof(limit)))
 		return (KORE_RESULT_OK);
 
-	params[1] = NULL;
-	switch (tg_http_query(req, "cursor", cursor, sizeof(cursor))) {
-	case TG_QS_ABSENT:
-		break;
-	case TG_QS_FOUND:
-		if (admin_audit_cursor(cursor, &id)) {
-			params[1] = cursor;
-			break;
-		}
-		/* FALLTHROUGH */
-	default:
-		tg_error(req, 400, "invalid_value", "cursor",
-		    "cursor must be a next_cursor of this list");
+	if (!admin_cursor(req, CURSOR_SEQ, cursor, sizeof(cursor), &params[1]))
 		return (KORE_RESULT_OK);
-	}
 
 	params[0] = tg_ctx(req)->who.user_id;
 	params[2] = limit;
@@ -302,21 +287,8 @@ admin_users(struct http_request *req)
 		return (KORE_RESULT_OK);
 	}
 
-	params[2] = NULL;
-	switch (tg_http_query(req, "cursor", cursor, sizeof(cursor))) {
-	case TG_QS_ABSENT:
-		break;
-	case TG_QS_FOUND:
-		if (tg_uuid_canonical(cursor)) {
-			params[2] = cursor;
-			break;
-		}
-		/* FALLTHROUGH */
-	default:
-		tg_error(req, 400, "invalid_value", "cursor",
-		    "cursor must be a next_cursor of this list");
+	if (!admin_cursor(req, CURSOR_ID, cursor, sizeof(cursor), &params[2]))
 		return (KORE_RESULT_OK);
-	}
 
 	params[0] = tg_ctx(req)->who.user_id;
 	params[3] = limit;
@@ -460,7 +432,6 @@ admin_user_ledger(struct http_request *req)
 {
 	const char	*params[4];
 	char		 id[TG_UUID_LEN + 1], cursor[32], limit[8];
-	int64_t		 n;
 
 	if (tg_state(req) != NULL)
 		return (admin_call_wait(req));
@@ -468,21 +439,8 @@ admin_user_ledger(struct http_request *req)
 	    sizeof(limit)))
 		return (KORE_RESULT_OK);
 
-	params[2] = NULL;
-	switch (tg_http_query(req, "cursor", cursor, sizeof(cursor))) {
-	case TG_QS_ABSENT:
-		break;
-	case TG_QS_FOUND:
-		if (admin_audit_cursor(cursor, &n)) {
-			params[2] = cursor;
-			break;
-		}
-		/* FALLTHROUGH */
-	default:
-		tg_error(req, 400, "invalid_value", "cursor",
-		    "cursor must be a next_cursor of this list");
+	if (!admin_cursor(req, CURSOR_SEQ, cursor, sizeof(cursor), &params[2]))
 		return (KORE_RESULT_OK);
-	}
 
 	params[0] = tg_ctx(req)->who.user_id;
 	params[1] = id;
@@ -521,21 +479,8 @@ admin_payments(struct http_request *req)
 		return (KORE_RESULT_OK);
 	}
 
-	params[2] = NULL;
-	switch (tg_http_query(req, "cursor", cursor, sizeof(cursor))) {
-	case TG_QS_ABSENT:
-		break;
-	case TG_QS_FOUND:
-		if (tg_uuid_canonical(cursor)) {
-			params[2] = cursor;
-			break;
-		}
-		/* FALLTHROUGH */
-	default:
-		tg_error(req, 400, "invalid_value", "cursor",
-		    "cursor must be a next_cursor of this list");
+	if (!admin_cursor(req, CURSOR_ID, cursor, sizeof(cursor), &params[2]))
 		return (KORE_RESULT_OK);
-	}
 
 	params[0] = tg_ctx(req)->who.user_id;
 	params[3] = limit;
@@ -701,6 +646,33 @@ admin_param_id(struct http_request *req, char *out)
 		out[i] = tolower((unsigned char)v[i]);
 	out[TG_UUID_LEN] = '\0';
 	return (1);
+}
+
+/*
+ * ?cursor=: absent (*param NULL) or a next_cursor of the list (a uuid or
+ * a sequence number, by kind) copied into buf; 0 when answered 400.
+ */
+static int
+admin_cursor(struct http_request *req, int kind, char *buf, size_t len,
+    const char **param)
+{
+	int64_t	seq;
+
+	*param = NULL;
+	switch (tg_http_query(req, "cursor", buf, len)) {
+	case TG_QS_ABSENT:
+		return (1);
+	case TG_QS_FOUND:
+		if (kind == CURSOR_ID ? tg_uuid_canonical(buf) :
+		    admin_audit_cursor(buf, &seq)) {
+			*param = buf;
+			return (1);
+		}
+		break;
+	}
+	tg_error(req, 400, "invalid_value", "cursor",
+	    "cursor must be a next_cursor of this list");
+	return (0);
 }
 
 /* ?limit= (1..ADMIN_LIST_LIMIT_MAX, default ADMIN_LIST_LIMIT). */

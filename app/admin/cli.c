@@ -48,7 +48,6 @@ cli_create(const char *name)
 	PGconn			*conn;
 	PGresult		*res;
 	const char		*params[3];
-	char			 secret[ADMIN_TOKEN_SECRET_LEN + 1];
 	char			 token[ADMIN_TOKEN_LEN + 1];
 	char			 hash[AUTH_HASH_HEX_LEN + 1];
 	char			 prefix[ADMIN_TOKEN_SHOWN + 1];
@@ -66,16 +65,11 @@ cli_create(const char *name)
 		return (1);
 	}
 
-	auth_random_token(secret);
-	(void)snprintf(token, sizeof(token), "%s%s", ADMIN_TOKEN_PREFIX,
-	    secret);
-	sodium_memzero(secret, sizeof(secret));
-	if (!auth_keyed_hash(tg_conf.key_pepper, tg_conf.key_pepper_len,
-	    ADMIN_HASH_TOKEN, token, strlen(token), hash)) {
+	if (!admin_token_new(tg_conf.key_pepper, tg_conf.key_pepper_len,
+	    token, hash, prefix)) {
 		fprintf(stderr, "tollgate: keyed hash failed\n");
 		return (1);
 	}
-	admin_token_prefix(token, prefix);
 
 	conn = PQconnectdb(tg_conf.database_url);
 	if (PQstatus(conn) != CONNECTION_OK) {

@@ -6,10 +6,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
+#include <sodium.h>
+
 #include "admin/input.h"
+#include "auth/flow.h"
 #include "lex.h"
 
 static int	b64url_char(int);
+
+/*
+ * A new token from the CSPRNG, its keyed hash (hex) under the pepper as
+ * the database keeps it, and its prefix; 0 when the hash failed.
+ */
+int
+admin_token_new(const unsigned char *pepper, size_t pepper_len,
+    char token[ADMIN_TOKEN_LEN + 1], char hash[AUTH_HASH_HEX_LEN + 1],
+    char prefix[ADMIN_TOKEN_SHOWN + 1])
+{
+	char	secret[AUTH_TOKEN_LEN + 1];
+
+	auth_random_token(secret);
+	(void)snprintf(token, ADMIN_TOKEN_LEN + 1, "%s%s",
+	    ADMIN_TOKEN_PREFIX, secret);
+	sodium_memzero(secret, sizeof(secret));
+	admin_token_prefix(token, prefix);
+	return (auth_keyed_hash(pepper, pepper_len, ADMIN_HASH_TOKEN, token,
+	    strlen(token), hash));
+}
 
 /* 1 when s has the exact shape of an admin token. */
 int

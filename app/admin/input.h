@@ -16,6 +16,9 @@
 #define ADMIN_HASH_TOKEN	"tollgate admin token v1"
 #define ADMIN_NAME_MAX		100	/* characters */
 
+int	admin_token_new(const unsigned char *, size_t,
+	    char [ADMIN_TOKEN_LEN + 1], char [64 + 1],
+	    char [ADMIN_TOKEN_SHOWN + 1]);
 int	admin_token_syntax(const char *);
 void	admin_token_prefix(const char *, char [ADMIN_TOKEN_SHOWN + 1]);
 int	admin_looks_like_token(const char *);

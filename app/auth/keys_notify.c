@@ -5,7 +5,10 @@
  * changed (revoked, disabled, limits, models, expiry, its user closed).
  * A notice drops that key from this worker's cache (keys_auth.c), so a
  * change reaches every worker of every tollgate process sharing the
- * database as fast as PostgreSQL delivers a NOTIFY: milliseconds.
+ * database as fast as PostgreSQL delivers a NOTIFY: milliseconds. The
+ * same connection LISTENs on tg_credits (tg_notify_credits) and
+ * tg_sessions (tg_notify_sessions: sign-outs and suspensions, for the
+ * admin module's session guard).
  *
  * The connection is not one of Kore's pool (those are bound to one
  * request at a time); it is registered with the worker's event loop

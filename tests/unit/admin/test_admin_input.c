@@ -30,6 +30,24 @@ START_TEST(token_shapes)
 }
 END_TEST
 
+START_TEST(new_tokens)
+{
+	static const unsigned char	pepper[32] = "0123456789abcdef0123456789abcde";
+	char				a[ADMIN_TOKEN_LEN + 1], b[ADMIN_TOKEN_LEN + 1];
+	char				ha[65], hb[65];
+	char				pa[ADMIN_TOKEN_SHOWN + 1], pb[ADMIN_TOKEN_SHOWN + 1];
+
+	ck_assert(admin_token_new(pepper, sizeof(pepper), a, ha, pa));
+	ck_assert(admin_token_new(pepper, sizeof(pepper), b, hb, pb));
+	ck_assert(admin_token_syntax(a));
+	ck_assert(admin_token_syntax(b));
+	ck_assert_str_ne(a, b);
+	ck_assert_str_ne(ha, hb);
+	ck_assert_uint_eq(strlen(ha), 64);
+	ck_assert(strncmp(a, pa, ADMIN_TOKEN_SHOWN) == 0);
+}
+END_TEST
+
 START_TEST(names_statuses_cursors)
 {
 	char	long_name[ADMIN_NAME_MAX + 2];
@@ -138,6 +156,7 @@ admin_input_suite(void)
 	TCase	*tc = tcase_create("admin_input");
 
 	tcase_add_test(tc, token_shapes);
+	tcase_add_test(tc, new_tokens);
 	tcase_add_test(tc, names_statuses_cursors);
 	tcase_add_test(tc, csv_fields);
 	tcase_add_test(tc, idset);
