@@ -46,9 +46,13 @@ static char	*auth_build_admin_array(void);
  * $1 provider, $2 subject, $3 subject hash (hex), $4 email,
  * $5 email verified, $6 display name, $7 avatar url, $8 admin emails,
  * $9 signup micros, $10 refresh token hash (hex), $11 user to link.
+ * Column 4 says whether a refusal is because the user is suspended.
  */
 static const char	sql_login[] =
-	"SELECT result, user_id, session_id, created FROM auth_login("
+	"SELECT result, user_id, session_id, created, EXISTS (SELECT 1 "
+	"FROM identities i JOIN users u ON u.id = i.user_id WHERE "
+	"i.provider = $1 AND i.subject = $2 AND u.status = 'suspended') "
+	"FROM auth_login("
 	"$1, $2, decode($3, 'hex'), $4, $5::boolean, $6, $7, "
 	"$8::text[], $9::bigint, decode($10, 'hex'), $11::uuid)";
 
@@ -221,8 +225,44 @@ auth_bearer_claims(struct http_request *req, struct auth_jwt_claims *c)
 		    "this session has ended; sign in again");
 		return (-1);
 	}
+	/* Signed out or suspended in another process (tg_sessions). */
+	switch (tg_session_guard != NULL ? tg_session_guard(c->sub, c->sid) :
+	    TG_SESSION_LIVE) {
+	case TG_SESSION_ENDED:
+		auth_unauthorized(req, "invalid_token",
+		    "this session has ended; sign in again");
+		return (-1);
+	case TG_SESSION_SUSPENDED:
+		auth_suspended(req);
+		return (-1);
+	}
 
 	return (1);
+}
+
+/* 403 account_suspended: an admin suspended this user (docs/admin.md). */
+void
+auth_suspended(struct http_request *req)
+{
+	tg_error(req, 403, "account_suspended", NULL,
+	    "this account is suspended");
+}
+
+/*
+ * A sign-in that auth_login() refused (sql_login's answer in db): 403,
+ * account_suspended when that is why.
+ */
+void
+auth_login_refused(struct http_request *req, struct tg_db *db)
+{
+	const char	*v = tg_db_value(db, 0, 4);
+
+	if (v != NULL && !strcmp(v, "t")) {
+		auth_suspended(req);
+		return;
+	}
+	tg_error(req, 403, "account_disabled", NULL,
+	    "this account cannot sign in");
 }
 
 /*

@@ -48,6 +48,8 @@ void		 auth_unauthorized(struct http_request *, const char *,
 		    const char *);
 int		 auth_bearer_claims(struct http_request *,
 		    struct auth_jwt_claims *);
+void		 auth_suspended(struct http_request *);
+void		 auth_login_refused(struct http_request *, struct tg_db *);
 int		 auth_login_start(struct http_request *, struct tg_db *,
 		    const char *, const struct auth_identity *, const char *,
 		    char [AUTH_TOKEN_LEN + 1]);

@@ -55,6 +55,7 @@ struct keys_entry {
 	int		 disabled;
 	int		 revoked;
 	int		 user_active;
+	int		 user_suspended;	/* 403, not 401 */
 	time_t		 expires_at;		/* 0: never */
 	u_int64_t	 fetched_ms;
 	u_int64_t	 touched_ms;	/* last_used_at, as we know it */
@@ -88,7 +89,7 @@ static const char	sql_key_lookup[] =
 	"u.status = 'active', "
 	"coalesce(floor(extract(epoch FROM k.expires_at))::bigint, 0), "
 	"coalesce((extract(epoch FROM now() - k.last_used_at) * 1000)"
-	"::bigint, -1) "
+	"::bigint, -1), u.status = 'suspended' "
 	"FROM api_keys k JOIN users u ON u.id = k.user_id "
 	"WHERE k.public_id = $1";
 
@@ -252,9 +253,14 @@ keys_verdict(struct http_request *req, struct tg_ctx *ctx,
 
 	if (sodium_memcmp(digest, e->digest, APIKEY_DIGEST_LEN) != 0)
 		return (keys_refuse(req));
-	if (e->revoked || !e->user_active ||
+	if (e->revoked || (!e->user_active && !e->user_suspended) ||
 	    (e->expires_at != 0 && e->expires_at <= time(NULL)))
 		return (keys_refuse(req));
+	if (e->user_suspended) {
+		tg_error(req, 403, "account_suspended", NULL,
+		    "the account of this API key is suspended");
+		return (TG_AUTH_DENIED);
+	}
 
 	(void)kore_strlcpy(who->user_id, e->user_id, sizeof(who->user_id));
 	(void)kore_strlcpy(who->key_id, e->key_id, sizeof(who->key_id));
@@ -363,6 +369,8 @@ keys_entry_load(struct keys_entry *e, struct tg_db *db, const char *public_id)
 	e->disabled = !strcmp(tg_db_value(db, 0, 6), "t");
 	e->revoked = !strcmp(tg_db_value(db, 0, 7), "t");
 	e->user_active = !strcmp(tg_db_value(db, 0, 8), "t");
+	e->user_suspended = tg_db_value(db, 0, 11) != NULL &&
+	    !strcmp(tg_db_value(db, 0, 11), "t");
 	e->expires_at = (time_t)tg_db_int(db, 0, 9);
 	e->fetched_ms = kore_time_ms();
 	age = tg_db_int(db, 0, 10);

@@ -5,7 +5,10 @@
  * changed (revoked, disabled, limits, models, expiry, its user closed).
  * A notice drops that key from this worker's cache (keys_auth.c), so a
  * change reaches every worker of every tollgate process sharing the
- * database as fast as PostgreSQL delivers a NOTIFY: milliseconds.
+ * database as fast as PostgreSQL delivers a NOTIFY: milliseconds. The
+ * same connection LISTENs on tg_credits (tg_notify_credits) and
+ * tg_sessions (tg_notify_sessions: sign-outs and suspensions, for the
+ * admin module's session guard).
  *
  * The connection is not one of Kore's pool (those are bound to one
  * request at a time); it is registered with the worker's event loop
@@ -43,6 +46,7 @@
 
 #define NOTIFY_CHANNEL		"tg_api_keys"
 #define CREDITS_CHANNEL		"tg_credits"
+#define SESSIONS_CHANNEL	"tg_sessions"
 #define NOTIFY_TICK_MS		100
 #define NOTIFY_CONNECT_MS	5000	/* connect + LISTEN deadline */
 #define NOTIFY_QUERY_MS		5000	/* a query must answer in time */
@@ -78,6 +82,8 @@ struct keys_listener {
 
 /* The credits module's ear on channel tg_credits (see tollgate.h). */
 void	(*tg_notify_credits)(const char *);
+/* The admin module's on channel tg_sessions (see tollgate.h). */
+void	(*tg_notify_sessions)(const char *);
 
 static void	notify_tick(void *, u_int64_t);
 static void	notify_event(void *, int);
@@ -91,6 +97,7 @@ static void	notify_send(struct keys_listener *, int, const char *, int,
 static void	notify_touch_flush(struct keys_listener *);
 static void	notify_watch(struct keys_listener *, int);
 static void	notify_drop(struct keys_listener *, const char *);
+static void	notify_sessions(const char *);
 
 static const char	sql_touch[] =
 	"UPDATE api_keys SET last_used_at = now() WHERE id IN ("
@@ -268,7 +275,7 @@ notify_connect_step(struct keys_listener *l)
 
 	l->state = STATE_LISTENING;
 	notify_send(l, QUERY_LISTEN, "LISTEN " NOTIFY_CHANNEL "; LISTEN "
-	    CREDITS_CHANNEL, 0, NULL);
+	    CREDITS_CHANNEL "; LISTEN " SESSIONS_CHANNEL, 0, NULL);
 }
 
 /* Readable: take in what arrived, then results and notices. */
@@ -289,6 +296,8 @@ notify_read(struct keys_listener *l)
 		} else if (!strcmp(n->relname, CREDITS_CHANNEL) &&
 		    tg_notify_credits != NULL) {
 			tg_notify_credits(n->extra);
+		} else if (!strcmp(n->relname, SESSIONS_CHANNEL)) {
+			notify_sessions(n->extra);
 		}
 		PQfreemem(n);
 	}
@@ -346,6 +355,7 @@ notify_query_done(struct keys_listener *l)
 		keys_cache_invalidate(NULL);
 		if (tg_notify_credits != NULL)
 			tg_notify_credits("");
+		notify_sessions("");
 	}
 	l->query_failed = 0;
 
@@ -452,6 +462,7 @@ notify_drop(struct keys_listener *l, const char *why)
 		tg_metrics_add(keys_metric_feed_lost, 1);
 		if (tg_notify_credits != NULL)
 			tg_notify_credits(NULL);
+		notify_sessions(NULL);
 	}
 	l->state = STATE_IDLE;
 	l->query = QUERY_NONE;
@@ -461,4 +472,12 @@ notify_drop(struct keys_listener *l, const char *why)
 	l->backoff *= 2;
 	if (l->backoff > NOTIFY_BACKOFF_MAX_MS)
 		l->backoff = NOTIFY_BACKOFF_MAX_MS;
+}
+
+/* Channel tg_sessions: "" listening (again), NULL lost, else a notice. */
+static void
+notify_sessions(const char *payload)
+{
+	if (tg_notify_sessions != NULL)
+		tg_notify_sessions(payload);
 }

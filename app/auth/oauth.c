@@ -866,8 +866,7 @@ cb_login_wait(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	}
 	if (strcmp(result, "ok") != 0 && strcmp(result, "linked") != 0) {
-		tg_error(req, 403, "account_disabled", NULL,
-		    "this account cannot sign in");
+		auth_login_refused(req, &st->db);
 		return (HTTP_STATE_COMPLETE);
 	}
 

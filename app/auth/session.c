@@ -51,9 +51,11 @@ static struct http_state	logout_states[] = {
 #define STATE_START	0
 #define STATE_WAIT	1
 
+/* Column 3: whether the session's user is suspended (403, not 401). */
 static const char	sql_refresh[] =
-	"SELECT result, user_id, session_id FROM auth_refresh("
-	"decode($1, 'hex'), decode($2, 'hex'))";
+	"SELECT r.result, r.user_id, r.session_id, EXISTS (SELECT 1 FROM "
+	"users u WHERE u.id = r.user_id AND u.status = 'suspended') "
+	"FROM auth_refresh(decode($1, 'hex'), decode($2, 'hex')) r";
 
 static const char	sql_logout[] =
 	"UPDATE sessions SET revoked_at = now(), revoke_reason = 'logout' "
@@ -147,8 +149,7 @@ dev_login_wait(struct http_request *req)
 
 	result = tg_db_value(&st->db, 0, 0);
 	if (result == NULL || strcmp(result, "ok") != 0) {
-		tg_error(req, 403, "account_disabled", NULL,
-		    "this account cannot sign in");
+		auth_login_refused(req, &st->db);
 		return (HTTP_STATE_COMPLETE);
 	}
 
@@ -222,6 +223,14 @@ refresh_wait(struct http_request *req)
 	if (result != NULL && strcmp(result, "ok") == 0) {
 		(void)session_tokens(req, tg_db_value(&st->db, 0, 1), sid,
 		    st->refresh);
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	/* Suspended: the cookie stays, for when the user is reinstated. */
+	if (result != NULL && strcmp(result, "revoked") == 0 &&
+	    tg_db_value(&st->db, 0, 3) != NULL &&
+	    strcmp(tg_db_value(&st->db, 0, 3), "t") == 0) {
+		auth_suspended(req);
 		return (HTTP_STATE_COMPLETE);
 	}
 

@@ -9,7 +9,8 @@
  *   - ambiguous framing refused (400, early.c: Transfer-Encoding, two
  *     different Content-Lengths),
  *   - the per-route body limit (413), rate limits (429, route flags)
- *     and session authentication,
+ *     and session authentication (an admin token under /api/admin/ is
+ *     checked asynchronously, like an API key),
  *   - one access-log line and the request metrics when the request ends,
  *     also when the client went away mid-way (status 499, as nginx).
  *
@@ -37,6 +38,9 @@
 int	(*tg_session_authenticate)(struct http_request *,
 	    struct tg_principal *) = NULL;
 int	(*tg_key_authenticate)(struct http_request *, struct tg_ctx *) = NULL;
+int	(*tg_admin_token_authenticate)(struct http_request *,
+	    struct tg_ctx *) = NULL;
+int	(*tg_session_guard)(const char *, const char *) = NULL;
 
 static const struct tg_route	*routes[ROUTES_MAX];
 static int			 route_metric[ROUTES_MAX];
@@ -259,6 +263,14 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 	    !tg_ratelimit_ip(req))
 		return (0);
 
+	/* An admin token: checked like a key (asynchronously), below. */
+	if (ctx->route->auth == TG_AUTH_SESSION &&
+	    tg_admin_token_authenticate != NULL &&
+	    !strncmp(req->path, "/api/admin/", 11) &&
+	    tg_http_bearer(req) != NULL &&
+	    !strncmp(tg_http_bearer(req), "tga_", 4))
+		return (1);
+
 	if (ctx->route->auth == TG_AUTH_SESSION) {
 		if (tg_session_authenticate == NULL) {
 			tg_error(req, 401, "invalid_token", NULL,
@@ -282,6 +294,9 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 static int
 dispatch_key_auth(struct http_request *req, struct tg_ctx *ctx)
 {
+	/* Only an admin token leaves a session route unauthenticated. */
+	if (ctx->route->auth == TG_AUTH_SESSION)
+		return (tg_admin_token_authenticate(req, ctx));
 	if (tg_key_authenticate == NULL) {
 		tg_error(req, 401, "invalid_api_key", NULL,
 		    "invalid API key");

@@ -91,6 +91,10 @@ static struct sock_filter filter_allow_all[] = {
 void
 kore_parent_configure(int argc, char **argv)
 {
+	/* Command-line modes that run instead of the server. */
+	if (argc > 1 && !strcmp(argv[1], "admin-token"))
+		exit(tg_admin_cli(argc, argv));
+
 	kore_default_getopt(argc, argv);
 
 	/* Foreground logs go through a pipe: keep them line by line. */

@@ -16,6 +16,7 @@ extern const struct tg_module	tg_keys_module WEAK;
 extern const struct tg_module	tg_router_module WEAK;
 extern const struct tg_module	tg_credits_module WEAK;
 extern const struct tg_module	tg_billing_module WEAK;
+extern const struct tg_module	tg_admin_module WEAK;
 
 const struct tg_module	*tg_modules[TG_MODULES_MAX] = {
 	&tg_core_module,
@@ -25,4 +26,5 @@ const struct tg_module	*tg_modules[TG_MODULES_MAX] = {
 	&tg_router_module,
 	&tg_credits_module,
 	&tg_billing_module,
+	&tg_admin_module,
 };

@@ -80,6 +80,7 @@ struct tg_principal {
 	char		session_id[TG_ID_MAX];
 	char		key_id[TG_ID_MAX];	/* api_keys.id (uuid) */
 	char		key_prefix[TG_ID_MAX];	/* tg_<public id>, for logs */
+	char		admin_token_id[TG_ID_MAX]; /* "Bearer tga_...": its id */
 	int		is_admin;
 	int		nallowed;		/* 0: every model */
 	char		allowed_models[TG_ALLOWED_MODELS_MAX]
@@ -132,6 +133,28 @@ extern int	(*tg_key_authenticate)(struct http_request *, struct tg_ctx *);
 /* conns.c: idle connections make room at the connection limit */
 void		 tg_conns_init(void);
 
+/*
+ * Authenticates "Authorization: Bearer tga_..." on the routes under /api/admin/
+ * (set by the admin module): like tg_key_authenticate, asynchronous, and
+ * it fills the principal as the token's creator plus admin_token_id.
+ */
+extern int	(*tg_admin_token_authenticate)(struct http_request *,
+		    struct tg_ctx *);
+
+/* Results of tg_session_guard. */
+#define TG_SESSION_LIVE		0
+#define TG_SESSION_ENDED	1	/* signed out somewhere */
+#define TG_SESSION_SUSPENDED	2	/* its user is suspended */
+
+/*
+ * What this worker knows from the tg_sessions change feed about a
+ * verified access token's user and session (set by the admin module).
+ */
+extern int	(*tg_session_guard)(const char *, const char *);
+
+/* admin/cli.c: `tollgate admin-token ...`; returns the exit status. */
+int		 tg_admin_cli(int, char **);
+
 /* dispatch.c */
 int		 tg_dispatch(struct http_request *);
 void		 tg_dispatch_init(void);
@@ -182,5 +205,8 @@ const char	*tg_http_header(struct http_request *, const char *);
  * (notices may have been missed before); NULL when it is lost.
  */
 extern void	(*tg_notify_credits)(const char *);
+
+/* The same for channel tg_sessions (the admin module's session guard). */
+extern void	(*tg_notify_sessions)(const char *);
 
 #endif
