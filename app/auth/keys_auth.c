@@ -2,18 +2,36 @@
  * API-key authentication of the router routes (CONTRACT §3, §4): the
  * tg_key_authenticate hook of the dispatcher.
  *
- * Order of checks, cheapest first: the key must be present and
- * well-formed (prefix, length, alphabet, CRC-32 checksum) or the request
+ * Order of checks, cheapest first: the client address must not be over
+ * its failure limit (below); the key must be present and well-formed (prefix, length, alphabet, CRC-32 checksum) or the request
  * is refused with no database work at all; then the key's record comes
- * from this worker's cache or, on a miss, from one query; then the
+ * from this worker's cache (or its id from the negative cache) or, on a
+ * miss, from one query; then the
  * presented key's keyed digest must equal the stored one (constant-time)
  * and the key be live. Unknown, revoked, expired and wrong-secret keys
  * all get the same 401; a disabled key (whose secret was right) 403.
  *
+ * Refusing does the same work whether or not the public id exists: the
+ * cache checks and one keyed-digest comparison (keys_verify), against a
+ * random dummy digest for an unknown id, so neither the work nor its
+ * time tells an attacker which ids exist. Unknown ids are remembered in
+ * a negative cache for KEYS_UNKNOWN_TTL_MS, so a forged key repeated
+ * costs no query; the key NOTIFY feed drops an entry when a key with
+ * that id appears (migration 0202), so a key created a moment ago is
+ * found at once.
+ *
+ * Failed authentications (malformed, unknown, wrong secret, revoked,
+ * expired) are counted per client address: past TOLLGATE_KEY_FAIL_LIMIT
+ * a minute (a token bucket, ratelimit.h) that address's key
+ * authentications are refused with 429 rate_limited and Retry-After,
+ * even with a valid key, until the bucket has a token again. Only
+ * failures take tokens. The buckets live in this worker's memory, so
+ * the limit holds per worker.
+ *
  * The cache is direct-mapped by public id and bounded; entries live
  * KEYS_CACHE_TTL_MS at most. keys_cache_invalidate() drops one entry (a
  * NOTIFY from keys_notify.c: the key changed somewhere) or all of them.
- * The cache is used only while this worker's change feed is listening
+ * Both caches are used only while this worker's change feed is listening
  * (keys_notify_ready()); otherwise every request reads the database.
  *
  * A lookup races with invalidations: its snapshot may predate a revoke
@@ -21,7 +39,8 @@
  * carries an epoch, bumped on each invalidation of a key mapping to it
  * (and a global one for flushes); an answer is cached only if neither
  * moved while the query was out. It still decides its own request, which
- * began before the change.
+ * began before the change. The same epochs guard the negative cache
+ * (a lookup that found nothing while the key was being created).
  *
  * A successful authentication asks for last_used_at to be written
  * (keys_notify_touch) when this worker has not done so for the key in
@@ -37,10 +56,13 @@
 #include "tollgate.h"
 #include "db.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "auth/apikey.h"
 #include "auth/keys.h"
 
 #define KEYS_CACHE_SLOTS	1024
+#define KEYS_FAIL_SLOTS		16384
+#define KEYS_FAIL_PERIOD_S	60
 
 struct keys_entry {
 	int		 used;
@@ -58,6 +80,12 @@ struct keys_entry {
 	time_t		 expires_at;		/* 0: never */
 	u_int64_t	 fetched_ms;
 	u_int64_t	 touched_ms;	/* last_used_at, as we know it */
+};
+
+/* A public id that had no key (the negative cache). */
+struct keys_unknown {
+	char		public_id[APIKEY_PUBLIC_LEN + 1];
+	u_int64_t	until_ms;		/* 0: free */
 };
 
 struct keys_auth_state {
@@ -80,6 +108,10 @@ static int		 keys_entry_load(struct keys_entry *, struct tg_db *,
 			    const char *);
 static void		 keys_state_free(struct http_request *, void *);
 static int		 keys_refuse(struct http_request *);
+static int		 keys_verify(const unsigned char *,
+			    const unsigned char *);
+static int		 keys_unknown_cached(const char *, size_t);
+static int		 keys_fail_limited(struct http_request *);
 
 static const char	sql_key_lookup[] =
 	"SELECT k.id, k.user_id, encode(k.digest, 'hex'), "
@@ -93,6 +125,9 @@ static const char	sql_key_lookup[] =
 	"WHERE k.public_id = $1";
 
 static struct keys_entry	*keys_cache;
+static struct keys_unknown	*keys_unknown;
+static struct tg_ratelimit	 keys_fail_rl;
+static unsigned char		 keys_dummy_digest[APIKEY_DIGEST_LEN];
 static u_int32_t		*keys_slot_epochs;
 static u_int32_t		 keys_epoch;
 static unsigned char		 keys_hashkey[APIKEY_HASHKEY_LEN];
@@ -103,6 +138,11 @@ keys_auth_init(void)
 	keys_cache = kore_calloc(KEYS_CACHE_SLOTS, sizeof(*keys_cache));
 	keys_slot_epochs = kore_calloc(KEYS_CACHE_SLOTS,
 	    sizeof(*keys_slot_epochs));
+	keys_unknown = kore_calloc(KEYS_CACHE_SLOTS, sizeof(*keys_unknown));
+	randombytes_buf(keys_dummy_digest, sizeof(keys_dummy_digest));
+	if (!tg_ratelimit_init(&keys_fail_rl, KEYS_FAIL_SLOTS,
+	    tg_conf.key_fail_limit, KEYS_FAIL_PERIOD_S))
+		fatal("key failure limit: out of memory");
 	apikey_hashkey(tg_conf.key_pepper, tg_conf.key_pepper_len,
 	    keys_hashkey);
 	tg_key_authenticate = keys_authenticate;
@@ -127,6 +167,8 @@ keys_cache_invalidate(const char *public_id)
 		keys_epoch++;
 		for (e = keys_cache; e < keys_cache + KEYS_CACHE_SLOTS; e++)
 			keys_entry_clear(e);
+		memset(keys_unknown, 0, KEYS_CACHE_SLOTS *
+		    sizeof(*keys_unknown));
 		return;
 	}
 
@@ -135,6 +177,8 @@ keys_cache_invalidate(const char *public_id)
 	e = &keys_cache[i];
 	if (e->used && !strcmp(e->public_id, public_id))
 		keys_entry_clear(e);
+	if (!strcmp(keys_unknown[i].public_id, public_id))
+		memset(&keys_unknown[i], 0, sizeof(keys_unknown[i]));
 }
 
 int
@@ -158,6 +202,9 @@ keys_authenticate(struct http_request *req, struct tg_ctx *ctx)
 		return (keys_lookup_done(req, ctx, st));
 	}
 
+	if (keys_fail_limited(req))
+		return (TG_AUTH_DENIED);
+
 	if ((key = keys_presented(req)) == NULL ||
 	    !apikey_parse(key, public_id)) {
 		tg_metrics_add(keys_metric_refused, 1);
@@ -173,6 +220,11 @@ keys_authenticate(struct http_request *req, struct tg_ctx *ctx)
 	    kore_time_ms() - e->fetched_ms < KEYS_CACHE_TTL_MS) {
 		tg_metrics_add(keys_metric_cached, 1);
 		return (keys_verdict(req, ctx, e, digest));
+	}
+	if (keys_notify_ready() && keys_unknown_cached(public_id, slot)) {
+		tg_metrics_add(keys_metric_unknown_cached, 1);
+		(void)keys_verify(digest, keys_dummy_digest);
+		return (keys_refuse(req));
 	}
 
 	tg_metrics_add(keys_metric_lookups, 1);
@@ -212,16 +264,25 @@ keys_lookup_done(struct http_request *req, struct tg_ctx *ctx,
 {
 	struct keys_entry	 tmp, *e;
 	size_t			 slot;
-	int			 ret;
+	int			 ret, cacheable;
+
+	slot = keys_slot_index(st->public_id);
+	cacheable = keys_notify_ready() && st->epoch == keys_epoch &&
+	    st->slot_epoch == keys_slot_epochs[slot];
 
 	if (tg_db_ntuples(&st->db) != 1) {
 		tg_db_clear(&st->db);
+		if (cacheable) {
+			memcpy(keys_unknown[slot].public_id, st->public_id,
+			    sizeof(keys_unknown[slot].public_id));
+			keys_unknown[slot].until_ms = kore_time_ms() +
+			    KEYS_UNKNOWN_TTL_MS;
+		}
+		(void)keys_verify(st->digest, keys_dummy_digest);
 		return (keys_refuse(req));
 	}
 
-	slot = keys_slot_index(st->public_id);
-	if (keys_notify_ready() && st->epoch == keys_epoch &&
-	    st->slot_epoch == keys_slot_epochs[slot]) {
+	if (cacheable) {
 		e = &keys_cache[slot];
 		keys_entry_clear(e);
 	} else {
@@ -250,7 +311,7 @@ keys_verdict(struct http_request *req, struct tg_ctx *ctx,
 	struct tg_principal	*who = &ctx->who;
 	int			 i;
 
-	if (sodium_memcmp(digest, e->digest, APIKEY_DIGEST_LEN) != 0)
+	if (!keys_verify(digest, e->digest))
 		return (keys_refuse(req));
 	if (e->revoked || !e->user_active ||
 	    (e->expires_at != 0 && e->expires_at <= time(NULL)))
@@ -292,9 +353,62 @@ keys_touch(struct keys_entry *e)
 	keys_notify_touch(e->key_id);
 }
 
+/*
+ * The one comparison of a presented key's digest, counted: every refusal
+ * of a well-formed key does exactly one (a dummy for unknown ids).
+ */
+static int
+keys_verify(const unsigned char *digest, const unsigned char *stored)
+{
+	tg_metrics_add(keys_metric_verifications, 1);
+	return (sodium_memcmp(digest, stored, APIKEY_DIGEST_LEN) == 0);
+}
+
+/* public_id had no key less than KEYS_UNKNOWN_TTL_MS ago. */
+static int
+keys_unknown_cached(const char *public_id, size_t slot)
+{
+	struct keys_unknown	*u = &keys_unknown[slot];
+
+	return (u->until_ms != 0 && kore_time_ms() < u->until_ms &&
+	    !strcmp(u->public_id, public_id));
+}
+
+/* Answered 429 when this address failed too often (keys_refuse counts). */
+static int
+keys_fail_limited(struct http_request *req)
+{
+	char		ip[INET6_ADDRSTRLEN + 8];
+	unsigned int	retry;
+
+	if (tg_conf.key_fail_limit == 0)
+		return (0);
+
+	tg_http_client_ip(req, ip, sizeof(ip));
+	if (tg_ratelimit_peek(&keys_fail_rl, ip, strlen(ip), tg_now_us(),
+	    &retry))
+		return (0);
+
+	tg_metrics_add(keys_metric_limited, 1);
+	tg_error_retry(req, 429, "rate_limited", (int)retry, "too many failed "
+	    "API-key authentications from this address: at most %u a "
+	    "minute; retry in %u s", tg_conf.key_fail_limit, retry);
+	return (1);
+}
+
+/* A failed authentication: 401, and one failure for the address. */
 static int
 keys_refuse(struct http_request *req)
 {
+	char		ip[INET6_ADDRSTRLEN + 8];
+	unsigned int	retry;
+
+	if (tg_conf.key_fail_limit != 0) {
+		tg_http_client_ip(req, ip, sizeof(ip));
+		(void)tg_ratelimit_take(&keys_fail_rl, ip, strlen(ip),
+		    tg_now_us(), &retry);
+	}
+
 	tg_error(req, 401, "invalid_api_key", NULL,
 	    "invalid API key: pass a valid key as \"Authorization: Bearer "
 	    "tg_...\" or \"x-api-key\"");
