@@ -106,6 +106,8 @@ static void		 keys_touch(struct keys_entry *);
 static void		 keys_entry_clear(struct keys_entry *);
 static int		 keys_entry_load(struct keys_entry *, struct tg_db *,
 			    const char *);
+static int		 keys_copy(char *, size_t, const char *);
+static int		 keys_bool(struct tg_db *, int, int *);
 static void		 keys_state_free(struct http_request *, void *);
 static int		 keys_refuse(struct http_request *);
 static int		 keys_verify(const unsigned char *,
@@ -317,6 +319,7 @@ keys_verdict(struct http_request *req, struct tg_ctx *ctx,
 	    (e->expires_at != 0 && e->expires_at <= time(NULL)))
 		return (keys_refuse(req));
 
+	/* Same sizes as the entry's (TG_ID_MAX): nothing can be cut. */
 	(void)kore_strlcpy(who->user_id, e->user_id, sizeof(who->user_id));
 	(void)kore_strlcpy(who->key_id, e->key_id, sizeof(who->key_id));
 	(void)snprintf(who->key_prefix, sizeof(who->key_prefix), "tg_%s",
@@ -433,56 +436,104 @@ keys_entry_clear(struct keys_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* Row of sql_key_lookup -> cache entry. */
+/*
+ * Row of sql_key_lookup -> cache entry. Every value is checked: a NULL
+ * where none belongs, a garbled number or a string that does not fit
+ * makes the row bad (0), never a default.
+ */
 static int
 keys_entry_load(struct keys_entry *e, struct tg_db *db, const char *public_id)
 {
 	const char	*v;
 	json_t		*arr, *item;
-	size_t		 i, hexlen;
-	long long	 age;
+	size_t		 i;
+	long long	 n, age;
 
-	if ((v = tg_db_value(db, 0, 2)) == NULL)
-		return (0);
-	hexlen = strlen(v);
-	if (sodium_hex2bin(e->digest, sizeof(e->digest), v, hexlen, NULL,
+	if ((v = tg_db_value(db, 0, 2)) == NULL ||
+	    sodium_hex2bin(e->digest, sizeof(e->digest), v, strlen(v), NULL,
 	    NULL, NULL) != 0)
 		return (0);
 
-	(void)kore_strlcpy(e->public_id, public_id, sizeof(e->public_id));
-	(void)kore_strlcpy(e->key_id, tg_db_value(db, 0, 0),
-	    sizeof(e->key_id));
-	(void)kore_strlcpy(e->user_id, tg_db_value(db, 0, 1),
-	    sizeof(e->user_id));
+	if (!keys_copy(e->public_id, sizeof(e->public_id), public_id) ||
+	    !keys_copy(e->key_id, sizeof(e->key_id), tg_db_value(db, 0, 0)) ||
+	    !keys_copy(e->user_id, sizeof(e->user_id), tg_db_value(db, 0, 1)))
+		return (0);
 
 	if ((v = tg_db_value(db, 0, 3)) == NULL ||
 	    (arr = json_loads(v, 0, NULL)) == NULL)
 		return (0);
+	if (!json_is_array(arr) || json_array_size(arr) >
+	    TG_ALLOWED_MODELS_MAX) {
+		json_decref(arr);
+		return (0);
+	}
 	if (json_array_size(arr) > 0) {
 		e->allowed = kore_calloc(json_array_size(arr),
 		    sizeof(*e->allowed));
 		json_array_foreach(arr, i, item) {
-			if (i >= TG_ALLOWED_MODELS_MAX || !json_is_string(item))
-				break;
-			(void)kore_strlcpy(e->allowed[i],
-			    json_string_value(item), TG_MODEL_PATTERN_MAX);
+			if (!keys_copy(e->allowed[i], TG_MODEL_PATTERN_MAX,
+			    json_string_value(item))) {
+				json_decref(arr);
+				return (0);
+			}
 			e->nallowed++;
 		}
 	}
 	json_decref(arr);
 
-	e->spend_limit_micros = tg_db_isnull(db, 0, 4) ? -1 :
-	    tg_db_int(db, 0, 4);
-	e->spent_micros = tg_db_int(db, 0, 5);
-	e->disabled = !strcmp(tg_db_value(db, 0, 6), "t");
-	e->revoked = !strcmp(tg_db_value(db, 0, 7), "t");
-	e->user_active = !strcmp(tg_db_value(db, 0, 8), "t");
-	e->expires_at = (time_t)tg_db_int(db, 0, 9);
+	e->spend_limit_micros = -1;
+	if (!tg_db_isnull(db, 0, 4)) {
+		if (!tg_db_num(db, 0, 4, 0, INT64_MAX, &n))
+			return (0);
+		e->spend_limit_micros = n;
+	}
+	if (!tg_db_num(db, 0, 5, 0, INT64_MAX, &n))
+		return (0);
+	e->spent_micros = n;
+	if (!keys_bool(db, 6, &e->disabled) ||
+	    !keys_bool(db, 7, &e->revoked) ||
+	    !keys_bool(db, 8, &e->user_active))
+		return (0);
+	/* 0: never; anything before now (1969 included) has expired. */
+	if (!tg_db_num(db, 0, 9, INT64_MIN, INT64_MAX, &n))
+		return (0);
+	e->expires_at = (time_t)n;
+	/* Negative: never used (-1), or written after our snapshot's now(). */
+	if (!tg_db_num(db, 0, 10, INT64_MIN, INT64_MAX, &age))
+		return (0);
+
 	e->fetched_ms = kore_time_ms();
-	age = tg_db_int(db, 0, 10);
 	if (age >= 0 && (u_int64_t)age < e->fetched_ms)
 		e->touched_ms = e->fetched_ms - (u_int64_t)age;
 	e->used = 1;
+
+	return (1);
+}
+
+/* A non-NULL string that fits; 0 otherwise (nothing is cut). */
+static int
+keys_copy(char *dst, size_t len, const char *src)
+{
+	if (src == NULL)
+		return (0);
+
+	return (kore_strlcpy(dst, src, len) < len);
+}
+
+/* A boolean column: "t" or "f", anything else (NULL included) is bad. */
+static int
+keys_bool(struct tg_db *db, int col, int *out)
+{
+	const char	*v;
+
+	if ((v = tg_db_value(db, 0, col)) == NULL)
+		return (0);
+	if (!strcmp(v, "t"))
+		*out = 1;
+	else if (!strcmp(v, "f"))
+		*out = 0;
+	else
+		return (0);
 
 	return (1);
 }

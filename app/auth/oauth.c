@@ -124,6 +124,7 @@ static void	oauth_redirect_uri(int, char *, size_t);
 static void	oauth_redirect(struct http_request *, const char *);
 static void	oauth_log_refusal(struct http_request *, const char *,
 		    const char *);
+static int	oauth_copy(char *, size_t, const char *);
 
 static struct http_state	start_states[] = {
 	KORE_HTTP_STATE(start_begin),
@@ -488,16 +489,19 @@ cb_flow(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	}
 
-	(void)kore_strlcpy(st->verifier, tg_db_value(&st->db, 0, 1),
-	    sizeof(st->verifier));
-	if ((v = tg_db_value(&st->db, 0, 2)) != NULL) {
-		(void)kore_strlcpy(st->nonce, v, sizeof(st->nonce));
-		st->has_nonce = 1;
+	/* The flow's values, whole or not at all (nothing is cut). */
+	if (!oauth_copy(st->verifier, sizeof(st->verifier),
+	    tg_db_value(&st->db, 0, 1)) ||
+	    !oauth_copy(st->return_to, sizeof(st->return_to),
+	    tg_db_value(&st->db, 0, 3)) ||
+	    ((v = tg_db_value(&st->db, 0, 2)) != NULL &&
+	    !oauth_copy(st->nonce, sizeof(st->nonce), v)) ||
+	    ((v = tg_db_value(&st->db, 0, 4)) != NULL &&
+	    !oauth_copy(st->link_user, sizeof(st->link_user), v))) {
+		tg_error_internal(req, "bad oauth_flows row");
+		return (HTTP_STATE_COMPLETE);
 	}
-	(void)kore_strlcpy(st->return_to, tg_db_value(&st->db, 0, 3),
-	    sizeof(st->return_to));
-	if ((v = tg_db_value(&st->db, 0, 4)) != NULL)
-		(void)kore_strlcpy(st->link_user, v, sizeof(st->link_user));
+	st->has_nonce = tg_db_value(&st->db, 0, 2) != NULL;
 	tg_db_clear(&st->db);
 
 	oauth_redirect_uri(st->kind, redirect_uri, sizeof(redirect_uri));
@@ -731,7 +735,13 @@ cb_verify_idtoken(struct http_request *req, struct callback_state *st)
 	}
 
 	sub = json_string_value(json_object_get(claims, "sub"));
-	(void)kore_strlcpy(st->id_sub, sub, sizeof(st->id_sub));
+	if (!oauth_copy(st->id_sub, sizeof(st->id_sub), sub)) {
+		json_decref(claims);
+		oauth_log_refusal(req, "id token refused", "unusable sub");
+		tg_error(req, 400, "invalid_id_token", NULL, "%s: no usable "
+		    "subject in the id token", auth_provider_title(st->kind));
+		return (AUTH_IDT_BAD_SUB);
+	}
 	if (st->kind == AUTH_GOOGLE) {
 		if (!auth_google_identity(claims, &st->id)) {
 			json_decref(claims);
@@ -754,6 +764,7 @@ cb_userinfo(struct http_request *req)
 	struct callback_state	*st = tg_state(req);
 	const char		*headers[5];
 	char			 authz[8300], url[2100];
+	int			 n;
 
 	if (strlen(st->access_token) > 8192) {
 		tg_error(req, 502, "upstream_error", NULL, "oversized access "
@@ -764,7 +775,7 @@ cb_userinfo(struct http_request *req)
 	    st->access_token);
 
 	if (st->kind == AUTH_GITHUB) {
-		(void)snprintf(url, sizeof(url), "%s%s", st->conf->api_url,
+		n = snprintf(url, sizeof(url), "%s%s", st->conf->api_url,
 		    st->github_step == 0 ? "/user" : "/user/emails");
 		headers[0] = authz;
 		headers[1] = "Accept: application/vnd.github+json";
@@ -772,10 +783,16 @@ cb_userinfo(struct http_request *req)
 		headers[3] = "User-Agent: tollgate";
 		headers[4] = NULL;
 	} else {
-		(void)kore_strlcpy(url, st->conf->userinfo_url, sizeof(url));
+		n = (int)kore_strlcpy(url, st->conf->userinfo_url,
+		    sizeof(url));
 		headers[0] = authz;
 		headers[1] = "Accept: application/json";
 		headers[2] = NULL;
+	}
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		sodium_memzero(authz, sizeof(authz));
+		tg_error_internal(req, "user API URL too long");
+		return (HTTP_STATE_COMPLETE);
 	}
 
 	if (!tg_fetch_start(&st->fetch, req, HTTP_METHOD_GET, url, headers,
@@ -874,7 +891,7 @@ cb_login_wait(struct http_request *req)
 {
 	struct callback_state	*st = tg_state(req);
 	struct kore_buf		 loc;
-	const char		*result;
+	const char		*result, *user, *sid, *created;
 	size_t			 len;
 	int			 rc;
 
@@ -904,10 +921,15 @@ cb_login_wait(struct http_request *req)
 	}
 
 	if (!strcmp(result, "ok")) {
+		if ((user = tg_db_value(&st->db, 0, 1)) == NULL ||
+		    (sid = tg_db_value(&st->db, 0, 2)) == NULL ||
+		    (created = tg_db_value(&st->db, 0, 3)) == NULL) {
+			tg_error_internal(req, "auth_login returned no session");
+			return (HTTP_STATE_COMPLETE);
+		}
 		kore_log(LOG_INFO, "rid=%s sign-in via %s: user %s session %s%s",
-		    tg_request_id(req), auth_provider_name(st->kind),
-		    tg_db_value(&st->db, 0, 1), tg_db_value(&st->db, 0, 2),
-		    !strcmp(tg_db_value(&st->db, 0, 3), "t") ? " (new)" : "");
+		    tg_request_id(req), auth_provider_name(st->kind), user, sid,
+		    !strcmp(created, "t") ? " (new)" : "");
 		auth_set_cookie(req, auth_refresh_cookie(), st->refresh,
 		    AUTH_REFRESH_MAX_AGE);
 	} else {
@@ -1021,6 +1043,16 @@ oauth_redirect(struct http_request *req, const char *url)
 	http_response_header(req, "cache-control", "no-store");
 	http_response_header(req, "referrer-policy", "no-referrer");
 	http_response(req, 302, NULL, 0);
+}
+
+/* A non-NULL string that fits; 0 otherwise (nothing is cut). */
+static int
+oauth_copy(char *dst, size_t len, const char *src)
+{
+	if (src == NULL)
+		return (0);
+
+	return (kore_strlcpy(dst, src, len) < len);
 }
 
 /* detail may come from outside: it is logged cleaned (clean.h). */

@@ -191,8 +191,9 @@ def work(server, key):
     return tuple(int(m1[k] - m0[k]) for k in (DB, NEG, VERIFY)), r
 
 
-def test_unknown_id_and_wrong_secret_do_the_same_work(pg, db, server):
-    log = StatementLog(pg, db)
+def test_unknown_id_and_wrong_secret_do_the_same_work(pg, db, tollgate):
+    log = StatementLog(pg, db)      # before the server's connections
+    server = tollgate()
     known, _, _ = seed_key(db)
     feed_ready(server, known)
     unknown, _ = make_key()
@@ -212,6 +213,7 @@ def test_unknown_id_and_wrong_secret_do_the_same_work(pg, db, server):
     for r in (r1, r2, r3):
         assert_refused(r)
     assert r1.json() == r2.json() == r3.json()
+    # PostgreSQL's own count agrees.
     time.sleep(0.3)
     assert log.lookups() == 1
 

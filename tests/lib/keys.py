@@ -195,7 +195,7 @@ def warm(servers, key, workers, timeout=15, tolerate_503=False,
             for w, st, _ in burst(s, path, key):
                 if st == 503 and tolerate_503:
                     continue
-                assert st == 200
+                assert st == 200, (st, _)
                 seen[s.url].add(w)
         if all(len(v) == workers for v in seen.values()):
             return
