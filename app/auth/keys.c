@@ -20,6 +20,9 @@ const struct tg_module	tg_keys_module = {
 int	keys_metric_cached = -1;
 int	keys_metric_lookups = -1;
 int	keys_metric_refused = -1;
+int	keys_metric_unknown_cached = -1;
+int	keys_metric_limited = -1;
+int	keys_metric_verifications = -1;
 int	keys_metric_notices = -1;
 int	keys_metric_feed_lost = -1;
 
@@ -37,6 +40,15 @@ keys_parent_init(struct tg_config_errors *errs)
 	    "source=\"database\"", NULL, 0);
 	keys_metric_refused = tg_metrics_declare(TG_METRIC_COUNTER, name, help,
 	    "source=\"malformed\"", NULL, 0);
+	keys_metric_unknown_cached = tg_metrics_declare(TG_METRIC_COUNTER,
+	    name, help, "source=\"negative_cache\"", NULL, 0);
+	keys_metric_limited = tg_metrics_declare(TG_METRIC_COUNTER, name,
+	    help, "source=\"limited\"", NULL, 0);
+	keys_metric_verifications = tg_metrics_declare(TG_METRIC_COUNTER,
+	    "tollgate_api_key_verifications_total",
+	    "Keyed-digest comparisons of presented API keys (one per "
+	    "well-formed key decided, against a dummy for unknown ids).",
+	    NULL, NULL, 0);
 	keys_metric_notices = tg_metrics_declare(TG_METRIC_COUNTER,
 	    "tollgate_api_key_notices_total",
 	    "Key changes announced by PostgreSQL (NOTIFY tg_api_keys).",

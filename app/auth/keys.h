@@ -13,6 +13,9 @@
 /* Safety net for cross-process changes; NOTIFY invalidation is faster. */
 #define KEYS_CACHE_TTL_MS	30000
 
+/* An unknown public id is not looked up again for this long. */
+#define KEYS_UNKNOWN_TTL_MS	10000
+
 /* last_used_at is written at most this often per key. */
 #define KEYS_TOUCH_MS		60000
 
@@ -26,6 +29,9 @@ extern const struct tg_route	keys_routes[];
 extern int	keys_metric_cached;
 extern int	keys_metric_lookups;
 extern int	keys_metric_refused;
+extern int	keys_metric_unknown_cached;
+extern int	keys_metric_limited;
+extern int	keys_metric_verifications;
 extern int	keys_metric_notices;
 extern int	keys_metric_feed_lost;
 

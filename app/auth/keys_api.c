@@ -446,6 +446,7 @@ keys_list_answer(struct http_request *req, struct keys_op *st)
 {
 	json_t		*list, *data, *doc;
 	char		 cursor[KEYS_CURSOR_MAX];
+	long long	 us;
 	int		 i, n, more;
 
 	n = tg_db_ntuples(&st->db);
@@ -465,9 +466,17 @@ keys_list_answer(struct http_request *req, struct keys_op *st)
 
 	list = json_pack("{s:s, s:o, s:n}", "object", "list", "data", data,
 	    "next_cursor");
-	if (more && keys_cursor_format(tg_db_int(&st->db, n - 1, 1),
-	    tg_db_value(&st->db, n - 1, 2), cursor, sizeof(cursor)))
+	if (more) {
+		/* A cursor we cannot write would silently end the listing. */
+		if (!tg_db_num(&st->db, n - 1, 1, 0, INT64_MAX, &us) ||
+		    !keys_cursor_format(us, tg_db_value(&st->db, n - 1, 2),
+		    cursor, sizeof(cursor))) {
+			json_decref(list);
+			tg_error_internal(req, "bad api_key_list cursor");
+			return;
+		}
 		json_object_set_new(list, "next_cursor", json_string(cursor));
+	}
 
 	tg_http_json_steal(req, 200, list);
 }

@@ -2,13 +2,14 @@
  * The API keys' change feed, one per worker: a dedicated PostgreSQL
  * connection that LISTENs on channel tg_api_keys, where the triggers of
  * migration 0201 announce every key whose authentication-relevant fields
- * changed (revoked, disabled, limits, models, expiry, its user closed).
- * A notice drops that key from this worker's cache (keys_auth.c), so a
- * change reaches every worker of every tollgate process sharing the
- * database as fast as PostgreSQL delivers a NOTIFY: milliseconds. The
- * same connection LISTENs on tg_credits (tg_notify_credits) and
- * tg_sessions (tg_notify_sessions: sign-outs and suspensions, for the
- * admin module's session guard).
+ * changed (revoked, disabled, limits, models, expiry, its user closed),
+ * and those of migration 0495 every new key. A notice drops that public
+ * id from this worker's key cache and its negative cache of unknown ids
+ * (keys_auth.c), so a change reaches every worker of every tollgate
+ * process sharing the database as fast as PostgreSQL delivers a NOTIFY:
+ * milliseconds. The same connection LISTENs on tg_credits
+ * (tg_notify_credits) and tg_sessions (tg_notify_sessions: sign-outs and
+ * suspensions, for the admin module's session guard).
  *
  * The connection is not one of Kore's pool (those are bound to one
  * request at a time); it is registered with the worker's event loop

@@ -17,7 +17,9 @@
  *   FLOW      unknown, expired or bound to another browser: refused before
  *             any code is redeemed; a provider error ends the flow here;
  *   TOKEN     the code is redeemed at the token endpoint with the
- *             verifier, over tg_fetch (never blocking the worker);
+ *             verifier, over tg_fetch (never blocking the worker); a
+ *             refusal (4xx, or GitHub's 200 with an error) is 400
+ *             invalid_grant, a 5xx 502;
  *   IDTOKEN   Google and Kakao: the id token's RS256 signature against the
  *             provider's JWKS (cached per worker for an hour; fetched again
  *             for an unknown kid, at most every JWKS_REFETCH_MIN seconds)
@@ -30,6 +32,8 @@
  *             302 to TOLLGATE_UI_URL + return_to.
  *
  * Provider access tokens are used for these calls only and never stored.
+ * Text a provider sends back (error codes, descriptions) reaches a log
+ * line or an answer only through tg_clean_text() (clean.h).
  */
 
 #include <stdio.h>
@@ -42,6 +46,7 @@
 #include "auth/cookie.h"
 #include "auth/idtoken.h"
 #include "auth/provider.h"
+#include "clean.h"
 #include "fetch.h"
 #include "metrics.h"
 #include "qs.h"
@@ -51,6 +56,7 @@
 #define FETCH_TIMEOUT_MS	10000
 #define CODE_MAX		2048
 #define LOCATION_MAX		(AUTH_RETURN_TO_MAX + 2048)
+#define OAUTH_DETAIL_MAX	320	/* bytes of a refusal's detail logged */
 
 struct oauth_jwks {
 	json_t		*doc;
@@ -105,6 +111,8 @@ static int	cb_login_wait(struct http_request *);
 static void	cb_free(struct http_request *, void *);
 static int	cb_fetch_failed(struct http_request *, struct callback_state *,
 		    const char *);
+static int	cb_token_refused(struct http_request *,
+		    struct callback_state *);
 static int	cb_verify_idtoken(struct http_request *,
 		    struct callback_state *);
 static int	cb_jwks_stale(struct http_request *, struct callback_state *);
@@ -116,6 +124,7 @@ static void	oauth_redirect_uri(int, char *, size_t);
 static void	oauth_redirect(struct http_request *, const char *);
 static void	oauth_log_refusal(struct http_request *, const char *,
 		    const char *);
+static int	oauth_copy(char *, size_t, const char *);
 
 static struct http_state	start_states[] = {
 	KORE_HTTP_STATE(start_begin),
@@ -405,10 +414,15 @@ cb_begin(struct http_request *req)
 		tg_error(req, 400, "invalid_value", "code", "invalid code");
 		return (HTTP_STATE_COMPLETE);
 	}
-	rc = tg_http_query(req, "error", buf, 65);
-	if (rc == TG_QS_FOUND || rc == TG_QS_INVALID)
-		st->provider_error = kore_strdup(rc == TG_QS_FOUND ? buf :
-		    "invalid_error");
+	/* The provider's error code is shown and logged: cleaned. */
+	rc = tg_http_query(req, "error", buf, AUTH_TOKEN_ERROR_MAX + 1);
+	if (rc == TG_QS_FOUND) {
+		st->provider_error = kore_malloc(AUTH_TOKEN_ERROR_MAX + 1);
+		(void)tg_clean_text(st->provider_error,
+		    AUTH_TOKEN_ERROR_MAX + 1, buf, strlen(buf));
+	} else if (rc == TG_QS_INVALID) {
+		st->provider_error = kore_strdup("invalid_error");
+	}
 
 	if (!auth_hash(AUTH_HASH_STATE, state, state_hash)) {
 		tg_error_internal(req, "keyed hash failed");
@@ -475,16 +489,19 @@ cb_flow(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	}
 
-	(void)kore_strlcpy(st->verifier, tg_db_value(&st->db, 0, 1),
-	    sizeof(st->verifier));
-	if ((v = tg_db_value(&st->db, 0, 2)) != NULL) {
-		(void)kore_strlcpy(st->nonce, v, sizeof(st->nonce));
-		st->has_nonce = 1;
+	/* The flow's values, whole or not at all (nothing is cut). */
+	if (!oauth_copy(st->verifier, sizeof(st->verifier),
+	    tg_db_value(&st->db, 0, 1)) ||
+	    !oauth_copy(st->return_to, sizeof(st->return_to),
+	    tg_db_value(&st->db, 0, 3)) ||
+	    ((v = tg_db_value(&st->db, 0, 2)) != NULL &&
+	    !oauth_copy(st->nonce, sizeof(st->nonce), v)) ||
+	    ((v = tg_db_value(&st->db, 0, 4)) != NULL &&
+	    !oauth_copy(st->link_user, sizeof(st->link_user), v))) {
+		tg_error_internal(req, "bad oauth_flows row");
+		return (HTTP_STATE_COMPLETE);
 	}
-	(void)kore_strlcpy(st->return_to, tg_db_value(&st->db, 0, 3),
-	    sizeof(st->return_to));
-	if ((v = tg_db_value(&st->db, 0, 4)) != NULL)
-		(void)kore_strlcpy(st->link_user, v, sizeof(st->link_user));
+	st->has_nonce = tg_db_value(&st->db, 0, 2) != NULL;
 	tg_db_clear(&st->db);
 
 	oauth_redirect_uri(st->kind, redirect_uri, sizeof(redirect_uri));
@@ -516,7 +533,6 @@ static int
 cb_token(struct http_request *req)
 {
 	struct callback_state	*st = tg_state(req);
-	char			 err[72];
 
 	switch (tg_fetch_poll(&st->fetch)) {
 	case TG_FETCH_WAIT:
@@ -537,17 +553,8 @@ cb_token(struct http_request *req)
 
 	if (st->fetch.status != 200 ||
 	    !auth_token_answer((const char *)st->fetch.body,
-	    st->fetch.body_len, &st->access_token, &st->id_token, err,
-	    sizeof(err))) {
-		if (st->fetch.status != 200 && !strcmp(err, "invalid_answer"))
-			(void)snprintf(err, sizeof(err), "status %ld",
-			    st->fetch.status);
-		oauth_log_refusal(req, "code not redeemed", err);
-		tg_error(req, 400, "invalid_grant", "code", "%s refused the "
-		    "authorization code (%s); start the sign-in again",
-		    auth_provider_title(st->kind), err);
-		return (HTTP_STATE_COMPLETE);
-	}
+	    st->fetch.body_len, &st->access_token, &st->id_token, NULL, 0))
+		return (cb_token_refused(req, st));
 	tg_fetch_clear(&st->fetch);
 
 	if (st->kind == AUTH_GOOGLE && st->id_token == NULL) {
@@ -559,6 +566,35 @@ cb_token(struct http_request *req)
 	req->fsm_state = st->id_token != NULL && auth_provider_oidc(st->kind) ?
 	    CB_IDTOKEN : CB_USERINFO;
 	return (HTTP_STATE_CONTINUE);
+}
+
+/*
+ * The token endpoint did not hand out tokens: a 4xx (Google and Kakao
+ * answer 400 invalid_grant for a used or expired code) or GitHub's 200
+ * with an error. 400 invalid_grant; what the provider said goes to the
+ * log and its error code to the client, both cleaned (clean.h).
+ */
+static int
+cb_token_refused(struct http_request *req, struct callback_state *st)
+{
+	char	err[AUTH_TOKEN_ERROR_MAX + 16];
+	char	desc[AUTH_TOKEN_DESC_MAX + 1];
+	char	detail[sizeof(err) + sizeof(desc) + 16];
+
+	auth_token_error((const char *)st->fetch.body, st->fetch.body_len,
+	    err, sizeof(err), desc, sizeof(desc));
+	if (!strcmp(err, "invalid_answer") && st->fetch.status != 200)
+		(void)snprintf(err, sizeof(err), "status %ld",
+		    st->fetch.status);
+	(void)snprintf(detail, sizeof(detail), "%s%s%s", err,
+	    desc[0] != '\0' ? ": " : "", desc);
+	tg_fetch_clear(&st->fetch);
+
+	oauth_log_refusal(req, "code not redeemed", detail);
+	tg_error(req, 400, "invalid_grant", "code", "%s refused the "
+	    "authorization code (%s); start the sign-in again",
+	    auth_provider_title(st->kind), err);
+	return (HTTP_STATE_COMPLETE);
 }
 
 /* Verify with the cached keys, or fetch them first. */
@@ -699,7 +735,13 @@ cb_verify_idtoken(struct http_request *req, struct callback_state *st)
 	}
 
 	sub = json_string_value(json_object_get(claims, "sub"));
-	(void)kore_strlcpy(st->id_sub, sub, sizeof(st->id_sub));
+	if (!oauth_copy(st->id_sub, sizeof(st->id_sub), sub)) {
+		json_decref(claims);
+		oauth_log_refusal(req, "id token refused", "unusable sub");
+		tg_error(req, 400, "invalid_id_token", NULL, "%s: no usable "
+		    "subject in the id token", auth_provider_title(st->kind));
+		return (AUTH_IDT_BAD_SUB);
+	}
 	if (st->kind == AUTH_GOOGLE) {
 		if (!auth_google_identity(claims, &st->id)) {
 			json_decref(claims);
@@ -722,6 +764,7 @@ cb_userinfo(struct http_request *req)
 	struct callback_state	*st = tg_state(req);
 	const char		*headers[5];
 	char			 authz[8300], url[2100];
+	int			 n;
 
 	if (strlen(st->access_token) > 8192) {
 		tg_error(req, 502, "upstream_error", NULL, "oversized access "
@@ -732,7 +775,7 @@ cb_userinfo(struct http_request *req)
 	    st->access_token);
 
 	if (st->kind == AUTH_GITHUB) {
-		(void)snprintf(url, sizeof(url), "%s%s", st->conf->api_url,
+		n = snprintf(url, sizeof(url), "%s%s", st->conf->api_url,
 		    st->github_step == 0 ? "/user" : "/user/emails");
 		headers[0] = authz;
 		headers[1] = "Accept: application/vnd.github+json";
@@ -740,10 +783,16 @@ cb_userinfo(struct http_request *req)
 		headers[3] = "User-Agent: tollgate";
 		headers[4] = NULL;
 	} else {
-		(void)kore_strlcpy(url, st->conf->userinfo_url, sizeof(url));
+		n = (int)kore_strlcpy(url, st->conf->userinfo_url,
+		    sizeof(url));
 		headers[0] = authz;
 		headers[1] = "Accept: application/json";
 		headers[2] = NULL;
+	}
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		sodium_memzero(authz, sizeof(authz));
+		tg_error_internal(req, "user API URL too long");
+		return (HTTP_STATE_COMPLETE);
 	}
 
 	if (!tg_fetch_start(&st->fetch, req, HTTP_METHOD_GET, url, headers,
@@ -842,7 +891,7 @@ cb_login_wait(struct http_request *req)
 {
 	struct callback_state	*st = tg_state(req);
 	struct kore_buf		 loc;
-	const char		*result;
+	const char		*result, *user, *sid, *created;
 	size_t			 len;
 	int			 rc;
 
@@ -871,10 +920,15 @@ cb_login_wait(struct http_request *req)
 	}
 
 	if (!strcmp(result, "ok")) {
+		if ((user = tg_db_value(&st->db, 0, 1)) == NULL ||
+		    (sid = tg_db_value(&st->db, 0, 2)) == NULL ||
+		    (created = tg_db_value(&st->db, 0, 3)) == NULL) {
+			tg_error_internal(req, "auth_login returned no session");
+			return (HTTP_STATE_COMPLETE);
+		}
 		kore_log(LOG_INFO, "rid=%s sign-in via %s: user %s session %s%s",
-		    tg_request_id(req), auth_provider_name(st->kind),
-		    tg_db_value(&st->db, 0, 1), tg_db_value(&st->db, 0, 2),
-		    !strcmp(tg_db_value(&st->db, 0, 3), "t") ? " (new)" : "");
+		    tg_request_id(req), auth_provider_name(st->kind), user, sid,
+		    !strcmp(created, "t") ? " (new)" : "");
 		auth_set_cookie(req, auth_refresh_cookie(), st->refresh,
 		    AUTH_REFRESH_MAX_AGE);
 	} else {
@@ -990,12 +1044,28 @@ oauth_redirect(struct http_request *req, const char *url)
 	http_response(req, 302, NULL, 0);
 }
 
+/* A non-NULL string that fits; 0 otherwise (nothing is cut). */
+static int
+oauth_copy(char *dst, size_t len, const char *src)
+{
+	if (src == NULL)
+		return (0);
+
+	return (kore_strlcpy(dst, src, len) < len);
+}
+
+/* detail may come from outside: it is logged cleaned (clean.h). */
 static void
 oauth_log_refusal(struct http_request *req, const char *why,
     const char *detail)
 {
+	char	clean[OAUTH_DETAIL_MAX + 1];
+
 	tg_metrics_add(auth_metric_signin_refused, 1);
-	kore_log(LOG_NOTICE, "rid=%s sign-in refused: %s%s%.64s",
+	if (detail != NULL)
+		(void)tg_clean_text(clean, sizeof(clean), detail,
+		    strlen(detail));
+	kore_log(LOG_NOTICE, "rid=%s sign-in refused: %s%s%s",
 	    tg_request_id(req), why, detail != NULL ? ": " : "",
-	    detail != NULL ? detail : "");
+	    detail != NULL ? clean : "");
 }

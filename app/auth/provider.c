@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "auth/provider.h"
+#include "clean.h"
 #include "qs.h"
 
 static const struct {
@@ -39,6 +40,7 @@ static const struct {
 };
 
 static json_t	*provider_json(const char *, size_t);
+static json_t	*provider_error_doc(const char *, size_t);
 static json_t	*provider_user(const char *, size_t, struct auth_identity *);
 static int	 provider_copy(char *, size_t, const char *);
 static void	 provider_append(char **, size_t *, size_t *, const char *,
@@ -138,10 +140,9 @@ auth_token_request(const char *client_id, const char *client_secret,
 
 /*
  * A token endpoint's JSON answer. On success *access (and *id_token,
- * when the answer has one) are malloc'd copies and 1 is returned. On an
- * OAuth error answer (GitHub sends those with status 200) err gets the
- * error code and 0 is returned; on anything unparsable err is
- * "invalid_answer".
+ * when the answer has one) are malloc'd copies and 1 is returned.
+ * Otherwise 0, with err (unless NULL) filled as auth_token_error() does
+ * (GitHub sends OAuth errors with status 200).
  */
 int
 auth_token_answer(const char *body, size_t len, char **access,
@@ -152,13 +153,12 @@ auth_token_answer(const char *body, size_t len, char **access,
 
 	*access = NULL;
 	*id_token = NULL;
-	(void)snprintf(err, errlen, "invalid_answer");
+	if (err != NULL)
+		auth_token_error(body, len, err, errlen, NULL, 0);
 
 	if ((doc = provider_json(body, len)) == NULL)
 		return (0);
-
-	if ((s = json_string_value(json_object_get(doc, "error"))) != NULL) {
-		(void)snprintf(err, errlen, "%.64s", s);
+	if (json_object_get(doc, "error") != NULL) {
 		json_decref(doc);
 		return (0);
 	}
@@ -185,6 +185,46 @@ auth_token_answer(const char *body, size_t len, char **access,
 
 	json_decref(doc);
 	return (1);
+}
+
+/*
+ * What a refusing token endpoint said (RFC 6749 §5.2): err gets its
+ * "error" code, or "invalid_answer" when there is none; desc (when not
+ * NULL) its "error_description", or "message", or "". Both are always
+ * filled, cleaned (clean.h: valid UTF-8, no control characters) and
+ * bounded: err to AUTH_TOKEN_ERROR_MAX bytes, desc to desclen. An answer
+ * whose strings hold invalid UTF-8 is read with those bytes replaced.
+ */
+void
+auth_token_error(const char *body, size_t len, char *err, size_t errlen,
+    char *desc, size_t desclen)
+{
+	json_t		*doc;
+	const char	*s;
+
+	(void)snprintf(err, errlen, "invalid_answer");
+	if (desc != NULL && desclen > 0)
+		desc[0] = '\0';
+
+	if ((doc = provider_error_doc(body, len)) == NULL)
+		return;
+
+	if ((s = json_string_value(json_object_get(doc, "error"))) != NULL &&
+	    *s != '\0') {
+		(void)tg_clean_text(err, errlen < AUTH_TOKEN_ERROR_MAX + 1 ?
+		    errlen : AUTH_TOKEN_ERROR_MAX + 1, s, strlen(s));
+	}
+
+	if (desc != NULL && desclen > 0) {
+		s = json_string_value(json_object_get(doc,
+		    "error_description"));
+		if (s == NULL)
+			s = json_string_value(json_object_get(doc, "message"));
+		if (s != NULL)
+			(void)tg_clean_text(desc, desclen, s, strlen(s));
+	}
+
+	json_decref(doc);
 }
 
 /* The identity in a verified Google id token's claims. */
@@ -370,6 +410,32 @@ provider_json(const char *body, size_t len)
 		return (NULL);
 
 	return (json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL));
+}
+
+/*
+ * An error answer, parsed even when its strings hold invalid UTF-8
+ * (jansson refuses those): a copy with each bad byte made '?' is tried.
+ */
+static json_t *
+provider_error_doc(const char *body, size_t len)
+{
+	json_t	*doc;
+	char	*copy;
+
+	if (body == NULL || len == 0 || len > AUTH_ANSWER_MAX)
+		return (NULL);
+	if ((doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)) != NULL)
+		return (doc);
+
+	if ((copy = malloc(len)) == NULL)
+		return (NULL);
+	memcpy(copy, body, len);
+	doc = NULL;
+	if (tg_clean_utf8(copy, len) > 0)
+		doc = json_loadb(copy, len, JSON_REJECT_DUPLICATES, NULL);
+	free(copy);
+
+	return (doc);
 }
 
 /*

@@ -21,6 +21,8 @@
 #define AUTH_NAME_MAX		80	/* code points, as profiles allow */
 #define AUTH_AVATAR_MAX		2048
 #define AUTH_ANSWER_MAX		(256 * 1024)	/* provider answers we parse */
+#define AUTH_TOKEN_ERROR_MAX	64	/* bytes of a token endpoint's error */
+#define AUTH_TOKEN_DESC_MAX	200	/* and of its description */
 
 /* Who signed in, as the provider says. Empty strings for unknown. */
 struct auth_identity {
@@ -48,6 +50,8 @@ char		*auth_authorize_url(int, const struct auth_authorize *);
 char		*auth_token_request(const char *, const char *, const char *,
 		    const char *, const char *);
 int		 auth_token_answer(const char *, size_t, char **, char **,
+		    char *, size_t);
+void		 auth_token_error(const char *, size_t, char *, size_t,
 		    char *, size_t);
 int		 auth_google_identity(const json_t *, struct auth_identity *);
 int		 auth_github_user(const char *, size_t,

@@ -347,6 +347,12 @@ session_tokens(struct http_request *req, const char *user_id,
 	json_t	*doc;
 	char	*token;
 
+	if (user_id == NULL || sid == NULL) {
+		tg_error_internal(req, "session row without a user or a "
+		    "session id");
+		return (0);
+	}
+
 	token = auth_jwt_issue(auth_key, user_id, sid, auth_now(),
 	    AUTH_JWT_TTL);
 	if (token == NULL) {

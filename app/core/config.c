@@ -755,6 +755,8 @@ conf_deployment(struct tg_config *conf, tg_getenv_fn get,
 	    "TOLLGATE_RATE_LIMIT_IP", 30, 0, 1000000, errs);
 	conf->rate_limit_user = (unsigned int)conf_int(get,
 	    "TOLLGATE_RATE_LIMIT_USER", 60, 0, 1000000, errs);
+	conf->key_fail_limit = (unsigned int)conf_int(get,
+	    "TOLLGATE_KEY_FAIL_LIMIT", 20, 0, 1000000, errs);
 
 	conf->seccomp = TG_SECCOMP_ON;
 	if ((v = conf_get(get, "TOLLGATE_SECCOMP")) != NULL) {

@@ -82,6 +82,7 @@ struct tg_config {
 	int			 max_keys_per_user;
 	unsigned int		 rate_limit_ip;		/* a minute; 0: off */
 	unsigned int		 rate_limit_user;	/* a minute; 0: off */
+	unsigned int		 key_fail_limit;	/* failed key auths a minute per address; 0: off */
 	int			 trust_proxy;	/* honour X-Forwarded-For */
 };
 

@@ -22,6 +22,7 @@
  * waiting for it here.
  */
 
+#include <errno.h>
 #include <string.h>
 
 #include "db.h"
@@ -244,6 +245,50 @@ tg_pg_int(PGresult *res, int row, int col)
 		return (0);
 
 	return (strtoll(v, NULL, 10));
+}
+
+/*
+ * A number read from a result, checked (strtonum-like): 1 with *out set
+ * when the cell is a base-10 integer within [min, max]; otherwise 0 and
+ * a log line naming the column, so a SQL NULL or a garbled value fails
+ * the caller instead of reading as 0 (a free call, no limit).
+ */
+int
+tg_pg_num(PGresult *res, int row, int col, long long min, long long max,
+    long long *out)
+{
+	const char	*v, *why;
+	char		*end;
+	long long	 n;
+
+	*out = 0;
+	why = NULL;
+	if ((v = tg_pg_value(res, row, col)) == NULL) {
+		why = "NULL or missing";
+	} else {
+		errno = 0;
+		n = strtoll(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || errno == ERANGE)
+			why = "not an integer";
+		else if (n < min || n > max)
+			why = "out of range";
+		else
+			*out = n;
+	}
+	if (why == NULL)
+		return (1);
+
+	kore_log(LOG_ERR, "database: column %d (%s) of row %d: %s", col,
+	    res != NULL && col >= 0 && col < PQnfields(res) ?
+	    PQfname(res, col) : "?", row, why);
+	return (0);
+}
+
+int
+tg_db_num(struct tg_db *db, int row, int col, long long min, long long max,
+    long long *out)
+{
+	return (tg_pg_num(db->res, row, col, min, max, out));
 }
 
 /* items as a PostgreSQL text[] literal: every element quoted and escaped. */

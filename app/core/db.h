@@ -68,6 +68,8 @@ int		 tg_db_ntuples(struct tg_db *);
 const char	*tg_db_value(struct tg_db *, int, int);
 int		 tg_db_isnull(struct tg_db *, int, int);
 long long	 tg_db_int(struct tg_db *, int, int);
+int		 tg_db_num(struct tg_db *, int, int, long long, long long,
+		    long long *);
 void		 tg_db_register(void);
 void		 tg_db_teardown(void);
 void		 tg_db_text_array(struct kore_buf *, const char *const *, int);
@@ -76,5 +78,7 @@ void		 tg_db_text_array(struct kore_buf *, const char *const *, int);
 int		 tg_pg_ntuples(PGresult *);
 const char	*tg_pg_value(PGresult *, int, int);
 long long	 tg_pg_int(PGresult *, int, int);
+int		 tg_pg_num(PGresult *, int, int, long long, long long,
+		    long long *);
 
 #endif

@@ -1,7 +1,7 @@
 # Shared core: configuration, dispatch, errors, HTTP and JSON helpers,
 # asynchronous PostgreSQL, metrics and the operations routes.
 PURE_SRCS += app/core/config.c app/core/qs.c app/core/lex.c \
-	app/core/model.c app/core/ratelimit.c
+	app/core/model.c app/core/ratelimit.c app/core/clean.c
 KORE_SRCS += app/core/main.c app/core/modules.c app/core/dispatch.c \
 	app/core/error.c app/core/http.c app/core/db.c app/core/pgpool.c \
 	app/core/metrics.c app/core/health.c app/core/fetch.c \

@@ -25,6 +25,10 @@
 
 static struct tg_ratelimit_slot	*ratelimit_slot(struct tg_ratelimit *,
 				    uint64_t, uint64_t);
+static uint64_t			 ratelimit_hash(struct tg_ratelimit *,
+				    const char *, size_t);
+static int			 ratelimit_over(struct tg_ratelimit *,
+				    uint64_t, uint64_t, unsigned int *);
 
 /*
  * slots: table size (rounded to whole sets); limit requests per
@@ -72,27 +76,76 @@ tg_ratelimit_take(struct tg_ratelimit *rl, const char *key, size_t len,
     uint64_t now_us, unsigned int *retry_after)
 {
 	struct tg_ratelimit_slot	*s;
-	unsigned char			 h[crypto_shorthash_BYTES];
-	uint64_t			 hash, tat, wait;
+	uint64_t			 tat;
 
 	*retry_after = 0;
 	if (rl->limit == 0 || rl->slots == NULL)
 		return (1);
 
-	crypto_shorthash(h, (const unsigned char *)key, len, rl->hashkey);
-	memcpy(&hash, h, sizeof(hash));
-	hash |= 1;			/* 0 marks a free slot */
-
-	s = ratelimit_slot(rl, hash, now_us);
-	tat = s->tat_us > now_us ? s->tat_us : now_us;
-
-	if (tat - now_us > rl->tolerance_us) {
-		wait = tat - now_us - rl->tolerance_us;
-		*retry_after = (unsigned int)((wait + 999999) / 1000000);
+	s = ratelimit_slot(rl, ratelimit_hash(rl, key, len), now_us);
+	if (ratelimit_over(rl, s->tat_us, now_us, retry_after))
 		return (0);
+
+	tat = s->tat_us > now_us ? s->tat_us : now_us;
+	s->tat_us = tat + rl->interval_us;
+	return (1);
+}
+
+/*
+ * Whether tg_ratelimit_take() would let a request through now, without
+ * taking it and without making room for a key the table does not hold
+ * (which has its whole burst). For limits on failures: every attempt
+ * peeks, only the failures take.
+ */
+int
+tg_ratelimit_peek(struct tg_ratelimit *rl, const char *key, size_t len,
+    uint64_t now_us, unsigned int *retry_after)
+{
+	struct tg_ratelimit_slot	*set;
+	uint64_t			 hash;
+	int				 i;
+
+	*retry_after = 0;
+	if (rl->limit == 0 || rl->slots == NULL)
+		return (1);
+
+	hash = ratelimit_hash(rl, key, len);
+	set = &rl->slots[(hash >> 1) % rl->nsets * TG_RATELIMIT_WAYS];
+	for (i = 0; i < TG_RATELIMIT_WAYS; i++) {
+		if (set[i].hash == hash)
+			return (!ratelimit_over(rl, set[i].tat_us, now_us,
+			    retry_after));
 	}
 
-	s->tat_us = tat + rl->interval_us;
+	return (1);
+}
+
+/* A keyed hash of key, never 0 (which marks a free slot). */
+static uint64_t
+ratelimit_hash(struct tg_ratelimit *rl, const char *key, size_t len)
+{
+	unsigned char	h[crypto_shorthash_BYTES];
+	uint64_t	hash;
+
+	crypto_shorthash(h, (const unsigned char *)key, len, rl->hashkey);
+	memcpy(&hash, h, sizeof(hash));
+	return (hash | 1);
+}
+
+/* 1, with *retry_after set, when a bucket at tat has no token at now. */
+static int
+ratelimit_over(struct tg_ratelimit *rl, uint64_t tat, uint64_t now_us,
+    unsigned int *retry_after)
+{
+	uint64_t	wait;
+
+	if (tat < now_us)
+		tat = now_us;
+	if (tat - now_us <= rl->tolerance_us)
+		return (0);
+
+	wait = tat - now_us - rl->tolerance_us;
+	*retry_after = (unsigned int)((wait + 999999) / 1000000);
 	return (1);
 }
 

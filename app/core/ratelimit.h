@@ -40,5 +40,7 @@ int	tg_ratelimit_init(struct tg_ratelimit *, size_t, unsigned int,
 void	tg_ratelimit_free(struct tg_ratelimit *);
 int	tg_ratelimit_take(struct tg_ratelimit *, const char *, size_t,
 	    uint64_t, unsigned int *);
+int	tg_ratelimit_peek(struct tg_ratelimit *, const char *, size_t,
+	    uint64_t, unsigned int *);
 
 #endif

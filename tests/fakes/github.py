@@ -51,9 +51,8 @@ class FakeGitHub(FakeOAuthProvider):
         # GitHub answers OAuth errors with 200 and an error object.
         if error == "invalid_grant":
             error = "bad_verification_code"
-        return 200, {}, {"error": error,
-                         "error_description": "fake says " + error,
-                         "error_uri": "https://docs.github.com/"}
+        return self.error_answer(200, {"error": error, "error_uri":
+                                       "https://docs.github.com/"})
 
     def token_answer(self, access, c):
         return {"access_token": access, "token_type": "bearer",

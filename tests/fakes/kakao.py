@@ -47,8 +47,8 @@ class FakeKakao(OIDCMixin, FakeOAuthProvider):
         }
 
     def token_error(self, error, status):
-        return status, {}, {"error": error, "error_description":
-                            "fake says " + error, "error_code": "KOE320"}
+        return self.error_answer(status, {"error": error,
+                                          "error_code": "KOE320"})
 
     def token_answer(self, access, c):
         u = c["user"]

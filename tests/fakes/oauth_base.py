@@ -15,7 +15,9 @@ Each fake counts the hits of every path (fake.hits[path]) and records the
 token requests (fake.token_requests) so tests can see what tollgate sent.
 Knobs a test may set: user, deny, login_page, token_status (answer the
 token endpoint with that HTTP status), token_delay (seconds to wait before
-answering it), and per provider more (see there).
+answering it), error_description (the token endpoint's error_description
+on a refusal: a str, or bytes put raw between the JSON string's quotes, so
+a test can send invalid UTF-8), and per provider more (see there).
 """
 
 import base64
@@ -94,6 +96,7 @@ class FakeOAuthProvider:
         self.login_page = False
         self.token_status = None
         self.token_delay = 0
+        self.error_description = None
         self.code_ttl = 600
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
@@ -219,8 +222,19 @@ class FakeOAuthProvider:
         return 200, {}, self.token_answer(access, c)
 
     def token_error(self, error, status):
-        return status, {}, {"error": error,
-                            "error_description": "fake says " + error}
+        return self.error_answer(status, {"error": error})
+
+    def error_answer(self, status, fields):
+        """An OAuth error answer (RFC 6749 §5.2) with the fields given and
+        error_description (see the error_description knob)."""
+        desc = self.error_description
+        if desc is None:
+            desc = "fake says " + fields["error"]
+        if isinstance(desc, str):
+            return status, {}, dict(fields, error_description=desc)
+        body = json.dumps(fields).encode()[:-1]
+        body += b', "error_description": "' + desc + b'"}'
+        return status, {"Content-Type": "application/json"}, body
 
     def bearer_user(self, headers):
         auth = headers.get("Authorization", "")

@@ -303,6 +303,98 @@ def test_code_reuse_refused_by_provider(tg, db, github):
     assert count(db, "sessions") == 1
 
 
+# A provider's refusal text as a hostile or broken provider might send
+# it: a forged log line after CR LF, terminal escapes, a bell, and raw
+# bytes that are not UTF-8 (a stray byte, an overlong '/', a surrogate).
+DIRTY_DESCRIPTION = (b"code already used\\r\\nrid=x sign-in via google: "
+                     b"user admin\\u001b[2J\\u0007 \xff\xfe \xc0\xaf "
+                     b"\xed\xa0\x80 end")
+CLEAN_DESCRIPTION = ("code already used  rid=x sign-in via google: user "
+                     "admin?[2J? ?? ?? ??? end")
+
+
+def log_bytes(server):
+    with open(server.logpath, "rb") as f:
+        return f.read()
+
+
+def assert_clean_log(server):
+    """Every line tollgate wrote is valid UTF-8 without control
+    characters (the sanitizers' reports go elsewhere)."""
+    text = log_bytes(server).decode("utf-8")  # strict: raises if not
+    for line in text.split("\n"):
+        assert not any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f
+                       for c in line), repr(line)
+
+
+@pytest.mark.parametrize("provider", ["google", "kakao"])
+def test_code_reuse_refused_by_oidc_provider(tg, db, fakes, provider):
+    # Google and Kakao refuse a used code with HTTP 400 invalid_grant
+    # (GitHub with 200, above): the same 400 invalid_grant, never a 500,
+    # and what the provider said reaches the log only cleaned.
+    fake = fakes[provider]
+    fake.error_description = DIRTY_DESCRIPTION
+    first = Flow(tg, fake)
+    first.run()
+    assert first.callback_r.status_code == 302
+    second = Flow(tg, fake)
+    second.start()
+    second.authorize()
+    r = second.callback(second.callback_url_with(code=first.code))
+    e = err(r, 400, "invalid_grant")
+    assert e["param"] == "code"
+    assert "(invalid_grant)" in e["message"], e
+    assert count(db, "sessions") == 1
+    assert fake.token_requests[-1]["code"] == first.code
+
+    lines = [ln for ln in log_bytes(tg).split(b"\n")
+             if b"sign-in refused: code not redeemed" in ln]
+    assert len(lines) == 1, lines
+    assert lines[0].endswith(
+        b": invalid_grant: " + CLEAN_DESCRIPTION.encode()), lines[0]
+    assert_clean_log(tg)
+
+
+@pytest.mark.parametrize("answer", [
+    (400, b"<html><body>Bad Request\x00\xff</body></html>", "status 400"),
+    (401, b'{"error":"invalid_client\\u001b[0m\xc3"}', "invalid_client?[0m?"),
+    (403, b"", "status 403"),
+])
+def test_token_endpoint_refusal_shapes(tg, db, google, answer):
+    # Whatever a refusing token endpoint sends (HTML with NUL and stray
+    # bytes, a broken error code, nothing): 400 invalid_grant with a
+    # clean error code, and a clean log.
+    status, body, shown = answer
+    google.token_error = lambda error, _status: (
+        status, {"Content-Type": "application/json"}, body)
+    f = Flow(tg, google)
+    f.start()
+    f.authorize()
+    f.callback(f.callback_url_with(code="not-a-code"))
+    e = err(f.callback_r, 400, "invalid_grant")
+    assert "(%s)" % shown in e["message"], e
+    no_session(db)
+    assert b"sign-in refused: code not redeemed: " + shown.encode() in \
+        log_bytes(tg)
+    assert_clean_log(tg)
+
+
+def test_provider_error_in_redirect_is_cleaned(tg, db, github):
+    # The error code a provider puts in its redirect is shown and logged:
+    # bytes that are not UTF-8 must not turn the answer into a 500.
+    f = Flow(tg, github)
+    f.start()
+    f.authorize()
+    url = f.callback_url_with(code=None) + "&error=denied%FF%C0%AF%E2%80%AE"
+    r = f.callback(url)
+    e = err(r, 400, "provider_error")
+    assert "(denied????)" in e["message"], e
+    assert github.token_requests == []
+    no_session(db)
+    assert b"sign-in refused: provider error: denied????" in log_bytes(tg)
+    assert_clean_log(tg)
+
+
 def test_code_injection_fails_pkce(tg, db, github):
     # A code obtained in the attacker's flow (their PKCE challenge) is
     # injected into the victim's callback (victim's state and cookie).

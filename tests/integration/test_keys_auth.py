@@ -160,6 +160,102 @@ def test_malformed_key_needs_no_database_at_all(pg, db, tollgate):
         raise AssertionError("key not accepted after PostgreSQL came back")
 
 
+# --- forged keys: the same work for an unknown id and a wrong secret --
+
+DB = 'tollgate_api_key_auth_total{source="database"}'
+NEG = 'tollgate_api_key_auth_total{source="negative_cache"}'
+VERIFY = "tollgate_api_key_verifications_total"
+
+
+def feed_ready(server, key):
+    """Until the worker's change feed listens (its caches are used only
+    then): a known key answered from the cache shows it."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        before = metric_values(server)['tollgate_api_key_auth_total'
+                                       '{source="cache"}']
+        assert server.get("/v1/key", headers=auth(key)).status_code == 200
+        if metric_values(server)['tollgate_api_key_auth_total'
+                                 '{source="cache"}'] > before:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the key feed never became ready")
+
+
+def work(server, key):
+    """(database lookups, negative-cache hits, digest comparisons) one
+    request with key cost, and its answer."""
+    m0 = metric_values(server)
+    r = server.get("/v1/key", headers=auth(key))
+    m1 = metric_values(server)
+    return tuple(int(m1[k] - m0[k]) for k in (DB, NEG, VERIFY)), r
+
+
+def test_unknown_id_and_wrong_secret_do_the_same_work(pg, db, tollgate):
+    log = StatementLog(pg, db)      # before the server's connections
+    server = tollgate()
+    known, _, _ = seed_key(db)
+    feed_ready(server, known)
+    unknown, _ = make_key()
+    wrong = with_secret(known[3:15])
+
+    log.mark()
+    # A forged, well-formed key with an unknown id: one lookup and one
+    # comparison (against a dummy digest), then, within 10 s, no lookup.
+    cost, r1 = work(server, unknown)
+    assert cost == (1, 0, 1)
+    cost, r2 = work(server, unknown)
+    assert cost == (0, 1, 1)
+    # A wrong secret for a known (cached) id: one comparison.
+    cost, r3 = work(server, wrong)
+    assert cost == (0, 0, 1)
+    # All three refusals look the same.
+    for r in (r1, r2, r3):
+        assert_refused(r)
+    assert r1.json() == r2.json() == r3.json()
+    # PostgreSQL's own count agrees.
+    time.sleep(0.3)
+    assert log.lookups() == 1
+
+    # The control: a valid key costs one comparison too.
+    cost, r = work(server, known)
+    assert cost == (0, 0, 1) and r.status_code == 200
+
+
+def test_negative_cache_expires(db, server):
+    known, _, _ = seed_key(db)
+    feed_ready(server, known)
+    unknown, _ = make_key()
+    assert work(server, unknown)[0] == (1, 0, 1)
+    time.sleep(10.2)
+    assert work(server, unknown)[0] == (1, 0, 1)
+
+
+def test_key_created_after_a_forged_try_works_at_once(db, tollgate):
+    # Two processes have an id in their negative caches; creating a key
+    # with that id announces it (NOTIFY), so both accept it at once, not
+    # after the cache's 10 s.
+    a = tollgate(workers=1)
+    b = tollgate(workers=1)
+    known, _, _ = seed_key(db)
+    for s in (a, b):
+        feed_ready(s, known)
+    key, _ = make_key()
+    for s in (a, b):
+        assert work(s, key)[0] == (1, 0, 1)
+        assert work(s, key)[0] == (0, 1, 1)
+    start = time.time()
+    seed_key(db, key=key)
+    for s in (a, b):
+        while True:
+            r = s.get("/v1/key", headers=auth(key))
+            if r.status_code == 200:
+                break
+            assert_refused(r)
+            assert time.time() - start < 2, "not found 2 s after creation"
+            time.sleep(0.02)
+
+
 # --- the cache and its invalidation -----------------------------------
 
 def test_cache_spares_the_database(pg, db, tollgate):

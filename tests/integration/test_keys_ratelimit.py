@@ -1,5 +1,6 @@
 """Rate limits (429 rate_limited with Retry-After): per user on the
-key-management API, per client address on the login endpoints.
+key-management API, per client address on the login endpoints and on
+failed API-key authentications (TOLLGATE_KEY_FAIL_LIMIT).
 
 Limits are per worker; these servers run one worker, so the numbers are
 exact."""
@@ -10,6 +11,8 @@ import requests
 
 from lib import auth
 from lib.errors import assert_error
+from lib.keys import auth as key_auth
+from lib.keys import make_key, seed_key, with_secret
 
 
 def assert_429(r):
@@ -117,10 +120,66 @@ def test_default_limits(tollgate, db):
     assert_429(r)
 
 
+def v1_key(server, key, headers=None):
+    h = dict(headers or {})
+    if key is not None:
+        h.update(key_auth(key))
+    return requests.get(server.url + "/v1/key", headers=h, timeout=10)
+
+
+def test_failed_key_authentications_are_limited_per_address(tollgate, db):
+    server = tollgate(env={"TOLLGATE_KEY_FAIL_LIMIT": "30",
+                           "TOLLGATE_TRUST_PROXY": "1"})
+    key, _, _ = seed_key(db)
+    a = {"x-forwarded-for": "198.51.100.7"}
+    b = {"x-forwarded-for": "198.51.100.8"}
+    # Successes do not count.
+    for _ in range(40):
+        assert v1_key(server, key, a).status_code == 200
+    # 30 failures of every kind are answered 401...
+    unknown, _ = make_key()
+    bad = [None, "tg_nonsense", unknown, with_secret(key[3:15])]
+    for i in range(30):
+        assert_error(v1_key(server, bad[i % len(bad)], a), 401,
+                     "invalid_api_key")
+    # ...then this address is refused, a valid key included, with an
+    # honest Retry-After (one failure every 2 s).
+    retry = assert_429(v1_key(server, unknown, a))
+    assert retry in (1, 2)
+    r = v1_key(server, key, a)
+    assert "at most 30 a minute" in assert_error(r, 429)["message"]
+    assert_429(r)
+    # Another address is not.
+    assert v1_key(server, key, b).status_code == 200
+    assert_error(v1_key(server, unknown, b), 401, "invalid_api_key")
+    # One interval later, one more attempt.
+    time.sleep(retry + 0.1)
+    assert v1_key(server, key, a).status_code == 200
+    assert v1_key(server, key, a).status_code == 200
+    m = server.get("/metrics").text
+    assert 'tollgate_api_key_auth_total{source="limited"} 2' in m
+
+
+def test_key_fail_limit_default_and_off(tollgate, db):
+    server = tollgate(env={"TOLLGATE_KEY_FAIL_LIMIT": None})
+    for i in range(30):
+        r = v1_key(server, "tg_nonsense")
+        if r.status_code == 429:
+            break
+        assert r.status_code == 401
+    assert i == 20, i
+    assert_429(r)
+
+    server = tollgate(env={"TOLLGATE_KEY_FAIL_LIMIT": "0"})
+    for i in range(50):
+        assert v1_key(server, "tg_nonsense").status_code == 401
+
+
 def test_bad_limit_settings_refuse_to_start(db):
     from lib.server import Tollgate
     for var, value in (("TOLLGATE_RATE_LIMIT_IP", "-1"),
-                       ("TOLLGATE_RATE_LIMIT_USER", "many")):
+                       ("TOLLGATE_RATE_LIMIT_USER", "many"),
+                       ("TOLLGATE_KEY_FAIL_LIMIT", "-5")):
         rc, out = Tollgate(db.url, env={var: value}).run_to_exit()
         assert rc != 0
         assert var in out

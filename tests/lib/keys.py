@@ -57,11 +57,15 @@ def seed_user(db, email=None, is_admin=False):
 
 def seed_key(db, user_id=None, name="test", allowed_models=None,
              spend_limit_micros=None, disabled=False, expires_at=None,
-             revoked=False, pepper=TEST_KEY_PEPPER):
-    """Returns (key, user_id, key_id)."""
+             revoked=False, pepper=TEST_KEY_PEPPER, key=None):
+    """Returns (key, user_id, key_id). key: a key from make_key() to
+    store (default: a new one)."""
     if user_id is None:
         user_id = seed_user(db)
-    key, public_id = make_key()
+    if key is None:
+        key, public_id = make_key()
+    else:
+        public_id = key[3:15]
     rows = db.query(
         "INSERT INTO api_keys (user_id, public_id, digest, name, last4, "
         "allowed_models, spend_limit_micros, disabled, expires_at, "
@@ -191,7 +195,7 @@ def warm(servers, key, workers, timeout=15, tolerate_503=False,
             for w, st, _ in burst(s, path, key):
                 if st == 503 and tolerate_503:
                     continue
-                assert st == 200
+                assert st == 200, (st, _)
                 seen[s.url].add(w)
         if all(len(v) == workers for v in seen.values()):
             return

@@ -90,6 +90,7 @@ def base_env(db_url, port, workdir):
         # tests of the limits set their own (test_keys_ratelimit.py).
         "TOLLGATE_RATE_LIMIT_IP": "100000",
         "TOLLGATE_RATE_LIMIT_USER": "100000",
+        "TOLLGATE_KEY_FAIL_LIMIT": "100000",
         "TOLLGATE_WORKERS": "1",
         # Hand Kore's accept lock over after every connection, so tests
         # with several workers reach all of them deterministically.

@@ -98,6 +98,59 @@ START_TEST(token_answer)
 }
 END_TEST
 
+static void
+token_error(const char *body, char *err, size_t errlen, char *desc,
+    size_t desclen)
+{
+	auth_token_error(body, strlen(body), err, errlen, desc, desclen);
+}
+
+/* A refusal's text reaches logs and answers only cleaned and bounded. */
+START_TEST(token_error_cleaned)
+{
+	char	err[72], desc[40], long_err[300];
+
+	token_error("{\"error\":\"invalid_grant\",\"error_description\":"
+	    "\"Bad Request\"}", err, sizeof(err), desc, sizeof(desc));
+	ck_assert_str_eq(err, "invalid_grant");
+	ck_assert_str_eq(desc, "Bad Request");
+
+	/* Control characters (JSON escapes) and raw invalid UTF-8. */
+	token_error("{\"error\":\"invalid_grant\\u001b[2J\",\"error_description"
+	    "\":\"code \xff\xfe used\\r\\nFAKE LOG LINE\\u0007\"}", err,
+	    sizeof(err), desc, sizeof(desc));
+	ck_assert_str_eq(err, "invalid_grant?[2J");
+	ck_assert_str_eq(desc, "code ?? used  FAKE LOG LINE?");
+
+	/* "message" when there is no error_description; bounded. */
+	token_error("{\"error\":\"x\",\"message\":\"0123456789012345678901"
+	    "23456789012345678901234567890123456789\"}", err, sizeof(err),
+	    desc, sizeof(desc));
+	ck_assert_uint_eq(strlen(desc), sizeof(desc) - 1);
+
+	/* The error code is cut to AUTH_TOKEN_ERROR_MAX bytes. */
+	memset(long_err, 'e', sizeof(long_err));
+	memcpy(long_err, "{\"error\":\"", 10);
+	memcpy(long_err + sizeof(long_err) - 3, "\"}", 3);
+	token_error(long_err, err, sizeof(err), desc, sizeof(desc));
+	ck_assert_uint_eq(strlen(err), AUTH_TOKEN_ERROR_MAX);
+
+	/* Not JSON, no error, an empty one, NULL: always filled. */
+	memset(err, 0xdc, sizeof(err));
+	memset(desc, 0xdc, sizeof(desc));
+	token_error("<html>Bad Gateway</html>", err, sizeof(err), desc,
+	    sizeof(desc));
+	ck_assert_str_eq(err, "invalid_answer");
+	ck_assert_str_eq(desc, "");
+	token_error("{\"error\":\"\"}", err, sizeof(err), NULL, 0);
+	ck_assert_str_eq(err, "invalid_answer");
+	memset(err, 0xdc, sizeof(err));
+	auth_token_error(NULL, 0, err, sizeof(err), desc, sizeof(desc));
+	ck_assert_str_eq(err, "invalid_answer");
+	ck_assert_str_eq(desc, "");
+}
+END_TEST
+
 static int
 gh_user(const char *body, struct auth_identity *id)
 {
@@ -251,6 +304,7 @@ provider_suite(void)
 	tcase_add_test(tc, authorize_url);
 	tcase_add_test(tc, token_request);
 	tcase_add_test(tc, token_answer);
+	tcase_add_test(tc, token_error_cleaned);
 	tcase_add_test(tc, github);
 	tcase_add_test(tc, kakao);
 	tcase_add_test(tc, google);

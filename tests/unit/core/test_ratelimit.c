@@ -53,6 +53,50 @@ START_TEST(burst_then_refill)
 }
 END_TEST
 
+/* Peeking: the verdict of a take, without taking (failure limits). */
+START_TEST(peek_takes_nothing)
+{
+	struct tg_ratelimit	rl;
+	unsigned int		retry;
+	uint64_t		now = 1000 * SEC;
+	int			i;
+
+	ck_assert_int_ge(sodium_init(), 0);
+	ck_assert(tg_ratelimit_init(&rl, 64, 3, 60));
+
+	/* An unknown key passes and is not added. */
+	for (i = 0; i < 100; i++)
+		ck_assert(tg_ratelimit_peek(&rl, "9.9.9.9", 7, now, &retry));
+	ck_assert_uint_eq(retry, 0);
+	for (i = 0; i < (int)(rl.nsets * TG_RATELIMIT_WAYS); i++)
+		ck_assert(rl.slots[i].hash == 0);
+
+	/* Three failures taken: the fourth attempt is refused on peek. */
+	for (i = 0; i < 3; i++) {
+		ck_assert(tg_ratelimit_peek(&rl, "9.9.9.9", 7, now, &retry));
+		ck_assert(take(&rl, "9.9.9.9", now, &retry));
+	}
+	ck_assert(!tg_ratelimit_peek(&rl, "9.9.9.9", 7, now, &retry));
+	ck_assert_uint_eq(retry, 20);
+	ck_assert(!tg_ratelimit_peek(&rl, "9.9.9.9", 7, now + 19 * SEC,
+	    &retry));
+	ck_assert_uint_eq(retry, 1);
+	/* One interval later, one more attempt. */
+	ck_assert(tg_ratelimit_peek(&rl, "9.9.9.9", 7, now + 20 * SEC,
+	    &retry));
+	ck_assert(take(&rl, "9.9.9.9", now + 20 * SEC, &retry));
+	ck_assert(!tg_ratelimit_peek(&rl, "9.9.9.9", 7, now + 20 * SEC,
+	    &retry));
+	/* Others are not affected. */
+	ck_assert(tg_ratelimit_peek(&rl, "8.8.8.8", 7, now, &retry));
+	tg_ratelimit_free(&rl);
+
+	/* Off: everything passes. */
+	ck_assert(tg_ratelimit_init(&rl, 64, 0, 60));
+	ck_assert(tg_ratelimit_peek(&rl, "9.9.9.9", 7, now, &retry));
+}
+END_TEST
+
 START_TEST(steady_rate)
 {
 	struct tg_ratelimit	rl;
@@ -125,6 +169,7 @@ ratelimit_suite(void)
 
 	tcase_add_test(tc, burst_then_refill);
 	tcase_add_test(tc, steady_rate);
+	tcase_add_test(tc, peek_takes_nothing);
 	tcase_add_test(tc, off_and_bad_arguments);
 	tcase_add_test(tc, table_is_bounded_and_keeps_busy_keys);
 	suite_add_tcase(s, tc);
