@@ -47,7 +47,7 @@ tg_clean_text(char *out, size_t outlen, const char *in, size_t inlen)
 		}
 		if (n + clen >= outlen)
 			break;
-		memcpy(out + n, p + i, clen);
+		memmove(out + n, p + i, clen);	/* out may be in */
 		n += clen;
 	}
 

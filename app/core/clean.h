@@ -10,8 +10,8 @@
  * '?'; tab, CR and LF become a space; every other control character
  * (C0, DEL, C1, U+2028/U+2029, the bidirectional overrides and
  * isolates) becomes '?'. The output is never longer than the input.
- * A NUL byte in the first inlen bytes ends the input. Returns
- * strlen(out).
+ * A NUL byte in the first inlen bytes ends the input; out may be in
+ * (cleaning in place). Returns strlen(out).
  *
  * tg_clean_utf8() repairs s[0..len) in place: each byte of an invalid
  * UTF-8 sequence becomes '?', everything else (control characters

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "clean.h"
 #include "redact.h"
 
 static const char	*const token_prefixes[] = {
@@ -18,7 +19,6 @@ static const char	*const token_prefixes[] = {
 
 static int	token_char(unsigned char);
 static size_t	token_prefix(const char *);
-static size_t	utf8_len(const unsigned char *);
 
 void
 tg_redact_secret(char *s, const char *secret)
@@ -63,22 +63,12 @@ tg_redact_tokens(char *s)
 void
 tg_text_clean(char *s)
 {
-	unsigned char	*p;
-	size_t		 n;
+	size_t	n;
 
 	if (s == NULL)
 		return;
-
-	for (p = (unsigned char *)s; *p != '\0'; p += n) {
-		if (*p < 0x80) {
-			if (*p < 0x20 || *p == 0x7f)
-				*p = ' ';
-			n = 1;
-		} else if ((n = utf8_len(p)) == 0) {
-			*p = '?';
-			n = 1;
-		}
-	}
+	n = strlen(s);
+	(void)tg_clean_text(s, n + 1, s, n);
 }
 
 static int
@@ -102,39 +92,4 @@ token_prefix(const char *p)
 	}
 
 	return (0);
-}
-
-/*
- * The length of the valid UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0.
- */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	size_t		n, i;
-	unsigned int	cp;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return (0);
-	}
-
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return (0);
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return (0);
-
-	return (n);
 }

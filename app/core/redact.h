@@ -20,10 +20,7 @@ void	tg_redact_secret(char *, const char *);
  */
 void	tg_redact_tokens(char *);
 
-/*
- * One printable line: control characters (tabs and newlines included)
- * become ' ', bytes that are not part of valid UTF-8 become '?'.
- */
+/* tg_clean_text() (clean.h) of the string s, in place. */
 void	tg_text_clean(char *);
 
 #endif

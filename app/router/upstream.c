@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "redact.h"
 #include "router/upstream.h"
 #include "router/xlate.h"
 
@@ -184,16 +185,8 @@ router_retry_after_ms(const char *v, time_t now)
 void
 router_scrub(char *s, const char *secret)
 {
-	size_t	 slen;
-	char	*p;
-
-	if (secret == NULL || (slen = strlen(secret)) < 4)
-		return;
-
-	while ((p = strstr(s, secret)) != NULL) {
-		memcpy(p, "***", 3);
-		memmove(p + 3, p + slen, strlen(p + slen) + 1);
-	}
+	tg_redact_secret(s, secret);
+	tg_text_clean(s);
 }
 
 /*

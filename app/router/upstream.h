@@ -30,7 +30,11 @@ void	router_error_message(const char *, size_t, char *, size_t);
 /* Retry-After (delta-seconds or an HTTP-date) in ms; -1 when invalid. */
 long	router_retry_after_ms(const char *, time_t);
 
-/* Replaces every occurrence of secret in s by "***" (in place). */
+/*
+ * An upstream's error text made fit for a client and a log line, in
+ * place: every occurrence of secret becomes "***", control characters
+ * and broken UTF-8 go (redact.h, clean.h).
+ */
 void	router_scrub(char *, const char *);
 
 /* Whether the client should see a retry / fallback for this failure. */
