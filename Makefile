@@ -93,7 +93,7 @@ FUZZ_BINS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 all: tollgate
 
-# Kore's own objects, built into our build folder (kore-guide §1.1);
+# Kore's own objects, built into our build folder (docs/kore.md, "Building");
 # nothing is written under /usr/share/kore.
 $(KORE_STAMP):
 	@mkdir -p $(KORE_OBJ)

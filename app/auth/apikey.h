@@ -1,5 +1,5 @@
 /*
- * API key format, checksum and storage hash (CONTRACT §4). Pure C.
+ * API key format, checksum and storage hash (docs/contract.md §4). Pure C.
  *
  *	tg_<public id: 12 base62>_<secret: 40 base62><checksum: 6 base62>
  *

@@ -8,7 +8,7 @@
  * longer paths first, and ours carry the most specific path we serve.
  *
  * Set-Cookie always carries HttpOnly and SameSite=Lax, and Secure unless
- * the caller says the site is plain http (dev only; CONTRACT §7).
+ * the caller says the site is plain http (dev only; docs/contract.md §7).
  */
 
 #include <stdio.h>

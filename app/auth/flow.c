@@ -131,8 +131,8 @@ auth_return_to_valid(const char *s)
 }
 
 /*
- * The CSRF rule of POST /auth/refresh and /auth/logout (CONTRACT §7): an
- * Origin header, when present, must be the UI's origin; without one the
+ * The CSRF rule of POST /auth/refresh and /auth/logout
+ * (docs/contract.md §7): an Origin header, when present, must be the UI's origin; without one the
  * request must carry X-Tollgate-CSRF: 1 (a header a cross-site form
  * cannot send, and a cross-site script cannot send without a CORS
  * preflight we never grant).

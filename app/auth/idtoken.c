@@ -1,5 +1,5 @@
 /*
- * id token verification (research-business §2.3, ASVS 9.1 and 10.5).
+ * id token verification (docs/auth.md, "Security notes"; ASVS 9.1 and 10.5).
  *
  * The token reaches us from the provider's token endpoint over TLS, but
  * we still check its RS256 signature against the provider's JWKS: the

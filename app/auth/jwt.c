@@ -1,6 +1,6 @@
 /*
  * Access tokens: a small wrapper over libjwt 1.10 that pins everything
- * libjwt itself leaves to the token (research-business §5.2).
+ * libjwt itself leaves to the token (docs/auth.md, "Security notes").
  *
  * Minting uses libjwt (HS256, a non-empty key). Verification does not
  * trust libjwt 1.10, which takes the algorithm from the token, compares

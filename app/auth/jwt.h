@@ -1,5 +1,5 @@
 /*
- * Session access tokens (CONTRACT §4): HS256 JWTs that we mint with
+ * Session access tokens (docs/contract.md §4): HS256 JWTs that we mint with
  * libjwt and verify ourselves. Pure C.
  */
 

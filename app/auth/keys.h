@@ -1,5 +1,5 @@
 /*
- * The keys module (CONTRACT §4, §7): API-key authentication of the
+ * The keys module (docs/contract.md §4, §7): API-key authentication of the
  * router routes (keys_auth.c), the key-management API (keys_api.c) and
  * the change feed that keeps every worker's key cache honest
  * (keys_notify.c).

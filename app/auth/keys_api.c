@@ -1,5 +1,5 @@
 /*
- * The key-management API (CONTRACT §3, §7), for a signed-in user:
+ * The key-management API (docs/contract.md §3, §7), for a signed-in user:
  *
  *	POST   /api/keys	create; the full key is in this answer only
  *	GET    /api/keys	list, newest first, cursor-paginated

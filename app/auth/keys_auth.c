@@ -1,5 +1,5 @@
 /*
- * API-key authentication of the router routes (CONTRACT §3, §4): the
+ * API-key authentication of the router routes (docs/contract.md §3, §4): the
  * tg_key_authenticate hook of the dispatcher.
  *
  * Order of checks, cheapest first: the client address must not be over

@@ -1,6 +1,6 @@
 /*
  * What callers send to the key-management API, checked before anything
- * touches the database (CONTRACT §3, §7). Pure C (jansson, no Kore).
+ * touches the database (docs/contract.md §3, §7). Pure C (jansson, no Kore).
  *
  *	POST  /api/keys		name (required), expires_at, allowed_models,
  *				spend_limit_micros

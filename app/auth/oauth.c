@@ -1,5 +1,5 @@
 /*
- * OAuth 2.0 / OIDC sign-in (CONTRACT §7, research-business §2):
+ * OAuth 2.0 / OIDC sign-in (docs/contract.md §7, docs/auth.md):
  * GET /auth/providers, /auth/<provider>/start and /auth/<provider>/callback.
  *
  * start     checks return_to (a relative path on the UI's origin), makes a

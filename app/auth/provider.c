@@ -1,5 +1,5 @@
 /*
- * Sign-in providers (research-business §2.2).
+ * Sign-in providers (docs/auth.md, "Registering the OAuth apps").
  *
  *   google  OIDC: the identity is the verified id token (sub); its email
  *           counts as verified only where Google is authoritative for it

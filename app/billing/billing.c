@@ -1,6 +1,6 @@
 /*
- * Billing (CONTRACT §8): the module, its routes, and the read and admin
- * handlers. Checkout lives in checkout.c, provider webhooks in
+ * Billing (docs/contract.md §8): the module, its routes, and the read
+ * and admin handlers. Checkout lives in checkout.c, provider webhooks in
  * webhook.c; the provider-specific parts are pure C (provider.h) and
  * the money rules are SQL (sql/0400_billing.sql).
  *

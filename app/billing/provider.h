@@ -18,7 +18,7 @@
  * provider therefore never touches the ledger or the SQL.
  *
  * How a provider whose webhooks are unsigned fits (Toss Payments'
- * PAYMENT_STATUS_CHANGED carries no signature, research-business §1.2):
+ * PAYMENT_STATUS_CHANGED carries no signature, docs/billing.md):
  * its verify() accepts the delivery but its parse_event() returns the
  * kind BILLING_KIND_CONFIRM, which the SQL records without effect; the
  * effect then comes from querying the provider's API for the payment

@@ -360,7 +360,7 @@ stripe_checkout_request(const struct billing_checkout *co,
 
 /*
  * Stripe's answer: 200 with the session's id and url, or an error whose
- * status and message the caller passes on (502, CONTRACT §3).
+ * status and message the caller passes on (502, docs/contract.md §3).
  */
 static int
 stripe_checkout_response(long status, const uint8_t *body, size_t len,

@@ -1,6 +1,7 @@
 /*
  * Stripe webhook signature checks: a strict parser of the
- * Stripe-Signature header and the verifier (research-business §1.1).
+ * Stripe-Signature header and the verifier (docs/billing.md, "What
+ * the endpoint checks").
  *
  * Grammar (what Stripe sends, nothing looser):
  *

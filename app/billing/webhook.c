@@ -1,6 +1,6 @@
 /*
  * POST /webhooks/stripe: a provider's event, authenticated, recorded
- * and applied exactly once (research-business §1.3).
+ * and applied exactly once (docs/billing.md, "What the endpoint checks").
  *
  *   VERIFY   the signature over the raw body, before anything parses
  *            it (the route's own body cap, 256 KiB, was enforced by the

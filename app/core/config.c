@@ -1,5 +1,5 @@
 /*
- * Tollgate configuration from the environment (CONTRACT §2).
+ * Tollgate configuration from the environment (docs/contract.md §2).
  *
  * tg_config_load() reads every variable, checks each one and records one
  * line per problem that names the variable (never a secret's value), the

@@ -1,6 +1,6 @@
 /*
  * Tollgate configuration: every setting comes from the environment
- * (CONTRACT §2) and is checked completely before any worker forks.
+ * (docs/contract.md §2) and is checked completely before any worker forks.
  *
  * This file is pure C (no Kore types) so that the unit tests can feed
  * it any environment they like.

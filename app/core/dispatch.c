@@ -203,7 +203,8 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 	/*
 	 * The body (if any) is complete here; Kore's header and body
 	 * timers must not fire while a handler waits on PostgreSQL or an
-	 * upstream (kore-guide P1/P2). They are re-armed after the answer.
+	 * upstream (docs/kore.md, "Streaming" 1 and 2). They are re-armed
+	 * after the answer.
 	 */
 	if (req->owner != NULL)
 		req->owner->http_timeout = 0;

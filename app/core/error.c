@@ -1,5 +1,5 @@
 /*
- * The one error path (CONTRACT §3): every failed request is answered
+ * The one error path (docs/contract.md §3): every failed request is answered
  * here, in OpenAI's shape, or in Anthropic's on routes flagged
  * TG_ROUTE_ANTHROPIC (/v1/messages). Messages are for the caller: never
  * SQL, provider keys or other internals; those go to the log with the

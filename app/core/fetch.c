@@ -2,7 +2,7 @@
  * Buffered outbound HTTP (see fetch.h) and the transport rules every
  * upstream call shares: http and https only, no redirects, a connect and
  * a total timeout (a curl handle without a timer spins Kore's worker,
- * kore-guide P4), and TOLLGATE_CA_FILE when set.
+ * docs/kore.md, "curl"), and TOLLGATE_CA_FILE when set.
  */
 
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * Operations routes (CONTRACT §9): liveness, readiness (PostgreSQL
+ * Operations routes (docs/contract.md §9): liveness, readiness (PostgreSQL
  * answers) and the Prometheus metrics of this process.
  */
 

@@ -7,7 +7,7 @@
  * A single binary parses no flags itself, so -f -n -r -q are handed to
  * kore_default_getopt() here. Started as root, workers drop to
  * TOLLGATE_RUNAS (with -n: no chroot, which would cut DNS, the CA bundle
- * and PostgreSQL's socket away; kore-guide §3).
+ * and PostgreSQL's socket away; docs/kore.md, "Privileges").
  */
 
 #include <sys/resource.h>
@@ -43,7 +43,7 @@ static const char *main_getenv(const char *);
 /*
  * glibc 2.36 starts threads (curl's resolver, Kore's tasks) with clone3
  * and rseq, which Kore 4.1.0's lists lack; the rest is cheap insurance
- * for glibc, libpq and OpenSSL paths (kore-guide §7).
+ * for glibc, libpq and OpenSSL paths (docs/kore.md, "Seccomp").
  */
 static struct sock_filter filter_tollgate[] = {
 	KORE_SYSCALL_ALLOW(clone3),

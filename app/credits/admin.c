@@ -1,5 +1,5 @@
 /*
- * Admin endpoints of the credits module (CONTRACT §6). Whether the
+ * Admin endpoints of the credits module (docs/contract.md §6). Whether the
  * caller is an admin is decided by the database in the same statement
  * (users.is_admin of an active user), never by the token:
  *

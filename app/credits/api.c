@@ -1,5 +1,5 @@
 /*
- * A user's own credits and usage (CONTRACT §6), every route a session
+ * A user's own credits and usage (docs/contract.md §6), every route a session
  * route and every statement scoped to the session's user: another
  * user's ids are simply not found (404), never forbidden.
  *

@@ -1,7 +1,7 @@
 /*
  * Credit arithmetic (see cost.h). Pure C, no Kore.
  *
- * The cost of a call (CONTRACT §6):
+ * The cost of a call (docs/contract.md §6):
  *
  *	ceil(((prompt - cached - cache_write) * in + cached * cached_in
  *	    + cache_write * cache_write_in + completion * out) / 1e6) + fee

@@ -1,6 +1,6 @@
 /*
- * Credit arithmetic (CONTRACT §6), pure C: the cost of a call, the hold
- * of a call about to be made, how many output tokens an available
+ * Credit arithmetic (docs/contract.md §6), pure C: the cost of a call,
+ * the hold of a call about to be made, how many output tokens an available
  * balance pays for, what to settle a call that ended for (the provider's
  * usage, an estimate, or the larger of the two for a call cut short), and
  * the words of a 402.

@@ -1,5 +1,5 @@
 /*
- * The credits module (CONTRACT §6): its settings, metrics, routes and
+ * The credits module (docs/contract.md §6): its settings, metrics, routes and
  * per-worker start (the meter the router calls, the sweeper).
  *
  * Setting (environment, checked before any worker forks):

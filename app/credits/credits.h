@@ -1,5 +1,5 @@
 /*
- * The credits module's Kore side: the endpoints of CONTRACT §6, the
+ * The credits module's Kore side: the endpoints of docs/contract.md §6, the
  * meter the router calls for every billable call, and the sweeper.
  * Arithmetic and input checks live in the pure files (cost.h, prompt.h,
  * validate.h); money moves only inside the SQL functions of

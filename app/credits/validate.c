@@ -57,7 +57,7 @@ credits_model_id_valid(const char *s)
 /*
  * The admin PUT body. cached_input_micros_per_mtok and
  * cache_write_input_micros_per_mtok default to the input price,
- * request_fee_micros to 0 (CONTRACT §6). Cache reads may not cost more
+ * request_fee_micros to 0 (docs/contract.md §6). Cache reads may not cost more
  * than input; cache writes may (Anthropic's cost 1.25x input).
  */
 int

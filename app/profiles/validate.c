@@ -12,7 +12,7 @@
  *                  or one of the grandfathered tags.
  *   timezone       the syntax of an IANA zone name; that the zone exists
  *                  is checked by PostgreSQL (pg_timezone_names).
- *   default_model  the router's forms (CONTRACT §5): "provider:model",
+ *   default_model  the router's forms (docs/contract.md §5): "provider:model",
  *                  "provider/model" or an alias name; syntax only.
  */
 

@@ -2,7 +2,7 @@
  * The router's catalog: providers, their models and the aliases, loaded
  * from conf/router.json (TOLLGATE_ROUTER_CONFIG) plus the environment
  * (<PROVIDER>_API_KEY, <PROVIDER>_BASE_URL), checked completely before
- * any worker forks, and the model addressing of CONTRACT §5:
+ * any worker forks, and the model addressing of docs/contract.md §5:
  *
  *	"provider:model", "provider/model" (split at the first ':' or '/',
  *	so "openrouter/openai/gpt-4o" and "ollama:llama3.1:8b" both work),

@@ -2,7 +2,7 @@
  * The anthropic family: OpenAI chat requests to Anthropic's Messages API
  * (POST {base}/v1/messages) and its answers back to OpenAI shapes.
  *
- * Request rules (research-features §c):
+ * Request rules (docs/router.md, "The anthropic family"):
  *   - system/developer messages are lifted into the top-level "system";
  *   - max_tokens is always sent (request, else the model's cap, else
  *     ANTH_DEFAULT_MAX_TOKENS);

@@ -49,7 +49,7 @@
  *      final in C and written later in a batch) or once its statement
  *      is done; after that it must not touch call again. The router may
  *      keep the request waiting for it: the cost goes into
- *      usage.cost_micros (CONTRACT §5) and the x-tollgate-cost-micros
+ *      usage.cost_micros (docs/contract.md §5) and the x-tollgate-cost-micros
  *      header of a non-streamed answer, so settle should be quick and
  *      must always finish (a failure still calls router_call_settled,
  *      with the cost it will be charged or 0).

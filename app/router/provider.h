@@ -112,7 +112,7 @@ struct router_local {
 	size_t	 body_len;
 };
 
-/* An upstream error, mapped for our client (CONTRACT §3). */
+/* An upstream error, mapped for our client (docs/contract.md §3). */
 struct router_error {
 	int	status;			/* our status to the client */
 	char	code[64];

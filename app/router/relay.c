@@ -2,7 +2,7 @@
  * The relay: one client call (chat completion or embeddings) through
  * the meter, retries and fallbacks, the upstream transfer and, for
  * streams, the relaying of each upstream event to the client as it
- * arrives (kore-guide §5). A state machine over http_state_run():
+ * arrives (docs/kore.md, "Streaming"). A state machine over http_state_run():
  *
  *   START    parse, check, resolve the model, check the key may use it
  *   RESERVE  the meter's hold (may sleep on PostgreSQL)
@@ -837,7 +837,7 @@ relay_send(struct relay *r, const void *data, size_t len)
 	return (1);
 }
 
-/* The stream's status line and headers (kore-guide §5.2, P1, P3). */
+/* The stream's status line and headers (docs/kore.md, "Streaming" 1 and 3). */
 static void
 relay_headers(struct relay *r)
 {

@@ -1,5 +1,5 @@
 /*
- * The router module (CONTRACT §5): its routes, the catalog loaded and
+ * The router module (docs/contract.md §5): its routes, the catalog loaded and
  * checked in the parent before any worker forks (conf/router.json,
  * TOLLGATE_ROUTER_CONFIG), the per-provider upstream metrics, and
  * GET /v1/models. Chat completions, embeddings and messages go through

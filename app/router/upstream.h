@@ -1,6 +1,6 @@
 /*
  * Pure helpers around upstream calls that every family and the relay
- * share: the error mapping of CONTRACT §3, Retry-After, pulling a
+ * share: the error mapping of docs/contract.md §3, Retry-After, pulling a
  * provider's error message out of its answer, scrubbing secrets out of
  * text we pass on, and OpenAI usage objects.
  */

@@ -2,8 +2,9 @@
 providers speaking the real wire formats (tests/fakes/).
 
 Whole flows per provider (start -> provider -> callback -> cookie ->
-refresh -> /api/me), linking, and every attack of the issue and of
-research-business §5.6 #21-#33: each is refused with the contract's
+refresh -> /api/me), linking, and every attack on the flow that
+docs/auth.md's "Security notes" name (CSRF, code injection, replay,
+forged id tokens, unverified emails): each is refused with the contract's
 error shape and leaves no session (checked in the database)."""
 
 import hashlib

@@ -1,7 +1,7 @@
 """Identity: dev login, access tokens, rotating refresh tokens, logout.
 
-Attacks on access tokens and refresh tokens (research-business §5.6
-#34-#47): each is answered 401/403 in the contract's error shape and
+Attacks on access tokens and refresh tokens (forged, expired, replayed,
+rotated, reused; docs/auth.md "Security notes"): each is answered 401/403 in the contract's error shape and
 leaves the database as it was."""
 
 import concurrent.futures

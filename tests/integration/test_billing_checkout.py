@@ -1,4 +1,4 @@
-"""Billing for a signed-in user (CONTRACT §8): packages, admin editing of
+"""Billing for a signed-in user (docs/contract.md §8): packages, admin editing of
 packages, checkout through Stripe's API (the fake, over HTTP), the user's
 payments, and the whole purchase: checkout -> the customer pays -> signed
 webhook -> credits -> refund -> balance reduced -> ledger consistent."""
@@ -293,7 +293,7 @@ def test_stripe_error_text_never_carries_a_secret(db, srv, fake):
                     reason="needs root for a private /etc/hosts")
 def test_checkout_through_a_hostname_under_seccomp(db, tollgate, fake):
     """curl's resolver starts a thread (clone3, rseq): the sandbox must
-    allow it, or the worker dies on the first checkout (kore-guide P7).
+    allow it, or the worker dies on the first checkout (docs/kore.md, "Seccomp").
     The name resolves from the test server's private /etc/hosts."""
     env = dict(fake.env(), TOLLGATE_STRIPE_API_URL=fake.url.replace(
         "127.0.0.1", "stripe.tollgate.test"))

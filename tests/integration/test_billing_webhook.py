@@ -1,4 +1,4 @@
-"""Stripe webhooks (CONTRACT §8, research-business §1): signatures checked
+"""Stripe webhooks (docs/contract.md §8, docs/billing.md): signatures checked
 over the raw body before anything is written, events recorded once by id,
 payments credited exactly once from our own payment row, refunds and
 disputes clawed back, any delivery order converging on the same balance.

@@ -1,4 +1,4 @@
-"""The credits endpoints (CONTRACT §6): balance, ledger, usage, admin
+"""The credits endpoints (docs/contract.md §6): balance, ledger, usage, admin
 grants and prices, seen as a user and an admin see them; another user's
 ids are 404; bad input is a 400 that changes nothing."""
 

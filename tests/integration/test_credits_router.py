@@ -1,4 +1,4 @@
-"""Every router call is paid for exactly once (CONTRACT §5, §6): holds
+"""Every router call is paid for exactly once (docs/contract.md §5, §6): holds
 before the upstream call, settlement in every case (answer, stream,
 error, disconnect, cut), clamping, 402 and 404 before any upstream byte,
 exact results under 200 concurrent calls through two processes, and

@@ -1,4 +1,4 @@
-"""The key-management API (CONTRACT §3, §7): create, list, get, update,
+"""The key-management API (docs/contract.md §3, §7): create, list, get, update,
 revoke, through HTTP with a real session (tests/lib/auth.py)."""
 
 import hashlib

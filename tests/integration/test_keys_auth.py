@@ -1,4 +1,4 @@
-"""API-key authentication of the router routes (CONTRACT §3, §4, §7).
+"""API-key authentication of the router routes (docs/contract.md §3, §4, §7).
 
 Keys are seeded straight into the database here (lib.keys.seed_key) or
 changed with SQL, which is what the key-management API does underneath;

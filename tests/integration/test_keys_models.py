@@ -1,5 +1,5 @@
 """allowed_models on a key, enforced on every router surface: chat,
-embeddings, messages and the models listing (CONTRACT §4, §5, §7).
+embeddings, messages and the models listing (docs/contract.md §4, §5, §7).
 
 The router calls tg_model_allowed() with the principal the keys module
 fills; this proves the patterns a key is created (and patched) with are
@@ -33,7 +33,7 @@ ROUTER_JSON = {
 
 @pytest.fixture
 def router(tollgate, db):
-    # Unpriced models are refused (CONTRACT §6); these are free.
+    # Unpriced models are refused (docs/contract.md §6); these are free.
     free_models(db, ["echo:echo-1", "echo:echo-embed", "other:echo-1",
                      "other:echo-embed"])
     d = tempfile.mkdtemp(prefix="tg-keys-router-")

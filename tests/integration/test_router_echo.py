@@ -272,7 +272,7 @@ def test_http10_and_connection_close_clients(router):
 
 
 def test_stream_outlives_kores_header_timeout(tollgate, db, fake):
-    """kore-guide P1-P3: a stream that lasts longer than Kore's
+    """docs/kore.md, "Streaming" 1-3: a stream that lasts longer than Kore's
     http_header_timeout (10 s), for a Connection: close client whose body
     did not arrive with its headers, is neither cut by a 408 written into
     it nor closed after its first chunk."""

@@ -1,4 +1,4 @@
-"""Upstream failures and bad client input: error mapping (CONTRACT §3),
+"""Upstream failures and bad client input: error mapping (docs/contract.md §3),
 retries with backoff and Retry-After, fallbacks before the first byte
 and none after it, first-byte / idle / total timeouts, streams cut by
 the upstream, client disconnects that close the upstream connection,

@@ -1,5 +1,5 @@
 """Credits helpers for tests: prices, grants, balances, the cost formula
-(CONTRACT §6, independently of the C code) and the ledger check.
+(docs/contract.md §6, independently of the C code) and the ledger check.
 
 Other modules' tests may use these to give a test user money
 (grant(db, user, micros)) and a model a price (set_price(db, model, ...))

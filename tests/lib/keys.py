@@ -1,7 +1,7 @@
 """API keys for tests.
 
 seed_key() writes a user and a key straight into the database in the
-storage format of CONTRACT §4 (public id + keyed BLAKE2b-256 digest, the
+storage format of docs/contract.md §4 (public id + keyed BLAKE2b-256 digest, the
 hashing key being BLAKE2b-256 of TOLLGATE_KEY_PEPPER), for tests of other
 subsystems that need a working key before or without the key-management
 API. Tests of the keys API itself create keys through the API."""

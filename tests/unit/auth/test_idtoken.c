@@ -1,6 +1,6 @@
 /*
  * id tokens: RS256 against a JWKS, with keys made here by OpenSSL, and
- * every forged or wrong token of research-business §5.6 #24-#27.
+ * every forged or wrong token docs/auth.md's "Security notes" name.
  */
 
 #include <stdio.h>

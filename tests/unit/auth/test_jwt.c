@@ -1,6 +1,6 @@
 /*
  * Access tokens: round trip, and forged tokens of every kind the
- * contract and research-business §5.6 (#34-#41) name.
+ * contract and docs/auth.md's "Security notes" name.
  */
 
 #include <stdio.h>
