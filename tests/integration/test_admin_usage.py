@@ -23,7 +23,7 @@ def call(db, user, key=None, model=MODEL, prompt=100, completion=50):
     assert r[0] == "ok"
     c = cost(prompt, 0, completion, 1000000, 1000000, 2000000)
     db.query("SELECT * FROM credits_settle(%s, 0, 'ok', 'provider', %s, 0, "
-             "%s, 0, %s, NULL, 200, 42, NULL)", h, prompt, completion, c)
+             "0, %s, 0, %s, NULL, 200, 42, NULL)", h, prompt, completion, c)
     return c
 
 
