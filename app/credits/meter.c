@@ -307,7 +307,7 @@ static int
 meter_reserved(struct http_request *req, struct router_call *call,
     struct meter_call *mc)
 {
-	const char	*result;
+	const char	*result, *model;
 	int64_t		 amount, h, tokens;
 	long long	 max, held;
 	int		 i, n;
@@ -320,8 +320,10 @@ meter_reserved(struct http_request *req, struct router_call *call,
 	}
 
 	if (!strcmp(result, "no_price")) {
+		model = tg_db_value(&mc->db, 0, 4);
 		tg_error(req, 404, "model_not_found", "model", "model %s has "
-		    "no price and cannot be called", tg_db_value(&mc->db, 0, 4));
+		    "no price and cannot be called",
+		    model != NULL ? model : call->model);
 		tg_db_clear(&mc->db);
 		return (ROUTER_METER_DENIED);
 	}
