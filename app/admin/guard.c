@@ -313,10 +313,16 @@ token_done(struct http_request *req, struct tg_ctx *ctx,
 		return (token_refuse(req));
 	}
 
-	(void)kore_strlcpy(ctx->who.user_id, user_id,
-	    sizeof(ctx->who.user_id));
-	(void)kore_strlcpy(ctx->who.admin_token_id, token_id,
-	    sizeof(ctx->who.admin_token_id));
+	/* An id that does not fit would name someone else: refuse it. */
+	if (kore_strlcpy(ctx->who.user_id, user_id,
+	    sizeof(ctx->who.user_id)) >= sizeof(ctx->who.user_id) ||
+	    kore_strlcpy(ctx->who.admin_token_id, token_id,
+	    sizeof(ctx->who.admin_token_id)) >=
+	    sizeof(ctx->who.admin_token_id)) {
+		tg_db_clear(&st->db);
+		tg_error_internal(req, "admin token row: id too long");
+		return (TG_AUTH_DENIED);
+	}
 	tg_db_clear(&st->db);
 	return (TG_AUTH_OK);
 }

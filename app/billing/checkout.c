@@ -103,6 +103,7 @@ checkout_begin(struct http_request *req)
 
 	co = tg_state_alloc(req, sizeof(*co), checkout_free);
 	co->provider = &billing_stripe;
+	/* A valid uuid (checked above) fits TG_ID_MAX. */
 	(void)kore_strlcpy(co->package_id, id, sizeof(co->package_id));
 	json_decref(body);
 

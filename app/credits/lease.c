@@ -456,6 +456,7 @@ lease_new(const char *user, const char *key)
 
 	l = kore_calloc(1, sizeof(*l));
 	credits_uuid7(l->id);
+	/* The call's ids: the same TG_ID_MAX buffers (router/meter.h). */
 	(void)kore_strlcpy(l->user_id, user, sizeof(l->user_id));
 	(void)kore_strlcpy(l->key_id, key, sizeof(l->key_id));
 	l->phase = LEASE_ASKED;

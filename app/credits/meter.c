@@ -462,6 +462,7 @@ meter_settle(struct router_call *call)
 		router_call_settled(call, 0);
 		return;
 	}
+	/* Both CREDITS_UUID_LEN + 1, as is request_id's pair above. */
 	(void)kore_strlcpy(ms->hold_id, mc->hold_id, sizeof(ms->hold_id));
 	ms->amount = mc->amount;
 	reason[0] = '\0';
@@ -483,6 +484,7 @@ meter_settle(struct router_call *call)
 		return;
 	}
 
+	/* Numbers into buffers sized for any of their type: never cut. */
 	(void)snprintf(target, sizeof(target), "%d", t);
 	(void)snprintf(num[0], sizeof(num[0]), "%lld",
 	    (long long)ms->tokens.prompt);
