@@ -107,6 +107,7 @@ static void	meter_settle_lease(struct router_call *, struct meter_call *,
 static void	meter_count(struct meter_settle *, int64_t, int64_t);
 static int	meter_price(struct tg_db *, int, struct credits_price *);
 static int	meter_unreadable(struct http_request *, struct meter_call *);
+static void	meter_void(struct router_call *, struct meter_call *);
 static void	meter_start_reserve(struct http_request *, struct router_call *,
 		    struct meter_call *);
 static int	meter_reserved(struct http_request *, struct router_call *,
@@ -332,14 +333,22 @@ meter_reserved(struct http_request *req, struct router_call *call,
 	if (strcmp(result, "ok") && strcmp(result, "duplicate"))
 		return (meter_refuse(req, call, mc));
 
-	/* A bad row refuses the call; settling voids the hold (hold_id). */
+	/*
+	 * A bad row refuses the call. The hold exists already and a denied
+	 * reserve is never settled by the router: void it here, or the
+	 * sweeper would charge it whole.
+	 */
 	for (i = 0; i < n && i < mc->ntargets; i++) {
-		if (!meter_price(&mc->db, i, &mc->prices[i]))
+		if (!meter_price(&mc->db, i, &mc->prices[i])) {
+			meter_void(call, mc);
 			return (meter_unreadable(req, mc));
+		}
 	}
 	if (!tg_db_num(&mc->db, 0, 1, 0, INT64_MAX, &max) ||
-	    !tg_db_num(&mc->db, 0, 2, 0, INT64_MAX, &held))
+	    !tg_db_num(&mc->db, 0, 2, 0, INT64_MAX, &held)) {
+		meter_void(call, mc);
 		return (meter_unreadable(req, mc));
+	}
 	mc->max_tokens = max;
 	mc->amount = held;
 	mc->held = 1;
@@ -854,6 +863,34 @@ meter_unreadable(struct http_request *req, struct meter_call *mc)
 	tg_error_internal(req, "credits_reserve: unreadable row");
 	tg_db_clear(&mc->db);
 	return (ROUTER_METER_DENIED);
+}
+
+/* Voids the call's hold (nothing was called); nobody waits on it. */
+static void
+meter_void(struct router_call *call, struct meter_call *mc)
+{
+	struct meter_settle	*ms;
+	const char		*params[13];
+	int			 i;
+
+	ms = kore_calloc(1, sizeof(*ms));
+	/* Same sizes on both sides (meter_settle copies them alike). */
+	(void)kore_strlcpy(ms->request_id, call->request_id,
+	    sizeof(ms->request_id));
+	(void)kore_strlcpy(ms->hold_id, mc->hold_id, sizeof(ms->hold_id));
+	ms->settlement = SETTLE_VOID;
+
+	params[0] = ms->hold_id;
+	params[1] = NULL;
+	params[2] = meter_outcome(ROUTER_OUTCOME_NOT_STARTED);
+	params[3] = "void";
+	for (i = 4; i < 10; i++)
+		params[i] = "0";
+	params[10] = "500";
+	params[11] = "0";
+	params[12] = "the reserve row was unreadable";
+	(void)credits_job_start(sql_settle, 13, params, METER_SETTLE_RETRIES,
+	    meter_settled, ms);
 }
 
 static const char *
