@@ -338,6 +338,7 @@ admin_user_patch(struct http_request *req)
 		    "\"status\" must be \"active\" or \"suspended\"");
 		return (KORE_RESULT_OK);
 	}
+	/* "active" or "suspended" (checked above) fits. */
 	(void)kore_strlcpy(status, json_string_value(v), sizeof(status));
 	json_decref(body);
 
@@ -410,6 +411,7 @@ admin_usage(struct http_request *req, const char *user)
 		    "group_by must be user, model, day or key");
 		return (KORE_RESULT_OK);
 	}
+	/* One of admin_group_valid's words: "model" is the longest. */
 	if (r == TG_QS_FOUND)
 		(void)kore_strlcpy(group, buf, sizeof(group));
 
@@ -550,6 +552,7 @@ admin_call(struct http_request *req, const char *sql, int n,
 	st = tg_state_alloc(req, sizeof(*st), admin_call_free);
 	st->ok_status = ok_status;
 	st->csv = csv;
+	/* admin_token_new's token: ADMIN_TOKEN_LEN, st->token's size. */
 	if (token != NULL)
 		(void)kore_strlcpy(st->token, token, sizeof(st->token));
 	/* Reads retry; the writes are safe to repeat (see 0380). */

@@ -216,11 +216,25 @@ guard_loaded(struct credits_job *job, void *arg)
 	for (i = 0; i < n; i++) {
 		kind = credits_job_value(job, i, 0);
 		id = credits_job_value(job, i, 1);
-		if (kind == NULL || id == NULL)
-			continue;
+		/*
+		 * A row that is not readable, or a suspended user the set
+		 * cannot take, would let that user in: the whole snapshot
+		 * fails and is taken again.
+		 */
+		if (kind == NULL || id == NULL || (!strcmp(kind, "u") &&
+		    !admin_idset_add(&fresh, id))) {
+			kore_log(LOG_ERR, "admin: session snapshot row %d "
+			    "unreadable; retrying", i);
+			admin_idset_clear(&fresh);
+			guard_state = GUARD_UNKNOWN;
+			if (retry_timer == NULL)
+				retry_timer = kore_timer_add(guard_retry,
+				    GUARD_RETRY_MS, NULL, KORE_TIMER_ONESHOT);
+			return;
+		}
 		if (!strcmp(kind, "u"))
-			(void)admin_idset_add(&fresh, id);
-		else if (ended != NULL)
+			continue;
+		if (ended != NULL)
 			(void)auth_revoked_add(ended, id,
 			    auth_now() + GUARD_SESSION_SECONDS, auth_now());
 	}
@@ -299,10 +313,16 @@ token_done(struct http_request *req, struct tg_ctx *ctx,
 		return (token_refuse(req));
 	}
 
-	(void)kore_strlcpy(ctx->who.user_id, user_id,
-	    sizeof(ctx->who.user_id));
-	(void)kore_strlcpy(ctx->who.admin_token_id, token_id,
-	    sizeof(ctx->who.admin_token_id));
+	/* An id that does not fit would name someone else: refuse it. */
+	if (kore_strlcpy(ctx->who.user_id, user_id,
+	    sizeof(ctx->who.user_id)) >= sizeof(ctx->who.user_id) ||
+	    kore_strlcpy(ctx->who.admin_token_id, token_id,
+	    sizeof(ctx->who.admin_token_id)) >=
+	    sizeof(ctx->who.admin_token_id)) {
+		tg_db_clear(&st->db);
+		tg_error_internal(req, "admin token row: id too long");
+		return (TG_AUTH_DENIED);
+	}
 	tg_db_clear(&st->db);
 	return (TG_AUTH_OK);
 }

@@ -326,6 +326,7 @@ billing_read_poll(struct http_request *req)
 	struct billing_read	*rd = tg_state(req);
 	const char		*text;
 	json_t			*doc;
+	long long		 n;
 	int			 status;
 
 	switch (tg_db_poll(&rd->db)) {
@@ -336,8 +337,13 @@ billing_read_poll(struct http_request *req)
 		return (KORE_RESULT_OK);
 	}
 
-	status = tg_db_ntuples(&rd->db) == 1 ?
-	    (int)tg_db_int(&rd->db, 0, 0) : 404;
+	/* An unreadable status falls to the default: 500. */
+	status = 404;
+	if (tg_db_ntuples(&rd->db) == 1) {
+		status = 500;
+		if (tg_db_num(&rd->db, 0, 0, 100, 599, &n))
+			status = (int)n;
+	}
 
 	switch (status) {
 	case 200:

@@ -44,7 +44,7 @@ static int	checkout_begun(struct http_request *);
 static int	checkout_opened(struct http_request *);
 static int	checkout_saved(struct http_request *);
 static int	checkout_send(struct http_request *, struct checkout *,
-		    const char *, const char *, const char *);
+		    const char *, long long, const char *);
 static void	checkout_failed(struct http_request *, struct checkout *,
 		    int, const char *);
 static void	checkout_free(struct http_request *, void *);
@@ -103,6 +103,7 @@ checkout_begin(struct http_request *req)
 
 	co = tg_state_alloc(req, sizeof(*co), checkout_free);
 	co->provider = &billing_stripe;
+	/* A valid uuid (checked above) fits TG_ID_MAX. */
 	(void)kore_strlcpy(co->package_id, id, sizeof(co->package_id));
 	json_decref(body);
 
@@ -120,6 +121,7 @@ checkout_begun(struct http_request *req)
 {
 	struct checkout	*co = tg_state(req);
 	const char	*result, *id;
+	long long	 price;
 	int		 rc;
 
 	if ((rc = tg_db_wait(req, &co->db)) != HTTP_STATE_CONTINUE)
@@ -136,11 +138,18 @@ checkout_begun(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	}
 
-	id = tg_db_value(&co->db, 0, 1);
-	(void)kore_strlcpy(co->payment_id, id, sizeof(co->payment_id));
+	/* Without a whole payment id there is no row to mark failed. */
+	if ((id = tg_db_value(&co->db, 0, 1)) == NULL ||
+	    kore_strlcpy(co->payment_id, id, sizeof(co->payment_id)) >=
+	    sizeof(co->payment_id)) {
+		tg_error_internal(req, "billing: checkout row without payment");
+		return (HTTP_STATE_COMPLETE);
+	}
 
-	if (!checkout_send(req, co, tg_db_value(&co->db, 0, 2),
-	    tg_db_value(&co->db, 0, 3), tg_db_value(&co->db, 0, 4))) {
+	/* A NULL or garbled row is a request that cannot be built. */
+	if (!tg_db_num(&co->db, 0, 3, 1, BILLING_PRICE_MAX, &price) ||
+	    !checkout_send(req, co, tg_db_value(&co->db, 0, 2), price,
+	    tg_db_value(&co->db, 0, 4))) {
 		checkout_failed(req, co, 502, "the checkout request could not "
 		    "be built");
 		return (HTTP_STATE_CONTINUE);
@@ -153,7 +162,7 @@ checkout_begun(struct http_request *req)
 /* The provider's request for this payment, sent. */
 static int
 checkout_send(struct http_request *req, struct checkout *co,
-    const char *name, const char *price, const char *currency)
+    const char *name, long long price, const char *currency)
 {
 	struct billing_checkout	 in;
 	struct billing_http	 h;
@@ -162,11 +171,14 @@ checkout_send(struct http_request *req, struct checkout *co,
 	const char		*headers[BILLING_HEADERS_MAX + 1];
 	int			 i, ok;
 
+	if (name == NULL || currency == NULL)
+		return (0);
+
 	memset(&in, 0, sizeof(in));
 	in.payment_id = co->payment_id;
 	in.package_id = co->package_id;
 	in.name = name;
-	in.price_minor = strtoll(price, NULL, 10);
+	in.price_minor = price;
 	in.currency = currency;
 	in.success_url = success;
 	in.cancel_url = cancel;

@@ -93,6 +93,7 @@ webhook_verify(struct http_request *req)
 
 	wh = tg_state_alloc(req, sizeof(*wh), webhook_free);
 	wh->provider = &billing_stripe;
+	/* Same sizes as the parsed event's (BILLING_ID_MAX, _TYPE_MAX). */
 	(void)kore_strlcpy(wh->event_id, ev.id, sizeof(wh->event_id));
 	(void)kore_strlcpy(wh->type, ev.type, sizeof(wh->type));
 

@@ -626,6 +626,10 @@ conf_oauth(struct tg_config *conf, tg_getenv_fn get, struct tg_oauth_conf *o,
 	field[4] = &o->api_url;
 	field[5] = &o->issuer;
 
+	/*
+	 * prov is one of GOOGLE, GITHUB, KAKAO (above) and the longest
+	 * suffix is CLIENT_SECRET or AUTHORIZE_URL: 36 bytes, name holds 64.
+	 */
 	(void)snprintf(name, sizeof(name), "TOLLGATE_%s_CLIENT_ID", prov);
 	id = conf_get(get, name);
 	(void)snprintf(name, sizeof(name), "TOLLGATE_%s_CLIENT_SECRET", prov);

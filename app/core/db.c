@@ -208,12 +208,6 @@ tg_db_isnull(struct tg_db *db, int row, int col)
 	return (tg_db_value(db, row, col) == NULL);
 }
 
-long long
-tg_db_int(struct tg_db *db, int row, int col)
-{
-	return (tg_pg_int(db->res, row, col));
-}
-
 /* The rows of a result; 0 for none or for anything but rows. */
 int
 tg_pg_ntuples(PGresult *res)
@@ -234,17 +228,6 @@ tg_pg_value(PGresult *res, int row, int col)
 		return (NULL);
 
 	return (PQgetvalue(res, row, col));
-}
-
-long long
-tg_pg_int(PGresult *res, int row, int col)
-{
-	const char	*v;
-
-	if ((v = tg_pg_value(res, row, col)) == NULL)
-		return (0);
-
-	return (strtoll(v, NULL, 10));
 }
 
 /*

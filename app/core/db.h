@@ -67,7 +67,6 @@ void		 tg_db_error(struct http_request *, struct tg_db *);
 int		 tg_db_ntuples(struct tg_db *);
 const char	*tg_db_value(struct tg_db *, int, int);
 int		 tg_db_isnull(struct tg_db *, int, int);
-long long	 tg_db_int(struct tg_db *, int, int);
 int		 tg_db_num(struct tg_db *, int, int, long long, long long,
 		    long long *);
 void		 tg_db_register(void);
@@ -77,7 +76,6 @@ void		 tg_db_text_array(struct kore_buf *, const char *const *, int);
 /* The same over a PGresult, for statements of no request (credits/job.c). */
 int		 tg_pg_ntuples(PGresult *);
 const char	*tg_pg_value(PGresult *, int, int);
-long long	 tg_pg_int(PGresult *, int, int);
 int		 tg_pg_num(PGresult *, int, int, long long, long long,
 		    long long *);
 

@@ -131,6 +131,7 @@ grant_render(struct http_request *req, struct credits_api *st)
 {
 	const char	*result;
 	json_t		*doc;
+	long long	 avail;
 
 	result = tg_db_value(&st->db, 0, 0);
 	if (result == NULL) {
@@ -152,9 +153,13 @@ grant_render(struct http_request *req, struct credits_api *st)
 		return;
 	}
 	if (!strcmp(result, "insufficient")) {
+		if (!tg_db_num(&st->db, 0, 4, INT64_MIN, INT64_MAX, &avail)) {
+			tg_error_internal(req, "credits_admin_grant: bad row");
+			return;
+		}
 		tg_error(req, 409, "insufficient_balance", "amount_micros",
-		    "the user's available balance is %s micros: an adjustment "
-		    "cannot take more", tg_db_value(&st->db, 0, 4));
+		    "the user's available balance is %lld micros: an "
+		    "adjustment cannot take more", avail);
 		return;
 	}
 

@@ -33,6 +33,7 @@
 static int	api_state_start(struct http_request *);
 static int	api_state_wait(struct http_request *);
 static void	api_free(struct http_request *, void *);
+static int	api_numbers_ok(struct tg_db *);
 static int	api_query_limit(struct http_request *, struct credits_api *);
 static int	api_one_start(struct http_request *, struct credits_api *,
 		    const char *);
@@ -223,10 +224,14 @@ credits_api_param_uuid(struct http_request *req, int i, char *out)
 json_t *
 credits_json_int(struct tg_db *db, int row, int col)
 {
-	if (tg_db_isnull(db, row, col))
+	long long	n;
+
+	/* A garbled value was refused by api_numbers_ok before rendering. */
+	if (tg_db_isnull(db, row, col) ||
+	    !tg_db_num(db, row, col, INT64_MIN, INT64_MAX, &n))
 		return (json_null());
 
-	return (json_integer(tg_db_int(db, row, col)));
+	return (json_integer(n));
 }
 
 json_t *
@@ -261,8 +266,41 @@ api_state_wait(struct http_request *req)
 	if ((rc = tg_db_wait(req, &st->db)) != HTTP_STATE_CONTINUE)
 		return (rc);
 
+	if (!api_numbers_ok(&st->db)) {
+		tg_error_internal(req, "credits api: unreadable row");
+		return (HTTP_STATE_COMPLETE);
+	}
 	st->ops->render(req, st);
 	return (HTTP_STATE_COMPLETE);
+}
+
+/*
+ * Every integer cell of the result (bigint, integer, smallint, and the
+ * numeric that sum() over bigint gives) is SQL NULL or a number: the
+ * renderers show NULL as null, so a garbled value must fail the request
+ * (500, logged by tg_db_num) before one of them can show it as 0.
+ */
+static int
+api_numbers_ok(struct tg_db *db)
+{
+	long long	n;
+	int		row, col, rows, cols;
+	Oid		type;
+
+	rows = tg_db_ntuples(db);
+	cols = rows > 0 ? PQnfields(db->res) : 0;
+	for (col = 0; col < cols; col++) {
+		type = PQftype(db->res, col);
+		if (type != 20 && type != 21 && type != 23 && type != 1700)
+			continue;
+		for (row = 0; row < rows; row++) {
+			if (!tg_db_isnull(db, row, col) &&
+			    !tg_db_num(db, row, col, INT64_MIN, INT64_MAX, &n))
+				return (0);
+		}
+	}
+
+	return (1);
 }
 
 static void
@@ -393,9 +431,10 @@ ledger_row(struct tg_db *db, int row)
 static void
 ledger_render(struct http_request *req, struct credits_api *st)
 {
-	json_t	*doc, *data;
-	char	 next[CREDITS_CURSOR_MAX];
-	int	 i, n;
+	json_t		*doc, *data;
+	char		 next[CREDITS_CURSOR_MAX];
+	long long	 id;
+	int		 i, n;
 
 	n = tg_db_ntuples(&st->db);
 	data = json_array();
@@ -403,8 +442,14 @@ ledger_render(struct http_request *req, struct credits_api *st)
 		json_array_append_new(data, ledger_row(&st->db, i));
 
 	if (n > st->limit) {
-		credits_ledger_cursor_format(tg_db_int(&st->db, st->limit - 1,
-		    6), next, sizeof(next));
+		/* The cursor its parser takes back: 1 to 18 digits. */
+		if (!tg_db_num(&st->db, st->limit - 1, 6, 1,
+		    CREDITS_CURSOR_NUM_MAX, &id)) {
+			json_decref(data);
+			tg_error_internal(req, "ledger: unreadable cursor");
+			return;
+		}
+		credits_ledger_cursor_format(id, next, sizeof(next));
 		doc = json_pack("{s:s, s:o, s:s}", "object", "list", "data",
 		    data, "next_cursor", next);
 	} else {
@@ -601,7 +646,9 @@ requests_render(struct http_request *req, struct credits_api *st)
 {
 	struct credits_usage_cursor	 c;
 	json_t				*doc, *data;
+	const char			*v;
 	char				 next[CREDITS_CURSOR_MAX];
+	long long			 us;
 	int				 i, n;
 
 	n = tg_db_ntuples(&st->db);
@@ -610,9 +657,18 @@ requests_render(struct http_request *req, struct credits_api *st)
 		json_array_append_new(data, request_row(&st->db, i));
 
 	if (n > st->limit) {
-		c.started_us = tg_db_int(&st->db, st->limit - 1, 16);
-		(void)kore_strlcpy(c.id, tg_db_value(&st->db, st->limit - 1,
-		    0), sizeof(c.id));
+		/* What credits_usage_cursor_parse takes back, or a 500. */
+		v = tg_db_value(&st->db, st->limit - 1, 0);
+		if (!tg_db_num(&st->db, st->limit - 1, 16, 0,
+		    CREDITS_CURSOR_NUM_MAX, &us) || v == NULL ||
+		    !tg_uuid_valid(v)) {
+			json_decref(data);
+			tg_error_internal(req, "usage: unreadable cursor");
+			return;
+		}
+		c.started_us = us;
+		/* A valid uuid is CREDITS_UUID_LEN long: c.id holds it. */
+		(void)kore_strlcpy(c.id, v, sizeof(c.id));
 		credits_usage_cursor_format(&c, next, sizeof(next));
 		doc = json_pack("{s:s, s:o, s:s}", "object", "list", "data",
 		    data, "next_cursor", next);

@@ -91,10 +91,12 @@ credits_job_value(struct credits_job *job, int row, int col)
 	return (tg_pg_value(job->res, row, col));
 }
 
-long long
-credits_job_int(struct credits_job *job, int row, int col)
+/* A number in a cell, checked (tg_pg_num): 0 and a log line if bad. */
+int
+credits_job_num(struct credits_job *job, int row, int col, long long min,
+    long long max, long long *out)
 {
-	return (tg_pg_int(job->res, row, col));
+	return (tg_pg_num(job->res, row, col, min, max, out));
 }
 
 static void

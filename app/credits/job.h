@@ -40,7 +40,8 @@ struct credits_job	*credits_job_start(const char *, int,
 			    void (*)(struct credits_job *, void *), void *);
 int			 credits_job_ntuples(struct credits_job *);
 const char		*credits_job_value(struct credits_job *, int, int);
-long long		 credits_job_int(struct credits_job *, int, int);
+int			 credits_job_num(struct credits_job *, int, int,
+			    long long, long long, long long *);
 void			 credits_job_teardown(void);
 
 #endif

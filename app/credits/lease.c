@@ -456,6 +456,7 @@ lease_new(const char *user, const char *key)
 
 	l = kore_calloc(1, sizeof(*l));
 	credits_uuid7(l->id);
+	/* The call's ids: the same TG_ID_MAX buffers (router/meter.h). */
 	(void)kore_strlcpy(l->user_id, user, sizeof(l->user_id));
 	(void)kore_strlcpy(l->key_id, key, sizeof(l->key_id));
 	l->phase = LEASE_ASKED;
@@ -943,19 +944,13 @@ json_str(struct kore_buf *buf, const char *s)
 	kore_buf_append(buf, "\"", 1);
 }
 
-/* A whole number in a cell, checked: NULL or anything else is an error. */
+/* A whole number in a cell, checked (logged): NULL or garbage fails. */
 static int
 job_bigint(struct credits_job *job, int row, int col, int64_t *out)
 {
-	const char	*v;
-	char		*end;
-	long long	 n;
+	long long	n;
 
-	if ((v = credits_job_value(job, row, col)) == NULL || *v == '\0')
-		return (0);
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno != 0 || *end != '\0')
+	if (!credits_job_num(job, row, col, INT64_MIN, INT64_MAX, &n))
 		return (0);
 	*out = n;
 	return (1);

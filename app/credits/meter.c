@@ -105,7 +105,9 @@ static void	meter_usage(struct router_call *, struct meter_call *,
 static void	meter_settle_lease(struct router_call *, struct meter_call *,
 		    struct meter_settle *, const char *, const char *);
 static void	meter_count(struct meter_settle *, int64_t, int64_t);
-static void	meter_price(struct tg_db *, int, struct credits_price *);
+static int	meter_price(struct tg_db *, int, struct credits_price *);
+static int	meter_unreadable(struct http_request *, struct meter_call *);
+static void	meter_void(struct router_call *, struct meter_call *);
 static void	meter_start_reserve(struct http_request *, struct router_call *,
 		    struct meter_call *);
 static int	meter_reserved(struct http_request *, struct router_call *,
@@ -306,8 +308,9 @@ static int
 meter_reserved(struct http_request *req, struct router_call *call,
     struct meter_call *mc)
 {
-	const char	*result;
+	const char	*result, *model;
 	int64_t		 amount, h, tokens;
+	long long	 max, held;
 	int		 i, n;
 
 	n = tg_db_ntuples(&mc->db);
@@ -318,8 +321,10 @@ meter_reserved(struct http_request *req, struct router_call *call,
 	}
 
 	if (!strcmp(result, "no_price")) {
+		model = tg_db_value(&mc->db, 0, 4);
 		tg_error(req, 404, "model_not_found", "model", "model %s has "
-		    "no price and cannot be called", tg_db_value(&mc->db, 0, 4));
+		    "no price and cannot be called",
+		    model != NULL ? model : call->model);
 		tg_db_clear(&mc->db);
 		return (ROUTER_METER_DENIED);
 	}
@@ -328,10 +333,24 @@ meter_reserved(struct http_request *req, struct router_call *call,
 	if (strcmp(result, "ok") && strcmp(result, "duplicate"))
 		return (meter_refuse(req, call, mc));
 
-	for (i = 0; i < n && i < mc->ntargets; i++)
-		meter_price(&mc->db, i, &mc->prices[i]);
-	mc->max_tokens = tg_db_int(&mc->db, 0, 1);
-	mc->amount = tg_db_int(&mc->db, 0, 2);
+	/*
+	 * A bad row refuses the call. The hold exists already and a denied
+	 * reserve is never settled by the router: void it here, or the
+	 * sweeper would charge it whole.
+	 */
+	for (i = 0; i < n && i < mc->ntargets; i++) {
+		if (!meter_price(&mc->db, i, &mc->prices[i])) {
+			meter_void(call, mc);
+			return (meter_unreadable(req, mc));
+		}
+	}
+	if (!tg_db_num(&mc->db, 0, 1, 0, INT64_MAX, &max) ||
+	    !tg_db_num(&mc->db, 0, 2, 0, INT64_MAX, &held)) {
+		meter_void(call, mc);
+		return (meter_unreadable(req, mc));
+	}
+	mc->max_tokens = max;
+	mc->amount = held;
 	mc->held = 1;
 	tg_db_clear(&mc->db);
 
@@ -365,17 +384,25 @@ meter_refuse(struct http_request *req, struct router_call *call,
 	const char		*result, *model;
 	char			 msg[768];
 	int64_t			 avail, key, eff, m, best;
+	long long		 v, debt;
 	int			 i, n, bind, has_key;
 
+	/* meter_reserved checked the result column. */
 	result = tg_db_value(&mc->db, 0, 0);
 	n = tg_db_ntuples(&mc->db);
-	avail = tg_db_int(&mc->db, 0, 10);
-	has_key = !tg_db_isnull(&mc->db, 0, 11);
-	key = tg_db_int(&mc->db, 0, 11);
-
+	if (!tg_db_num(&mc->db, 0, 10, INT64_MIN, INT64_MAX, &v))
+		return (meter_unreadable(req, mc));
+	avail = v;
+	key = 0;
+	if ((has_key = !tg_db_isnull(&mc->db, 0, 11))) {
+		if (!tg_db_num(&mc->db, 0, 11, INT64_MIN, INT64_MAX, &v))
+			return (meter_unreadable(req, mc));
+		key = v;
+	}
 	if (!strcmp(result, "debt")) {
-		if (!credits_debt_message(msg, sizeof(msg),
-		    tg_db_int(&mc->db, 0, 12)))
+		if (!tg_db_num(&mc->db, 0, 12, INT64_MIN, INT64_MAX, &debt))
+			return (meter_unreadable(req, mc));
+		if (!credits_debt_message(msg, sizeof(msg), debt))
 			(void)kore_strlcpy(msg, "insufficient credits",
 			    sizeof(msg));
 	} else if (!strcmp(result, "insufficient")) {
@@ -384,7 +411,8 @@ meter_refuse(struct http_request *req, struct router_call *call,
 		bind = 0;
 		best = INT64_MAX;
 		for (i = 0; i < n; i++) {
-			meter_price(&mc->db, i, &p);
+			if (!meter_price(&mc->db, i, &p))
+				return (meter_unreadable(req, mc));
 			m = credits_affordable(&p, mc->prompt_bound,
 			    mc->choices, eff);
 			if (m < best) {
@@ -392,7 +420,8 @@ meter_refuse(struct http_request *req, struct router_call *call,
 				bind = i;
 			}
 		}
-		meter_price(&mc->db, bind, &p);
+		if (!meter_price(&mc->db, bind, &p))
+			return (meter_unreadable(req, mc));
 		model = tg_db_value(&mc->db, bind, 4);
 		if (!credits_refusal_message(msg, sizeof(msg),
 		    model != NULL ? model : call->model, &p, mc->prompt_bound,
@@ -442,6 +471,7 @@ meter_settle(struct router_call *call)
 		router_call_settled(call, 0);
 		return;
 	}
+	/* Both CREDITS_UUID_LEN + 1, as is request_id's pair above. */
 	(void)kore_strlcpy(ms->hold_id, mc->hold_id, sizeof(ms->hold_id));
 	ms->amount = mc->amount;
 	reason[0] = '\0';
@@ -463,6 +493,7 @@ meter_settle(struct router_call *call)
 		return;
 	}
 
+	/* Numbers into buffers sized for any of their type: never cut. */
 	(void)snprintf(target, sizeof(target), "%d", t);
 	(void)snprintf(num[0], sizeof(num[0]), "%lld",
 	    (long long)ms->tokens.prompt);
@@ -510,6 +541,7 @@ meter_settled(struct credits_job *job, void *arg)
 	struct meter_settle	*ms = arg;
 	const char		*result;
 	int64_t			 charged, loss;
+	long long		 n;
 
 	if (job->failed || credits_job_ntuples(job) != 1 ||
 	    (result = credits_job_value(job, 0, 0)) == NULL) {
@@ -522,14 +554,28 @@ meter_settled(struct credits_job *job, void *arg)
 		goto answer;
 	}
 
-	charged = credits_job_int(job, 0, 1);
-	loss = credits_job_int(job, 0, 2);
 	if (!strcmp(result, "unknown")) {
 		charged = 0;
 		goto answer;
 	}
+	if (!credits_job_num(job, 0, 1, 0, INT64_MAX, &n)) {
+		/* Settled, but not readable: report the hold, as above. */
+		kore_log(LOG_ERR, "rid=%s credits: hold %s settled (%s) with "
+		    "an unreadable charge", ms->request_id, ms->hold_id,
+		    result);
+		tg_metrics_add(credits_metric_settle_failures, 1);
+		charged = ms->amount;
+		goto answer;
+	}
+	charged = n;
 	if (strcmp(result, "ok"))
 		goto answer;	/* 'duplicate': the first settlement stands */
+	if (!credits_job_num(job, 0, 2, 0, INT64_MAX, &n)) {
+		kore_log(LOG_ERR, "rid=%s credits: hold %s settled with an "
+		    "unreadable loss", ms->request_id, ms->hold_id);
+		n = 0;
+	}
+	loss = n;
 
 	meter_count(ms, charged, loss);
 
@@ -680,7 +726,8 @@ meter_priced(struct http_request *req, struct router_call *call,
 	struct meter_call	*mc;
 	struct kore_buf		 arr;
 	const char		*params[1];
-	int			 i, n, k, rc;
+	long long		 ord;
+	int			 i, n, rc;
 
 	if ((mc = call->meter_state) == NULL) {
 		mc = kore_calloc(1, sizeof(*mc));
@@ -703,9 +750,13 @@ meter_priced(struct http_request *req, struct router_call *call,
 		priced[i] = 0;
 	n = tg_db_ntuples(&mc->db);
 	for (i = 0; i < n; i++) {
-		k = (int)tg_db_int(&mc->db, i, 0) - 1;
-		if (k >= 0 && k < nids)
-			priced[k] = 1;
+		/* The ordinality of one of ids: 1 to nids, nothing else. */
+		if (!tg_db_num(&mc->db, i, 0, 1, nids, &ord)) {
+			tg_error_internal(req, "model prices: unreadable row");
+			tg_db_clear(&mc->db);
+			return (ROUTER_METER_DENIED);
+		}
+		priced[ord - 1] = 1;
 	}
 	tg_db_clear(&mc->db);
 
@@ -782,15 +833,64 @@ meter_wait(struct http_request *req, struct meter_call *mc)
 	return (ROUTER_METER_OK);
 }
 
-/* The price of credits_reserve()'s row (columns 6 to 9 and 14). */
-static void
+/*
+ * The price of credits_reserve()'s row (columns 6 to 9 and 14), checked:
+ * 0 (logged by tg_db_num) for a NULL or garbled rate, never a free one.
+ */
+static int
 meter_price(struct tg_db *db, int row, struct credits_price *p)
 {
-	p->input = tg_db_int(db, row, 6);
-	p->cached_input = tg_db_int(db, row, 7);
-	p->output = tg_db_int(db, row, 8);
-	p->fee = tg_db_int(db, row, 9);
-	p->cache_write_input = tg_db_int(db, row, 14);
+	long long	in, cin, out, fee, cw;
+
+	if (!tg_db_num(db, row, 6, 0, INT64_MAX, &in) ||
+	    !tg_db_num(db, row, 7, 0, INT64_MAX, &cin) ||
+	    !tg_db_num(db, row, 8, 0, INT64_MAX, &out) ||
+	    !tg_db_num(db, row, 9, 0, INT64_MAX, &fee) ||
+	    !tg_db_num(db, row, 14, 0, INT64_MAX, &cw))
+		return (0);
+	p->input = in;
+	p->cached_input = cin;
+	p->output = out;
+	p->fee = fee;
+	p->cache_write_input = cw;
+	return (1);
+}
+
+/* A reserve row that does not decode: 500, logged by tg_db_num. */
+static int
+meter_unreadable(struct http_request *req, struct meter_call *mc)
+{
+	tg_error_internal(req, "credits_reserve: unreadable row");
+	tg_db_clear(&mc->db);
+	return (ROUTER_METER_DENIED);
+}
+
+/* Voids the call's hold (nothing was called); nobody waits on it. */
+static void
+meter_void(struct router_call *call, struct meter_call *mc)
+{
+	struct meter_settle	*ms;
+	const char		*params[13];
+	int			 i;
+
+	ms = kore_calloc(1, sizeof(*ms));
+	/* Same sizes on both sides (meter_settle copies them alike). */
+	(void)kore_strlcpy(ms->request_id, call->request_id,
+	    sizeof(ms->request_id));
+	(void)kore_strlcpy(ms->hold_id, mc->hold_id, sizeof(ms->hold_id));
+	ms->settlement = SETTLE_VOID;
+
+	params[0] = ms->hold_id;
+	params[1] = NULL;
+	params[2] = meter_outcome(ROUTER_OUTCOME_NOT_STARTED);
+	params[3] = "void";
+	for (i = 4; i < 10; i++)
+		params[i] = "0";
+	params[10] = "500";
+	params[11] = "0";
+	params[12] = "the reserve row was unreadable";
+	(void)credits_job_start(sql_settle, 13, params, METER_SETTLE_RETRIES,
+	    meter_settled, ms);
 }
 
 static const char *

@@ -58,7 +58,7 @@ sweeper_tick(void *arg, u_int64_t now)
 static void
 sweeper_done(struct credits_job *job, void *arg)
 {
-	long long	n, charged, leases;
+	long long	n, charged, pending, leases, back, open;
 
 	(void)arg;
 	sweeper_busy = 0;
@@ -69,14 +69,25 @@ sweeper_done(struct credits_job *job, void *arg)
 		return;
 	}
 
-	n = credits_job_int(job, 0, 0);
-	charged = credits_job_int(job, 0, 1);
-	tg_metrics_set(credits_metric_holds_open, credits_job_int(job, 0, 2));
-	tg_metrics_set(credits_metric_leases_open, credits_job_int(job, 0, 5));
-	if ((leases = credits_job_int(job, 0, 3)) > 0)
+	/*
+	 * A bad count is logged (credits_job_num) and this cycle's report
+	 * skipped: the sweep itself committed, the next cycle reports.
+	 */
+	if (!credits_job_num(job, 0, 0, 0, INT64_MAX, &n) ||
+	    !credits_job_num(job, 0, 1, 0, INT64_MAX, &charged) ||
+	    !credits_job_num(job, 0, 2, 0, INT64_MAX, &pending) ||
+	    !credits_job_num(job, 0, 3, 0, INT64_MAX, &leases) ||
+	    !credits_job_num(job, 0, 4, INT64_MIN, INT64_MAX, &back) ||
+	    !credits_job_num(job, 0, 5, 0, INT64_MAX, &open)) {
+		kore_log(LOG_ERR, "credits: sweep result unreadable");
+		return;
+	}
+	tg_metrics_set(credits_metric_holds_open, pending);
+	tg_metrics_set(credits_metric_leases_open, open);
+	if (leases > 0)
 		kore_log(LOG_NOTICE, "credits: %lld lease%s of stopped "
 		    "processes expired, %lld micros back to their accounts",
-		    leases, leases == 1 ? "" : "s", credits_job_int(job, 0, 4));
+		    leases, leases == 1 ? "" : "s", back);
 	if (n == 0)
 		return;
 

@@ -231,6 +231,10 @@ credits_ledger_cursor_parse(const char *s, int64_t *out)
 	return (1);
 }
 
+/* 18 digits, "_", a uuid and the NUL fit: cursors are never cut. */
+_Static_assert(CREDITS_CURSOR_MAX >= 18 + 1 + CREDITS_UUID_LEN + 1,
+    "CREDITS_CURSOR_MAX holds a usage cursor");
+
 void
 credits_ledger_cursor_format(int64_t id, char *buf, size_t len)
 {

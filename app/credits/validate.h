@@ -25,6 +25,8 @@
 #define CREDITS_LIMIT_DEFAULT	20
 #define CREDITS_LIMIT_MAX	100
 #define CREDITS_CURSOR_MAX	64
+/* The largest number a cursor carries: 18 digits, as the parsers take. */
+#define CREDITS_CURSOR_NUM_MAX	999999999999999999LL
 #define CREDITS_USAGE_SPAN_MAX	(366LL * 86400)
 
 /* Why a body was refused: the contract's error code and the field. */

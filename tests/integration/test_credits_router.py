@@ -128,6 +128,30 @@ def test_402_says_what_is_affordable_and_calls_nothing(tollgate, db, fake):
     assert balances(db, uid) == (100, 0, 100, 0) and holds(db, uid) == []
 
 
+def test_a_null_price_fails_the_call_instead_of_making_it_free(
+        tollgate, db, fake):
+    # A NULL output rate (a constraint dropped by hand) once read as 0:
+    # the hold covered the prompt only and the answer was free.
+    db.query("ALTER TABLE model_prices ALTER COLUMN output_micros_per_mtok "
+             "DROP NOT NULL")
+    db.query("INSERT INTO model_prices (model, input_micros_per_mtok, "
+             "cached_input_micros_per_mtok, output_micros_per_mtok, "
+             "request_fee_micros) VALUES ('fake:m', 1000000, 1000000, "
+             "NULL, 0)")
+    t = tollgate(env=dict(router_env(catalog(fake)), **STRICT))
+    key, uid, _ = seed_key(db)
+    grant(db, uid, 10 ** 7)
+    r = t.post("/v1/chat/completions", headers=auth(key), json={
+        "model": "fake:m", "messages": [user("hello")]})
+    assert_error(r, 500, "internal")
+    assert fake.for_model("m") == []
+    # Nothing taken: the hold reserved no credit (the database cannot
+    # record a usage row with a NULL rate, so it is not voided here).
+    assert [h[2] for h in holds(db, uid)] == [0]
+    assert balances(db, uid) == (10 ** 7, 0, 10 ** 7, 0)
+    check_ledger(db)
+
+
 def test_key_spend_limit_binds(tollgate, db, fake):
     set_price(db, "fake:m", 1000000, 2000000)
     t = tollgate(env=router_env(catalog(fake)))
