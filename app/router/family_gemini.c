@@ -30,25 +30,8 @@
 #include "router/upstream.h"
 #include "router/xlate.h"
 
-#define GEM_CANDS_MAX		8
 #define GEM_RID_MAX		48
 #define GEM_BUDGET_MAX		32768	/* the largest any model takes */
-
-struct gem_cand {
-	int	sent_role;
-	int	tools;		/* tool calls so far (the OpenAI index) */
-	int	finished;
-};
-
-struct gem_state {
-	int		ncands;
-	int		bad_usage;	/* a garbage usage was seen */
-	struct gem_cand	cands[GEM_CANDS_MAX];
-};
-
-_Static_assert(sizeof(struct gem_state) <=
-    sizeof(((struct router_stream *)0)->family_state),
-    "gemini stream state too large");
 
 static int	gem_chat_request(const struct router_target *, const json_t *,
 		    int, struct router_http *, char *, size_t);
@@ -874,7 +857,7 @@ static int
 gem_stream_event(struct router_stream *st, const char *event,
     const char *data, size_t len, json_t *chunks)
 {
-	struct gem_state	*gs = (struct gem_state *)st->family_state;
+	struct gem_state	*gs = &st->family.gemini;
 	struct gem_cand		*gc;
 	json_t			*doc, *delta, *c;
 	const json_t		*cands, *cand, *parts, *p, *v;

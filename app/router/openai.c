@@ -27,10 +27,6 @@
 #include "router/upstream.h"
 #include "router/xlate.h"
 
-struct openai_state {
-	int	adopted;	/* st->id/model/created taken from upstream */
-};
-
 static int	openai_chat_request(const struct router_target *,
 		    const json_t *, int, struct router_http *, char *, size_t);
 static int	openai_embed_request(const struct router_target *,
@@ -265,7 +261,7 @@ router_openai_stream_event(struct router_stream *st, const char *event,
 static void
 openai_chunk_ids(struct router_stream *st, json_t *doc)
 {
-	struct openai_state	*fs = (struct openai_state *)st->family_state;
+	struct openai_state	*fs = &st->family.openai;
 	const char		*s;
 	json_t			*v;
 
