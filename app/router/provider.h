@@ -30,6 +30,13 @@
 #define ROUTER_ERR_MAX		512
 #define ROUTER_ENV_MAX		80
 
+/*
+ * The largest token count a provider may report for one call. A larger
+ * one is garbage (like a negative one): the usage counts as missing and
+ * the meter estimates, and sums of counters cannot overflow.
+ */
+#define ROUTER_TOKENS_MAX	1000000000000LL
+
 /* One configured provider (conf/router.json plus its environment). */
 struct router_provider {
 	char				 name[ROUTER_NAME_MAX];	/* "openai", "groq" */
