@@ -65,6 +65,14 @@
 #include "fetch.h"
 #include "metrics.h"
 
+/* The call record holds what the relay copies into it, uncut. */
+_Static_assert(sizeof(((struct router_call *)0)->model) >
+    ROUTER_REQ_MODEL_MAX, "call model shorter than a request's");
+_Static_assert(sizeof(((struct router_call_target *)0)->id) >=
+    sizeof(((struct router_model *)0)->id), "call target id too short");
+_Static_assert(sizeof(((struct router_stream *)0)->model) >=
+    sizeof(((struct router_target *)0)->model), "stream model too short");
+
 #define R_START		0
 #define R_RESERVE	1
 #define R_ATTEMPT	2
