@@ -18,6 +18,15 @@
  * worth of elements (never fewer than Kore's minimum of 16), so a pool
  * costs what is used, rounded up to one region. Regions are never given
  * back (Kore frees them only at cleanup), so a peak stays resident.
+ *
+ * Alignment: an element is a 32-byte struct kore_pool_entry followed by
+ * len bytes, laid end to end from a page-aligned mmap, so an element's
+ * memory is aligned only as far as len is a multiple of 16. Kore's curl
+ * pools pass their arguments swapped (len 100, curl.c), which left
+ * their entries 4-byte aligned. The wrapper rounds len up to
+ * POOL_ALIGN, so every pooled object (and every kore_malloc block,
+ * whose headers are 16 bytes too) is 16-byte aligned, as malloc's are,
+ * and UBSan's alignment check holds for all code.
  */
 
 #include "tollgate.h"
@@ -29,11 +38,15 @@
  */
 #define POOL_REGION_BYTES	(16 * 1024)
 #define POOL_ELEMENTS_MIN	16
+#define POOL_ALIGN		16
 
 void	__wrap_kore_pool_init(struct kore_pool *, const char *, size_t,
 	    size_t);
 void	__real_kore_pool_init(struct kore_pool *, const char *, size_t,
 	    size_t);
+
+_Static_assert(sizeof(struct kore_pool_entry) % POOL_ALIGN == 0,
+    "pool entry header breaks element alignment");
 
 void
 __wrap_kore_pool_init(struct kore_pool *pool, const char *name, size_t len,
@@ -41,6 +54,7 @@ __wrap_kore_pool_init(struct kore_pool *pool, const char *name, size_t len,
 {
 	size_t	per_region;
 
+	len = (len + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1);
 	per_region = POOL_REGION_BYTES / (len + sizeof(struct kore_pool_entry));
 	if (per_region < POOL_ELEMENTS_MIN)
 		per_region = POOL_ELEMENTS_MIN;

@@ -11,6 +11,14 @@
 
 #include "router/router.h"
 
+/* The ids are copied from the request context whole. */
+_Static_assert(sizeof(((struct router_call *)0)->request_id) >=
+    sizeof(((struct tg_ctx *)0)->request_id), "request id too short");
+_Static_assert(sizeof(((struct router_call *)0)->user_id) >=
+    sizeof(((struct tg_ctx *)0)->who.user_id), "user id too short");
+_Static_assert(sizeof(((struct router_call *)0)->key_id) >=
+    sizeof(((struct tg_ctx *)0)->who.key_id), "key id too short");
+
 const struct router_meter	*router_meter = NULL;
 
 static void	call_unref(struct router_call *);

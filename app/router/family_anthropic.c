@@ -19,7 +19,7 @@
  * from 0, independent of Anthropic's block index (which also counts text
  * and thinking blocks); a tool call's id and name go out only in its
  * first delta; a tool call whose block ended without argument bytes gets
- * "{}", as in the whole answer. The block table in family_state maps
+ * "{}", as in the whole answer. The block table in st->family.anthropic maps
  * block index -> kind.
  */
 
@@ -34,33 +34,12 @@
 
 #define ANTH_VERSION		"2023-06-01"
 #define ANTH_DEFAULT_MAX_TOKENS	8192
-#define ANTH_BLOCKS_MAX		48
 #define ANTH_THINKING_MIN	1024
 
 #define BLOCK_IGNORE		0
 #define BLOCK_TEXT		1
 #define BLOCK_TOOL		2
 #define BLOCK_THINKING		3
-
-struct anth_block {
-	int	index;
-	int	kind;
-	int	tool;		/* OpenAI tool_calls index */
-	int	args;		/* a tool call's argument bytes went out */
-	int	detail;		/* reasoning_details index (thinking) */
-};
-
-struct anth_state {
-	int			nblocks;
-	int			finished;
-	int			ndetails;	/* reasoning_details entries */
-	int			bad_usage;	/* a garbage usage was seen */
-	struct anth_block	blocks[ANTH_BLOCKS_MAX];
-};
-
-_Static_assert(sizeof(struct anth_state) <=
-    sizeof(((struct router_stream *)0)->family_state),
-    "anthropic stream state too large");
 
 static int	anth_chat_request(const struct router_target *, const json_t *,
 		    int, struct router_http *, char *, size_t);
@@ -1228,7 +1207,7 @@ static int
 anth_stream_event(struct router_stream *st, const char *event,
     const char *data, size_t len, json_t *chunks)
 {
-	struct anth_state	*as = (struct anth_state *)st->family_state;
+	struct anth_state	*as = &st->family.anthropic;
 	json_t			*doc;
 	const json_t		*msg;
 	const char		*type, *model;

@@ -30,25 +30,8 @@
 #include "router/upstream.h"
 #include "router/xlate.h"
 
-#define GEM_CANDS_MAX		8
 #define GEM_RID_MAX		48
 #define GEM_BUDGET_MAX		32768	/* the largest any model takes */
-
-struct gem_cand {
-	int	sent_role;
-	int	tools;		/* tool calls so far (the OpenAI index) */
-	int	finished;
-};
-
-struct gem_state {
-	int		ncands;
-	int		bad_usage;	/* a garbage usage was seen */
-	struct gem_cand	cands[GEM_CANDS_MAX];
-};
-
-_Static_assert(sizeof(struct gem_state) <=
-    sizeof(((struct router_stream *)0)->family_state),
-    "gemini stream state too large");
 
 static int	gem_chat_request(const struct router_target *, const json_t *,
 		    int, struct router_http *, char *, size_t);
@@ -80,6 +63,7 @@ static int	gem_config(json_t *, const json_t *,
 		    const struct router_target *, char *, size_t);
 static const char *gem_finish(const char *, int);
 static int	gem_usage(const json_t *, struct router_usage *);
+static int	gem_cand_index(const json_t *, size_t);
 static void	gem_call_id(char *, size_t, const char *, int, int);
 static json_t	*gem_tool_call(const json_t *, const char *, int, int);
 static int	gem_error_text(const json_t *, char *, size_t, long *);
@@ -732,6 +716,24 @@ gem_usage(const json_t *um, struct router_usage *u)
 	return (1);
 }
 
+/*
+ * A candidate's index: its place in the array when absent, else an
+ * integer below GEM_CANDS_MAX (we never ask for more candidates).
+ * Anything else is -1: the answer is malformed, never candidate 0.
+ */
+static int
+gem_cand_index(const json_t *cand, size_t i)
+{
+	const json_t	*v;
+
+	if ((v = json_object_get(cand, "index")) == NULL)
+		return (i < GEM_CANDS_MAX ? (int)i : -1);
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) >= GEM_CANDS_MAX)
+		return (-1);
+	return ((int)json_integer_value(v));
+}
+
 /* call_<response id>[_c<choice>]_<n>: the same whole or streamed. */
 static void
 gem_call_id(char *buf, size_t len, const char *rid, int choice, int n)
@@ -802,9 +804,15 @@ gem_chat_response(const struct router_target *t, const char *body,
 		goto nomem;
 
 	json_array_foreach(cands, i, cand) {
+		if ((choice = gem_cand_index(cand, i)) < 0) {
+			snprintf(err, errlen, "gemini answered a candidate "
+			    "without a valid index");
+			json_decref(choices);
+			json_decref(doc);
+			return (NULL);
+		}
 		memset(&text, 0, sizeof(text));
 		memset(&think, 0, sizeof(think));
-		choice = (int)router_xlate_int(cand, "index", (json_int_t)i);
 		calls = json_array();
 		n = 0;
 		parts = json_object_get(json_object_get(cand, "content"),
@@ -874,15 +882,14 @@ static int
 gem_stream_event(struct router_stream *st, const char *event,
     const char *data, size_t len, json_t *chunks)
 {
-	struct gem_state	*gs = (struct gem_state *)st->family_state;
+	struct gem_state	*gs = &st->family.gemini;
 	struct gem_cand		*gc;
 	json_t			*doc, *delta, *c;
 	const json_t		*cands, *cand, *parts, *p, *v;
 	const char		*rid, *model, *reason;
 	json_error_t		 jerr;
-	json_int_t		 choice;
 	size_t			 i, j;
-	int			 ok = 1, all;
+	int			 choice, ok = 1, all;
 
 	(void)event;
 	doc = json_loadb(data, len, 0, &jerr);
@@ -916,12 +923,15 @@ gem_stream_event(struct router_stream *st, const char *event,
 
 	cands = json_object_get(doc, "candidates");
 	json_array_foreach(cands, i, cand) {
-		choice = router_xlate_int(cand, "index", (json_int_t)i);
-		if (choice < 0 || choice >= GEM_CANDS_MAX)
-			continue;
+		if ((choice = gem_cand_index(cand, i)) < 0) {
+			snprintf(st->error, sizeof(st->error), "gemini sent a "
+			    "candidate without a valid index");
+			json_decref(doc);
+			return (0);
+		}
 		gc = &gs->cands[choice];
 		if (choice >= gs->ncands)
-			gs->ncands = (int)choice + 1;
+			gs->ncands = choice + 1;
 		parts = json_object_get(json_object_get(cand, "content"),
 		    "parts");
 		json_array_foreach(parts, j, p) {
@@ -935,7 +945,7 @@ gem_stream_event(struct router_stream *st, const char *event,
 				    "reasoning" : "content", v);
 			} else if (json_is_object(json_object_get(p,
 			    "functionCall"))) {
-				c = gem_tool_call(p, rid, (int)choice,
+				c = gem_tool_call(p, rid, choice,
 				    gc->tools++);
 				if (choice == 0)
 					st->tool_calls = gc->tools;
@@ -949,7 +959,7 @@ gem_stream_event(struct router_stream *st, const char *event,
 				json_object_set_new(delta, "role",
 				    json_string("assistant"));
 			gc->sent_role = 1;
-			if (!(ok = router_xlate_chunk(st, chunks, (int)choice,
+			if (!(ok = router_xlate_chunk(st, chunks, choice,
 			    delta, NULL)))
 				goto out;
 		}
@@ -962,7 +972,7 @@ gem_stream_event(struct router_stream *st, const char *event,
 				json_object_set_new(delta, "role",
 				    json_string("assistant"));
 			gc->sent_role = 1;
-			if (!(ok = router_xlate_chunk(st, chunks, (int)choice,
+			if (!(ok = router_xlate_chunk(st, chunks, choice,
 			    delta, gem_finish(reason, gc->tools > 0))))
 				goto out;
 		}

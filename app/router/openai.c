@@ -27,10 +27,6 @@
 #include "router/upstream.h"
 #include "router/xlate.h"
 
-struct openai_state {
-	int	adopted;	/* st->id/model/created taken from upstream */
-};
-
 static int	openai_chat_request(const struct router_target *,
 		    const json_t *, int, struct router_http *, char *, size_t);
 static int	openai_embed_request(const struct router_target *,
@@ -78,7 +74,8 @@ router_openai_build(const struct router_target *t, const json_t *req,
 {
 	const struct router_provider	*p = t->provider;
 	json_t				*body, *so;
-	char				 auth[4200];
+	char				*auth;
+	int				 ok;
 
 	memset(http, 0, sizeof(*http));
 	if ((body = openai_allowed(req, strcmp(path, "/embeddings") ?
@@ -124,10 +121,15 @@ router_openai_build(const struct router_target *t, const json_t *req,
 	    "text/event-stream" : "application/json"))
 		goto nomem;
 	if (p->api_key != NULL) {
-		(void)snprintf(auth, sizeof(auth), "Bearer %s", p->api_key);
-		if (!router_http_header(http, "authorization", auth))
+		/* Sized to the key: a cut key would be a wrong one. */
+		if ((auth = router_xlate_printf("Bearer %s",
+		    p->api_key)) == NULL)
 			goto nomem;
-		explicit_bzero(auth, sizeof(auth));
+		ok = router_http_header(http, "authorization", auth);
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+		if (!ok)
+			goto nomem;
 	}
 
 	return (1);
@@ -265,17 +267,18 @@ router_openai_stream_event(struct router_stream *st, const char *event,
 static void
 openai_chunk_ids(struct router_stream *st, json_t *doc)
 {
-	struct openai_state	*fs = (struct openai_state *)st->family_state;
+	struct openai_state	*fs = &st->family.openai;
 	const char		*s;
 	json_t			*v;
 
 	if (!fs->adopted) {
 		fs->adopted = 1;
+		/* Adopted whole or not at all: a cut id is another id. */
 		if ((s = json_string_value(json_object_get(doc, "id"))) &&
-		    *s != '\0')
+		    *s != '\0' && strlen(s) < sizeof(st->id))
 			(void)snprintf(st->id, sizeof(st->id), "%s", s);
 		if ((s = json_string_value(json_object_get(doc, "model"))) &&
-		    *s != '\0')
+		    *s != '\0' && strlen(s) < sizeof(st->model))
 			(void)snprintf(st->model, sizeof(st->model), "%s", s);
 		if ((v = json_object_get(doc, "created")) != NULL &&
 		    json_is_integer(v))

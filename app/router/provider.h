@@ -22,11 +22,20 @@
 
 #include <jansson.h>
 
+#include "router/family_state.h"
+
 #define ROUTER_NAME_MAX		64
 #define ROUTER_MODEL_MAX	128
 #define ROUTER_HEADERS_MAX	8
 #define ROUTER_ERR_MAX		512
 #define ROUTER_ENV_MAX		80
+
+/*
+ * The largest token count a provider may report for one call. A larger
+ * one is garbage (like a negative one): the usage counts as missing and
+ * the meter estimates, and sums of counters cannot overflow.
+ */
+#define ROUTER_TOKENS_MAX	1000000000000LL
 
 /* One configured provider (conf/router.json plus its environment). */
 struct router_provider {
@@ -78,7 +87,8 @@ struct router_usage {
 };
 
 /*
- * Per-stream translation state, zeroed before the first event. id,
+ * Per-stream translation state, zeroed before the first event (family
+ * included: each family's member of the union starts at zero). id,
  * model and created are set by the router before the first event, so
  * every chunk of one stream carries the same values; a family may
  * replace model with what the upstream reports.
@@ -96,7 +106,7 @@ struct router_stream {
 	int				 failed;	/* upstream error event */
 	char				 error[ROUTER_ERR_MAX];
 	size_t				 text_bytes;	/* content + reasoning + args streamed */
-	unsigned char			 family_state[1024];
+	union router_family_state	 family;	/* the family's own member */
 };
 
 /*

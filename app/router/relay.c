@@ -65,6 +65,14 @@
 #include "fetch.h"
 #include "metrics.h"
 
+/* The call record holds what the relay copies into it, uncut. */
+_Static_assert(sizeof(((struct router_call *)0)->model) >
+    ROUTER_REQ_MODEL_MAX, "call model shorter than a request's");
+_Static_assert(sizeof(((struct router_call_target *)0)->id) >=
+    sizeof(((struct router_model *)0)->id), "call target id too short");
+_Static_assert(sizeof(((struct router_stream *)0)->model) >=
+    sizeof(((struct router_target *)0)->model), "stream model too short");
+
 #define R_START		0
 #define R_RESERVE	1
 #define R_ATTEMPT	2
@@ -613,6 +621,7 @@ relay_header(char *ptr, size_t size, size_t nmemb, void *arg)
 	struct relay	*r = arg;
 	size_t		 len = size * nmemb;
 	char		 v[64];
+	size_t		 n;
 	u_int64_t	 now;
 	const struct router_provider *p;
 
@@ -633,10 +642,16 @@ relay_header(char *ptr, size_t size, size_t nmemb, void *arg)
 		r->retry_after_ms = -1;
 	if (len > 12 && len < 12 + sizeof(v) &&
 	    !strncasecmp(ptr, "retry-after:", 12)) {
-		memcpy(v, ptr + 12, len - 12);
-		v[len - 12] = '\0';
-		v[strcspn(v, "\r\n")] = '\0';
-		r->retry_after_ms = router_retry_after_ms(v, time(NULL));
+		n = len - 12;
+		memcpy(v, ptr + 12, n);
+		while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n'))
+			n--;
+		/* A NUL inside the value is garbage, not its end. */
+		if (memchr(v, '\0', n) == NULL) {
+			v[n] = '\0';
+			r->retry_after_ms = router_retry_after_ms(v,
+			    time(NULL));
+		}
 	}
 
 	return (len);

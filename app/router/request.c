@@ -250,7 +250,7 @@ check_model(const json_t *req, struct router_problem *pb)
 		return (NULL);
 	}
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > 255) {
+	    json_string_length(v) > ROUTER_REQ_MODEL_MAX) {
 		(void)bad(pb, "invalid_value", "model",
 		    "model must be a non-empty string");
 		return (NULL);

@@ -27,6 +27,7 @@
 #define ROUTER_TOOLS_MAX	128
 #define ROUTER_STOP_MAX		4
 #define ROUTER_EMBED_INPUTS_MAX	2048
+#define ROUTER_REQ_MODEL_MAX	255	/* bytes of the client's "model" */
 
 /* Why a request was refused (always a 400). */
 struct router_problem {

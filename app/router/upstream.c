@@ -8,6 +8,7 @@
  */
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +162,10 @@ router_retry_after_ms(const char *v, time_t now)
 		v++;
 
 	if (isdigit((unsigned char)*v)) {
+		errno = 0;
 		secs = strtol(v, &e, 10);
+		if (errno != 0)
+			return (-1);
 		while (*e == ' ')
 			e++;
 		if (*e != '\0' || secs < 0 || secs > 86400)
@@ -191,8 +195,9 @@ router_scrub(char *s, const char *secret)
 
 /*
  * A counter of a usage object: absent or null is 0 (and *seen stays),
- * a non-negative integer is taken; anything else (a string, a real, a
- * negative number) makes the whole object meaningless.
+ * an integer from 0 to ROUTER_TOKENS_MAX is taken; anything else (a
+ * string, a real, a negative or absurd number) makes the whole object
+ * meaningless.
  */
 static int
 usage_counter(const json_t *o, const char *key, int64_t *out, int *seen)
@@ -203,7 +208,8 @@ usage_counter(const json_t *o, const char *key, int64_t *out, int *seen)
 	v = json_object_get(o, key);
 	if (v == NULL || json_is_null(v))
 		return (1);
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > ROUTER_TOKENS_MAX)
 		return (0);
 	*out = json_integer_value(v);
 	*seen = 1;

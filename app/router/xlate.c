@@ -355,7 +355,8 @@ router_xlate_counter(const json_t *o, const char *key)
 	v = json_object_get(o, key);
 	if (v == NULL || json_is_null(v))
 		return (-1);
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > ROUTER_TOKENS_MAX)
 		return (-2);
 	return (json_integer_value(v));
 }

@@ -66,8 +66,8 @@ void	 router_xlate_copy(char *, size_t, const char *);
 json_int_t	router_xlate_int(const json_t *, const char *, json_int_t);
 
 /*
- * A usage counter of o: the value when a non-negative integer, -1 when
- * absent or null, -2 when anything else (which makes a provider's whole
+ * A usage counter of o: the value when an integer from 0 to
+ * ROUTER_TOKENS_MAX, -1 when absent or null, -2 when anything else (which makes a provider's whole
  * usage meaningless: it then counts as missing and the meter
  * estimates).
  */

@@ -472,11 +472,50 @@ START_TEST(stream_error_and_bad)
 	ck_assert(FAM->stream_event(&st, NULL, ev, strlen(ev), chunks));
 	ck_assert(st.done);
 	ck_assert_str_eq(st.finish_reason, "content_filter");
-	/* candidates out of range are skipped, not a crash */
+	/*
+	 * A candidate index out of range or not an integer is a malformed
+	 * event (issue 13 item 8), never candidate 0 or a silent skip.
+	 */
 	ev = "{\"candidates\":[{\"index\":99,\"content\":{\"parts\":[{"
-	    "\"text\":\"x\"}]}},{\"index\":-1}]}";
-	ck_assert(FAM->stream_event(&st, NULL, ev, strlen(ev), chunks));
+	    "\"text\":\"x\"}]}}]}";
+	ck_assert(!FAM->stream_event(&st, NULL, ev, strlen(ev), chunks));
+	ck_assert_str_eq(st.error,
+	    "gemini sent a candidate without a valid index");
+	ev = "{\"candidates\":[{\"index\":-1}]}";
+	ck_assert(!FAM->stream_event(&st, NULL, ev, strlen(ev), chunks));
+	ev = "{\"candidates\":[{\"index\":\"0\",\"content\":{\"parts\":"
+	    "[{\"text\":\"x\"}]}}]}";
+	ck_assert(!FAM->stream_event(&st, NULL, ev, strlen(ev), chunks));
+	ev = "{\"candidates\":[{\"index\":4294967296,\"content\":{"
+	    "\"parts\":[{\"text\":\"x\"}]}}]}";
+	ck_assert(!FAM->stream_event(&st, NULL, ev, strlen(ev), chunks));
 	json_decref(chunks);
+}
+END_TEST
+
+/* The same for a whole answer: refused, not answered as candidate 0. */
+START_TEST(response_bad_candidate_index)
+{
+	static const char	*idx[] = { "\"1\"", "-1", "8", "4294967296",
+	    "1.0", "null" };
+	struct fx		 fx;
+	struct router_usage	 u;
+	json_t			*c;
+	char			 err[256], *body;
+	size_t			 i;
+
+	fx_init(&fx, FAM, "http://x", "k", "gemini-2.5-flash", 0);
+	for (i = 0; i < sizeof(idx) / sizeof(idx[0]); i++) {
+		body = router_xlate_printf("{\"candidates\":[{\"index\":%s,"
+		    "\"content\":{\"parts\":[{\"text\":\"hi\"}],\"role\":"
+		    "\"model\"},\"finishReason\":\"STOP\"}]}", idx[i]);
+		c = FAM->chat_response(&fx.target, body, strlen(body), &u, err,
+		    sizeof(err));
+		ck_assert_msg(c == NULL, "index %s answered", idx[i]);
+		ck_assert_str_eq(err,
+		    "gemini answered a candidate without a valid index");
+		free(body);
+	}
 }
 END_TEST
 
@@ -620,7 +659,8 @@ START_TEST(usage_garbage_is_missing)
 	static const char	*usages[] = { "{}", "{\"promptTokenCount\":-1,"
 	    "\"candidatesTokenCount\":4}", "{\"promptTokenCount\":\"7\","
 	    "\"candidatesTokenCount\":4}", "{\"promptTokenCount\":7,"
-	    "\"candidatesTokenCount\":4.5}" };
+	    "\"candidatesTokenCount\":4.5}", "{\"promptTokenCount\":7,"
+	    "\"candidatesTokenCount\":9223372036854775807}" };
 	struct fx		 fx;
 	struct router_stream	 st;
 	struct router_usage	 u;
@@ -682,6 +722,7 @@ gemini_suite(void)
 	tcase_add_test(tc, stream_equals_whole);
 	tcase_add_test(tc, stream_two_candidates);
 	tcase_add_test(tc, stream_error_and_bad);
+	tcase_add_test(tc, response_bad_candidate_index);
 	tcase_add_test(tc, embeddings);
 	tcase_add_test(tc, map_errors);
 	tcase_add_test(tc, request_thinking_budget);

@@ -13,6 +13,7 @@
 #include "router/openai.h"
 #include "router/sse.h"
 #include "router/upstream.h"
+#include "router/xlate.h"
 
 static struct router_provider	prov;
 static struct router_target	target;
@@ -255,6 +256,37 @@ START_TEST(openai_stream_events)
 	ck_assert(event(st, "{\"object\":\"keepalive\"}", chunks));
 	ck_assert_uint_eq(json_array_size(chunks), 3);
 
+	json_decref(chunks);
+	free(st);
+}
+END_TEST
+
+/* An upstream id or model too long to hold is not adopted cut short. */
+START_TEST(openai_stream_long_ids)
+{
+	struct router_stream	*st;
+	json_t			*chunks, *c;
+	char			*ev, id[200], model[300];
+
+	st = calloc(1, sizeof(*st));
+	st->target = &target;
+	(void)snprintf(st->id, sizeof(st->id), "chatcmpl-ours");
+	(void)snprintf(st->model, sizeof(st->model), "groq:llama");
+	memset(id, 'i', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	memset(model, 'm', sizeof(model) - 1);
+	model[sizeof(model) - 1] = '\0';
+	chunks = json_array();
+	ev = router_xlate_printf("{\"id\":\"%s\",\"model\":\"%s\","
+	    "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}",
+	    id, model);
+	ck_assert(event(st, ev, chunks));
+	c = json_array_get(chunks, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(c, "id")),
+	    "chatcmpl-ours");
+	ck_assert_str_eq(json_string_value(json_object_get(c, "model")),
+	    "groq:llama");
+	free(ev);
 	json_decref(chunks);
 	free(st);
 }
@@ -660,6 +692,7 @@ openai_suite(void)
 	tcase_add_test(tc, openai_requests);
 	tcase_add_test(tc, openai_answers);
 	tcase_add_test(tc, openai_stream_events);
+	tcase_add_test(tc, openai_stream_long_ids);
 	tcase_add_test(tc, error_mapping);
 	tcase_add_test(tc, helpers);
 	suite_add_tcase(s, tc);

@@ -37,7 +37,9 @@ START_TEST(usage_garbage_is_missing)
 	    "{\"prompt_tokens\":12,\"completion_tokens\":5,"
 	    "\"completion_tokens_details\":{\"reasoning_tokens\":\"x\"}}",
 	    "{\"prompt_tokens\":12,\"completion_tokens\":5,"
-	    "\"prompt_tokens_details\":7}" };
+	    "\"prompt_tokens_details\":7}",
+	    "{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":5}",
+	    "{\"prompt_tokens\":12,\"completion_tokens\":1000000000001}" };
 	struct router_usage	 u;
 	size_t			 i;
 
