@@ -104,8 +104,8 @@ static const char	SQL_ADMIN_PACKAGE[] =
 
 static const char	SQL_ADMIN_PACKAGE_PUT[] =
 	"SELECT CASE result WHEN 'not_admin' THEN 403 WHEN 'created' THEN 201 "
-	"ELSE 200 END, package FROM billing_package_put($1, $2, $3, $4, $5, "
-	"$6, $7)";
+	"ELSE 200 END, package FROM admin_package_put($1, $8::uuid, $2, $3, "
+	"$4, $5, $6, $7)";
 
 /* An invalid PUT body: 400 for an admin, 403 for anyone else. */
 static const char	SQL_ADMIN_ONLY_400[] =
@@ -258,7 +258,7 @@ billing_admin_package_put(struct http_request *req)
 {
 	struct billing_package_in	 in;
 	struct billing_read		*rd;
-	const char			*params[7];
+	const char			*params[8];
 	char				 price[24], credits[24];
 	json_t				*body;
 	int				 ok;
@@ -300,7 +300,10 @@ billing_admin_package_put(struct http_request *req)
 	params[4] = in.currency;
 	params[5] = credits;
 	params[6] = in.active ? "true" : "false";
-	(void)billing_read_start(req, "package", SQL_ADMIN_PACKAGE_PUT, 7,
+	/* The audit row names the admin token too (sql/0501). */
+	params[7] = tg_ctx(req)->who.admin_token_id[0] != '\0' ?
+	    tg_ctx(req)->who.admin_token_id : NULL;
+	(void)billing_read_start(req, "package", SQL_ADMIN_PACKAGE_PUT, 8,
 	    params);
 
 	return (billing_read_poll(req));

@@ -10,6 +10,10 @@
  *	PUT  /api/admin/prices/{provider:model}	a new price, for calls
  *						reserved from now on
  *
+ * Each write names the admin token it was done with, if any, so that its
+ * audit row (written by a trigger, sql/0501_admin_audit_actor.sql) names
+ * the token and its creator.
+ *
  * The model in the path may be percent-encoded ("%3A", "%2F" for the
  * slashes of "openrouter:openai/gpt-4o").
  */
@@ -29,6 +33,7 @@ static int	price_put_start(struct http_request *, struct credits_api *);
 static void	price_put_render(struct http_request *, struct credits_api *);
 static int	admin_model_param(struct http_request *, struct credits_api *);
 static int	admin_refused(struct http_request *, struct tg_db *);
+static const char *admin_actor_token(struct http_request *);
 static json_t	*price_row(struct tg_db *, int, int);
 
 static const struct credits_api_ops	grant_ops = {
@@ -46,7 +51,7 @@ static const struct credits_api_ops	price_put_ops = {
 
 static const char	sql_grant[] =
 	"SELECT result, txn_id, balance_micros, reserved_micros, "
-	"available_micros FROM credits_admin_grant($1, $2::uuid, "
+	"available_micros FROM admin_credits_grant($1, $6::uuid, $2::uuid, "
 	"$3::bigint, $4, $5)";
 
 /* Row 0 always exists: column 0 says whether the caller is an admin. */
@@ -68,8 +73,8 @@ static const char	sql_price_get[] =
 static const char	sql_price_put[] =
 	"SELECT s.result, $2, s.price_id, $3::bigint, $4::bigint, $5::bigint, "
 	"$6::bigint, " CREDITS_SQL_TIME("s.effective_from") ", $7::bigint "
-	"FROM credits_price_set($1, $2, $3::bigint, $4::bigint, $5::bigint, "
-	"$6::bigint, $7::bigint) s";
+	"FROM admin_price_set($1, $8::uuid, $2, $3::bigint, $4::bigint, "
+	"$5::bigint, $6::bigint, $7::bigint) s";
 
 int
 credits_admin_grant(struct http_request *req)
@@ -99,7 +104,7 @@ static int
 grant_start(struct http_request *req, struct credits_api *st)
 {
 	struct credits_invalid	 why;
-	const char		*params[5];
+	const char		*params[6];
 	char			 user[CREDITS_UUID_LEN + 1], amount[24];
 	json_t			*body;
 
@@ -121,8 +126,9 @@ grant_start(struct http_request *req, struct credits_api *st)
 	params[2] = amount;
 	params[3] = st->grant.reason;
 	params[4] = st->grant.idempotency_key;
+	params[5] = admin_actor_token(req);
 	/* Idempotent on its key: safe to resend after a lost connection. */
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_grant, 5, params);
+	tg_db_start(&st->db, req, TG_DB_RETRY, sql_grant, 6, params);
 	return (1);
 }
 
@@ -245,7 +251,7 @@ static int
 price_put_start(struct http_request *req, struct credits_api *st)
 {
 	struct credits_invalid	 why;
-	const char		*params[7];
+	const char		*params[8];
 	char			 num[5][24];
 	json_t			*body;
 
@@ -277,8 +283,9 @@ price_put_start(struct http_request *req, struct credits_api *st)
 	params[4] = num[2];
 	params[5] = num[3];
 	params[6] = num[4];
+	params[7] = admin_actor_token(req);
 	/* Idempotent: the same price again changes nothing. */
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_price_put, 7, params);
+	tg_db_start(&st->db, req, TG_DB_RETRY, sql_price_put, 8, params);
 	return (1);
 }
 
@@ -332,6 +339,15 @@ admin_refused(struct http_request *req, struct tg_db *db)
 
 	tg_error(req, 403, "not_admin", NULL, "admins only");
 	return (1);
+}
+
+/* The admin token the caller acts with (for the audit row), or NULL. */
+static const char *
+admin_actor_token(struct http_request *req)
+{
+	const char	*id = tg_ctx(req)->who.admin_token_id;
+
+	return (id[0] != '\0' ? id : NULL);
 }
 
 /*
