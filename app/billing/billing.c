@@ -62,6 +62,8 @@ static const struct tg_route	billing_routes[] = {
 	    TG_AUTH_SESSION, 0, 0 },
 	{ HTTP_METHOD_PUT, "/api/admin/packages/{}", billing_admin_package_put,
 	    TG_AUTH_SESSION, 0, 16384 },
+	{ HTTP_METHOD_POST, "/api/admin/payments/{}/refund", billing_refund,
+	    TG_AUTH_SESSION, 0, 4096 },
 	{ HTTP_METHOD_POST, "/webhooks/stripe", billing_webhook_stripe,
 	    TG_AUTH_NONE, 0, BILLING_WEBHOOK_BODY_MAX },
 	{ 0, NULL, NULL, 0, 0, 0 }

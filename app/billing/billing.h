@@ -1,6 +1,7 @@
 /*
  * Billing's Kore side: the handlers behind the /api/billing routes,
- * the admin package routes and /webhooks/stripe, and what they share.
+ * the admin package and refund routes and /webhooks/stripe, and what
+ * they share.
  */
 
 #ifndef BILLING_BILLING_H
@@ -32,6 +33,9 @@ int	billing_disabled(struct http_request *);
 
 /* checkout.c */
 int	billing_checkout(struct http_request *);
+
+/* refund.c */
+int	billing_refund(struct http_request *);
 
 /* webhook.c */
 int	billing_webhook_stripe(struct http_request *);

@@ -9,7 +9,10 @@
  *   2. translates a delivery into one provider-neutral struct
  *      billing_event (below),
  *   3. builds the outbound request that opens a hosted checkout for one
- *      of our pending payments, and reads the provider's answer.
+ *      of our pending payments, and reads the provider's answer,
+ *   4. builds the request that refunds (part of) one of our paid
+ *      payments, and reads the provider's answer (the refund is booked
+ *      later, by the provider's refund webhook, like any other).
  *
  * Everything that moves money happens after that, provider-blind, in
  * one SQL function (billing_apply_event, sql/0400_billing.sql): it
@@ -104,6 +107,26 @@ struct billing_checkout_result {
 	char		error[BILLING_ERR_MAX];	/* for the caller, no secrets */
 };
 
+/* What a refund is asked for: one refund row of ours (0500_admin_refunds). */
+struct billing_refund {
+	const char	*refund_id;	/* ours: the idempotency key's root */
+	const char	*payment_id;
+	const char	*payment_ref;	/* the provider's payment (pi_...) */
+	int64_t		 amount_minor;
+};
+
+/* How a refund call ended (billing_refund_finish's p_outcome). */
+#define BILLING_REFUND_MADE	0	/* the provider made it: status, ref */
+#define BILLING_REFUND_REFUSED	1	/* definitely not made */
+#define BILLING_REFUND_UNKNOWN	2	/* no definite answer: send it again */
+
+struct billing_refund_result {
+	int		outcome;
+	char		ref[BILLING_ID_MAX];		/* re_... */
+	char		status[32];			/* the provider's state */
+	char		error[BILLING_ERR_MAX];	/* for the caller, no secrets */
+};
+
 /* An outbound request built by a provider (always a POST). */
 struct billing_http {
 	char		*url;
@@ -132,6 +155,10 @@ struct billing_provider {
 		    struct billing_checkout_result *);
 	/* The event's mode (test/live) is the one our key serves. */
 	int	(*mode_matches)(const struct billing_event *);
+	int	(*refund_request)(const struct billing_refund *,
+		    struct billing_http *);
+	void	(*refund_response)(long, const uint8_t *, size_t, int64_t,
+		    struct billing_refund_result *);
 };
 
 extern const struct billing_provider	billing_stripe;

@@ -23,6 +23,12 @@
  * learns from its checkout.session.completed. Amounts are reported, not
  * trusted: the SQL compares them with our own payment row.
  *
+ * Refunds: POST /v1/refunds for a PaymentIntent and an amount, with an
+ * Idempotency-Key derived from our refund row, so a request sent again
+ * (after a timeout, or by a second click) makes no second refund.
+ * Stripe's 4xx but 409 and 429 means no refund was made; anything else
+ * without a refund object (5xx, 409, 429, garbage) is no definite answer.
+ *
  * Stripe's error messages are untrusted text: redacted of our secrets
  * and anything key-shaped, one line, valid UTF-8 (billing_redact).
  */
@@ -54,6 +60,13 @@ static int	stripe_checkout_request(const struct billing_checkout *,
 static int	stripe_checkout_response(long, const uint8_t *, size_t,
 		    struct billing_checkout_result *);
 static int	stripe_mode_matches(const struct billing_event *);
+static int	stripe_refund_request(const struct billing_refund *,
+		    struct billing_http *);
+static void	stripe_refund_response(long, const uint8_t *, size_t, int64_t,
+		    struct billing_refund_result *);
+static int	stripe_post(struct billing_http *, struct form *,
+		    const char *, const char *, const char *);
+static void	stripe_error(long, json_t *, char *, size_t);
 
 static void	event_session(json_t *, const char *, struct billing_event *);
 static void	event_charge(json_t *, struct billing_event *);
@@ -74,6 +87,8 @@ const struct billing_provider	billing_stripe = {
 	stripe_checkout_request,
 	stripe_checkout_response,
 	stripe_mode_matches,
+	stripe_refund_request,
+	stripe_refund_response,
 };
 
 static int
@@ -309,7 +324,6 @@ stripe_checkout_request(const struct billing_checkout *co,
 {
 	struct form	 f;
 	char		 amount[32];
-	size_t		 n;
 
 	memset(h, 0, sizeof(*h));
 	memset(&f, 0, sizeof(f));
@@ -329,33 +343,150 @@ stripe_checkout_request(const struct billing_checkout *co,
 	form_add(&f, "metadata[tollgate_package_id]", co->package_id);
 	form_add(&f, "payment_intent_data[metadata][tollgate_payment_id]",
 	    co->payment_id);
-	if (f.failed) {
-		free(f.buf);
+	return (stripe_post(h, &f, "/v1/checkout/sessions", "checkout",
+	    co->payment_id));
+}
+
+/*
+ * A POST of form f to Stripe's path with our key and the Idempotency-Key
+ * "tollgate-<what>-<id>"; f's buffer becomes h's body. 0: out of memory
+ * (h and f are freed).
+ */
+static int
+stripe_post(struct billing_http *h, struct form *f, const char *path,
+    const char *what, const char *id)
+{
+	size_t	n;
+	int	i;
+
+	if (f->failed) {
+		free(f->buf);
 		return (0);
 	}
 
 	n = strlen(tg_conf.stripe_api_url);
 	if (n > 0 && tg_conf.stripe_api_url[n - 1] == '/')
 		n--;
-	h->body = f.buf;
-	h->body_len = f.len;
-	h->url = str_printf("%.*s/v1/checkout/sessions", (int)n,
-	    tg_conf.stripe_api_url);
+	h->body = f->buf;
+	h->body_len = f->len;
+	h->url = str_printf("%.*s%s", (int)n, tg_conf.stripe_api_url, path);
 	h->headers[h->nheaders++] = str_printf("Authorization: Bearer %s",
 	    tg_conf.stripe_secret_key);
 	h->headers[h->nheaders++] = str_printf("Content-Type: "
 	    "application/x-www-form-urlencoded");
 	h->headers[h->nheaders++] = str_printf("Idempotency-Key: "
-	    "tollgate-checkout-%s", co->payment_id);
+	    "tollgate-%s-%s", what, id);
 	h->headers[h->nheaders++] = str_printf("Accept: application/json");
 
-	if (h->url == NULL || h->headers[0] == NULL || h->headers[1] == NULL ||
-	    h->headers[2] == NULL || h->headers[3] == NULL) {
+	for (i = 0; i < h->nheaders; i++) {
+		if (h->headers[i] == NULL)
+			break;
+	}
+	if (h->url == NULL || i < h->nheaders) {
 		billing_http_free(h);
 		return (0);
 	}
 
 	return (1);
+}
+
+/*
+ * POST /v1/refunds, form-encoded: amount of the PaymentIntent, our ids
+ * in metadata, Idempotency-Key "tollgate-refund-<refund id>".
+ */
+static int
+stripe_refund_request(const struct billing_refund *rf, struct billing_http *h)
+{
+	struct form	f;
+	char		amount[32];
+
+	memset(h, 0, sizeof(*h));
+	memset(&f, 0, sizeof(f));
+	if (rf->amount_minor <= 0 || rf->payment_ref == NULL ||
+	    rf->payment_ref[0] == '\0')
+		return (0);
+	(void)snprintf(amount, sizeof(amount), "%lld",
+	    (long long)rf->amount_minor);
+
+	form_add(&f, "payment_intent", rf->payment_ref);
+	form_add(&f, "amount", amount);
+	form_add(&f, "metadata[tollgate_refund_id]", rf->refund_id);
+	form_add(&f, "metadata[tollgate_payment_id]", rf->payment_id);
+	return (stripe_post(h, &f, "/v1/refunds", "refund", rf->refund_id));
+}
+
+/*
+ * Stripe's answer to a refund of amount: 200 with a Refund object (its
+ * id, a known status and our amount) is MADE; an error of 4xx but 409
+ * (an idempotent request still in progress) and 429 is REFUSED; the rest
+ * is UNKNOWN. res->error is set for all but MADE.
+ */
+static void
+stripe_refund_response(long status, const uint8_t *body, size_t len,
+    int64_t amount, struct billing_refund_result *res)
+{
+	static const char *const	states[] = { "pending",
+					    "requires_action", "succeeded",
+					    "failed", "canceled", NULL };
+	json_t				*doc, *v;
+	const char			*st;
+	int				 i;
+
+	memset(res, 0, sizeof(*res));
+	res->outcome = BILLING_REFUND_UNKNOWN;
+	doc = body != NULL ? json_loadb((const char *)body, len, 0, NULL) : NULL;
+
+	if (status != 200) {
+		if (status >= 400 && status < 500 && status != 409 &&
+		    status != 429)
+			res->outcome = BILLING_REFUND_REFUSED;
+		stripe_error(status, doc, res->error, sizeof(res->error));
+		goto out;
+	}
+
+	st = json_string_value(json_object_get(doc, "status"));
+	for (i = 0; st != NULL && states[i] != NULL; i++) {
+		if (!strcmp(st, states[i]))
+			break;
+	}
+	v = json_object_get(doc, "amount");
+	if (!copy_id(res->ref, sizeof(res->ref), json_object_get(doc, "id")) ||
+	    st == NULL || states[i] == NULL || !json_is_integer(v)) {
+		(void)snprintf(res->error, sizeof(res->error),
+		    "Stripe answered 200 without a refund id, status and "
+		    "amount");
+		goto out;
+	}
+	if (json_integer_value(v) != amount) {
+		(void)snprintf(res->error, sizeof(res->error),
+		    "Stripe answered a refund of %lld, not %lld",
+		    (long long)json_integer_value(v), (long long)amount);
+		goto out;
+	}
+	(void)snprintf(res->status, sizeof(res->status), "%s", st);
+	res->outcome = BILLING_REFUND_MADE;
+
+out:
+	json_decref(doc);
+}
+
+/* "Stripe answered <status>: <its message>", redacted, into out. */
+static void
+stripe_error(long status, json_t *doc, char *out, size_t len)
+{
+	const char	*msg;
+	char		*copy;
+
+	msg = json_string_value(json_object_get(json_object_get(doc, "error"),
+	    "message"));
+	/* Redacted whole, before the cut could leave half a key. */
+	if ((copy = strdup(msg != NULL ? msg : "no error message")) != NULL)
+		billing_redact(copy);
+	(void)snprintf(out, len, "Stripe answered %ld: %.255s", status,
+	    copy != NULL ? copy : "(out of memory)");
+	free(copy);
+	/* The cut may have split a character. */
+	billing_redact(out);
 }
 
 /*
@@ -366,9 +497,7 @@ static int
 stripe_checkout_response(long status, const uint8_t *body, size_t len,
     struct billing_checkout_result *res)
 {
-	json_t		*doc, *e;
-	const char	*msg;
-	char		*copy;
+	json_t		*doc;
 	int		 ok;
 
 	memset(res, 0, sizeof(*res));
@@ -376,18 +505,7 @@ stripe_checkout_response(long status, const uint8_t *body, size_t len,
 	ok = 0;
 
 	if (status != 200) {
-		e = json_object_get(doc, "error");
-		msg = json_string_value(json_object_get(e, "message"));
-		/* Redacted whole, before the cut could leave half a key. */
-		if ((copy = strdup(msg != NULL ? msg : "no error message")) !=
-		    NULL)
-			billing_redact(copy);
-		(void)snprintf(res->error, sizeof(res->error),
-		    "Stripe answered %ld: %.255s", status,
-		    copy != NULL ? copy : "(out of memory)");
-		free(copy);
-		/* The cut may have split a character. */
-		billing_redact(res->error);
+		stripe_error(status, doc, res->error, sizeof(res->error));
 		goto out;
 	}
 

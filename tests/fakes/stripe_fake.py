@@ -1,5 +1,6 @@
 """A fake Stripe for the billing tests: the part of Stripe's API tollgate
-calls (POST /v1/checkout/sessions, form-encoded, Bearer key, Idempotency-Key)
+calls (POST /v1/checkout/sessions and POST /v1/refunds, form-encoded, Bearer
+key, Idempotency-Key: the same key answers the same object again)
 over real HTTP on 127.0.0.1, and Stripe's side of webhooks (events in
 Stripe's JSON shapes, signed like Stripe signs them, posted to tollgate).
 
@@ -13,10 +14,13 @@ TOLLGATE_STRIPE_WEBHOOK_SECRET=fake.webhook_secret (see fake.env()).
     paid = fake.pay(session_id)                  # the customer pays
     fake.send(t, fake.session_completed(paid))   # signed webhook
     fake.send(t, fake.charge_refunded(paid, 400))
+    ... POST /api/admin/payments/{id}/refund -> fake.refunds[<re id>]
+    fake.send(t, fake.refund_event(refund_id))   # charge.refunded for it
     fake.stop()
 
 Failure modes for the API: fake.fail = (status, message) answers every
-checkout with a Stripe error; fake.delay = seconds delays every answer.
+request with a Stripe error; fake.delay = seconds delays every answer;
+fake.refund_status sets the status new refunds get ("succeeded").
 """
 
 import hashlib
@@ -88,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.delay:
             time.sleep(fake.delay)
 
-        if self.path != "/v1/checkout/sessions":
+        if self.path not in ("/v1/checkout/sessions", "/v1/refunds"):
             return self._error(404, "Unrecognized request URL (POST: %s)." %
                                self.path)
         if self.headers.get("Authorization") != "Bearer " + fake.secret_key:
@@ -100,21 +104,35 @@ class _Handler(BaseHTTPRequestHandler):
                                "api_error" if status >= 500 else
                                "invalid_request_error")
 
+        # Stripe: the first request with a key is answered from then on
+        # for that key (same parameters only); one still running is a 409.
         key = self.headers.get("Idempotency-Key")
         with fake.lock:
             if key is not None and key in fake.idempotency:
                 params, status, doc = fake.idempotency[key]
-                if params != record["form"]:
+                if params != (self.path, record["form"]):
                     return self._error(400, "Keys for idempotent requests "
                                        "can only be used with the same "
                                        "parameters they were first used with.",
                                        "idempotency_error")
+                if status is None:
+                    return self._error(409, "There is currently another "
+                                       "in-progress request using this "
+                                       "Idempotent Key.",
+                                       "idempotency_error")
                 return self._send(status, doc,
                                   {"Idempotent-Replayed": "true"})
-        status, doc = fake._create_session(record["form"])
+            if key is not None:
+                fake.idempotency[key] = ((self.path, record["form"]),
+                                         None, None)
+        if self.path == "/v1/refunds":
+            status, doc = fake._create_refund(record["form"])
+        else:
+            status, doc = fake._create_session(record["form"])
         if key is not None:
             with fake.lock:
-                fake.idempotency[key] = (record["form"], status, doc)
+                fake.idempotency[key] = ((self.path, record["form"]),
+                                         status, doc)
         self._send(status, doc)
 
 
@@ -125,6 +143,8 @@ class StripeFake:
         self.lock = threading.Lock()
         self.requests = []
         self.sessions = {}
+        self.refunds = {}
+        self.refund_status = "succeeded"
         self.idempotency = {}
         self.fail = None
         self.delay = 0
@@ -153,7 +173,72 @@ class StripeFake:
             return [r for r in self.requests
                     if r["path"] == "/v1/checkout/sessions"]
 
+    def refund_requests(self):
+        with self.lock:
+            return [r for r in self.requests if r["path"] == "/v1/refunds"]
+
     # --- the API ------------------------------------------------------
+
+    def _create_refund(self, form):
+        """POST /v1/refunds: payment_intent, amount (default: the rest)."""
+        def err(message, code, param=None):
+            e = {"type": "invalid_request_error", "message": message,
+                 "code": code}
+            if param:
+                e["param"] = param
+            return 400, {"error": e}
+
+        pi = form.get("payment_intent")
+        with self.lock:
+            s = next((x for x in self.sessions.values()
+                      if pi and x.get("payment_intent") == pi), None)
+            if s is None or s.get("payment_status") != "paid":
+                return 400, {"error": {
+                    "type": "invalid_request_error", "code":
+                    "resource_missing", "param": "payment_intent",
+                    "message": "No such payment_intent: '%s'" % pi}}
+            if s.get("_disputed"):
+                return err("Charge %s has been charged back; cannot issue "
+                           "a refund." % s["_charge"], "charge_disputed")
+            left = s["amount_total"] - s["_amount_refunded"]
+            try:
+                amount = int(form["amount"]) if "amount" in form else left
+            except ValueError:
+                return err("Invalid integer: %s" % form["amount"],
+                           "parameter_invalid_integer", "amount")
+            if left <= 0:
+                return err("Charge %s has already been refunded." %
+                           s["_charge"], "charge_already_refunded")
+            if amount <= 0 or amount > left:
+                return err("Refund amount (%d) is greater than unrefunded "
+                           "amount on charge (%d)" % (amount, left),
+                           "amount_too_large", "amount")
+            status = self.refund_status
+            if status in ("succeeded", "pending"):
+                s["_amount_refunded"] += amount
+            refund = {
+                "id": stripe_id("re_"),
+                "object": "refund",
+                "amount": amount,
+                "balance_transaction": stripe_id("txn_"),
+                "charge": s["_charge"],
+                "created": int(time.time()),
+                "currency": s["currency"],
+                "metadata": {k[len("metadata["):-1]: v
+                             for k, v in form.items()
+                             if k.startswith("metadata[")},
+                "payment_intent": pi,
+                "reason": form.get("reason"),
+                "receipt_number": None,
+                "source_transfer_reversal": None,
+                "status": status,
+                "transfer_reversal": None,
+                "_session": s["id"],
+                "_refunded_after": s["_amount_refunded"],
+            }
+            self.refunds[refund["id"]] = refund
+        return 200, self._public(refund)
+
 
     def _create_session(self, form):
         for p in ("mode", "success_url", "cancel_url",
@@ -301,6 +386,14 @@ class StripeFake:
         """charge.refunded: amount_refunded is cumulative, as Stripe's."""
         return self.event("charge.refunded",
                           self.charge(session, amount_refunded), **kw)
+
+    def refund_event(self, refund_id, **kw):
+        """charge.refunded as Stripe sends it after a refund made through
+        the API: the charge with the cumulative amount refunded then."""
+        with self.lock:
+            r = self.refunds[refund_id]
+            s = dict(self.sessions[r["_session"]])
+        return self.charge_refunded(s, r["_refunded_after"], **kw)
 
     def dispute(self, session, status="needs_response", amount=None):
         return {

@@ -1,7 +1,8 @@
 /*
  * Stripe as a billing provider: events translated into billing events,
- * the Checkout Session request and its answer, the delivery check
- * through the provider table, and the mode (test/live) rule.
+ * the Checkout Session and Refund requests and their answers, the
+ * delivery check through the provider table, and the mode (test/live)
+ * rule.
  */
 
 #include <stdio.h>
@@ -307,6 +308,100 @@ START_TEST(checkout_response)
 }
 END_TEST
 
+START_TEST(refund_request)
+{
+	struct billing_http	h;
+	struct billing_refund	rf;
+
+	memset(&rf, 0, sizeof(rf));
+	rf.refund_id = "aaaaaaaa-2222-3333-4444-555555555555";
+	rf.payment_id = "11111111-2222-3333-4444-555555555555";
+	rf.payment_ref = "pi_3Abc";
+	rf.amount_minor = 250;
+
+	ck_assert_int_eq(sp->refund_request(&rf, &h), 1);
+	ck_assert_str_eq(h.url, "http://127.0.0.1:9/v1/refunds");
+	ck_assert_str_eq(h.body, "payment_intent=pi_3Abc&amount=250&"
+	    "metadata%5Btollgate_refund_id%5D="
+	    "aaaaaaaa-2222-3333-4444-555555555555&"
+	    "metadata%5Btollgate_payment_id%5D="
+	    "11111111-2222-3333-4444-555555555555");
+	ck_assert_int_eq(h.body_len, strlen(h.body));
+	ck_assert_int_eq(h.nheaders, 4);
+	ck_assert_str_eq(h.headers[0], "Authorization: Bearer sk_test_unit");
+	ck_assert_str_eq(h.headers[1],
+	    "Content-Type: application/x-www-form-urlencoded");
+	ck_assert_str_eq(h.headers[2], "Idempotency-Key: tollgate-refund-"
+	    "aaaaaaaa-2222-3333-4444-555555555555");
+	billing_http_free(&h);
+
+	/* Nothing to refund, or no PaymentIntent: no request. */
+	rf.amount_minor = 0;
+	ck_assert_int_eq(sp->refund_request(&rf, &h), 0);
+	rf.amount_minor = 1;
+	rf.payment_ref = "";
+	ck_assert_int_eq(sp->refund_request(&rf, &h), 0);
+	ck_assert_ptr_null(h.url);
+}
+END_TEST
+
+static void
+refund_answer(long status, const char *body, int64_t amount,
+    struct billing_refund_result *r)
+{
+	sp->refund_response(status, (const uint8_t *)body,
+	    body != NULL ? strlen(body) : 0, amount, r);
+}
+
+START_TEST(refund_response)
+{
+	struct billing_refund_result	r;
+
+	refund_answer(200, "{\"id\":\"re_1\",\"object\":\"refund\","
+	    "\"amount\":250,\"status\":\"succeeded\"}", 250, &r);
+	ck_assert_int_eq(r.outcome, BILLING_REFUND_MADE);
+	ck_assert_str_eq(r.ref, "re_1");
+	ck_assert_str_eq(r.status, "succeeded");
+	refund_answer(200, "{\"id\":\"re_2\",\"amount\":9,"
+	    "\"status\":\"pending\"}", 9, &r);
+	ck_assert_int_eq(r.outcome, BILLING_REFUND_MADE);
+	ck_assert_str_eq(r.status, "pending");
+
+	/* A 4xx made no refund: refused, Stripe's message redacted. */
+	refund_answer(400, "{\"error\":{\"code\":\"amount_too_large\","
+	    "\"message\":\"Refund amount is greater than unrefunded amount "
+	    "(sk_test_unit)\"}}", 250, &r);
+	ck_assert_int_eq(r.outcome, BILLING_REFUND_REFUSED);
+	ck_assert_str_eq(r.error, "Stripe answered 400: Refund amount is "
+	    "greater than unrefunded amount (***)");
+	refund_answer(401, "{}", 250, &r);
+	ck_assert_int_eq(r.outcome, BILLING_REFUND_REFUSED);
+
+	/* No definite answer: sent again later with the same key. */
+	refund_answer(500, "<html>", 250, &r);
+	ck_assert_int_eq(r.outcome, BILLING_REFUND_UNKNOWN);
+	ck_assert_str_eq(r.error, "Stripe answered 500: no error message");
+	refund_answer(409, "{\"error\":{\"message\":\"in progress\"}}", 250,
+	    &r);
+	ck_assert_int_eq(r.outcome, BILLING_REFUND_UNKNOWN);
+	refund_answer(429, NULL, 250, &r);
+	ck_assert_int_eq(r.outcome, BILLING_REFUND_UNKNOWN);
+	refund_answer(200, "{}", 250, &r);
+	ck_assert_int_eq(r.outcome, BILLING_REFUND_UNKNOWN);
+	refund_answer(200, "{\"id\":\"re_3\",\"amount\":250,"
+	    "\"status\":\"done\"}", 250, &r);
+	ck_assert_int_eq(r.outcome, BILLING_REFUND_UNKNOWN);
+	refund_answer(200, "{\"id\":\"re_3\",\"amount\":\"250\","
+	    "\"status\":\"succeeded\"}", 250, &r);
+	ck_assert_int_eq(r.outcome, BILLING_REFUND_UNKNOWN);
+	/* Another amount than asked is not our refund. */
+	refund_answer(200, "{\"id\":\"re_4\",\"amount\":300,"
+	    "\"status\":\"succeeded\"}", 250, &r);
+	ck_assert_int_eq(r.outcome, BILLING_REFUND_UNKNOWN);
+	ck_assert_str_eq(r.error, "Stripe answered a refund of 300, not 250");
+}
+END_TEST
+
 static const char *
 hdr_get(void *arg, const char *name)
 {
@@ -373,6 +468,8 @@ stripe_suite(void)
 	tcase_add_test(tc, live_key_takes_live_events);
 	tcase_add_test(tc, checkout_request);
 	tcase_add_test(tc, checkout_response);
+	tcase_add_test(tc, refund_request);
+	tcase_add_test(tc, refund_response);
 	tcase_add_test(tc, verify_through_provider);
 	tcase_add_test(tc, return_urls);
 	suite_add_tcase(s, tc);
