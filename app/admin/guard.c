@@ -32,6 +32,7 @@
 #include "tollgate.h"
 #include "db.h"
 #include "auth/auth.h"
+#include "auth/lookup.h"
 #include "auth/revoked.h"
 #include "credits/job.h"
 #include "admin/admin.h"
@@ -52,7 +53,7 @@ struct guard_notice {
 };
 
 struct admin_token_state {
-	struct tg_db	db;
+	struct tg_db	db;		/* first: auth/lookup.h */
 };
 
 static void	guard_notice(const char *);
@@ -63,7 +64,6 @@ static void	guard_retry(void *, u_int64_t);
 static int	guard_check(const char *, const char *);
 static int	token_done(struct http_request *, struct tg_ctx *,
 		    struct admin_token_state *);
-static void	token_state_free(struct http_request *, void *);
 static int	token_refuse(struct http_request *);
 
 static const char	sql_snapshot[] =
@@ -271,15 +271,11 @@ admin_token_authenticate(struct http_request *req, struct tg_ctx *ctx)
 	struct admin_token_state	*st;
 	const char			*token, *params[1];
 	char				 hash[AUTH_HASH_HEX_LEN + 1];
+	int				 rc;
 
 	if ((st = ctx->auth_state) != NULL) {
-		switch (tg_db_poll(&st->db)) {
-		case TG_DB_WAIT:
-			return (TG_AUTH_WAIT);
-		case TG_DB_FAILED:
-			tg_db_error(req, &st->db);
-			return (TG_AUTH_DENIED);
-		}
+		if ((rc = auth_lookup_wait(req, ctx)) != TG_AUTH_OK)
+			return (rc);
 		return (token_done(req, ctx, st));
 	}
 
@@ -292,11 +288,9 @@ admin_token_authenticate(struct http_request *req, struct tg_ctx *ctx)
 		return (TG_AUTH_DENIED);
 	}
 
-	st = kore_calloc(1, sizeof(*st));
-	ctx->auth_state = st;
-	ctx->auth_state_free = token_state_free;
 	params[0] = hash;
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_token_auth, 1, params);
+	(void)auth_lookup_start(req, ctx, sizeof(*st), sql_token_auth, 1,
+	    params);
 	return (TG_AUTH_WAIT);
 }
 
@@ -334,13 +328,4 @@ token_refuse(struct http_request *req)
 	    "Bearer error=\"invalid_token\"");
 	tg_error(req, 401, "invalid_token", NULL, "invalid admin token");
 	return (TG_AUTH_DENIED);
-}
-
-static void
-token_state_free(struct http_request *req, void *arg)
-{
-	struct admin_token_state	*st = arg;
-
-	(void)req;
-	tg_db_clear(&st->db);
 }

@@ -59,6 +59,7 @@
 #include "ratelimit.h"
 #include "auth/apikey.h"
 #include "auth/keys.h"
+#include "auth/lookup.h"
 
 #define KEYS_CACHE_SLOTS	1024
 #define KEYS_FAIL_SLOTS		16384
@@ -90,7 +91,7 @@ struct keys_unknown {
 };
 
 struct keys_auth_state {
-	struct tg_db	db;
+	struct tg_db	db;			/* first: auth/lookup.h */
 	char		public_id[APIKEY_PUBLIC_LEN + 1];
 	unsigned char	digest[APIKEY_DIGEST_LEN];
 	u_int32_t	epoch;			/* keys_epoch at the start */
@@ -109,7 +110,6 @@ static int		 keys_entry_load(struct keys_entry *, struct tg_db *,
 			    const char *);
 static int		 keys_copy(char *, size_t, const char *);
 static int		 keys_bool(struct tg_db *, int, int *);
-static void		 keys_state_free(struct http_request *, void *);
 static int		 keys_refuse(struct http_request *);
 static int		 keys_verify(const unsigned char *,
 			    const unsigned char *);
@@ -193,15 +193,11 @@ keys_authenticate(struct http_request *req, struct tg_ctx *ctx)
 	char			 public_id[APIKEY_PUBLIC_LEN + 1];
 	unsigned char		 digest[APIKEY_DIGEST_LEN];
 	size_t			 slot;
+	int			 rc;
 
 	if ((st = ctx->auth_state) != NULL) {
-		switch (tg_db_poll(&st->db)) {
-		case TG_DB_WAIT:
-			return (TG_AUTH_WAIT);
-		case TG_DB_FAILED:
-			tg_db_error(req, &st->db);
-			return (TG_AUTH_DENIED);
-		}
+		if ((rc = auth_lookup_wait(req, ctx)) != TG_AUTH_OK)
+			return (rc);
 		return (keys_lookup_done(req, ctx, st));
 	}
 
@@ -232,16 +228,13 @@ keys_authenticate(struct http_request *req, struct tg_ctx *ctx)
 
 	tg_metrics_add(keys_metric_lookups, 1);
 
-	st = kore_calloc(1, sizeof(*st));
-	ctx->auth_state = st;
-	ctx->auth_state_free = keys_state_free;
+	params[0] = public_id;
+	st = auth_lookup_start(req, ctx, sizeof(*st), sql_key_lookup, 1,
+	    params);
 	memcpy(st->public_id, public_id, sizeof(st->public_id));
 	memcpy(st->digest, digest, sizeof(st->digest));
 	st->epoch = keys_epoch;
 	st->slot_epoch = keys_slot_epochs[slot];
-
-	params[0] = public_id;
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_key_lookup, 1, params);
 	return (TG_AUTH_WAIT);
 }
 
@@ -543,13 +536,4 @@ keys_bool(struct tg_db *db, int col, int *out)
 		return (0);
 
 	return (1);
-}
-
-static void
-keys_state_free(struct http_request *req, void *arg)
-{
-	struct keys_auth_state	*st = arg;
-
-	(void)req;
-	tg_db_clear(&st->db);
 }
