@@ -178,7 +178,8 @@ $$;
 
 --
 -- The second half: the provider's answer for refund p_refund, stored,
--- and the admin's action audited (one row per answer). p_outcome:
+-- and the admin's action audited (one row per answer; storing the same
+-- answer again writes nothing). p_outcome:
 --   'made'     the provider made it; p_status is its state, p_ref its id
 --   'refused'  the provider refused it (p_failure says why)
 --   'unknown'  no definite answer (unreachable, timeout, 5xx): the next
@@ -193,12 +194,14 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
 	p	billing_payments;
 	r	billing_refunds;
+	v_old	billing_refunds;
 BEGIN
 	SELECT * INTO r FROM billing_refunds f WHERE f.id = p_refund
 	    FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'billing_refund_finish: no refund %', p_refund;
 	END IF;
+	v_old := r;
 	IF p_outcome = 'made' THEN
 		UPDATE billing_refunds f SET status = p_status,
 		    provider_ref = p_ref, failure = NULL, attempted_at = NULL,
@@ -220,6 +223,14 @@ BEGIN
 		    p_outcome;
 	END IF;
 
+	-- The same word stored again (this statement sent twice after a lost
+	-- connection) is no second action.
+	IF v_old.attempted_at IS NULL AND (r.status, r.provider_ref,
+	    r.failure) IS NOT DISTINCT FROM (v_old.status, v_old.provider_ref,
+	    v_old.failure) THEN
+		RETURN QUERY SELECT billing_refund_json(r);
+		RETURN;
+	END IF;
 	SELECT * INTO p FROM billing_payments b WHERE b.id = r.payment_id;
 	PERFORM admin_audit_write(p_admin, p_token, 'payment.refund',
 	    p.id::text, jsonb_build_object('status', p.status,

@@ -87,6 +87,15 @@ def test_full_refund_goes_through_stripe_and_is_booked_once(db, srv, fake,
     assert sent["headers"]["Idempotency-Key"] == "tollgate-refund-" + rf["id"]
     assert fake.refunds[rf["provider_ref"]]["amount"] == 1000
 
+    # Stripe's answer stored again (a statement resent after a lost
+    # connection) is no second action: no second audit row.
+    n = db.query("SELECT count(*) FROM admin_audit")
+    again = db.query("SELECT body FROM billing_refund_finish(%s, NULL, %s, "
+                     "'made', %s, 'succeeded', NULL)", rf["requested_by"],
+                     rf["id"], rf["provider_ref"])[0][0]
+    assert again["status"] == "succeeded" and again["id"] == rf["id"]
+    assert db.query("SELECT count(*) FROM admin_audit") == n
+
     # Nothing is booked before Stripe's webhook says so ...
     assert billing.balance(db, p["user_id"])[0] == CREDITS
     assert billing.payment(db, p["payment_id"])["status"] == "paid"
