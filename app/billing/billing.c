@@ -150,6 +150,27 @@ billing_disabled(struct http_request *req)
 	return (1);
 }
 
+/*
+ * Send a provider's request h (checkout.c, refund.c) on f, bound to req,
+ * with the provider timeout; h is freed. 0 when it could not start.
+ */
+int
+billing_http_start(struct http_request *req, struct tg_fetch *f,
+    struct billing_http *h)
+{
+	const char	*headers[BILLING_HEADERS_MAX + 1];
+	int		 i, ok;
+
+	for (i = 0; i < h->nheaders; i++)
+		headers[i] = h->headers[i];
+	headers[i] = NULL;
+
+	ok = tg_fetch_start(f, req, HTTP_METHOD_POST, h->url, headers,
+	    h->body, h->body_len, BILLING_CHECKOUT_TIMEOUT_MS);
+	billing_http_free(h);
+	return (ok);
+}
+
 static int
 billing_packages(struct http_request *req)
 {

@@ -30,6 +30,8 @@ extern int	billing_metric_checkout_opened;
 extern int	billing_metric_checkout_failed;
 
 int	billing_disabled(struct http_request *);
+int	billing_http_start(struct http_request *, struct tg_fetch *,
+	    struct billing_http *);
 
 /* checkout.c */
 int	billing_checkout(struct http_request *);

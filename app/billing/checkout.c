@@ -168,8 +168,6 @@ checkout_send(struct http_request *req, struct checkout *co,
 	struct billing_http	 h;
 	char			 success[BILLING_URL_MAX];
 	char			 cancel[BILLING_URL_MAX];
-	const char		*headers[BILLING_HEADERS_MAX + 1];
-	int			 i, ok;
 
 	if (name == NULL || currency == NULL)
 		return (0);
@@ -190,15 +188,7 @@ checkout_send(struct http_request *req, struct checkout *co,
 
 	if (!co->provider->checkout_request(&in, &h))
 		return (0);
-	for (i = 0; i < h.nheaders; i++)
-		headers[i] = h.headers[i];
-	headers[i] = NULL;
-
-	ok = tg_fetch_start(&co->fetch, req, HTTP_METHOD_POST, h.url, headers,
-	    h.body, h.body_len, BILLING_CHECKOUT_TIMEOUT_MS);
-	billing_http_free(&h);
-
-	return (ok);
+	return (billing_http_start(req, &co->fetch, &h));
 }
 
 static int

@@ -282,8 +282,6 @@ refund_send(struct http_request *req, struct refund *rf)
 {
 	struct billing_refund	 in;
 	struct billing_http	 h;
-	const char		*headers[BILLING_HEADERS_MAX + 1];
-	int			 i, ok;
 
 	memset(&in, 0, sizeof(in));
 	in.refund_id = rf->refund_id;
@@ -293,15 +291,7 @@ refund_send(struct http_request *req, struct refund *rf)
 	if (in.payment_ref == NULL || !rf->provider->refund_request(&in, &h))
 		return (0);
 	tg_db_clear(&rf->db);
-
-	for (i = 0; i < h.nheaders; i++)
-		headers[i] = h.headers[i];
-	headers[i] = NULL;
-	ok = tg_fetch_start(&rf->fetch, req, HTTP_METHOD_POST, h.url, headers,
-	    h.body, h.body_len, BILLING_CHECKOUT_TIMEOUT_MS);
-	billing_http_free(&h);
-
-	return (ok);
+	return (billing_http_start(req, &rf->fetch, &h));
 }
 
 static int
