@@ -13,6 +13,10 @@
  *	GET    /api/admin/users/{id}/ledger	one user's ledger entries
  *	GET    /api/admin/payments?status=	every user's payments
  *
+ * (POST /api/admin/payments/{id}/refund is billing's, billing/refund.c;
+ * the grants, prices and packages routes are the credits and billing
+ * modules'.)
+ *
  * The usage and ledger lists are also CSV (with a header row) when the
  * request says "Accept: text/csv".
  *
