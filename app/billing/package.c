@@ -1,6 +1,7 @@
 /*
  * Validation of what admins and users send billing: the body of
- * PUT /api/admin/packages/{id} and ids in paths and bodies. Pure C over
+ * PUT /api/admin/packages/{id}, ids in paths and bodies, and what
+ * POST /api/admin/payments/{id}/refund reads. Pure C over
  * jansson; every rule here is also a CHECK in sql/0400_billing.sql, so
  * the database refuses what slips past.
  */
@@ -150,4 +151,52 @@ package_currency(json_t *v, struct billing_package_in *in)
 		    "must be a three-letter ISO 4217 code"));
 
 	return (1);
+}
+
+/*
+ * The body of a refund request: NULL (no body), {} or
+ * {"amount_minor": null} ask for all that is left (amount_minor -1);
+ * otherwise amount_minor is an integer from 1 to BILLING_PRICE_MAX.
+ * Any other field is refused. Returns 1, or 0 with in->param set.
+ */
+int
+billing_refund_parse(json_t *body, struct billing_refund_in *in)
+{
+	const char	*name;
+	json_t		*v;
+
+	in->amount_minor = -1;
+	in->param[0] = '\0';
+	if (body == NULL)
+		return (1);
+
+	json_object_foreach(body, name, v) {
+		if (strcmp(name, "amount_minor")) {
+			(void)snprintf(in->param, sizeof(in->param), "%s", name);
+			return (0);
+		}
+	}
+	v = json_object_get(body, "amount_minor");
+	if (v == NULL || json_is_null(v))
+		return (1);
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > BILLING_PRICE_MAX) {
+		(void)snprintf(in->param, sizeof(in->param), "amount_minor");
+		return (0);
+	}
+	in->amount_minor = json_integer_value(v);
+	return (1);
+}
+
+/* A client's Idempotency-Key: 1 to 255 printable ASCII, no spaces. */
+int
+billing_refund_key_valid(const char *k)
+{
+	size_t	i;
+
+	for (i = 0; k[i] != '\0'; i++) {
+		if (k[i] <= 0x20 || k[i] >= 0x7f || i >= BILLING_REFUND_KEY_MAX)
+			return (0);
+	}
+	return (i > 0);
 }

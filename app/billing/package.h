@@ -1,5 +1,6 @@
 /*
- * Billing's validation of what callers send (package.c). Pure C.
+ * Billing's validation of what callers send (package.c): package bodies,
+ * refund requests. Pure C.
  */
 
 #ifndef BILLING_PACKAGE_H
@@ -28,5 +29,16 @@ struct billing_package_in {
 
 int	billing_package_parse(json_t *, const char *,
 	    struct billing_package_in *);
+
+#define BILLING_REFUND_KEY_MAX	255	/* Stripe's Idempotency-Key limit */
+
+/* A refund request's body (amount_minor, -1: all that is left). */
+struct billing_refund_in {
+	int64_t	amount_minor;
+	char	param[72];		/* on failure: the field at fault */
+};
+
+int	billing_refund_parse(json_t *, struct billing_refund_in *);
+int	billing_refund_key_valid(const char *);
 
 #endif

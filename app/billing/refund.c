@@ -33,8 +33,6 @@
 #define RF_SENT		2
 #define RF_SAVED	3
 
-#define RF_KEY_MAX	255	/* Stripe's limit for an Idempotency-Key */
-
 struct refund {
 	struct tg_db			 db;
 	struct tg_fetch			 fetch;
@@ -121,70 +119,57 @@ refund_begin(struct http_request *req)
 }
 
 /*
- * The body: none, {} or {"amount_minor": null} (all that is left), or
- * {"amount_minor": 1..BILLING_PRICE_MAX}; *param is NULL or buf. 0 when
- * answered 400.
+ * The body (billing_refund_parse): *param is NULL (all that is left) or
+ * buf with the amount. 0 when answered 400.
  */
 static int
 refund_amount(struct http_request *req, char *buf, size_t len,
     const char **param)
 {
-	const u_int8_t	*data;
-	const char	*name;
-	size_t		 n;
-	json_t		*body, *v;
-	json_int_t	 amount;
+	struct billing_refund_in	 in;
+	const u_int8_t			*data;
+	size_t				 n;
+	json_t				*body;
+	int				 ok;
 
 	*param = NULL;
-	if (!tg_http_body(req, &data, &n))
-		return (1);
-	if ((body = tg_http_body_json(req)) == NULL)
+	body = NULL;
+	if (tg_http_body(req, &data, &n) &&
+	    (body = tg_http_body_json(req)) == NULL)
 		return (0);
-
-	json_object_foreach(body, name, v) {
-		if (strcmp(name, "amount_minor")) {
-			tg_error(req, 400, "invalid_value", name, "unknown "
-			    "field; the body may only have amount_minor");
-			json_decref(body);
-			return (0);
-		}
-	}
-	v = json_object_get(body, "amount_minor");
-	if (v == NULL || json_is_null(v)) {
-		json_decref(body);
-		return (1);
-	}
-	amount = json_is_integer(v) ? json_integer_value(v) : 0;
+	ok = billing_refund_parse(body, &in);
 	json_decref(body);
-	if (amount < 1 || amount > BILLING_PRICE_MAX) {
+	if (!ok && strcmp(in.param, "amount_minor")) {
+		tg_error(req, 400, "invalid_value", in.param, "unknown field; "
+		    "the body may only have amount_minor");
+		return (0);
+	}
+	if (!ok) {
 		tg_error(req, 400, "invalid_value", "amount_minor",
 		    "amount_minor must be an integer from 1 to %lld (the "
 		    "payment's minor currency unit)", BILLING_PRICE_MAX);
 		return (0);
 	}
-	(void)snprintf(buf, len, "%lld", (long long)amount);
-	*param = buf;
+	if (in.amount_minor > 0) {
+		(void)snprintf(buf, len, "%lld", (long long)in.amount_minor);
+		*param = buf;
+	}
 	return (1);
 }
 
-/* The client's Idempotency-Key: absent, or 1..255 printable ASCII. */
+/* The client's Idempotency-Key, if any (billing_refund_key_valid). */
 static int
 refund_key(struct http_request *req, const char **param)
 {
 	const char	*k;
-	size_t		 i;
 
 	*param = NULL;
 	if ((k = tg_http_header(req, "idempotency-key")) == NULL)
 		return (1);
-	for (i = 0; k[i] != '\0'; i++) {
-		if (k[i] <= 0x20 || k[i] >= 0x7f || i >= RF_KEY_MAX)
-			break;
-	}
-	if (i == 0 || k[i] != '\0') {
+	if (!billing_refund_key_valid(k)) {
 		tg_error(req, 400, "invalid_value", "Idempotency-Key",
 		    "Idempotency-Key must be 1 to %d printable ASCII "
-		    "characters without spaces", RF_KEY_MAX);
+		    "characters without spaces", BILLING_REFUND_KEY_MAX);
 		return (0);
 	}
 	*param = k;

@@ -1,4 +1,4 @@
-/* Billing input validation: package bodies and ids. */
+/* Billing input validation: package bodies, ids, refund requests. */
 
 #include <string.h>
 
@@ -147,6 +147,64 @@ START_TEST(name_length_in_characters)
 }
 END_TEST
 
+static int
+refund_body(const char *json, struct billing_refund_in *in)
+{
+	json_t	*doc;
+	int	 ok;
+
+	doc = json != NULL ? json_loads(json, 0, NULL) : NULL;
+	ck_assert(json == NULL || doc != NULL);
+	ok = billing_refund_parse(doc, in);
+	json_decref(doc);
+	return (ok);
+}
+
+START_TEST(refund_request)
+{
+	static const char *const	bad[] = { "{\"amount_minor\":0}",
+					    "{\"amount_minor\":-1}",
+					    "{\"amount_minor\":\"5\"}",
+					    "{\"amount_minor\":1.5}",
+					    "{\"amount_minor\":true}",
+					    "{\"amount_minor\":100000000}", NULL };
+	struct billing_refund_in	in;
+	char				key[300];
+	int				i;
+
+	/* All that is left: no body, {}, null. */
+	ck_assert_int_eq(refund_body(NULL, &in), 1);
+	ck_assert_int_eq(in.amount_minor, -1);
+	ck_assert_int_eq(refund_body("{}", &in), 1);
+	ck_assert_int_eq(in.amount_minor, -1);
+	ck_assert_int_eq(refund_body("{\"amount_minor\":null}", &in), 1);
+	ck_assert_int_eq(in.amount_minor, -1);
+	ck_assert_int_eq(refund_body("{\"amount_minor\":1}", &in), 1);
+	ck_assert_int_eq(in.amount_minor, 1);
+	ck_assert_int_eq(refund_body("{\"amount_minor\":99999999}", &in), 1);
+	ck_assert_int_eq(in.amount_minor, 99999999);
+
+	for (i = 0; bad[i] != NULL; i++) {
+		ck_assert_int_eq(refund_body(bad[i], &in), 0);
+		ck_assert_str_eq(in.param, "amount_minor");
+	}
+	ck_assert_int_eq(refund_body("{\"amount\":5}", &in), 0);
+	ck_assert_str_eq(in.param, "amount");
+
+	ck_assert_int_eq(billing_refund_key_valid("click-1"), 1);
+	ck_assert_int_eq(billing_refund_key_valid(""), 0);
+	ck_assert_int_eq(billing_refund_key_valid("a b"), 0);
+	ck_assert_int_eq(billing_refund_key_valid("a\x7f"), 0);
+	ck_assert_int_eq(billing_refund_key_valid("\xc3\xa9"), 0);
+	memset(key, 'k', sizeof(key));
+	key[255] = '\0';
+	ck_assert_int_eq(billing_refund_key_valid(key), 1);
+	key[255] = 'k';
+	key[256] = '\0';
+	ck_assert_int_eq(billing_refund_key_valid(key), 0);
+}
+END_TEST
+
 static Suite *
 package_suite(void)
 {
@@ -157,6 +215,7 @@ package_suite(void)
 	tcase_add_test(tc, valid_package);
 	tcase_add_test(tc, invalid_package);
 	tcase_add_test(tc, name_length_in_characters);
+	tcase_add_test(tc, refund_request);
 	suite_add_tcase(s, tc);
 	return (s);
 }
