@@ -70,8 +70,8 @@ static void	dispatch_allow(int, char *, size_t);
 static int	dispatch_listener(struct http_request *);
 static void	dispatch_done(struct http_request *, struct tg_ctx *, int);
 static void	dispatch_log(struct http_request *, struct tg_ctx *, int);
-static void	dispatch_log_json(struct http_request *, struct tg_ctx *, int,
-		    const char *, double);
+static void	dispatch_log_json(struct http_request *, struct tg_ctx *,
+		    int, const char *, double);
 
 /*
  * Collect the modules' routes; called once in the parent. Also names the

@@ -40,6 +40,7 @@ void	__wrap_fatal(const char *, ...) __attribute__((noreturn))
 void	__wrap_fatalx(const char *, ...) __attribute__((noreturn))
 	    __attribute__((format(printf, 1, 2)));
 
+static void	log_fatal(int, const char *) __attribute__((noreturn));
 static void	log_write(FILE *, int, const char *, const char *, json_t *);
 static void	log_proc(char *, size_t);
 
@@ -138,15 +139,9 @@ __wrap_fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-
-	if (log_format != TG_LOGFMT_JSON)
-		__real_fatal("%s", buf);
-
-	log_write(stdout, LOG_CRIT, log_rid, buf, NULL);
-	exit(1);
+	log_fatal(0, buf);
 }
 
-/* As Kore's: a worker tells the parent to shut the server down. */
 void
 __wrap_fatalx(const char *fmt, ...)
 {
@@ -156,13 +151,22 @@ __wrap_fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	log_fatal(1, buf);
+}
 
-	if (log_format != TG_LOGFMT_JSON)
-		__real_fatalx("%s", buf);
+/* As Kore's: fatalx() in a worker also tells the parent to shut down. */
+static void
+log_fatal(int x, const char *msg)
+{
+	if (log_format != TG_LOGFMT_JSON) {
+		if (x)
+			__real_fatalx("%s", msg);
+		__real_fatal("%s", msg);
+	}
 
-	if (worker != NULL)
+	if (x && worker != NULL)
 		kore_msg_send(KORE_MSG_PARENT, KORE_MSG_SHUTDOWN, NULL, 0);
-	log_write(stdout, LOG_CRIT, log_rid, buf, NULL);
+	log_write(stdout, LOG_CRIT, log_rid, msg, NULL);
 	exit(1);
 }
 

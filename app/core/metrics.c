@@ -44,7 +44,8 @@ static const double	http_bounds[] = {
 	300
 };
 #define HTTP_NB		(sizeof(http_bounds) / sizeof(http_bounds[0]))
-#define HTTP_SLOTS	(HTTP_NB + 3)	/* buckets, +Inf, count, sum (us) */
+/* Per histogram: the buckets, +Inf, the count, the sum in microseconds. */
+#define HTTP_SLOTS	(HTTP_NB + 3)
 
 #define MODELS_MAX	256
 #define MODEL_NAME_MAX	160
