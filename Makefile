@@ -128,11 +128,34 @@ $(PURE_LIB): $(PURE_OBJS)
 # Kore's pools start small and grow on demand (app/core/pool.c); Kore's
 # own error answers get the contract's shape (app/core/early.c).
 LDWRAP		:= -Wl,--wrap=kore_pool_init -Wl,--wrap=kore_buf_appendf
+# Every line Kore writes goes through our log format (app/core/log.c).
+LDWRAP_LOG	:= -Wl,--wrap=kore_log -Wl,--wrap=fatal -Wl,--wrap=fatalx
 
-$(BUILD)/tollgate: $(KORE_STAMP) $(KORE_OBJS) $(PURE_LIB) $(ASSET_OBJ)
+# The build's name for tollgate_build_info (app/core/metrics.c):
+# `git describe`, or TG_VERSION=... where there is no repository.
+TG_VERSION	?= $(shell git describe --tags --always --dirty 2>/dev/null || \
+		     echo unknown)
+VERSION_OBJ	:= $(BUILD)/version.o
+
+# Rewritten only when the version or flavour changes.
+$(BUILD)/version.c: FORCE
+	@mkdir -p $(@D)
+	@printf 'const char tg_version[] = "%s";\nconst char tg_build_flavor[] = "%s";\n' \
+	    '$(subst ",,$(subst ',,$(TG_VERSION)))' '$(FLAVOR)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+$(VERSION_OBJ): $(BUILD)/version.c
+	$(Q)$(CC) -c $< -o $@
+
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/tollgate: $(KORE_STAMP) $(KORE_OBJS) $(PURE_LIB) $(ASSET_OBJ) \
+    $(VERSION_OBJ)
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
-	$(Q)$(CC) $(SAN_CFLAGS) $(LDWRAP) -o $@ $(KORE_OBJ)/*.o $(KORE_OBJS) \
-	    $(ASSET_OBJ) $(PURE_LIB) $$(cat $(KORE_OBJ)/ldflags) $(LIBS)
+	$(Q)$(CC) $(SAN_CFLAGS) $(LDWRAP) $(LDWRAP_LOG) -o $@ $(KORE_OBJ)/*.o \
+	    $(KORE_OBJS) $(ASSET_OBJ) $(VERSION_OBJ) $(PURE_LIB) \
+	    $$(cat $(KORE_OBJ)/ldflags) $(LIBS)
 
 # ./tollgate is the flavour built last; relinked when the flavour changes.
 tollgate: $(BUILD)/tollgate

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "lex.h"
+#include "logfmt.h"
 
 #define DEV_SECRET_MARKER	"insecure-dev"
 
@@ -34,6 +35,9 @@ static long long conf_int(tg_getenv_fn, const char *, long long, long long,
 static int	conf_is_loopback_host(const char *, size_t);
 static int	conf_url(struct tg_config *, tg_getenv_fn, const char *,
 		    const char *, char **, struct tg_config_errors *);
+static int	conf_hostport(const char *, char *, size_t, char *, size_t);
+static void	conf_observability(struct tg_config *, tg_getenv_fn,
+		    struct tg_config_errors *);
 static void	conf_listen(struct tg_config *, tg_getenv_fn,
 		    struct tg_config_errors *);
 static void	conf_secret(struct tg_config *, tg_getenv_fn, const char *,
@@ -142,6 +146,7 @@ tg_config_load(struct tg_config *conf, tg_getenv_fn get,
 	conf_oauth(conf, get, &conf->kakao, "KAKAO", kakao_defaults, errs);
 	conf_stripe(conf, get, errs);
 	conf_deployment(conf, get, errs);
+	conf_observability(conf, get, errs);
 
 	return (errs->count == 0);
 }
@@ -183,6 +188,7 @@ tg_config_free(struct tg_config *conf)
 	free(conf->runas);
 	free(conf->pidfile);
 	free(conf->ca_file);
+	free(conf->metrics_token);
 	memset(conf, 0, sizeof(*conf));
 }
 
@@ -385,43 +391,91 @@ static void
 conf_listen(struct tg_config *conf, tg_getenv_fn get,
     struct tg_config_errors *errs)
 {
-	const char	*v, *colon, *host;
-	size_t		 hostlen;
-	char		*end;
-	long		 port;
+	const char	*v;
 
 	if ((v = conf_get(get, "TOLLGATE_LISTEN")) == NULL)
 		v = "127.0.0.1:8080";
+	if (!conf_hostport(v, conf->listen_host, sizeof(conf->listen_host),
+	    conf->listen_port, sizeof(conf->listen_port)))
+		tg_config_error(errs, "TOLLGATE_LISTEN: must be host:port "
+		    "(got \"%.64s\")", v);
+}
+
+/* "host:port" or "[v6]:port" into host and port; 0 when malformed. */
+static int
+conf_hostport(const char *v, char *host, size_t hostsz, char *port,
+    size_t portsz)
+{
+	const char	*colon, *h;
+	size_t		 hostlen;
+	char		*end;
+	long		 n;
 
 	if ((colon = strrchr(v, ':')) == NULL || colon == v)
-		goto bad;
+		return (0);
 
-	host = v;
+	h = v;
 	hostlen = colon - v;
-	if (host[0] == '[') {
-		if (hostlen < 3 || host[hostlen - 1] != ']')
-			goto bad;
-		host++;
+	if (h[0] == '[') {
+		if (hostlen < 3 || h[hostlen - 1] != ']')
+			return (0);
+		h++;
 		hostlen -= 2;
 	}
-	if (hostlen >= sizeof(conf->listen_host))
-		goto bad;
+	if (hostlen >= hostsz)
+		return (0);
 
 	errno = 0;
-	port = strtol(colon + 1, &end, 10);
+	n = strtol(colon + 1, &end, 10);
 	if (errno != 0 || *end != '\0' || colon[1] == '\0' ||
-	    port < 1 || port > 65535)
-		goto bad;
+	    n < 1 || n > 65535)
+		return (0);
 
-	memcpy(conf->listen_host, host, hostlen);
-	conf->listen_host[hostlen] = '\0';
-	(void)snprintf(conf->listen_port, sizeof(conf->listen_port), "%ld",
-	    port);
-	return;
+	memcpy(host, h, hostlen);
+	host[hostlen] = '\0';
+	(void)snprintf(port, portsz, "%ld", n);
+	return (1);
+}
 
-bad:
-	tg_config_error(errs, "TOLLGATE_LISTEN: must be host:port (got "
-	    "\"%.64s\")", v);
+/*
+ * Logs and metrics: TOLLGATE_LOG_FORMAT, TOLLGATE_METRICS_LISTEN (then
+ * /metrics is served there only) and TOLLGATE_METRICS_TOKEN (a bearer
+ * token /metrics requires).
+ */
+static void
+conf_observability(struct tg_config *conf, tg_getenv_fn get,
+    struct tg_config_errors *errs)
+{
+	const char	*v;
+
+	v = conf_get(get, "TOLLGATE_LOG_FORMAT");
+	if ((conf->log_format = tg_logfmt_parse(v)) < 0) {
+		tg_config_error(errs, "TOLLGATE_LOG_FORMAT: must be text or "
+		    "json");
+		conf->log_format = TG_LOGFMT_TEXT;
+	}
+
+	if ((v = conf_get(get, "TOLLGATE_METRICS_LISTEN")) != NULL) {
+		if (!conf_hostport(v, conf->metrics_host,
+		    sizeof(conf->metrics_host), conf->metrics_port,
+		    sizeof(conf->metrics_port)))
+			tg_config_error(errs, "TOLLGATE_METRICS_LISTEN: must "
+			    "be host:port (got \"%.64s\")", v);
+		else if (!strcmp(conf->metrics_host, conf->listen_host) &&
+		    !strcmp(conf->metrics_port, conf->listen_port))
+			tg_config_error(errs, "TOLLGATE_METRICS_LISTEN: must "
+			    "differ from TOLLGATE_LISTEN");
+	}
+
+	if ((v = conf_get(get, "TOLLGATE_METRICS_TOKEN")) != NULL) {
+		if (strlen(v) < TG_METRICS_TOKEN_MIN || strlen(v) > 512 ||
+		    strpbrk(v, " \t\r\n") != NULL)
+			tg_config_error(errs, "TOLLGATE_METRICS_TOKEN: must be "
+			    "%d to 512 characters without spaces",
+			    TG_METRICS_TOKEN_MIN);
+		else
+			conf->metrics_token = tg_config_strdup(v);
+	}
 }
 
 static void

@@ -18,6 +18,8 @@
 #define TG_WEBHOOK_SECRETS_MAX	8
 #define TG_CONFIG_ERRORS_MAX	64
 
+#define TG_METRICS_TOKEN_MIN	16
+
 #define TG_SECCOMP_ON		0
 #define TG_SECCOMP_TRACE	1
 #define TG_SECCOMP_OFF		2
@@ -84,6 +86,12 @@ struct tg_config {
 	unsigned int		 rate_limit_user;	/* a minute; 0: off */
 	unsigned int		 key_fail_limit;	/* failed key auths a minute per address; 0: off */
 	int			 trust_proxy;	/* honour X-Forwarded-For */
+
+	/* Logs and metrics (docs/operations.md, "Logs and metrics"). */
+	int			 log_format;	/* TG_LOGFMT_TEXT, _JSON */
+	char			 metrics_host[256];	/* "": no listener */
+	char			 metrics_port[8];
+	char			*metrics_token;	/* NULL: none asked */
 };
 
 /* Problems found while loading, one line each, naming the variable. */

@@ -11,14 +11,21 @@
  *   - the per-route body limit (413), rate limits (429, route flags)
  *     and session authentication (an admin token under /api/admin/ is
  *     checked asynchronously, like an API key),
- *   - one access-log line and the request metrics when the request ends,
- *     also when the client went away mid-way (status 499, as nginx).
+ *   - /metrics only on the metrics listener when TOLLGATE_METRICS_LISTEN
+ *     is set, and nothing else there (404 otherwise),
+ *   - one access-log line (text, or one JSON object: log.c) and the
+ *     request metrics (count and duration by route) when the request
+ *     ends, also when the client went away mid-way (status 499, as
+ *     nginx); a streamed answer counts in tollgate_streams_open from
+ *     its headers (tg_stream_opened) to that end.
  *
  * A handler is called again on every wakeup (HTTP_STATE_RETRY) with the
  * same context; its own memory comes from tg_state_alloc().
  */
 
 #include <sys/time.h>
+
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <stdio.h>
@@ -27,6 +34,7 @@
 #include <sodium.h>
 
 #include "tollgate.h"
+#include "clean.h"
 #include "metrics.h"
 
 #define ROUTES_MAX	128
@@ -59,7 +67,11 @@ static void	dispatch_random(unsigned char *, size_t);
 static int	dispatch_match(const char *, const char *, struct tg_ctx *);
 static void	dispatch_params_free(struct tg_ctx *);
 static void	dispatch_allow(int, char *, size_t);
+static int	dispatch_listener(struct http_request *);
+static void	dispatch_done(struct http_request *, struct tg_ctx *, int);
 static void	dispatch_log(struct http_request *, struct tg_ctx *, int);
+static void	dispatch_log_json(struct http_request *, struct tg_ctx *,
+		    int, const char *, double);
 
 /*
  * Collect the modules' routes; called once in the parent. Also names the
@@ -104,16 +116,21 @@ tg_dispatch(struct http_request *req)
 		ctx = http_state_create(req, sizeof(*ctx), dispatch_free);
 		if (!dispatch_begin(req, ctx)) {
 			dispatch_end(req, ctx);
+			tg_log_request(NULL);
 			return (KORE_RESULT_OK);
 		}
 	}
+	/* Lines logged from here on name this request (log.c). */
+	tg_log_request(ctx->request_id);
 
 	if (!ctx->authenticated) {
 		switch (dispatch_key_auth(req, ctx)) {
 		case TG_AUTH_WAIT:
+			tg_log_request(NULL);
 			return (KORE_RESULT_RETRY);
 		case TG_AUTH_DENIED:
 			dispatch_end(req, ctx);
+			tg_log_request(NULL);
 			return (KORE_RESULT_OK);
 		}
 		ctx->authenticated = 1;
@@ -122,8 +139,47 @@ tg_dispatch(struct http_request *req)
 	ret = ctx->route->handler(req);
 	if (ret != KORE_RESULT_RETRY)
 		dispatch_end(req, ctx);
+	tg_log_request(NULL);
 
 	return (ret == KORE_RESULT_ERROR ? KORE_RESULT_OK : ret);
+}
+
+/*
+ * The relay sent a stream's headers: counted as open until the request
+ * ends (dispatch_done).
+ */
+void
+tg_stream_opened(struct http_request *req)
+{
+	struct tg_ctx	*ctx = http_state_get(req);
+
+	if (ctx == NULL || ctx->streaming)
+		return;
+	ctx->streaming = 1;
+	tg_metrics_add(tg_metric_streams_open, 1);
+}
+
+/*
+ * The router's account of a call for the access line; called again as
+ * more is known (the cost once the meter settled). cost -1: not known.
+ */
+void
+tg_access_call(struct http_request *req, const char *model,
+    int64_t prompt, int64_t completion, int64_t cost, int attempts)
+{
+	struct tg_ctx	*ctx = http_state_get(req);
+
+	if (ctx == NULL)
+		return;
+	ctx->call.set = 1;
+	/* The model may be the client's own bytes: made fit for a line. */
+	if (model != NULL)
+		(void)tg_clean_text(ctx->call.model, sizeof(ctx->call.model),
+		    model, strlen(model));
+	ctx->call.prompt_tokens = prompt;
+	ctx->call.completion_tokens = completion;
+	ctx->call.cost_micros = cost;
+	ctx->call.attempts = attempts;
 }
 
 struct tg_ctx *
@@ -211,6 +267,12 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 
 	dispatch_request_id(req, ctx);
 	http_response_header(req, "x-content-type-options", "nosniff");
+
+	if (!dispatch_listener(req)) {
+		tg_error(req, 404, "not_found", NULL, "no route for %s",
+		    req->path);
+		return (0);
+	}
 
 	/* Smuggling: a body's length must be beyond doubt (early.c). */
 	if (!tg_framing_check(req))
@@ -307,26 +369,62 @@ dispatch_key_auth(struct http_request *req, struct tg_ctx *ctx)
 	return (tg_key_authenticate(req, ctx));
 }
 
+/*
+ * With TOLLGATE_METRICS_LISTEN set, its listener serves /metrics and
+ * nothing else, and the main listener does not serve /metrics.
+ */
+static int
+dispatch_listener(struct http_request *req)
+{
+	const char	*server;
+	int		 metrics_path, on_metrics;
+
+	if (tg_conf.metrics_host[0] == '\0')
+		return (1);
+	if (req->owner == NULL || req->owner->owner == NULL ||
+	    req->owner->owner->server == NULL)
+		return (0);
+
+	server = req->owner->owner->server->name;
+	on_metrics = server != NULL && !strcmp(server, TG_METRICS_SERVER);
+	metrics_path = !strcmp(req->path, "/metrics");
+
+	return (on_metrics == metrics_path);
+}
+
 static void
 dispatch_end(struct http_request *req, struct tg_ctx *ctx)
 {
 	if (ctx->logged)
 		return;
 
+	dispatch_done(req, ctx, req->status);
+}
+
+/* The request's end, once: its line, its metrics, its stream closed. */
+static void
+dispatch_done(struct http_request *req, struct tg_ctx *ctx, int status)
+{
 	ctx->logged = 1;
-	dispatch_log(req, ctx, req->status);
-	tg_metrics_request(ctx->route_index, req->status);
+	dispatch_log(req, ctx, status);
+	tg_metrics_request(ctx->route_index, status,
+	    tg_now_us() - ctx->start_us);
+	if (ctx->streaming) {
+		ctx->streaming = 0;
+		tg_metrics_add(tg_metric_streams_open, -1);
+	}
 }
 
 /*
- * Runs first in http_request_free(). A request freed before its handler
- * finished (client gone) is logged here. The modules' free callbacks run
+ * Runs first in http_request_free(). The modules' free callbacks run
  * first: they release their own statements and curl handles
- * (tg_db_clear, tg_fetch_clear), which unbinds them from the request. A
- * curl handle still bound is released after that, and only then the
- * state memory the handles live in. (kore_curl_cleanup() is not
- * idempotent: a handle cleaned here and again by tg_fetch_clear() would
- * be freed twice.)
+ * (tg_db_clear, tg_fetch_clear), which unbinds them from the request,
+ * and the router reports the call it ends there (tg_access_call). A
+ * request freed before its handler finished (client gone) is logged
+ * then. A curl handle still bound is released after that, and only
+ * then the state memory the handles live in. (kore_curl_cleanup() is
+ * not idempotent: a handle cleaned here and again by tg_fetch_clear()
+ * would be freed twice.)
  */
 static void
 dispatch_free(struct http_request *req)
@@ -336,16 +434,15 @@ dispatch_free(struct http_request *req)
 	if (ctx == NULL)
 		return;
 
-	if (!ctx->logged) {
-		ctx->logged = 1;
-		dispatch_log(req, ctx, 499);
-		tg_metrics_request(ctx->route_index, 499);
-	}
-
+	tg_log_request(ctx->request_id);
 	if (ctx->auth_state != NULL && ctx->auth_state_free != NULL)
 		ctx->auth_state_free(req, ctx->auth_state);
 	if (ctx->state != NULL && ctx->state_free != NULL)
 		ctx->state_free(req, ctx->state);
+
+	if (!ctx->logged)
+		dispatch_done(req, ctx, 499);
+	tg_log_request(NULL);
 
 	while (!LIST_EMPTY(&req->chandles))
 		kore_curl_cleanup(LIST_FIRST(&req->chandles));
@@ -521,6 +618,10 @@ dispatch_log(struct http_request *req, struct tg_ctx *ctx, int status)
 
 	route = ctx->route != NULL ? ctx->route->pattern : "-";
 	ms = (double)(tg_now_us() - ctx->start_us) / 1000.0;
+	if (tg_log_is_json()) {
+		dispatch_log_json(req, ctx, status, path, ms);
+		return;
+	}
 	user = ctx->who.user_id[0] != '\0' ? ctx->who.user_id : "-";
 	key = ctx->who.key_id[0] != '\0' ? ctx->who.key_id : "-";
 
@@ -539,4 +640,47 @@ dispatch_log(struct http_request *req, struct tg_ctx *ctx, int status)
 	kore_log(LOG_INFO, "access rid=%s method=%s path=\"%s\" route=%s "
 	    "status=%d ms=%.1f user=%s key=%s", ctx->request_id,
 	    http_method_text(req->method), path, route, status, ms, user, key);
+}
+
+/*
+ * The access line as one object: msg "access" and the request's fields
+ * (docs/operations.md lists them); a router call adds its model, tokens,
+ * cost (null when the meter had not settled yet) and attempts.
+ */
+static void
+dispatch_log_json(struct http_request *req, struct tg_ctx *ctx, int status,
+    const char *path, double ms)
+{
+	json_t	*f;
+	char	 client[INET6_ADDRSTRLEN + 1];
+
+	tg_http_client_ip(req, client, sizeof(client));
+	f = json_object();
+	json_object_set_new(f, "client", json_string(client));
+	json_object_set_new(f, "method",
+	    json_string(http_method_text(req->method)));
+	json_object_set_new(f, "path", json_string(path));
+	json_object_set_new(f, "route", ctx->route != NULL ?
+	    json_string(ctx->route->pattern) : json_null());
+	json_object_set_new(f, "status", json_integer(status));
+	json_object_set_new(f, "duration_ms", json_real(ms));
+	if (ctx->who.user_id[0] != '\0')
+		json_object_set_new(f, "user", json_string(ctx->who.user_id));
+	if (ctx->who.key_id[0] != '\0')
+		json_object_set_new(f, "key", json_string(ctx->who.key_id));
+	if (ctx->call.set) {
+		json_object_set_new(f, "model", json_string(ctx->call.model));
+		json_object_set_new(f, "prompt_tokens",
+		    json_integer(ctx->call.prompt_tokens));
+		json_object_set_new(f, "completion_tokens",
+		    json_integer(ctx->call.completion_tokens));
+		json_object_set_new(f, "cost_micros",
+		    ctx->call.cost_micros >= 0 ?
+		    json_integer(ctx->call.cost_micros) : json_null());
+		json_object_set_new(f, "attempts",
+		    json_integer(ctx->call.attempts));
+	}
+
+	tg_log_fields(LOG_INFO, ctx->request_id, "access", f);
+	json_decref(f);
 }

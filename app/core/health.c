@@ -1,7 +1,15 @@
 /*
  * Operations routes (docs/contract.md §9): liveness, readiness (PostgreSQL
- * answers) and the Prometheus metrics of this process.
+ * answers) and the Prometheus metrics of this process. With
+ * TOLLGATE_METRICS_TOKEN set, /metrics answers only "Authorization:
+ * Bearer <token>" (401 otherwise); the token is compared by its hash,
+ * in constant time, so neither its bytes nor its length leak through
+ * timing.
  */
+
+#include <string.h>
+
+#include <sodium.h>
 
 #include "tollgate.h"
 #include "db.h"
@@ -11,6 +19,7 @@ int	health_live(struct http_request *);
 int	health_ready(struct http_request *);
 int	health_metrics(struct http_request *);
 
+static int	metrics_token_ok(struct http_request *);
 static int	ready_query(struct http_request *);
 static int	ready_wait(struct http_request *);
 static void	ready_free(struct http_request *, void *);
@@ -56,6 +65,14 @@ health_metrics(struct http_request *req)
 {
 	struct kore_buf	*buf;
 
+	if (!metrics_token_ok(req)) {
+		http_response_header(req, "www-authenticate",
+		    "Bearer realm=\"metrics\"");
+		tg_error(req, 401, "invalid_token", NULL,
+		    "/metrics needs its bearer token");
+		return (KORE_RESULT_OK);
+	}
+
 	buf = kore_buf_alloc(8192);
 	tg_metrics_render(buf);
 	http_response_header(req, "content-type",
@@ -64,6 +81,27 @@ health_metrics(struct http_request *req)
 	kore_buf_free(buf);
 
 	return (KORE_RESULT_OK);
+}
+
+static int
+metrics_token_ok(struct http_request *req)
+{
+	unsigned char	 want[crypto_generichash_BYTES];
+	unsigned char	 got[crypto_generichash_BYTES];
+	const char	*bearer;
+
+	if (tg_conf.metrics_token == NULL)
+		return (1);
+	if ((bearer = tg_http_bearer(req)) == NULL)
+		return (0);
+
+	crypto_generichash(want, sizeof(want),
+	    (const unsigned char *)tg_conf.metrics_token,
+	    strlen(tg_conf.metrics_token), NULL, 0);
+	crypto_generichash(got, sizeof(got), (const unsigned char *)bearer,
+	    strlen(bearer), NULL, 0);
+
+	return (sodium_memcmp(want, got, sizeof(want)) == 0);
 }
 
 static int

@@ -99,6 +99,7 @@ kore_parent_configure(int argc, char **argv)
 
 	/* Foreground logs go through a pipe: keep them line by line. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	tg_log_init();
 
 	if (sodium_init() < 0)
 		fatal("libsodium failed to initialise");
@@ -120,6 +121,7 @@ kore_worker_configure(void)
 
 	tg_db_register();
 	tg_conns_init();
+	tg_metrics_worker_init();
 
 	for (m = 0; m < TG_MODULES_MAX; m++) {
 		if (tg_modules[m] != NULL &&
@@ -213,7 +215,7 @@ main_check_config(void)
 		return;
 
 	for (i = 0; i < errs.count; i++)
-		fprintf(stderr, "tollgate: configuration error: %s\n",
+		tg_log_stderr(LOG_ERR, "configuration error: %s",
 		    errs.line[i]);
 	fflush(stderr);
 	exit(1);
@@ -233,6 +235,12 @@ main_kore_settings(void)
 	kore_buf_init(&buf, 512);
 	kore_buf_appendf(&buf, "server tollgate {\nbind %s %s\ntls no\n}\n",
 	    tg_conf.listen_host, tg_conf.listen_port);
+	/* Its own listener for /metrics; dispatch.c keeps it to that. */
+	if (tg_conf.metrics_host[0] != '\0')
+		kore_buf_appendf(&buf, "server %s {\nbind %s %s\ntls no\n}\n"
+		    "domain * {\nattach %s\nroute ^/ tg_dispatch\n}\n",
+		    TG_METRICS_SERVER, tg_conf.metrics_host,
+		    tg_conf.metrics_port, TG_METRICS_SERVER);
 	if (tg_conf.workers > 0)
 		kore_buf_appendf(&buf, "workers %d\n", tg_conf.workers);
 	kore_buf_appendf(&buf, "worker_accept_threshold %d\n",

@@ -34,6 +34,9 @@
 #define TG_ROUTE_RATELIMIT_IP	0x0004	/* TOLLGATE_RATE_LIMIT_IP per address */
 #define TG_ROUTE_RATELIMIT_USER	0x0008	/* TOLLGATE_RATE_LIMIT_USER per user */
 
+/* The Kore server of TOLLGATE_METRICS_LISTEN (main.c, dispatch.c). */
+#define TG_METRICS_SERVER	"metrics"
+
 #define TG_PARAMS_MAX		4
 #define TG_MODULES_MAX		8
 #define TG_REQUEST_ID_MAX	128
@@ -89,6 +92,20 @@ struct tg_principal {
 	int64_t		spent_micros;
 };
 
+/*
+ * What the router tells the access line about a call (tg_access_call):
+ * the model that answered, the provider's token counts, the cost when
+ * it is known by the time the line is written, the upstream attempts.
+ */
+struct tg_access_call {
+	int		set;
+	char		model[256];
+	int64_t		prompt_tokens;
+	int64_t		completion_tokens;
+	int64_t		cost_micros;	/* -1: not known yet */
+	int		attempts;
+};
+
 /* Everything the core keeps per request (req->hdlr_extra). */
 struct tg_ctx {
 	const struct tg_route	*route;
@@ -100,6 +117,8 @@ struct tg_ctx {
 	struct tg_principal	 who;
 	int			 logged;
 	size_t			 bytes_out;	/* streamed bodies */
+	int			 streaming;	/* counted in streams open */
+	struct tg_access_call	 call;		/* for the access line */
 	int			 authenticated;
 	void			*auth_state;	/* the key module's */
 	void			(*auth_state_free)(struct http_request *,
@@ -165,6 +184,17 @@ void		*tg_state(struct http_request *);
 const char	*tg_param(struct http_request *, int);
 const char	*tg_request_id(struct http_request *);
 u_int64_t	 tg_now_us(void);
+void		 tg_stream_opened(struct http_request *);
+void		 tg_access_call(struct http_request *, const char *, int64_t,
+		    int64_t, int64_t, int);
+
+/* log.c: lines in TOLLGATE_LOG_FORMAT (text or json) */
+void		 tg_log_init(void);
+int		 tg_log_is_json(void);
+void		 tg_log_request(const char *);
+void		 tg_log_fields(int, const char *, const char *, json_t *);
+void		 tg_log_stderr(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 
 /* error.c */
 void		 tg_error(struct http_request *, int, const char *,

@@ -82,6 +82,7 @@ struct meter_settle {
 	struct credits_tokens	 tokens;
 	int64_t			 reasoning;
 	int			 settlement;
+	char			 model[ROUTER_ID_MAX];	/* charged for; metrics */
 };
 
 #define SETTLE_PROVIDER		CREDITS_SETTLE_PROVIDER
@@ -481,8 +482,11 @@ meter_settle(struct router_call *call)
 	    call->outcome == ROUTER_OUTCOME_NOT_STARTED) {
 		ms->settlement = SETTLE_VOID;
 		(void)snprintf(reason, sizeof(reason), "no upstream call");
-	} else
+	} else {
 		meter_usage(call, mc, ms, status, reason, sizeof(reason));
+		(void)kore_strlcpy(ms->model, call->targets[t].id,
+		    sizeof(ms->model));
+	}
 	ms->cost = 0;
 	if (ms->settlement != SETTLE_VOID &&
 	    credits_cost(&mc->prices[t], &ms->tokens, &ms->cost) != CREDITS_OK)
@@ -705,6 +709,9 @@ meter_count(struct meter_settle *ms, int64_t charged, int64_t loss)
 		    ms->tokens.cache_write);
 		tg_metrics_add(credits_metric_completion_tokens,
 		    ms->tokens.completion);
+		tg_metrics_usage(ms->model, ms->tokens.prompt,
+		    ms->tokens.cached, ms->tokens.cache_write,
+		    ms->tokens.completion, charged);
 	}
 	if (loss > 0) {
 		tg_metrics_add(credits_metric_losses, 1);

@@ -207,6 +207,7 @@ static void	relay_error(struct relay *, const struct router_provider *,
 static int	relay_fail(struct relay *);
 static void	relay_cut(struct relay *);
 static void	relay_outcome(struct relay *, int, int);
+static void	relay_access(struct relay *);
 static void	relay_timer(struct relay *, int, u_int64_t);
 static void	relay_timer_stop(struct relay *);
 static void	relay_timer_fire(void *, u_int64_t);
@@ -869,6 +870,7 @@ relay_headers(struct relay *r)
 	}
 	req->flags |= HTTP_REQUEST_NO_CONTENT_LENGTH;
 	http_response(req, 200, NULL, 0);
+	tg_stream_opened(req);
 
 	c->http_timeout = 0;
 	if (c->flags & CONN_CLOSE_EMPTY) {
@@ -1331,6 +1333,21 @@ relay_outcome(struct relay *r, int outcome, int status)
 		call->target_used = -1;
 
 	router_call_settle(call);
+	relay_access(r);
+}
+
+/* The call as the access line shows it (the cost once it is known). */
+static void
+relay_access(struct relay *r)
+{
+	struct router_call	*call = r->call;
+	const char		*model;
+
+	model = call->target_used >= 0 && call->target_used < call->ntargets ?
+	    call->targets[call->target_used].id : call->model;
+	tg_access_call(r->req, model, r->usage.prompt_tokens,
+	    r->usage.completion_tokens, call->settled ? call->cost_micros : -1,
+	    call->attempts);
 }
 
 /* --- cooldowns -------------------------------------------------------- */
@@ -1467,6 +1484,7 @@ relay_reply(struct http_request *req)
 	int64_t		 micros;
 
 	micros = r->call->settled ? r->call->cost_micros : 0;
+	relay_access(r);
 
 	if (r->surface == ROUTER_SURFACE_ANTHROPIC)
 		return (relay_reply_messages(r, micros));

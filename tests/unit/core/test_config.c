@@ -7,6 +7,7 @@
 
 #include "tg_test.h"
 #include "config.h"
+#include "logfmt.h"
 
 #define ENV_MAX	64
 
@@ -255,6 +256,45 @@ START_TEST(listen_ipv6_and_admins)
 }
 END_TEST
 
+/* Logs and metrics: formats, the metrics listener, the metrics token. */
+START_TEST(logs_and_metrics)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+
+	env_base();
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
+	ck_assert_int_eq(conf.log_format, TG_LOGFMT_TEXT);
+	ck_assert_str_eq(conf.metrics_host, "");
+	ck_assert_ptr_null(conf.metrics_token);
+	tg_config_free(&conf);
+
+	env_set("TOLLGATE_LOG_FORMAT", "json");
+	env_set("TOLLGATE_METRICS_LISTEN", "[::1]:9100");
+	env_set("TOLLGATE_METRICS_TOKEN", "0123456789abcdef");
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
+	ck_assert_int_eq(conf.log_format, TG_LOGFMT_JSON);
+	ck_assert_str_eq(conf.metrics_host, "::1");
+	ck_assert_str_eq(conf.metrics_port, "9100");
+	ck_assert_str_eq(conf.metrics_token, "0123456789abcdef");
+	tg_config_free(&conf);
+
+	env_set("TOLLGATE_LOG_FORMAT", "xml");
+	expect_one_error("TOLLGATE_LOG_FORMAT");
+	env_set("TOLLGATE_LOG_FORMAT", "text");
+	env_set("TOLLGATE_METRICS_LISTEN", "9100");
+	expect_one_error("TOLLGATE_METRICS_LISTEN");
+	/* The main listener's default address. */
+	env_set("TOLLGATE_METRICS_LISTEN", "127.0.0.1:8080");
+	expect_one_error("TOLLGATE_METRICS_LISTEN");
+	env_set("TOLLGATE_METRICS_LISTEN", "127.0.0.1:9100");
+	env_set("TOLLGATE_METRICS_TOKEN", "0123456789abcde");
+	expect_one_error("TOLLGATE_METRICS_TOKEN");
+	env_set("TOLLGATE_METRICS_TOKEN", "0123456789 abcdef");
+	expect_one_error("TOLLGATE_METRICS_TOKEN");
+}
+END_TEST
+
 START_TEST(oauth_and_stripe)
 {
 	struct tg_config	 conf;
@@ -322,6 +362,7 @@ config_suite(void)
 	tcase_add_test(tc, listen_ipv6_and_admins);
 	tcase_add_test(tc, oauth_and_stripe);
 	tcase_add_test(tc, url_origin);
+	tcase_add_test(tc, logs_and_metrics);
 	suite_add_tcase(s, tc);
 	return (s);
 }
