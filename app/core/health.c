@@ -1,10 +1,12 @@
 /*
  * Operations routes (docs/contract.md §9): liveness, readiness (PostgreSQL
- * answers) and the Prometheus metrics of this process.
+ * answers, and the process is not stopping) and the Prometheus metrics
+ * of this process.
  */
 
 #include "tollgate.h"
 #include "db.h"
+#include "drain.h"
 #include "metrics.h"
 
 int	health_live(struct http_request *);
@@ -47,6 +49,13 @@ health_live(struct http_request *req)
 int
 health_ready(struct http_request *req)
 {
+	/* Stopping (drain.c): the load balancer should move on now. */
+	if (tg_draining()) {
+		tg_error_retry(req, 503, "unavailable", 1, "the server is "
+		    "shutting down");
+		return (KORE_RESULT_OK);
+	}
+
 	return (http_state_run(ready_states,
 	    sizeof(ready_states) / sizeof(ready_states[0]), req));
 }
