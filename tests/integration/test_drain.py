@@ -15,6 +15,8 @@ GET /api/usage/requests (on a second process: the first one is gone).
 
 import http.client
 import json
+import os
+import signal
 import socket
 import threading
 import time
@@ -70,7 +72,7 @@ class Drain:
             on_event=on_event, timeout=60)
 
     def sigterm(self):
-        self.t.proc.send_signal(15)
+        self.t.proc.send_signal(signal.SIGTERM)
 
     def wait_exit(self, timeout=40):
         return self.t.proc.wait(timeout=timeout)
@@ -335,3 +337,37 @@ def test_calls_open_at_the_deadline_end_with_their_error_and_pay_estimate(
         hs = holds(drain.db, drain.uid)
         assert len(hs) == STREAMS + 1
         assert all(h[1] == "settled" and h[3] < h[2] for h in hs), hs
+
+
+def test_a_second_signal_ends_the_wait_at_once(drained):
+    # docs/operations.md: a second SIGTERM to the workers (here: to the
+    # process group, a second later) ends the calls still open as the
+    # deadline would, long before the 60 s window.
+    drain = drained(60)
+    text = "".join("part%02d " % i for i in range(12))
+    for _ in range(4):
+        drain.anth.push("text", text=text, gate=drain.gate, gate_at=2)
+    threads, results, started = run_streams(drain, 4)
+    assert started.wait(30), "the streams did not start"
+    drain.sigterm()
+    time.sleep(1.5)
+    assert all(th.is_alive() for th in threads)
+
+    sent = time.time()
+    os.killpg(drain.t.proc.pid, signal.SIGTERM)
+    for th in threads:
+        th.join(60)
+    rc = drain.wait_exit()
+    assert time.time() - sent < 10
+
+    first = drain.anth.pieces(text)[0]
+    for i, s in enumerate(results):
+        assert texts(s) == first
+        assert "shutting down" in json.dumps(s.json_events()[-1])
+    drain.check_after_exit(rc)
+    for rec in drain.records(4):
+        assert (rec["status"], rec["settlement"]) == ("client_gone",
+                                                      "estimate")
+        assert rec["cost_micros"] == cost(PROMPT, 0, len(first.encode()),
+                                          CLAUDE["inp"], CLAUDE["cached"],
+                                          CLAUDE["out"])
