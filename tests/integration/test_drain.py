@@ -262,7 +262,7 @@ def test_calls_open_at_the_deadline_end_with_their_error_and_pay_estimate(
         # text, then nothing until the gate opens (after the exit).
         drain.anth.push("text", text=text, gate=drain.gate, gate_at=2)
     # A whole answer the fake holds back: still waiting at the deadline.
-    drain.fake.script("m", [FakeReply(content="late", delay=20)])
+    drain.fake.script("m", [FakeReply(behaviour="hang")])
     whole = {}
 
     def call_whole():
