@@ -47,6 +47,7 @@ static void	drain_tick(void *, u_int64_t);
 static void	drain_start(void);
 static void	drain_close_listeners(int);
 static void	drain_listener_event(void *, int);
+static void	drain_free_listeners(void);
 static int	drain_busy(void);
 
 static volatile sig_atomic_t	drain_signals;
@@ -54,6 +55,10 @@ static int			drain_seen;
 static struct tg_drain		drain;
 static struct drain_watch	watches[DRAIN_WATCH_MAX];
 static int			nwatches;
+
+/* Listeners taken from Kore, freed on the next tick (see below). */
+static LIST_HEAD(, listener)	closed = LIST_HEAD_INITIALIZER(closed);
+static int			listeners_closed;
 
 void
 tg_drain_init(void)
@@ -120,6 +125,7 @@ drain_tick(void *arg, u_int64_t now)
 	int		i, seen;
 
 	(void)arg;
+	drain_free_listeners();
 	seen = drain_signals;
 	if (seen != drain_seen) {
 		drain_seen = seen;
@@ -173,13 +179,19 @@ drain_start(void)
  * Stops accepting for good: the listeners leave the event loop (when
  * watched) and the lists Kore would watch them from again, and the
  * shared socket is shut down, so the kernel refuses new connections and
- * resets those not yet accepted.
+ * resets those not yet accepted. They are freed on the next tick, not
+ * here: this may run inside the event loop's pass, whose later events
+ * may still name them.
  */
 static void
 drain_close_listeners(int watched)
 {
 	struct kore_server	*srv;
 	struct listener		*l;
+
+	if (listeners_closed)
+		return;
+	listeners_closed = 1;
 
 	if (watched)
 		kore_platform_disable_accept();
@@ -188,9 +200,19 @@ drain_close_listeners(int watched)
 		while ((l = LIST_FIRST(&srv->listeners)) != NULL) {
 			if (l->fd != -1)
 				(void)shutdown(l->fd, SHUT_RDWR);
-			kore_listener_free(l);
+			LIST_REMOVE(l, list);
+			LIST_INSERT_HEAD(&closed, l, list);
 		}
 	}
+}
+
+static void
+drain_free_listeners(void)
+{
+	struct listener	*l;
+
+	while ((l = LIST_FIRST(&closed)) != NULL)
+		kore_listener_free(l);
 }
 
 /*
@@ -200,6 +222,8 @@ drain_close_listeners(int watched)
 static void
 drain_listener_event(void *arg, int error)
 {
+	if (listeners_closed)
+		return;		/* an event of this pass, before the close */
 	if (!error) {
 		kore_listener_accept(arg, 0);
 		return;
