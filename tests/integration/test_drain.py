@@ -27,7 +27,7 @@ pytest.importorskip("lib.router")
 
 from lib import auth as _auth  # noqa: E402
 from lib.credits import (check_ledger, cost, grant, holds,  # noqa: E402
-                         leased, set_price)
+                         leased, set_price, settled)
 from lib.families import AnthropicFake  # noqa: E402
 from lib.keys import auth, seed_key  # noqa: E402
 from lib.router import (FakeReply, catalog, fake,  # noqa: E402,F401
@@ -371,3 +371,43 @@ def test_a_second_signal_ends_the_wait_at_once(drained):
         assert rec["cost_micros"] == cost(PROMPT, 0, len(first.encode()),
                                           CLAUDE["inp"], CLAUDE["cached"],
                                           CLAUDE["out"])
+
+
+def test_a_paced_echo_stream_ends_at_the_deadline(tollgate, db, fake):
+    # The in-process echo, one event every 400 ms, asleep on its pacing
+    # timer when the deadline comes: woken, it ends like any stream.
+    cat = catalog(fake)
+    cat["providers"][0]["chunk_delay_ms"] = 400
+    t = tollgate(env=router_env(cat, TOLLGATE_DRAIN_SECONDS="1"))
+    key, uid, _ = seed_key(db)
+    set_price(db, "echo:echo-1", FAKE_PRICE["inp"], FAKE_PRICE["out"])
+    grant(db, uid, 10 ** 8)
+    got = threading.Event()
+    out = {}
+
+    def run():
+        out["s"] = sse_request(t.port, "/v1/chat/completions", {
+            "model": "echo:echo-1", "stream": True,
+            "messages": [user(" ".join("w%02d" % i for i in range(60)))]},
+            auth(key), on_event=lambda s: texts(s) and got.set(),
+            timeout=60)
+
+    th = threading.Thread(target=run)
+    th.start()
+    assert got.wait(30)
+    t.proc.send_signal(signal.SIGTERM)
+    th.join(60)
+    assert t.proc.wait(timeout=30) == 0, t.log()
+
+    s = out["s"]
+    assert s.done()
+    assert "shutting down" in json.dumps(s.json_events()[-1])
+    relayed = texts(s)
+    assert relayed and "w59" not in relayed
+    rec = settled(db, uid)[0]
+    assert (rec[1], rec[2]) == ("client_gone", "estimate")
+    assert rec[5] == len(relayed.encode())
+    assert rec[6] == cost(rec[3], 0, rec[5], FAKE_PRICE["inp"],
+                          FAKE_PRICE["inp"], FAKE_PRICE["out"])
+    assert leased(db, uid) == 0
+    check_ledger(db)
