@@ -804,6 +804,8 @@ conf_deployment(struct tg_config *conf, tg_getenv_fn get,
 	    1048576, 1024, 64LL * 1024 * 1024, errs);
 	conf->body_timeout = (int)conf_int(get,
 	    "TOLLGATE_BODY_TIMEOUT_SECONDS", 60, 1, 3600, errs);
+	conf->drain_seconds = (int)conf_int(get,
+	    "TOLLGATE_DRAIN_SECONDS", 30, 0, 3600, errs);
 	conf->max_connections = (int)conf_int(get,
 	    "TOLLGATE_MAX_CONNECTIONS", 2048, 8, 8000, errs);
 	conf->max_keys_per_user = (int)conf_int(get,

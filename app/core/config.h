@@ -76,6 +76,7 @@ struct tg_config {
 	int			 accept_threshold;	/* accepts per wakeup */
 	size_t			 body_max;
 	int			 body_timeout;	/* seconds for a whole body */
+	int			 drain_seconds;	/* SIGTERM: calls may finish */
 	int			 max_connections;	/* per worker */
 	int			 seccomp;
 	char			*runas;

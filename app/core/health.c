@@ -1,10 +1,10 @@
 /*
  * Operations routes (docs/contract.md §9): liveness, readiness (PostgreSQL
- * answers) and the Prometheus metrics of this process. With
- * TOLLGATE_METRICS_TOKEN set, /metrics answers only "Authorization:
- * Bearer <token>" (401 otherwise); the token is compared by its hash,
- * in constant time, so neither its bytes nor its length leak through
- * timing.
+ * answers, and the process is not stopping) and the Prometheus metrics
+ * of this process. With TOLLGATE_METRICS_TOKEN set, /metrics answers
+ * only "Authorization: Bearer <token>" (401 otherwise); the token is
+ * compared by its hash, in constant time, so neither its bytes nor its
+ * length leak through timing.
  */
 
 #include <string.h>
@@ -13,6 +13,7 @@
 
 #include "tollgate.h"
 #include "db.h"
+#include "drain.h"
 #include "metrics.h"
 
 int	health_live(struct http_request *);
@@ -56,6 +57,13 @@ health_live(struct http_request *req)
 int
 health_ready(struct http_request *req)
 {
+	/* Stopping (drain.c): the load balancer should move on now. */
+	if (tg_draining()) {
+		tg_error_retry(req, 503, "unavailable", 1, "the server is "
+		    "shutting down");
+		return (KORE_RESULT_OK);
+	}
+
 	return (http_state_run(ready_states,
 	    sizeof(ready_states) / sizeof(ready_states[0]), req));
 }

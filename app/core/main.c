@@ -25,6 +25,7 @@
 
 #include "tollgate.h"
 #include "db.h"
+#include "drain.h"
 #include "metrics.h"
 
 
@@ -122,6 +123,9 @@ kore_worker_configure(void)
 	tg_db_register();
 	tg_conns_init();
 	tg_metrics_worker_init();
+
+	/* SIGTERM drains instead of stopping the loop (drain.c). */
+	tg_drain_init();
 
 	for (m = 0; m < TG_MODULES_MAX; m++) {
 		if (tg_modules[m] != NULL &&

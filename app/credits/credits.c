@@ -23,6 +23,7 @@
 #include "credits/credits.h"
 #include "credits/job.h"
 #include "credits/lease.h"
+#include "drain.h"
 #include "metrics.h"
 
 #define HOLD_TTL_DEFAULT	900
@@ -221,6 +222,8 @@ credits_worker_init(void)
 	credits_meter_init();
 	credits_lease_init();
 	credits_sweeper_start();
+	/* A stop waits for the settlements on their way (core/drain.c). */
+	tg_drain_watch(credits_job_busy, NULL);
 }
 
 static void

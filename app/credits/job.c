@@ -205,6 +205,16 @@ job_step(struct credits_job *job)
 }
 
 /*
+ * Whether a statement is still on its way (a stop waits for them: a
+ * strict settlement, a flush).
+ */
+int
+credits_job_busy(void)
+{
+	return (!TAILQ_EMPTY(&jobs));
+}
+
+/*
  * The worker is exiting (Kore cuts in-flight work short): release what
  * the jobs hold. Their statements either committed or did not; a hold
  * left pending is the sweeper's.

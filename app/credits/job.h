@@ -42,6 +42,7 @@ int			 credits_job_ntuples(struct credits_job *);
 const char		*credits_job_value(struct credits_job *, int, int);
 int			 credits_job_num(struct credits_job *, int, int,
 			    long long, long long, long long *);
+int			 credits_job_busy(void);
 void			 credits_job_teardown(void);
 
 #endif

@@ -41,6 +41,12 @@
  *    Connection: close is honoured only at the end (P3), and curl
  *    always has a finite timeout (P4, P5).
  *  - Provider keys are scrubbed from every message we pass on or log.
+ *  - A stop (core/drain.c) ends, at its deadline, every call of the
+ *    worker still open (relay_drain): a stream that sent bytes with its
+ *    surface's error event (and [DONE] on chat completions), any other
+ *    with 503 and Retry-After; each is settled as a call the client
+ *    left (by estimate), never left to its hold's expiry. A call
+ *    already answering (SETTLE, REPLY) finishes as it would have.
  */
 
 #include <sys/types.h>
@@ -62,6 +68,8 @@
 #include "router/sse.h"
 #include "router/upstream.h"
 #include "router/xlate.h"
+#include "drain.h"
+#include "drain_plan.h"
 #include "fetch.h"
 #include "metrics.h"
 
@@ -91,6 +99,7 @@ _Static_assert(sizeof(((struct router_stream *)0)->model) >=
 #define ABORT_BAD_STREAM	4
 #define ABORT_UPSTREAM_ERROR	5	/* an error event in the stream */
 #define ABORT_CLIENT		6
+#define ABORT_DRAIN		7	/* the process is stopping */
 
 #define TIMER_NONE	0
 #define TIMER_WATCHDOG	1
@@ -100,8 +109,10 @@ _Static_assert(sizeof(((struct router_stream *)0)->model) >=
 #define ANSWER_MAX	(32 * 1024 * 1024)
 #define ERROR_BODY_MAX	(64 * 1024)
 #define SETTLE_WAIT_MS	10000
+#define DRAIN_RETRY_SECS	1	/* another process takes the retry */
 
 struct relay {
+	TAILQ_ENTRY(relay)	 open;		/* relay_open */
 	struct http_request	*req;
 	int			 kind;
 	int			 surface;
@@ -112,6 +123,7 @@ struct relay {
 	int			 stream;
 	int			 reserving;	/* reserve() called, not denied */
 	int			 settle_called;
+	int			 drained;	/* ended by the stop */
 
 	/* The current attempt. */
 	int			 target;
@@ -205,7 +217,10 @@ static void	relay_error(struct relay *, const struct router_provider *,
 		    int, const char *, const char *, ...)
 		    __attribute__((format(printf, 5, 6)));
 static int	relay_fail(struct relay *);
-static void	relay_cut(struct relay *);
+static void	relay_cut(struct relay *, int);
+static int	relay_drained(struct relay *);
+static void	relay_drain(void);
+static void	relay_drain_one(struct relay *);
 static void	relay_outcome(struct relay *, int, int);
 static void	relay_access(struct relay *);
 static void	relay_timer(struct relay *, int, u_int64_t);
@@ -225,6 +240,10 @@ static void	relay_verdict(struct relay *, int);
  */
 static struct router_cooldown	relay_cool[ROUTER_MODELS_MAX];
 
+/* Every call of this worker still open, for the stop's deadline. */
+static TAILQ_HEAD(, relay)	relay_open = TAILQ_HEAD_INITIALIZER(relay_open);
+static int			relay_watched;
+
 int
 router_relay(struct http_request *req, int surface, int kind)
 {
@@ -236,6 +255,11 @@ router_relay(struct http_request *req, int surface, int kind)
 		r->surface = surface;
 		r->kind = kind;
 		r->target = 0;
+		TAILQ_INSERT_TAIL(&relay_open, r, open);
+		if (!relay_watched) {
+			tg_drain_watch(NULL, relay_drain);
+			relay_watched = 1;
+		}
 	}
 
 	return (http_state_run(relay_states,
@@ -427,6 +451,13 @@ relay_attempt(struct http_request *req)
 	const struct router_target	*t = &r->route.targets[r->target];
 	const struct router_provider	*p = t->provider;
 	char				 err[ROUTER_ERR_MAX];
+
+	/* The stop's deadline came during reserve or a backoff. */
+	if (r->drained) {
+		r->abort_reason = ABORT_DRAIN;
+		req->fsm_state = R_DONE;
+		return (HTTP_STATE_CONTINUE);
+	}
 
 	relay_attempt_clear(r);
 
@@ -931,6 +962,10 @@ relay_local(struct http_request *req)
 	}
 
 	while (r->local_off < r->local.body_len) {
+		if (r->drained) {
+			r->abort_reason = ABORT_DRAIN;
+			break;
+		}
 		base = r->local.body + r->local_off;
 		n = r->local.body_len - r->local_off;
 		if (p->chunk_delay_ms > 0 &&
@@ -979,6 +1014,9 @@ relay_done(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	}
 
+	if (r->abort_reason == ABORT_DRAIN)
+		return (relay_drained(r));
+
 	ok = relay_judge(r, t);
 	tg_metrics_observe(router_metric_latency[p->index],
 	    (double)(tg_now_us() - r->attempt_start) / 1e6);
@@ -1003,7 +1041,7 @@ relay_done(struct http_request *req)
 
 	/* Bytes went out: no fallback, the stream ends with the error. */
 	if (r->headers_sent) {
-		relay_cut(r);
+		relay_cut(r, ROUTER_OUTCOME_STREAM_CUT);
 		return (HTTP_STATE_COMPLETE);
 	}
 
@@ -1283,9 +1321,12 @@ relay_fail(struct relay *r)
 	return (HTTP_STATE_COMPLETE);
 }
 
-/* An upstream failure after bytes went out: error event and [DONE]. */
+/*
+ * A stream ended after bytes went out (an upstream failure, the stop):
+ * the error event, and [DONE] on chat completions.
+ */
 static void
-relay_cut(struct relay *r)
+relay_cut(struct relay *r, int outcome)
 {
 	json_t	*e;
 	char	*s;
@@ -1294,7 +1335,10 @@ relay_cut(struct relay *r)
 	e = tg_error_body(r->req, r->err.status, r->err.code, NULL,
 	    r->err.message);
 	if (e != NULL && (s = json_dumps(e, JSON_COMPACT)) != NULL) {
-		/* Anthropic names its events; [DONE] is OpenAI's alone. */
+		/*
+		 * Anthropic names its events; [DONE] is OpenAI's alone.
+		 * (/v1/responses, once served, ends with response.failed.)
+		 */
 		if (r->surface == ROUTER_SURFACE_ANTHROPIC)
 			kore_buf_appendf(r->out, "event: error\ndata: %s\n\n",
 			    s);
@@ -1309,7 +1353,71 @@ relay_cut(struct relay *r)
 	relay_stream_end(r);
 
 	r->usage = r->st.usage;
-	relay_outcome(r, ROUTER_OUTCOME_STREAM_CUT, 200);
+	relay_outcome(r, outcome, 200);
+}
+
+/*
+ * The call was open at the stop's deadline (relay_drain): it ends as its
+ * surface ends a failure and is settled as a call the client left: by
+ * estimate for what it used (the prompt bound and the text received),
+ * or nothing when no upstream call was made.
+ */
+static int
+relay_drained(struct relay *r)
+{
+	relay_attempt_clear(r);
+	r->usage = r->st.usage;
+
+	if (r->headers_sent) {
+		r->err.status = 503;
+		(void)kore_strlcpy(r->err.code, "unavailable",
+		    sizeof(r->err.code));
+		(void)kore_strlcpy(r->err.message, "the server is shutting "
+		    "down; the answer was cut short", sizeof(r->err.message));
+		relay_cut(r, ROUTER_OUTCOME_CLIENT_GONE);
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	tg_error_retry(r->req, 503, "unavailable", DRAIN_RETRY_SECS, "the "
+	    "server is shutting down; retry the request");
+	relay_outcome(r, ROUTER_OUTCOME_CLIENT_GONE, 503);
+	return (HTTP_STATE_COMPLETE);
+}
+
+/* The stop's deadline (core/drain.c): every open call ends now. */
+static void
+relay_drain(void)
+{
+	struct relay	*r;
+
+	TAILQ_FOREACH(r, &relay_open, open)
+		relay_drain_one(r);
+}
+
+static void
+relay_drain_one(struct relay *r)
+{
+	if (r->drained)
+		return;
+	if (tg_drain_call_end(r->settle_called, r->headers_sent) ==
+	    TG_DRAIN_CALL_FINISH)
+		return;
+	r->drained = 1;
+
+	/* Not asleep, or asleep on the meter: relay_attempt() sees it. */
+	if (r->req->fsm_state <= R_RESERVE)
+		return;
+
+	if (r->curl_live && r->curl.handle != NULL) {
+		relay_abort(r, ABORT_DRAIN);
+		return;
+	}
+	/*
+	 * A backoff or the echo's pacing: woken now, it ends. (A transfer
+	 * that is over was judged as it is: its answer came in time.)
+	 */
+	relay_timer_stop(r);
+	http_request_wakeup(r->req);
 }
 
 /* Fills the outcome of the call and hands it to the meter. */
@@ -1664,6 +1772,7 @@ relay_free(struct http_request *req, void *arg)
 	int		 outcome;
 
 	relay_timer_stop(r);
+	TAILQ_REMOVE(&relay_open, r, open);
 
 	/*
 	 * A transfer still bound to the request (the client left) stops

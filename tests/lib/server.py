@@ -96,6 +96,9 @@ def base_env(db_url, port, workdir):
         # with several workers reach all of them deterministically.
         "TOLLGATE_ACCEPT_THRESHOLD": "1",
         "TOLLGATE_PIDFILE": os.path.join(workdir, "tollgate.pid"),
+        # A stop (SIGTERM, stop() below) lets calls still open finish
+        # for this long; tests of the drain set their own.
+        "TOLLGATE_DRAIN_SECONDS": "2",
     }
     if SANITIZE:
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
