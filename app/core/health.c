@@ -40,7 +40,7 @@ static void	schema_worker_teardown(void);
 static void	schema_wake(struct tg_pgstmt *, void *);
 static void	schema_tick(void *, u_int64_t);
 static void	schema_start(struct tg_db *, struct http_request *);
-static void	schema_note(PGresult *);
+static int	schema_note(PGresult *);
 static void	schema_learn(int, int, const char *);
 static int	schema_failed_absent(const char *);
 
@@ -147,8 +147,11 @@ ready_wait(struct http_request *req)
 		    "the database is unavailable");
 		return (HTTP_STATE_COMPLETE);
 	case TG_DB_DONE:
-		if (db->query == sql_schema)
-			schema_note(db->res);
+		if (db->query == sql_schema && !schema_note(db->res)) {
+			tg_error_retry(req, 503, "unavailable", 1,
+			    "the schema check got an unexpected answer");
+			return (HTTP_STATE_COMPLETE);
+		}
 		break;
 	}
 
@@ -239,7 +242,7 @@ schema_tick(void *arg, u_int64_t now)
 
 	schema.timer = NULL;
 	if (schema.stmt.phase == TG_PGSTMT_DONE) {
-		schema_note(schema.stmt.res);
+		(void)schema_note(schema.stmt.res);
 	} else if (schema.stmt.phase == TG_PGSTMT_FAILED &&
 	    !schema_failed_absent(schema.stmt.sqlstate)) {
 		kore_log(LOG_NOTICE, "schema check at start failed: %s",
@@ -267,32 +270,36 @@ schema_start(struct tg_db *db, struct http_request *req)
 /*
  * The answer of sql_schema: no row, or the first migration missing and
  * how many are. The name must be one of ours and the count in range;
- * anything else leaves the answer unknown.
+ * anything else is an error (0) and leaves the answer unknown.
  */
-static void
+static int
 schema_note(PGresult *res)
 {
 	const char	*v;
 	long long	 n;
 	int		 i;
 
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQnfields(res) != 2)
+		return (0);
 	if (tg_pg_ntuples(res) == 0) {
-		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
-			schema_learn(SCHEMA_CURRENT, 0, NULL);
-		return;
+		schema_learn(SCHEMA_CURRENT, 0, NULL);
+		return (1);
 	}
 
 	if ((v = tg_pg_value(res, 0, 0)) == NULL ||
 	    !tg_pg_num(res, 0, 1, 1, tg_migrations_count, &n))
-		return;
+		return (0);
 	for (i = 0; i < tg_migrations_count; i++) {
 		if (!strcmp(tg_migrations[i].name, v)) {
 			schema_learn(SCHEMA_BEHIND, (int)n,
 			    tg_migrations[i].name);
-			return;
+			return (1);
 		}
 	}
-	kore_log(LOG_ERR, "schema check: unexpected answer");
+	kore_log(LOG_ERR, "schema check: unexpected migration name");
+
+	return (0);
 }
 
 /* Without schema_migrations, nothing was ever migrated here. */

@@ -90,9 +90,12 @@ tg_migrate_cli(int argc, char **argv)
 		return (1);
 	}
 
-	if (!migrate_env("TOLLGATE_DATABASE_URL", &app_url) ||
-	    !migrate_env("TOLLGATE_MIGRATE_DATABASE_URL", &url))
+	if (!migrate_env("TOLLGATE_DATABASE_URL", &app_url))
 		return (1);
+	if (!migrate_env("TOLLGATE_MIGRATE_DATABASE_URL", &url)) {
+		free(app_url);
+		return (1);
+	}
 	explicit = url != NULL;
 	if (url == NULL && app_url != NULL)
 		url = strdup(app_url);
