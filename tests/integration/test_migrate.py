@@ -6,16 +6,21 @@ checked with the tools this machine has."""
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 import time
 
 import pytest
+import requests
+import urllib3
 
 from lib.pg import OWNER_ROLE
 from lib.router import auth, seed_key
-from lib.server import BINARY, ROOT, Tollgate
+from lib.server import BINARY, ROOT, Tollgate, free_port
+
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
 def migration_files():
@@ -355,6 +360,91 @@ def test_nginx_example_passes_nginx_t(tmp_path):
     assert "proxy_buffering off" in conf and "http2" in conf
     assert re.search(r"location\s+=\s+/metrics\s*{[^}]*deny all", conf)
     assert "X-Forwarded-For $remote_addr" in conf
+
+
+def test_nginx_example_in_front_of_tollgate(db, tollgate, tmp_path):
+    """The example serving for real (its ports and certificate swapped
+    for the test's): TLS, /metrics and /readyz closed, a stream relayed
+    whole, and the client's own X-Forwarded-For replaced by the peer
+    nginx saw, so every spoofed address counts as that one peer."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx) or shutil.which("openssl") is None:
+        pytest.skip("nginx or openssl is not installed")
+    t = tollgate(env={"TOLLGATE_TRUST_PROXY": "1",
+                      "TOLLGATE_KEY_FAIL_LIMIT": "3"})
+    key, _, _ = seed_key(db)
+    port, plain = free_port(), free_port()
+    conf = read("deploy/nginx.conf")
+    cert, tlskey = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-subj", "/CN=api.example.com", "-days", "1",
+                    "-keyout", str(tlskey), "-out", str(cert)],
+                   check=True, capture_output=True)
+    conf = re.sub(r"ssl_certificate\s+\S+;", "ssl_certificate %s;" % cert,
+                  conf)
+    conf = re.sub(r"ssl_certificate_key\s+\S+;",
+                  "ssl_certificate_key %s;" % tlskey, conf)
+    conf = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", conf)
+    conf = conf.replace("listen 443 ", "listen 127.0.0.1:%d " % port)
+    conf = conf.replace("listen 80;", "listen 127.0.0.1:%d;" % plain)
+    conf = conf.replace("server 127.0.0.1:8080;",
+                        "server 127.0.0.1:%d;" % t.port)
+    site = tmp_path / "tollgate.conf"
+    site.write_text(conf)
+    main = tmp_path / "nginx.conf"
+    main.write_text("daemon off;\npid %s/nginx.pid;\nerror_log %s/error.log;"
+                    "\n%sevents {}\nhttp {\n  access_log off;\n"
+                    "  include %s;\n}\n" % (
+                        tmp_path, tmp_path,
+                        "user root;\n" if os.geteuid() == 0 else "", site))
+    out = open(tmp_path / "nginx.out", "w")
+    proc = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(main)],
+                            stdout=out, stderr=out, start_new_session=True)
+    out.close()
+    try:
+        base = "https://127.0.0.1:%d" % port
+        s = requests.Session()
+        s.trust_env = False     # REQUESTS_CA_BUNDLE would override verify
+        s.verify = False
+        deadline = time.time() + 10
+        while True:
+            try:
+                r = s.get(base + "/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.time() < deadline and proc.poll() is None, \
+                    (tmp_path / "nginx.out").read_text()
+                time.sleep(0.1)
+        assert r.status_code == 200
+        assert s.get(base + "/metrics", timeout=5).status_code == 403
+        assert s.get(base + "/readyz", timeout=5).status_code == 403
+        assert requests.get("http://127.0.0.1:%d/v1/models" % plain,
+                            allow_redirects=False,
+                            timeout=5).status_code == 308
+
+        with s.post(base + "/v1/chat/completions", headers=auth(key),
+                    stream=True, timeout=30, json={
+                        "model": "echo:echo-1", "stream": True,
+                        "messages": [{"role": "user",
+                                      "content": "through nginx"}]}) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith(
+                "text/event-stream")
+            events = [line for line in r.iter_lines() if line]
+        assert events[-1] == b"data: [DONE]"
+        assert len(events) > 2
+
+        # Each failure claims another address; tollgate sees one peer.
+        codes = []
+        for i in range(5):
+            r = s.get(base + "/v1/models", timeout=5, headers={
+                "authorization": "Bearer tg_nonsense",
+                "x-forwarded-for": "198.51.100.%d" % i})
+            codes.append(r.status_code)
+        assert codes == [401, 401, 401, 429, 429], codes
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
 
 
 def test_runs_on_a_read_only_root(db):
