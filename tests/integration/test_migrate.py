@@ -14,13 +14,10 @@ import time
 
 import pytest
 import requests
-import urllib3
 
 from lib.pg import OWNER_ROLE
 from lib.router import auth, seed_key
 from lib.server import BINARY, ROOT, Tollgate, free_port
-
-urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
 def migration_files():
@@ -378,6 +375,7 @@ def test_nginx_example_in_front_of_tollgate(db, tollgate, tmp_path):
     cert, tlskey = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
                     "-nodes", "-subj", "/CN=api.example.com", "-days", "1",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", str(tlskey), "-out", str(cert)],
                    check=True, capture_output=True)
     conf = re.sub(r"ssl_certificate\s+\S+;", "ssl_certificate %s;" % cert,
@@ -405,7 +403,7 @@ def test_nginx_example_in_front_of_tollgate(db, tollgate, tmp_path):
         base = "https://127.0.0.1:%d" % port
         s = requests.Session()
         s.trust_env = False     # REQUESTS_CA_BUNDLE would override verify
-        s.verify = False
+        s.verify = str(cert)
         deadline = time.time() + 10
         while True:
             try:
