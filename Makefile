@@ -115,6 +115,21 @@ $(BUILD)/asset_conf.c: conf/tollgate.conf
 $(ASSET_OBJ): $(BUILD)/asset_conf.c
 	$(Q)$(CC) -c $< -o $@
 
+# The migrations of sql/, embedded for `tollgate migrate` and the schema
+# check of /readyz (app/core/migrations.h): regenerated when a file is
+# edited, added or removed (the directory changes then).
+SQL_FILES	:= $(sort $(wildcard sql/*.sql))
+SQL_ASSET_OBJ	:= $(BUILD)/asset_sql.o
+
+$(BUILD)/asset_sql.c: $(SQL_FILES) sql scripts/embed-sql.sh
+	@mkdir -p $(@D)
+	$(Q)scripts/embed-sql.sh $(SQL_FILES) > $@.tmp && mv -f $@.tmp $@
+
+$(SQL_ASSET_OBJ): $(BUILD)/asset_sql.c app/core/migrations.h
+	$(Q)$(CC) $(CFLAGS_COMMON) -c $< -o $@
+
+ASSET_OBJ	+= $(SQL_ASSET_OBJ)
+
 $(BUILD)/%.o: %.c | $(KORE_STAMP)
 	@mkdir -p $(@D)
 	@[ "$(V)" != 0 ] || echo "  CC      $<"

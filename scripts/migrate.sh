@@ -14,6 +14,11 @@
 # (docs/operations.md, "Database roles").
 #
 # Migration files must not contain BEGIN/COMMIT themselves.
+#
+# `tollgate migrate` (app/core/migrate.c) does the same from the copies of
+# sql/ built into the binary, for hosts without psql or the checkout:
+# change both together. tests/integration/test_migrate.py holds them to
+# the same schema, rows and messages.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -27,6 +27,7 @@
 #include "db.h"
 #include "drain.h"
 #include "metrics.h"
+#include "migrations.h"
 
 
 static void	main_check_config(void);
@@ -95,6 +96,8 @@ kore_parent_configure(int argc, char **argv)
 	/* Command-line modes that run instead of the server. */
 	if (argc > 1 && !strcmp(argv[1], "admin-token"))
 		exit(tg_admin_cli(argc, argv));
+	if (argc > 1 && !strcmp(argv[1], "migrate"))
+		exit(tg_migrate_cli(argc, argv));
 
 	kore_default_getopt(argc, argv);
 
