@@ -2,7 +2,9 @@
 # variable already set in the environment wins over its line there
 # (TOLLGATE_LISTEN=127.0.0.1:9000 make run), and later lines see it
 # (TOLLGATE_PUBLIC_URL=http://${TOLLGATE_LISTEN}). Lines are NAME=value,
-# expanded by the shell; blank lines and comments are skipped.
+# expanded by the shell; blank lines and comments are skipped. An
+# argument names another file of the same form (the tests check every
+# shipped one with it).
 # shellcheck shell=bash
 
 while IFS= read -r line || [ -n "$line" ]; do
@@ -13,5 +15,5 @@ while IFS= read -r line || [ -n "$line" ]; do
 	if [ -z "${!name+set}" ]; then
 		eval "export $line"
 	fi
-done <"${TOLLGATE_ROOT:-.}/conf/dev.env"
+done <"${1:-${TOLLGATE_ROOT:-.}/conf/dev.env}"
 unset line name
