@@ -20,7 +20,6 @@
 #include <strings.h>
 
 #include "config.h"
-#include "lex.h"
 
 #define DEV_SECRET_MARKER	"insecure-dev"
 
@@ -36,7 +35,7 @@ static const char *conf_known_names[] = {
 	"TOLLGATE_ENV", "TOLLGATE_DATABASE_URL",
 	"TOLLGATE_MIGRATE_DATABASE_URL", "TOLLGATE_LISTEN",
 	"TOLLGATE_PUBLIC_URL", "TOLLGATE_UI_URL", "TOLLGATE_JWT_SECRET",
-	"TOLLGATE_KEY_PEPPER", "TOLLGATE_SECRET_KEY", "TOLLGATE_ADMIN_EMAILS",
+	"TOLLGATE_KEY_PEPPER", "TOLLGATE_ADMIN_EMAILS",
 	"TOLLGATE_ROUTER_CONFIG", "TOLLGATE_DEV_LOGIN",
 	"TOLLGATE_SIGNUP_CREDITS_MICROS",
 	"TOLLGATE_STRIPE_SECRET_KEY", "TOLLGATE_STRIPE_WEBHOOK_SECRET",
@@ -53,6 +52,11 @@ static const char *conf_known_names[] = {
 	"TOLLGATE_METRICS_TOKEN", "TOLLGATE_CORS_ORIGINS",
 	"TOLLGATE_COOKIE_SAMESITE", "TOLLGATE_V1_BODY_MAX_BYTES",
 	"TOLLGATE_RESPONSES_RETENTION_DAYS",
+	/*
+	 * No longer read (nothing used it): accepted without a warning so
+	 * that an environment written for an older version still starts.
+	 */
+	"TOLLGATE_SECRET_KEY",
 	/* Set by make run and the test suite around the process. */
 	"TOLLGATE_ROOT", "TOLLGATE_BIN", "TOLLGATE_SANITIZE",
 	"TOLLGATE_TEST_JOBS", "TOLLGATE_TESTS_STRICT",
@@ -79,14 +83,10 @@ static void	conf_listen(struct tg_config *, tg_getenv_fn,
 		    struct tg_config_errors *);
 static void	conf_secret(struct tg_config *, tg_getenv_fn, const char *,
 		    unsigned char **, size_t *, struct tg_config_errors *);
-static void	conf_secret_key(struct tg_config *, tg_getenv_fn,
-		    struct tg_config_errors *);
 static void	conf_jwt_secrets(struct tg_config *, tg_getenv_fn,
 		    struct tg_config_errors *);
 static int	conf_known_oauth(const char *);
 static const char *conf_memmem(const char *, size_t, const char *);
-static int	conf_decode_hex(const char *, unsigned char *, size_t);
-static int	conf_decode_base64(const char *, unsigned char *, size_t);
 static void	conf_admin_emails(struct tg_config *, tg_getenv_fn,
 		    struct tg_config_errors *);
 static void	conf_oauth(struct tg_config *, tg_getenv_fn,
@@ -179,7 +179,6 @@ tg_config_load(struct tg_config *conf, tg_getenv_fn get,
 	conf_jwt_secrets(conf, get, errs);
 	conf_secret(conf, get, "TOLLGATE_KEY_PEPPER", &conf->key_pepper,
 	    &conf->key_pepper_len, errs);
-	conf_secret_key(conf, get, errs);
 	conf_admin_emails(conf, get, errs);
 
 	v = conf_get(get, "TOLLGATE_ROUTER_CONFIG");
@@ -633,113 +632,6 @@ conf_memmem(const char *p, size_t len, const char *needle)
 	}
 
 	return (NULL);
-}
-
-/* TOLLGATE_SECRET_KEY: exactly 32 bytes, as 64 hex digits or base64. */
-static void
-conf_secret_key(struct tg_config *conf, tg_getenv_fn get,
-    struct tg_config_errors *errs)
-{
-	const char	*v;
-	size_t		 len;
-
-	if ((v = conf_get(get, "TOLLGATE_SECRET_KEY")) == NULL) {
-		tg_config_error(errs, "TOLLGATE_SECRET_KEY: required (32 bytes "
-		    "as 64 hex digits or base64)");
-		return;
-	}
-
-	len = strlen(v);
-	if (len == 2 * TG_SECRET_KEY_LEN &&
-	    conf_decode_hex(v, conf->secret_key, TG_SECRET_KEY_LEN))
-		goto check;
-	if (conf_decode_base64(v, conf->secret_key, TG_SECRET_KEY_LEN))
-		goto check;
-
-	tg_config_error(errs, "TOLLGATE_SECRET_KEY: must be 32 bytes as 64 hex "
-	    "digits or base64");
-	return;
-
-check:
-	if (conf->production) {
-		size_t	i;
-		int	distinct;
-
-		/* The dev key is all one byte; refuse any such key. */
-		distinct = 0;
-		for (i = 1; i < TG_SECRET_KEY_LEN; i++) {
-			if (conf->secret_key[i] != conf->secret_key[0])
-				distinct = 1;
-		}
-		if (!distinct)
-			tg_config_error(errs, "TOLLGATE_SECRET_KEY: a key of "
-			    "one repeated byte is refused when "
-			    "TOLLGATE_ENV=production");
-	}
-}
-
-static int
-conf_decode_hex(const char *s, unsigned char *out, size_t outlen)
-{
-	size_t	i;
-	int	hi, lo;
-
-	for (i = 0; i < outlen; i++) {
-		hi = tg_hexval((unsigned char)s[2 * i]);
-		lo = tg_hexval((unsigned char)s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return (0);
-		out[i] = (hi << 4) | lo;
-	}
-
-	return (s[2 * outlen] == '\0');
-}
-
-static int
-conf_b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return (c - 'A');
-	if (c >= 'a' && c <= 'z')
-		return (c - 'a' + 26);
-	if (c >= '0' && c <= '9')
-		return (c - '0' + 52);
-	if (c == '+' || c == '-')
-		return (62);
-	if (c == '/' || c == '_')
-		return (63);
-	return (-1);
-}
-
-/* Standard or URL-safe base64, padding optional; must decode to outlen. */
-static int
-conf_decode_base64(const char *s, unsigned char *out, size_t outlen)
-{
-	unsigned long	acc;
-	size_t		len, n, i;
-	int		bits, v;
-
-	len = strlen(s);
-	while (len > 0 && s[len - 1] == '=')
-		len--;
-
-	acc = 0;
-	bits = 0;
-	n = 0;
-	for (i = 0; i < len; i++) {
-		if ((v = conf_b64val((unsigned char)s[i])) < 0)
-			return (0);
-		acc = (acc << 6) | (unsigned long)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n >= outlen)
-				return (0);
-			out[n++] = (acc >> bits) & 0xff;
-		}
-	}
-
-	return (n == outlen);
 }
 
 static void

@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #define TG_SECRET_MIN		32
-#define TG_SECRET_KEY_LEN	32
 #define TG_ADMIN_EMAILS_MAX	64
 #define TG_WEBHOOK_SECRETS_MAX	8
 #define TG_CONFIG_ERRORS_MAX	64
@@ -53,7 +52,6 @@ struct tg_config {
 	int			 jwt_secrets_count;
 	unsigned char		*key_pepper;
 	size_t			 key_pepper_len;
-	unsigned char		 secret_key[TG_SECRET_KEY_LEN];
 
 	char			*admin_emails[TG_ADMIN_EMAILS_MAX];
 	int			 admin_emails_count;

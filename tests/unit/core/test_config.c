@@ -49,8 +49,6 @@ env_base(void)
 	env_set("TOLLGATE_DATABASE_URL", "host=/tmp dbname=tollgate");
 	env_set("TOLLGATE_JWT_SECRET", "0123456789abcdef0123456789abcdefXYZ");
 	env_set("TOLLGATE_KEY_PEPPER", "fedcba9876543210fedcba9876543210QRS");
-	env_set("TOLLGATE_SECRET_KEY",
-	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
 	env_set("TOLLGATE_PUBLIC_URL", "https://api.example.com");
 	env_set("TOLLGATE_UI_URL", "https://app.example.com/console");
 }
@@ -90,8 +88,6 @@ START_TEST(valid_production_defaults)
 	ck_assert_int_eq(conf.billing_enabled, 0);
 	ck_assert_int_eq(conf.body_max, 1048576);
 	ck_assert_int_eq(conf.max_keys_per_user, 50);
-	ck_assert_int_eq(conf.secret_key[0], 0x00);
-	ck_assert_int_eq(conf.secret_key[31], 0xff);
 	tg_config_free(&conf);
 }
 END_TEST
@@ -100,22 +96,20 @@ START_TEST(missing_required)
 {
 	struct tg_config	 conf;
 	struct tg_config_errors	 errs;
-	int			 i, found[6] = { 0, 0, 0, 0, 0, 0 };
+	int			 i, found[5] = { 0, 0, 0, 0, 0 };
 
 	/* Production (the default): the URLs have no default either. */
 	env_count = 0;
 	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 0);
-	ck_assert_int_eq(errs.count, 6);
+	ck_assert_int_eq(errs.count, 5);
 	for (i = 0; i < errs.count; i++) {
 		found[0] |= strstr(errs.line[i], "TOLLGATE_DATABASE_URL") != NULL;
 		found[1] |= strstr(errs.line[i], "TOLLGATE_JWT_SECRET") != NULL;
 		found[2] |= strstr(errs.line[i], "TOLLGATE_KEY_PEPPER") != NULL;
-		found[3] |= strstr(errs.line[i], "TOLLGATE_SECRET_KEY") != NULL;
-		found[4] |= strstr(errs.line[i], "TOLLGATE_PUBLIC_URL") != NULL;
-		found[5] |= strstr(errs.line[i], "TOLLGATE_UI_URL") != NULL;
+		found[3] |= strstr(errs.line[i], "TOLLGATE_PUBLIC_URL") != NULL;
+		found[4] |= strstr(errs.line[i], "TOLLGATE_UI_URL") != NULL;
 	}
-	ck_assert(found[0] && found[1] && found[2] && found[3] && found[4] &&
-	    found[5]);
+	ck_assert(found[0] && found[1] && found[2] && found[3] && found[4]);
 	tg_config_free(&conf);
 }
 END_TEST
@@ -154,13 +148,6 @@ START_TEST(bad_values)
 	expect_one_error("TOLLGATE_PUBLIC_URL");
 
 	env_base();
-	env_set("TOLLGATE_SECRET_KEY", "abcd");
-	expect_one_error("TOLLGATE_SECRET_KEY");
-	env_set("TOLLGATE_SECRET_KEY",
-	    "zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
-	expect_one_error("TOLLGATE_SECRET_KEY");
-
-	env_base();
 	env_set("TOLLGATE_SIGNUP_CREDITS_MICROS", "-5");
 	expect_one_error("TOLLGATE_SIGNUP_CREDITS_MICROS");
 	env_set("TOLLGATE_SIGNUP_CREDITS_MICROS", "1.5");
@@ -191,11 +178,6 @@ START_TEST(production_refuses_dev_features)
 	expect_one_error("TOLLGATE_JWT_SECRET");
 
 	env_base();
-	env_set("TOLLGATE_SECRET_KEY",
-	    "0000000000000000000000000000000000000000000000000000000000000000");
-	expect_one_error("TOLLGATE_SECRET_KEY");
-
-	env_base();
 	env_set("TOLLGATE_SECCOMP", "off");
 	expect_one_error("TOLLGATE_SECCOMP");
 
@@ -220,25 +202,6 @@ START_TEST(dev_allows_dev_features)
 	ck_assert_int_eq(conf.dev_login, 1);
 	ck_assert_int_eq(conf.production, 0);
 	tg_config_free(&conf);
-}
-END_TEST
-
-START_TEST(secret_key_base64)
-{
-	struct tg_config	 conf;
-	struct tg_config_errors	 errs;
-
-	env_base();
-	/* 32 bytes 0x01..0x20 */
-	env_set("TOLLGATE_SECRET_KEY",
-	    "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=");
-	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
-	ck_assert_int_eq(conf.secret_key[0], 1);
-	ck_assert_int_eq(conf.secret_key[31], 32);
-	tg_config_free(&conf);
-
-	env_set("TOLLGATE_SECRET_KEY", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e");
-	expect_one_error("TOLLGATE_SECRET_KEY");
 }
 END_TEST
 
@@ -419,7 +382,6 @@ config_suite(void)
 	tcase_add_test(tc, bad_values);
 	tcase_add_test(tc, production_refuses_dev_features);
 	tcase_add_test(tc, dev_allows_dev_features);
-	tcase_add_test(tc, secret_key_base64);
 	tcase_add_test(tc, listen_ipv6_and_admins);
 	tcase_add_test(tc, oauth_and_stripe);
 	tcase_add_test(tc, url_origin);
