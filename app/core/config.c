@@ -8,7 +8,10 @@
  *
  * Production (the default) additionally refuses dev-only features and
  * the well-known secrets of conf/dev.env, which all carry the marker
- * "insecure-dev" so that a copied dev.env can never reach production.
+ * "insecure-dev" so that a copied dev.env can never reach production,
+ * and requires TOLLGATE_PUBLIC_URL and TOLLGATE_UI_URL (their loopback
+ * defaults are for dev). tg_config_known() lists every TOLLGATE_* name
+ * something reads, for the warning about the others (main.c).
  */
 
 #include <ctype.h>

@@ -1,6 +1,10 @@
 /*
  * Tollgate configuration: every setting comes from the environment
  * (docs/contract.md §2) and is checked completely before any worker forks.
+ * A secret may come from a file (X_FILE, secretfile.c); a reload
+ * (reload.c) loads the whole configuration again and swaps tg_conf, so
+ * code that caches a value derived from it compares
+ * tg_config_generation.
  *
  * This file is pure C (no Kore types) so that the unit tests can feed
  * it any environment they like.

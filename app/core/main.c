@@ -5,7 +5,10 @@
  * starts its modules once the sandbox is on.
  *
  * A single binary parses no flags itself, so -f -n -r -q are handed to
- * kore_default_getopt() here. Started as root, workers drop to
+ * kore_default_getopt() here; -t (check the configuration, start
+ * nothing) and admin-token run instead of the server. X_FILE values are
+ * put in the environment as X before anything reads it, and each worker
+ * reloads on SIGHUP (reload.c). Started as root, workers drop to
  * TOLLGATE_RUNAS (with -n: no chroot, which would cut DNS, the CA bundle
  * and PostgreSQL's socket away; docs/kore.md, "Privileges").
  */
@@ -29,7 +32,6 @@
 #include "reload.h"
 
 extern char	**environ;
-
 
 static void	main_check_config(int);
 static void	main_secret_files(struct tg_config_errors *);
@@ -97,8 +99,20 @@ void
 kore_parent_configure(int argc, char **argv)
 {
 	/* Command-line modes that run instead of the server. */
-	if (argc > 1 && !strcmp(argv[1], "admin-token"))
+	if (argc > 1 && !strcmp(argv[1], "admin-token")) {
+		struct tg_config_errors	errs;
+		int			i;
+
+		/* Its pepper and database URL may come from files too. */
+		memset(&errs, 0, sizeof(errs));
+		main_secret_files(&errs);
+		for (i = 0; i < errs.count; i++)
+			fprintf(stderr, "tollgate: configuration error: %s\n",
+			    errs.line[i]);
+		if (errs.count > 0)
+			exit(1);
 		exit(tg_admin_cli(argc, argv));
+	}
 	if (argc > 1 && !strcmp(argv[1], "-t")) {
 		/* nginx -t: check everything, start nothing, touch no database. */
 		if (sodium_init() < 0)
