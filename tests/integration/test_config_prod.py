@@ -172,14 +172,13 @@ def test_every_documented_variable_is_known(tmp_path):
     sources += glob.glob(os.path.join(ROOT, "scripts", "*"))
     sources += glob.glob(os.path.join(ROOT, "tests", "**", "*.py"),
                          recursive=True)
-    # This file names a misspelt variable on purpose.
-    sources.remove(os.path.abspath(__file__))
     for path in sources:
         with open(path, errors="replace") as f:
             names |= set(re.findall(r"\bTOLLGATE_[A-Z0-9_]*[A-Z0-9]\b",
                                     f.read()))
-    # Not variables: a C include guard, and the OAuth name pattern.
-    names -= {"TOLLGATE_H"}
+    # Not variables: a C include guard, the misspelling this file and
+    # docs/operations.md use as the example, and the OAuth name pattern.
+    names -= {"TOLLGATE_H", "TOLLGATE_SIGNUP_CREDIT_MICROS"}
     names = {n for n in names if "PROVIDER" not in n}
     assert "TOLLGATE_DRAIN_SECONDS" in names
     env = good_env(tmp_path)
