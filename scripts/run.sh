@@ -11,10 +11,8 @@ export TOLLGATE_ROOT=$ROOT
 
 scripts/pg.sh start
 
-set -a
-# shellcheck source=/dev/null
-. conf/dev.env
-set +a
+# shellcheck source=scripts/dev-env.sh
+. scripts/dev-env.sh
 
 scripts/migrate.sh
 

@@ -78,8 +78,9 @@ const struct tg_module	tg_auth_module = {
 };
 
 static struct auth_jwt_key	 key_storage;
-const struct auth_jwt_key	*auth_key = &key_storage;
-char				*auth_admin_array;
+static unsigned int		 key_generation = -1U;
+static char			*admin_array;
+static unsigned int		 admin_array_generation = -1U;
 static struct auth_revoked	*revoked;
 
 int	auth_metric_signins[4] = { -1, -1, -1, -1 };
@@ -207,7 +208,7 @@ auth_bearer_claims(struct http_request *req, struct auth_jwt_claims *c)
 	if ((token = tg_http_bearer(req)) == NULL)
 		return (0);
 
-	rc = auth_jwt_verify(auth_key, token, auth_now(), c);
+	rc = auth_jwt_verify(auth_jwt_key_current(), token, auth_now(), c);
 	if (rc == AUTH_JWT_EXPIRED) {
 		auth_unauthorized(req, "token_expired",
 		    "the access token has expired; refresh it");
@@ -301,7 +302,7 @@ auth_login_start(struct http_request *req, struct tg_db *db,
 	params[5] = profiles_display_name_ok(id->name) ? id->name : NULL;
 	params[6] = profiles_avatar_url_ok(id->avatar_url) ?
 	    id->avatar_url : NULL;
-	params[7] = auth_admin_array;
+	params[7] = auth_admin_array();
 	params[8] = micros;
 	params[9] = rt_hash;
 	params[10] = link_user;
@@ -334,10 +335,53 @@ auth_parent_init(struct tg_config_errors *errs)
 	    "tollgate_auth_refresh_reuse_total", "Sessions revoked because a "
 	    "spent refresh token was presented again.", NULL, NULL, 0);
 
-	key_storage.key = tg_conf.jwt_secret;
-	key_storage.keylen = tg_conf.jwt_secret_len;
+}
+
+/*
+ * The token key from TOLLGATE_JWT_SECRET: the first secret signs, the
+ * others still verify. Rebuilt after a reload (tg_config_generation);
+ * it points into tg_conf, whose old values a reload keeps alive.
+ */
+const struct auth_jwt_key *
+auth_jwt_key_current(void)
+{
+	int	i;
+
+	if (key_generation == tg_config_generation)
+		return (&key_storage);
+
+	memset(&key_storage, 0, sizeof(key_storage));
+	if (tg_conf.jwt_secrets_count > 0) {
+		key_storage.key = tg_conf.jwt_secrets[0];
+		key_storage.keylen = tg_conf.jwt_secret_lens[0];
+	}
+	for (i = 1; i < tg_conf.jwt_secrets_count &&
+	    key_storage.nold < AUTH_JWT_OLD_MAX; i++) {
+		key_storage.old[key_storage.nold] = tg_conf.jwt_secrets[i];
+		key_storage.oldlen[key_storage.nold++] =
+		    tg_conf.jwt_secret_lens[i];
+	}
 	key_storage.issuer = tg_conf.public_url;
 	key_storage.audience = AUTH_AUDIENCE;
+	key_generation = tg_config_generation;
+
+	return (&key_storage);
+}
+
+/* TOLLGATE_ADMIN_EMAILS as a text[] literal, rebuilt after a reload. */
+const char *
+auth_admin_array(void)
+{
+	if (admin_array != NULL &&
+	    admin_array_generation == tg_config_generation)
+		return (admin_array);
+
+	/* Statements copy their parameters: the old one may go. */
+	kore_free(admin_array);
+	admin_array = auth_build_admin_array();
+	admin_array_generation = tg_config_generation;
+
+	return (admin_array);
 }
 
 static void
@@ -348,7 +392,6 @@ auth_worker_init(void)
 	if (!kore_msg_register(AUTH_MSG_REVOKED, auth_revoked_recv))
 		fatal("auth: kore message id %d is taken", AUTH_MSG_REVOKED);
 
-	auth_admin_array = auth_build_admin_array();
 	tg_session_authenticate = auth_session_authenticate;
 }
 
@@ -358,8 +401,8 @@ auth_worker_teardown(void)
 	auth_oauth_teardown();
 	auth_revoked_free(revoked);
 	revoked = NULL;
-	kore_free(auth_admin_array);
-	auth_admin_array = NULL;
+	kore_free(admin_array);
+	admin_array = NULL;
 }
 
 /* tg_session_authenticate: a valid bearer access token of a live session. */

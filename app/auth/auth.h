@@ -23,8 +23,9 @@
 #define AUTH_MSG_REVOKED	(KORE_MSG_APP_BASE + 16)
 
 /* auth.c */
-extern const struct auth_jwt_key	*auth_key;
-extern char				*auth_admin_array;
+/* Follow TOLLGATE_JWT_SECRET and TOLLGATE_ADMIN_EMAILS across reloads. */
+const struct auth_jwt_key	*auth_jwt_key_current(void);
+const char			*auth_admin_array(void);
 extern int				 auth_metric_signins[4];
 extern int				 auth_metric_signin_refused;
 extern int				 auth_metric_refresh_reuse;

@@ -7,15 +7,22 @@
  * MACs with strcmp, accepts an empty key and checks no claim at all:
  *
  *   1. exactly three strict base64url segments, bounded in size;
- *   2. the header segment must be, byte for byte, the one we emit
- *      ({"alg":"HS256","typ":"JWT"}): alg none, HS512, RS256, kid, jku
- *      and every other variation fail here, before any crypto;
- *   3. the MAC is recomputed with libsodium's HMAC-SHA256 and compared
- *      in constant time (sodium_memcmp);
+ *   2. the header segment must be, byte for byte, one we emit:
+ *      {"alg":"HS256","kid":"<kid of one of our secrets>","typ":"JWT"},
+ *      or {"alg":"HS256","typ":"JWT"} of tokens minted before kids:
+ *      alg none, HS512, RS256, an unknown kid, jku and every other
+ *      variation fail here, before any crypto;
+ *   3. the MAC is recomputed with libsodium's HMAC-SHA256 (with the
+ *      secret the kid names, or each secret for a header without kid)
+ *      and compared in constant time (sodium_memcmp);
  *   4. the payload is parsed with duplicate keys refused and iss, aud,
  *      sub, sid (both UUIDs), typ, iat and exp are required and checked;
  *   5. only then libjwt decodes the token with the same key, as a
  *      second, independent check that must agree.
+ *
+ * The kid is a short keyed hash of the secret (auth_jwt_kid), so it
+ * tells which secret signed without saying anything about it; it lets
+ * TOLLGATE_JWT_SECRET rotate ("new,old") without signing anyone out.
  */
 
 #include <stdlib.h>
@@ -32,13 +39,21 @@
 /* base64url of {"alg":"HS256","typ":"JWT"}, what libjwt 1.10 writes. */
 #define JWT_HEADER_B64	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 #define JWT_TYP_ACCESS	"access"
+#define JWT_KID_INFO	"tollgate jwt kid"
+#define JWT_HEADER_MAX	128	/* base64url of our header with a kid */
 
-static int	jwt_mac(const struct auth_jwt_key *, const char *, size_t,
+static int	jwt_mac(const unsigned char *, size_t, const char *, size_t,
 		    unsigned char *);
+static int	jwt_header_b64(const unsigned char *, size_t, char *, size_t);
+static int	jwt_find_secret(const struct auth_jwt_key *, const char *,
+		    size_t, const char *, size_t, const unsigned char *,
+		    struct auth_jwt_key *);
 static int	jwt_claims(const struct auth_jwt_key *, const unsigned char *,
 		    size_t, int64_t, struct auth_jwt_claims *);
 static int	jwt_int(json_t *, const char *, int64_t *);
 static int	jwt_libjwt_agrees(const struct auth_jwt_key *, const char *);
+static int	jwt_mac_equal(const unsigned char *, size_t, const char *,
+		    size_t, const unsigned char *);
 
 /*
  * A token for user sub and session sid, valid ttl seconds from now
@@ -50,9 +65,15 @@ auth_jwt_issue(const struct auth_jwt_key *k, const char *sub, const char *sid,
 {
 	jwt_t	*jwt;
 	char	*token;
+	char	 kid[AUTH_JWT_KID_LEN + 1], header[JWT_HEADER_MAX];
+	size_t	 hlen;
 
 	if (k->key == NULL || k->keylen == 0 || k->keylen > INT32_MAX)
 		return (NULL);
+	if (!auth_jwt_kid(k->key, k->keylen, kid, sizeof(kid)) ||
+	    !jwt_header_b64(k->key, k->keylen, header, sizeof(header)))
+		return (NULL);
+	hlen = strlen(header);
 	if (!tg_uuid_canonical(sub) || !tg_uuid_canonical(sid))
 		return (NULL);
 	if (ttl <= 0 || ttl > AUTH_JWT_TTL_MAX)
@@ -63,6 +84,7 @@ auth_jwt_issue(const struct auth_jwt_key *k, const char *sub, const char *sid,
 
 	token = NULL;
 	if (jwt_set_alg(jwt, JWT_ALG_HS256, k->key, (int)k->keylen) != 0 ||
+	    jwt_add_header(jwt, "kid", kid) != 0 ||
 	    jwt_add_grant(jwt, "iss", k->issuer) != 0 ||
 	    jwt_add_grant(jwt, "aud", k->audience) != 0 ||
 	    jwt_add_grant(jwt, "sub", sub) != 0 ||
@@ -75,8 +97,8 @@ auth_jwt_issue(const struct auth_jwt_key *k, const char *sub, const char *sid,
 	token = jwt_encode_str(jwt);
 
 	/* What we mint must be what we accept. */
-	if (token != NULL && (strncmp(token, JWT_HEADER_B64 ".",
-	    sizeof(JWT_HEADER_B64)) != 0 || strlen(token) > AUTH_JWT_MAX)) {
+	if (token != NULL && (strncmp(token, header, hlen) != 0 ||
+	    token[hlen] != '.' || strlen(token) > AUTH_JWT_MAX)) {
 		free(token);
 		token = NULL;
 	}
@@ -90,12 +112,12 @@ int
 auth_jwt_verify(const struct auth_jwt_key *k, const char *token, int64_t now,
     struct auth_jwt_claims *out)
 {
-	const char	*dot1, *dot2, *sig;
-	unsigned char	 mac[crypto_auth_hmacsha256_BYTES];
-	unsigned char	 given[crypto_auth_hmacsha256_BYTES + 3];
-	unsigned char	 payload[AUTH_JWT_MAX];
-	size_t		 len, siglen, plen, glen;
-	int		 rc;
+	struct auth_jwt_key	 used;
+	const char		*dot1, *dot2, *sig;
+	unsigned char		 given[crypto_auth_hmacsha256_BYTES + 3];
+	unsigned char		 payload[AUTH_JWT_MAX];
+	size_t			 len, siglen, plen, glen;
+	int			 rc;
 
 	memset(out, 0, sizeof(*out));
 
@@ -114,19 +136,24 @@ auth_jwt_verify(const struct auth_jwt_key *k, const char *token, int64_t now,
 	if (memchr(sig, '.', siglen) != NULL)
 		return (AUTH_JWT_MALFORMED);
 
-	if ((size_t)(dot1 - token) != sizeof(JWT_HEADER_B64) - 1 ||
-	    memcmp(token, JWT_HEADER_B64, sizeof(JWT_HEADER_B64) - 1) != 0)
-		return (AUTH_JWT_BAD_HEADER);
-
 	if (!auth_b64url_decode(sig, siglen, given, sizeof(given), &glen) ||
-	    glen != sizeof(mac))
+	    glen != crypto_auth_hmacsha256_BYTES)
+		rc = AUTH_JWT_BAD_SIGNATURE;
+	else
+		rc = AUTH_JWT_OK;
+
+	/* The header decides the secret (or fails) before the MAC counts. */
+	switch (jwt_find_secret(k, token, dot1 - token, token, dot2 - token,
+	    rc == AUTH_JWT_OK ? given : NULL, &used)) {
+	case AUTH_JWT_BAD_HEADER:
+		return (AUTH_JWT_BAD_HEADER);
+	case AUTH_JWT_OK:
+		if (rc == AUTH_JWT_OK)
+			break;
+		/* FALLTHROUGH */
+	default:
 		return (AUTH_JWT_BAD_SIGNATURE);
-	if (!jwt_mac(k, token, dot2 - token, mac))
-		return (AUTH_JWT_BAD_SIGNATURE);
-	rc = sodium_memcmp(mac, given, sizeof(mac));
-	sodium_memzero(mac, sizeof(mac));
-	if (rc != 0)
-		return (AUTH_JWT_BAD_SIGNATURE);
+	}
 
 	if (!auth_b64url_decode(dot1 + 1, dot2 - dot1 - 1, payload,
 	    sizeof(payload), &plen))
@@ -137,12 +164,112 @@ auth_jwt_verify(const struct auth_jwt_key *k, const char *token, int64_t now,
 		return (rc);
 	}
 
-	if (!jwt_libjwt_agrees(k, token)) {
+	if (!jwt_libjwt_agrees(&used, token)) {
 		memset(out, 0, sizeof(*out));
 		return (AUTH_JWT_BAD_SIGNATURE);
 	}
 
 	return (AUTH_JWT_OK);
+}
+
+/*
+ * The kid of a secret: the first AUTH_JWT_KID_LEN / 2 bytes of
+ * HMAC-SHA256(secret, JWT_KID_INFO) in hex. Returns 1 on success.
+ */
+int
+auth_jwt_kid(const unsigned char *key, size_t keylen, char *out, size_t outlen)
+{
+	unsigned char	mac[crypto_auth_hmacsha256_BYTES];
+
+	if (outlen < AUTH_JWT_KID_LEN + 1 || key == NULL || keylen == 0)
+		return (0);
+	if (!jwt_mac(key, keylen, JWT_KID_INFO, sizeof(JWT_KID_INFO) - 1,
+	    mac))
+		return (0);
+	sodium_bin2hex(out, outlen, mac, AUTH_JWT_KID_LEN / 2);
+	sodium_memzero(mac, sizeof(mac));
+
+	return (1);
+}
+
+/*
+ * Which secret of k the token's header (hdr, hlen bytes) and MAC name:
+ * with a kid, the secret it names; without, the first secret whose MAC
+ * matches. used gets k with that secret as its key. AUTH_JWT_BAD_HEADER
+ * for a header we never emit, AUTH_JWT_BAD_SIGNATURE when no secret's
+ * MAC is given (given NULL: the signature did not decode).
+ */
+static int
+jwt_find_secret(const struct auth_jwt_key *k, const char *hdr, size_t hlen,
+    const char *input, size_t inlen, const unsigned char *given,
+    struct auth_jwt_key *used)
+{
+	const unsigned char	*key;
+	char			 want[JWT_HEADER_MAX];
+	size_t			 keylen;
+	int			 i, plain;
+
+	*used = *k;
+	plain = hlen == sizeof(JWT_HEADER_B64) - 1 &&
+	    memcmp(hdr, JWT_HEADER_B64, hlen) == 0;
+
+	for (i = -1; i < k->nold && i < AUTH_JWT_OLD_MAX; i++) {
+		key = i < 0 ? k->key : k->old[i];
+		keylen = i < 0 ? k->keylen : k->oldlen[i];
+		if (key == NULL || keylen == 0)
+			continue;
+		if (!plain) {
+			if (!jwt_header_b64(key, keylen, want, sizeof(want)) ||
+			    strlen(want) != hlen || memcmp(want, hdr, hlen))
+				continue;
+		}
+		if (given != NULL &&
+		    jwt_mac_equal(key, keylen, input, inlen, given)) {
+			used->key = key;
+			used->keylen = keylen;
+			return (AUTH_JWT_OK);
+		}
+		if (!plain)
+			return (AUTH_JWT_BAD_SIGNATURE);
+	}
+
+	return (plain ? AUTH_JWT_BAD_SIGNATURE : AUTH_JWT_BAD_HEADER);
+}
+
+/* Whether given is the MAC of input under key, in constant time. */
+static int
+jwt_mac_equal(const unsigned char *key, size_t keylen, const char *input,
+    size_t inlen, const unsigned char *given)
+{
+	unsigned char	mac[crypto_auth_hmacsha256_BYTES];
+	int		rc;
+
+	if (!jwt_mac(key, keylen, input, inlen, mac))
+		return (0);
+	rc = sodium_memcmp(mac, given, sizeof(mac));
+	sodium_memzero(mac, sizeof(mac));
+
+	return (rc == 0);
+}
+
+/* base64url of {"alg":"HS256","kid":"<kid>","typ":"JWT"}, what we mint. */
+static int
+jwt_header_b64(const unsigned char *key, size_t keylen, char *out,
+    size_t outlen)
+{
+	char	kid[AUTH_JWT_KID_LEN + 1], json[64];
+	int	n;
+
+	if (!auth_jwt_kid(key, keylen, kid, sizeof(kid)))
+		return (0);
+	n = snprintf(json, sizeof(json),
+	    "{\"alg\":\"HS256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", kid);
+	if (n < 0 || (size_t)n >= sizeof(json) ||
+	    AUTH_B64URL_LEN((size_t)n) + 1 > outlen)
+		return (0);
+	(void)auth_b64url_encode(json, (size_t)n, out, outlen);
+
+	return (1);
 }
 
 const char *
@@ -170,12 +297,12 @@ auth_jwt_strerror(int rc)
 
 /* HMAC-SHA256 over the signing input; the key may be of any length. */
 static int
-jwt_mac(const struct auth_jwt_key *k, const char *input, size_t len,
-    unsigned char *mac)
+jwt_mac(const unsigned char *key, size_t keylen, const char *input,
+    size_t len, unsigned char *mac)
 {
 	crypto_auth_hmacsha256_state	st;
 
-	if (crypto_auth_hmacsha256_init(&st, k->key, k->keylen) != 0)
+	if (crypto_auth_hmacsha256_init(&st, key, keylen) != 0)
 		return (0);
 	if (crypto_auth_hmacsha256_update(&st, (const unsigned char *)input,
 	    len) != 0)

@@ -26,11 +26,22 @@
 #define AUTH_JWT_EXPIRED	5
 #define AUTH_JWT_NO_KEY		6
 
+#define AUTH_JWT_KID_LEN	8	/* hex digits naming a secret */
+#define AUTH_JWT_OLD_MAX	7	/* secrets still verified, not used */
+
+/*
+ * key signs and verifies; old[] (rotated-out secrets) only verify. A
+ * token names its secret in the header's kid (auth_jwt_kid); a token
+ * without kid (minted before kids) is tried against every secret.
+ */
 struct auth_jwt_key {
 	const unsigned char	*key;
 	size_t			 keylen;
 	const char		*issuer;
 	const char		*audience;
+	const unsigned char	*old[AUTH_JWT_OLD_MAX];
+	size_t			 oldlen[AUTH_JWT_OLD_MAX];
+	int			 nold;
 };
 
 struct auth_jwt_claims {
@@ -45,5 +56,6 @@ char		*auth_jwt_issue(const struct auth_jwt_key *, const char *,
 int		 auth_jwt_verify(const struct auth_jwt_key *, const char *,
 		    int64_t, struct auth_jwt_claims *);
 const char	*auth_jwt_strerror(int);
+int		 auth_jwt_kid(const unsigned char *, size_t, char *, size_t);
 
 #endif

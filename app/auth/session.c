@@ -353,7 +353,7 @@ session_tokens(struct http_request *req, const char *user_id,
 		return (0);
 	}
 
-	token = auth_jwt_issue(auth_key, user_id, sid, auth_now(),
+	token = auth_jwt_issue(auth_jwt_key_current(), user_id, sid, auth_now(),
 	    AUTH_JWT_TTL);
 	if (token == NULL) {
 		tg_error_internal(req, "cannot mint an access token");

@@ -8,7 +8,10 @@
  *
  * Production (the default) additionally refuses dev-only features and
  * the well-known secrets of conf/dev.env, which all carry the marker
- * "insecure-dev" so that a copied dev.env can never reach production.
+ * "insecure-dev" so that a copied dev.env can never reach production,
+ * and requires TOLLGATE_PUBLIC_URL and TOLLGATE_UI_URL (their loopback
+ * defaults are for dev). tg_config_known() lists every TOLLGATE_* name
+ * something reads, for the warning about the others (main.c).
  */
 
 #include <ctype.h>
@@ -26,6 +29,52 @@
 #define DEV_SECRET_MARKER	"insecure-dev"
 
 struct tg_config	tg_conf;
+unsigned int		tg_config_generation;
+
+/*
+ * Every TOLLGATE_* name something reads: the process, the scripts and
+ * the test suite (docs/contract.md §2 and §11, README). Anything else
+ * set in the environment is most likely a typo and gets one warning.
+ */
+static const char *conf_known_names[] = {
+	"TOLLGATE_ENV", "TOLLGATE_DATABASE_URL",
+	"TOLLGATE_MIGRATE_DATABASE_URL", "TOLLGATE_LISTEN",
+	"TOLLGATE_PUBLIC_URL", "TOLLGATE_UI_URL", "TOLLGATE_JWT_SECRET",
+	"TOLLGATE_KEY_PEPPER", "TOLLGATE_ADMIN_EMAILS",
+	"TOLLGATE_ROUTER_CONFIG", "TOLLGATE_DEV_LOGIN",
+	"TOLLGATE_SIGNUP_CREDITS_MICROS",
+	"TOLLGATE_STRIPE_SECRET_KEY", "TOLLGATE_STRIPE_WEBHOOK_SECRET",
+	"TOLLGATE_STRIPE_API_URL", "TOLLGATE_WORKERS",
+	"TOLLGATE_ACCEPT_THRESHOLD", "TOLLGATE_BODY_MAX_BYTES",
+	"TOLLGATE_BODY_TIMEOUT_SECONDS", "TOLLGATE_MAX_CONNECTIONS",
+	"TOLLGATE_MAX_KEYS_PER_USER", "TOLLGATE_TRUST_PROXY",
+	"TOLLGATE_RATE_LIMIT_IP", "TOLLGATE_RATE_LIMIT_USER",
+	"TOLLGATE_KEY_FAIL_LIMIT", "TOLLGATE_SECCOMP", "TOLLGATE_RUNAS",
+	"TOLLGATE_PIDFILE", "TOLLGATE_CA_FILE", "TOLLGATE_HOLD_TTL_SECONDS",
+	"TOLLGATE_SETTLE_FLUSH_MS", "TOLLGATE_LEASE_TTL_SECONDS",
+	"TOLLGATE_STRICT_SETTLEMENT", "TOLLGATE_DRAIN_SECONDS",
+	"TOLLGATE_LOG_FORMAT", "TOLLGATE_METRICS_LISTEN",
+	"TOLLGATE_METRICS_TOKEN", "TOLLGATE_CORS_ORIGINS",
+	"TOLLGATE_COOKIE_SAMESITE", "TOLLGATE_V1_BODY_MAX_BYTES",
+	"TOLLGATE_RESPONSES_RETENTION_DAYS",
+	/*
+	 * No longer read (nothing used it): accepted without a warning so
+	 * that an environment written for an older version still starts.
+	 */
+	"TOLLGATE_SECRET_KEY",
+	/* Set by make run and the test suite around the process. */
+	"TOLLGATE_ROOT", "TOLLGATE_BIN", "TOLLGATE_SANITIZE",
+	"TOLLGATE_TEST_JOBS", "TOLLGATE_TESTS_STRICT",
+	"TOLLGATE_MIGRATIONS_DIR",
+	NULL
+};
+
+/* The OAuth providers' variables: TOLLGATE_<PROVIDER>_<suffix>. */
+static const char *conf_oauth_names[] = { "GOOGLE", "GITHUB", "KAKAO", NULL };
+static const char *conf_oauth_suffixes[] = {
+	"CLIENT_ID", "CLIENT_SECRET", "AUTHORIZE_URL", "TOKEN_URL",
+	"USERINFO_URL", "JWKS_URL", "API_URL", "ISSUER", NULL
+};
 
 static const char *conf_get(tg_getenv_fn, const char *);
 static int	conf_bool(tg_getenv_fn, const char *, int,
@@ -42,10 +91,10 @@ static void	conf_listen(struct tg_config *, tg_getenv_fn,
 		    struct tg_config_errors *);
 static void	conf_secret(struct tg_config *, tg_getenv_fn, const char *,
 		    unsigned char **, size_t *, struct tg_config_errors *);
-static void	conf_secret_key(struct tg_config *, tg_getenv_fn,
+static void	conf_jwt_secrets(struct tg_config *, tg_getenv_fn,
 		    struct tg_config_errors *);
-static int	conf_decode_hex(const char *, unsigned char *, size_t);
-static int	conf_decode_base64(const char *, unsigned char *, size_t);
+static int	conf_known_oauth(const char *);
+static const char *conf_memmem(const char *, size_t, const char *);
 static void	conf_admin_emails(struct tg_config *, tg_getenv_fn,
 		    struct tg_config_errors *);
 static void	conf_oauth(struct tg_config *, tg_getenv_fn,
@@ -109,10 +158,23 @@ tg_config_load(struct tg_config *conf, tg_getenv_fn get,
 		conf->database_url = tg_config_strdup(v);
 
 	conf_listen(conf, get, errs);
-	conf_url(conf, get, "TOLLGATE_PUBLIC_URL", "http://127.0.0.1:8080",
-	    &conf->public_url, errs);
-	conf_url(conf, get, "TOLLGATE_UI_URL", "http://127.0.0.1:8080",
-	    &conf->ui_url, errs);
+	/*
+	 * The defaults are for a dev machine: in production they would send
+	 * OAuth redirects and cookies to 127.0.0.1.
+	 */
+	if (conf->production) {
+		if (conf_get(get, "TOLLGATE_PUBLIC_URL") == NULL)
+			tg_config_error(errs, "TOLLGATE_PUBLIC_URL: required when "
+			    "TOLLGATE_ENV=production (the https URL clients "
+			    "reach)");
+		if (conf_get(get, "TOLLGATE_UI_URL") == NULL)
+			tg_config_error(errs, "TOLLGATE_UI_URL: required when "
+			    "TOLLGATE_ENV=production (the product's UI)");
+	}
+	conf_url(conf, get, "TOLLGATE_PUBLIC_URL", conf->production ? NULL :
+	    "http://127.0.0.1:8080", &conf->public_url, errs);
+	conf_url(conf, get, "TOLLGATE_UI_URL", conf->production ? NULL :
+	    "http://127.0.0.1:8080", &conf->ui_url, errs);
 	if (conf->public_url != NULL)
 		conf->public_https = !strncmp(conf->public_url, "https://", 8);
 	if (conf->ui_url != NULL) {
@@ -122,11 +184,9 @@ tg_config_load(struct tg_config *conf, tg_getenv_fn get,
 			conf->ui_origin = tg_config_strdup(origin);
 	}
 
-	conf_secret(conf, get, "TOLLGATE_JWT_SECRET", &conf->jwt_secret,
-	    &conf->jwt_secret_len, errs);
+	conf_jwt_secrets(conf, get, errs);
 	conf_secret(conf, get, "TOLLGATE_KEY_PEPPER", &conf->key_pepper,
 	    &conf->key_pepper_len, errs);
-	conf_secret_key(conf, get, errs);
 	conf_admin_emails(conf, get, errs);
 
 	v = conf_get(get, "TOLLGATE_ROUTER_CONFIG");
@@ -161,7 +221,8 @@ tg_config_free(struct tg_config *conf)
 	free(conf->public_url);
 	free(conf->ui_url);
 	free(conf->ui_origin);
-	free(conf->jwt_secret);
+	for (i = 0; i < conf->jwt_secrets_count; i++)
+		free(conf->jwt_secrets[i]);
 	free(conf->key_pepper);
 	for (i = 0; i < conf->admin_emails_count; i++)
 		free(conf->admin_emails[i]);
@@ -203,6 +264,58 @@ tg_config_is_admin_email(const struct tg_config *conf, const char *email)
 	for (i = 0; i < conf->admin_emails_count; i++) {
 		if (!strcasecmp(conf->admin_emails[i], email))
 			return (1);
+	}
+
+	return (0);
+}
+
+/*
+ * Whether name is a TOLLGATE_* variable something reads, or the X_FILE
+ * form of one that may come from a file.
+ */
+int
+tg_config_known(const char *name)
+{
+	char	base[128];
+	size_t	len;
+	int	i;
+
+	for (i = 0; conf_known_names[i] != NULL; i++) {
+		if (!strcmp(conf_known_names[i], name))
+			return (1);
+	}
+	if (conf_known_oauth(name))
+		return (1);
+
+	len = strlen(name);
+	if (len > 5 && len - 5 < sizeof(base) &&
+	    !strcmp(name + len - 5, "_FILE")) {
+		memcpy(base, name, len - 5);
+		base[len - 5] = '\0';
+		return (tg_config_file_form(base) && tg_config_known(base));
+	}
+
+	return (0);
+}
+
+static int
+conf_known_oauth(const char *name)
+{
+	const char	*p;
+	size_t		 len;
+	int		 i, j;
+
+	if (strncmp(name, "TOLLGATE_", 9))
+		return (0);
+	p = name + 9;
+	for (i = 0; conf_oauth_names[i] != NULL; i++) {
+		len = strlen(conf_oauth_names[i]);
+		if (strncmp(p, conf_oauth_names[i], len) || p[len] != '_')
+			continue;
+		for (j = 0; conf_oauth_suffixes[j] != NULL; j++) {
+			if (!strcmp(p + len + 1, conf_oauth_suffixes[j]))
+				return (1);
+		}
 	}
 
 	return (0);
@@ -511,111 +624,72 @@ conf_secret(struct tg_config *conf, tg_getenv_fn get, const char *name,
 	*outlen = len;
 }
 
-/* TOLLGATE_SECRET_KEY: exactly 32 bytes, as 64 hex digits or base64. */
+/*
+ * TOLLGATE_JWT_SECRET: one secret, or a comma-separated list of them to
+ * rotate without signing everyone out (docs/operations.md, "Rotating
+ * secrets"). Each one is checked like any other secret.
+ */
 static void
-conf_secret_key(struct tg_config *conf, tg_getenv_fn get,
+conf_jwt_secrets(struct tg_config *conf, tg_getenv_fn get,
     struct tg_config_errors *errs)
 {
-	const char	*v;
+	const char	*v, *p, *end;
 	size_t		 len;
+	int		 n;
 
-	if ((v = conf_get(get, "TOLLGATE_SECRET_KEY")) == NULL) {
-		tg_config_error(errs, "TOLLGATE_SECRET_KEY: required (32 bytes "
-		    "as 64 hex digits or base64)");
+	if ((v = conf_get(get, "TOLLGATE_JWT_SECRET")) == NULL) {
+		tg_config_error(errs, "TOLLGATE_JWT_SECRET: required (at least "
+		    "%d bytes of random)", TG_SECRET_MIN);
 		return;
 	}
 
-	len = strlen(v);
-	if (len == 2 * TG_SECRET_KEY_LEN &&
-	    conf_decode_hex(v, conf->secret_key, TG_SECRET_KEY_LEN))
-		goto check;
-	if (conf_decode_base64(v, conf->secret_key, TG_SECRET_KEY_LEN))
-		goto check;
-
-	tg_config_error(errs, "TOLLGATE_SECRET_KEY: must be 32 bytes as 64 hex "
-	    "digits or base64");
-	return;
-
-check:
-	if (conf->production) {
-		size_t	i;
-		int	distinct;
-
-		/* The dev key is all one byte; refuse any such key. */
-		distinct = 0;
-		for (i = 1; i < TG_SECRET_KEY_LEN; i++) {
-			if (conf->secret_key[i] != conf->secret_key[0])
-				distinct = 1;
+	for (p = v, n = 1; *p != '\0'; p = (*end == ',') ? end + 1 : end, n++) {
+		end = p + strcspn(p, ",");
+		len = end - p;
+		if (len < TG_SECRET_MIN) {
+			tg_config_error(errs, "TOLLGATE_JWT_SECRET: secret %d "
+			    "must be at least %d bytes (got %zu)", n,
+			    TG_SECRET_MIN, len);
+			return;
 		}
-		if (!distinct)
-			tg_config_error(errs, "TOLLGATE_SECRET_KEY: a key of "
-			    "one repeated byte is refused when "
-			    "TOLLGATE_ENV=production");
-	}
-}
-
-static int
-conf_decode_hex(const char *s, unsigned char *out, size_t outlen)
-{
-	size_t	i;
-	int	hi, lo;
-
-	for (i = 0; i < outlen; i++) {
-		hi = tg_hexval((unsigned char)s[2 * i]);
-		lo = tg_hexval((unsigned char)s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return (0);
-		out[i] = (hi << 4) | lo;
-	}
-
-	return (s[2 * outlen] == '\0');
-}
-
-static int
-conf_b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return (c - 'A');
-	if (c >= 'a' && c <= 'z')
-		return (c - 'a' + 26);
-	if (c >= '0' && c <= '9')
-		return (c - '0' + 52);
-	if (c == '+' || c == '-')
-		return (62);
-	if (c == '/' || c == '_')
-		return (63);
-	return (-1);
-}
-
-/* Standard or URL-safe base64, padding optional; must decode to outlen. */
-static int
-conf_decode_base64(const char *s, unsigned char *out, size_t outlen)
-{
-	unsigned long	acc;
-	size_t		len, n, i;
-	int		bits, v;
-
-	len = strlen(s);
-	while (len > 0 && s[len - 1] == '=')
-		len--;
-
-	acc = 0;
-	bits = 0;
-	n = 0;
-	for (i = 0; i < len; i++) {
-		if ((v = conf_b64val((unsigned char)s[i])) < 0)
-			return (0);
-		acc = (acc << 6) | (unsigned long)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n >= outlen)
-				return (0);
-			out[n++] = (acc >> bits) & 0xff;
+		if (conf->production &&
+		    conf_memmem(p, len, DEV_SECRET_MARKER) != NULL) {
+			tg_config_error(errs, "TOLLGATE_JWT_SECRET: the dev value "
+			    "is refused when TOLLGATE_ENV=production");
+			return;
+		}
+		if (conf->jwt_secrets_count >= TG_JWT_SECRETS_MAX) {
+			tg_config_error(errs, "TOLLGATE_JWT_SECRET: at most %d "
+			    "secrets", TG_JWT_SECRETS_MAX);
+			return;
+		}
+		if ((conf->jwt_secrets[conf->jwt_secrets_count] =
+		    (unsigned char *)strndup(p, len)) == NULL) {
+			fprintf(stderr, "tollgate: out of memory\n");
+			exit(1);
+		}
+		conf->jwt_secret_lens[conf->jwt_secrets_count++] = len;
+		if (*end == ',' && end[1] == '\0') {
+			tg_config_error(errs, "TOLLGATE_JWT_SECRET: ends with "
+			    "a comma");
+			return;
 		}
 	}
+}
 
-	return (n == outlen);
+/* A needle in the first len bytes of p (which need not end in NUL). */
+static const char *
+conf_memmem(const char *p, size_t len, const char *needle)
+{
+	size_t	n;
+
+	n = strlen(needle);
+	for (; len >= n; p++, len--) {
+		if (!memcmp(p, needle, n))
+			return (p);
+	}
+
+	return (NULL);
 }
 
 static void
@@ -629,8 +703,9 @@ conf_admin_emails(struct tg_config *conf, tg_getenv_fn get,
 	if ((v = conf_get(get, "TOLLGATE_ADMIN_EMAILS")) == NULL)
 		return;
 
-	for (p = v; *p != '\0'; p = (*end == ',') ? end + 1 : end) {
-		end = p + strcspn(p, ",");
+	/* Commas or newlines: TOLLGATE_ADMIN_EMAILS_FILE holds one a line. */
+	for (p = v; *p != '\0'; p = (*end != '\0') ? end + 1 : end) {
+		end = p + strcspn(p, ",\n");
 		while (p < end && isspace((unsigned char)*p))
 			p++;
 		len = end - p;

@@ -1,6 +1,10 @@
 /*
  * Tollgate configuration: every setting comes from the environment
  * (docs/contract.md §2) and is checked completely before any worker forks.
+ * A secret may come from a file (X_FILE, secretfile.c); a reload
+ * (reload.c) loads the whole configuration again and swaps tg_conf, so
+ * code that caches a value derived from it compares
+ * tg_config_generation.
  *
  * This file is pure C (no Kore types) so that the unit tests can feed
  * it any environment they like.
@@ -13,10 +17,10 @@
 #include <stdint.h>
 
 #define TG_SECRET_MIN		32
-#define TG_SECRET_KEY_LEN	32
 #define TG_ADMIN_EMAILS_MAX	64
 #define TG_WEBHOOK_SECRETS_MAX	8
 #define TG_CONFIG_ERRORS_MAX	64
+#define TG_JWT_SECRETS_MAX	8
 
 #define TG_METRICS_TOKEN_MIN	16
 
@@ -48,11 +52,12 @@ struct tg_config {
 	char			*ui_origin;	/* scheme://host[:port] of ui_url */
 	int			 public_https;	/* public_url is https */
 
-	unsigned char		*jwt_secret;
-	size_t			 jwt_secret_len;
+	/* TOLLGATE_JWT_SECRET: sign with the first, verify with all. */
+	unsigned char		*jwt_secrets[TG_JWT_SECRETS_MAX];
+	size_t			 jwt_secret_lens[TG_JWT_SECRETS_MAX];
+	int			 jwt_secrets_count;
 	unsigned char		*key_pepper;
 	size_t			 key_pepper_len;
-	unsigned char		 secret_key[TG_SECRET_KEY_LEN];
 
 	char			*admin_emails[TG_ADMIN_EMAILS_MAX];
 	int			 admin_emails_count;
@@ -101,9 +106,28 @@ struct tg_config_errors {
 	char	line[TG_CONFIG_ERRORS_MAX][256];
 };
 
+/*
+ * Values given as X_FILE (secretfile.c): the variable X they stand for,
+ * the file, and what it held (one trailing newline trimmed).
+ */
+#define TG_SECRET_FILES_MAX	32
+#define TG_SECRET_FILE_MAX	65536
+
+struct tg_secret_file {
+	char	 name[128];
+	char	*path;
+	char	*value;
+};
+
+struct tg_secret_files {
+	int			count;
+	struct tg_secret_file	file[TG_SECRET_FILES_MAX];
+};
+
 typedef const char	*(*tg_getenv_fn)(const char *);
 
 extern struct tg_config	tg_conf;
+extern unsigned int	tg_config_generation;	/* bumped by each reload */
 
 int	tg_config_load(struct tg_config *, tg_getenv_fn,
 	    struct tg_config_errors *);
@@ -113,5 +137,17 @@ char	*tg_config_strdup(const char *);
 void	tg_config_free(struct tg_config *);
 int	tg_config_is_admin_email(const struct tg_config *, const char *);
 int	tg_config_url_origin(const char *, char *, size_t);
+int	tg_config_known(const char *);
+
+int	tg_config_file_form(const char *);
+char	*tg_secret_file_read(const char *, const char *,
+	    struct tg_config_errors *);
+int	tg_secret_files_scan(char *const *, struct tg_secret_files *,
+	    struct tg_config_errors *);
+int	tg_secret_files_reread(const struct tg_secret_files *,
+	    struct tg_secret_files *, struct tg_config_errors *);
+const char *tg_secret_files_get(const struct tg_secret_files *,
+	    const char *);
+void	tg_secret_files_free(struct tg_secret_files *);
 
 #endif

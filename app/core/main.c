@@ -5,7 +5,10 @@
  * starts its modules once the sandbox is on.
  *
  * A single binary parses no flags itself, so -f -n -r -q are handed to
- * kore_default_getopt() here. Started as root, workers drop to
+ * kore_default_getopt() here; -t (check the configuration, start
+ * nothing) and admin-token run instead of the server. X_FILE values are
+ * put in the environment as X before anything reads it, and each worker
+ * reloads on SIGHUP (reload.c). Started as root, workers drop to
  * TOLLGATE_RUNAS (with -n: no chroot, which would cut DNS, the CA bundle
  * and PostgreSQL's socket away; docs/kore.md, "Privileges").
  */
@@ -28,9 +31,13 @@
 #include "drain.h"
 #include "metrics.h"
 #include "migrations.h"
+#include "reload.h"
 
+extern char	**environ;
 
-static void	main_check_config(void);
+static void	main_check_config(int);
+static void	main_secret_files(struct tg_config_errors *);
+static void	main_unknown_vars(int);
 static void	main_kore_settings(void);
 static void	main_nofile_soft(void);
 static const char *main_getenv(const char *);
@@ -94,8 +101,27 @@ void
 kore_parent_configure(int argc, char **argv)
 {
 	/* Command-line modes that run instead of the server. */
-	if (argc > 1 && !strcmp(argv[1], "admin-token"))
+	if (argc > 1 && !strcmp(argv[1], "admin-token")) {
+		struct tg_config_errors	errs;
+		int			i;
+
+		/* Its pepper and database URL may come from files too. */
+		memset(&errs, 0, sizeof(errs));
+		main_secret_files(&errs);
+		for (i = 0; i < errs.count; i++)
+			fprintf(stderr, "tollgate: configuration error: %s\n",
+			    errs.line[i]);
+		if (errs.count > 0)
+			exit(1);
 		exit(tg_admin_cli(argc, argv));
+	}
+	if (argc > 1 && !strcmp(argv[1], "-t")) {
+		/* nginx -t: check everything, start nothing, touch no database. */
+		if (sodium_init() < 0)
+			fatal("libsodium failed to initialise");
+		tg_metrics_init();
+		main_check_config(1);
+	}
 	if (argc > 1 && !strcmp(argv[1], "migrate"))
 		exit(tg_migrate_cli(argc, argv));
 
@@ -109,7 +135,8 @@ kore_parent_configure(int argc, char **argv)
 		fatal("libsodium failed to initialise");
 
 	tg_metrics_init();
-	main_check_config();
+	main_check_config(0);
+	tg_reload_parent_init();
 	main_kore_settings();
 	main_nofile_soft();
 	tg_dispatch_init();
@@ -135,6 +162,8 @@ kore_worker_configure(void)
 		    tg_modules[m]->worker_init != NULL)
 			tg_modules[m]->worker_init();
 	}
+
+	tg_reload_worker_init();
 }
 
 void
@@ -150,6 +179,7 @@ kore_worker_teardown(void)
 
 	/* Last: the modules' teardown abandons what they had in flight. */
 	tg_db_teardown();
+	tg_reload_worker_teardown();
 }
 
 void
@@ -203,14 +233,21 @@ main_getenv(const char *name)
 /*
  * Check every variable and every module's configuration; report all
  * problems, one line each, then refuse to start (relayd's load_config).
+ * testing (tollgate -t): print the verdict and exit 0 or 1 either way.
  */
 static void
-main_check_config(void)
+main_check_config(int testing)
 {
-	struct tg_config_errors	 errs;
+	struct tg_config_errors	 errs, ferrs;
 	int			 i, m;
 
+	memset(&ferrs, 0, sizeof(ferrs));
+	main_secret_files(&ferrs);
+	main_unknown_vars(testing);
+
 	(void)tg_config_load(&tg_conf, main_getenv, &errs);
+	for (i = 0; i < ferrs.count; i++)
+		tg_config_error(&errs, "%s", ferrs.line[i]);
 
 	for (m = 0; m < TG_MODULES_MAX; m++) {
 		if (tg_modules[m] != NULL &&
@@ -218,6 +255,10 @@ main_check_config(void)
 			tg_modules[m]->parent_init(&errs);
 	}
 
+	if (errs.count == 0 && testing) {
+		printf("tollgate: configuration ok\n");
+		exit(0);
+	}
 	if (errs.count == 0)
 		return;
 
@@ -226,6 +267,56 @@ main_check_config(void)
 		    errs.line[i]);
 	fflush(stderr);
 	exit(1);
+}
+
+/*
+ * X_FILE values go into the environment as X, so that every reader of
+ * X (the catalog's <PROVIDER>_API_KEY included) sees them; reload.c
+ * reads the same files again on SIGHUP.
+ */
+static void
+main_secret_files(struct tg_config_errors *errs)
+{
+	int	i;
+
+	if (!tg_secret_files_scan(environ, &tg_secret_files, errs))
+		return;
+
+	for (i = 0; i < tg_secret_files.count; i++) {
+		if (setenv(tg_secret_files.file[i].name,
+		    tg_secret_files.file[i].value, 1) == -1)
+			tg_config_error(errs, "%s_FILE: setenv: %s",
+			    tg_secret_files.file[i].name, errno_s);
+	}
+}
+
+/* A TOLLGATE_* nothing reads is most likely a typo: one warning each. */
+static void
+main_unknown_vars(int testing)
+{
+	const char	*eq;
+	char		 name[128];
+	size_t		 len;
+	int		 i;
+
+	for (i = 0; environ[i] != NULL; i++) {
+		if (strncmp(environ[i], "TOLLGATE_", 9) ||
+		    (eq = strchr(environ[i], '=')) == NULL)
+			continue;
+		len = eq - environ[i];
+		if (len >= sizeof(name))
+			len = sizeof(name) - 1;
+		memcpy(name, environ[i], len);
+		name[len] = '\0';
+		if (tg_config_known(name))
+			continue;
+		if (testing)
+			printf("tollgate: warning: %s is set but unknown "
+			    "(ignored)\n", name);
+		else
+			kore_log(LOG_WARNING, "%s is set but unknown "
+			    "(ignored)", name);
+	}
 }
 
 /*

@@ -8,3 +8,6 @@ KORE_SRCS += app/core/main.c app/core/modules.c app/core/dispatch.c \
 	app/core/metrics.c app/core/health.c app/core/fetch.c \
 	app/core/ratelimit_http.c app/core/pool.c \
 	app/core/conns.c app/core/drain.c
+# Secrets from X_FILE (pure) and the SIGHUP reload of the workers.
+PURE_SRCS += app/core/secretfile.c
+KORE_SRCS += app/core/reload.c

@@ -15,3 +15,6 @@ KORE_SRCS += app/router/router.c app/router/relay.c app/router/call.c
 # Per-target cooldown (circuit breaker) decisions and the stream
 # preamble hold-back test, pure.
 PURE_SRCS += app/router/cooldown.c app/router/holdback.c
+# The catalog in use, counted so calls finish on the one they started
+# with across a reload (SIGHUP).
+KORE_SRCS += app/router/conf.c

@@ -26,9 +26,11 @@
  *    out, an upstream failure ends the stream with an error event and
  *    [DONE], and the call is settled as ended early for the text
  *    relayed (call->ended_early, call->text_bytes).
- *  - A target's breaker (relay_cool, per worker) hears the verdict of
- *    every attempt that went upstream: failures before content open it,
- *    answers close it.
+ *  - A target's breaker (per worker, in the catalog: router_conf_cooler)
+ *    hears the verdict of every attempt that went upstream: failures
+ *    before content open it, answers close it.
+ *  - A call holds the catalog it resolved its model in (r->conf) until
+ *    relay_free: a reload (SIGHUP) never changes or frees it under it.
  *  - Every call that reached the meter is settled exactly once, also
  *    when the client leaves (relay_free runs when Kore frees the
  *    request; the core cleans the curl handle still bound to it right
@@ -114,6 +116,7 @@ _Static_assert(sizeof(((struct router_stream *)0)->model) >=
 struct relay {
 	TAILQ_ENTRY(relay)	 open;		/* relay_open */
 	struct http_request	*req;
+	struct router_conf	*conf;		/* held from resolve to free */
 	int			 kind;
 	int			 surface;
 	json_t			*body;
@@ -238,7 +241,6 @@ static void	relay_verdict(struct relay *, int);
  * memory of a process, like the curl connection cache, and reset when
  * the worker restarts.
  */
-static struct router_cooldown	relay_cool[ROUTER_MODELS_MAX];
 
 /* Every call of this worker still open, for the stop's deadline. */
 static TAILQ_HEAD(, relay)	relay_open = TAILQ_HEAD_INITIALIZER(relay_open);
@@ -352,7 +354,9 @@ relay_resolve(struct relay *r, const char *model)
 {
 	struct tg_ctx	*ctx = tg_ctx(r->req);
 
-	switch (router_catalog_resolve(router_catalog, model, r->kind,
+	if (r->conf == NULL)
+		r->conf = router_conf_hold();
+	switch (router_catalog_resolve(r->conf->cat, model, r->kind,
 	    &r->route)) {
 	case ROUTER_RESOLVE_OK:
 		break;
@@ -1463,12 +1467,7 @@ relay_access(struct relay *r)
 static struct router_cooldown *
 relay_cooler(struct relay *r)
 {
-	ptrdiff_t	i;
-
-	i = r->route.models[r->target] - router_catalog->models;
-	if (i < 0 || i >= ROUTER_MODELS_MAX)
-		fatal("relay: a target outside the catalog");
-	return (&relay_cool[i]);
+	return (router_conf_cooler(r->conf, r->route.models[r->target]));
 }
 
 /* Whether the current target may be tried (0: it is cooling down). */
@@ -1815,4 +1814,6 @@ relay_free(struct http_request *req, void *arg)
 	if (r->out != NULL)
 		kore_buf_free(r->out);
 	router_xbuf_free(&r->xout);
+	if (r->conf != NULL)
+		router_conf_drop(r->conf);
 }

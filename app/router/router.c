@@ -31,12 +31,11 @@ static void	models_free(struct http_request *, void *);
 static int	models_visible(const struct tg_principal *,
 		    const struct router_model *);
 
-struct router_catalog	*router_catalog;
-int			 router_metric_latency[ROUTER_PROVIDERS_MAX];
-int			 router_metric_first_byte[ROUTER_PROVIDERS_MAX];
-int			 router_metric_errors[ROUTER_PROVIDERS_MAX];
-int			 router_metric_cooldowns[ROUTER_PROVIDERS_MAX];
-int			 router_metric_cooling[ROUTER_PROVIDERS_MAX];
+int			 router_metric_latency[ROUTER_PROVIDERS_MAX + 1];
+int			 router_metric_first_byte[ROUTER_PROVIDERS_MAX + 1];
+int			 router_metric_errors[ROUTER_PROVIDERS_MAX + 1];
+int			 router_metric_cooldowns[ROUTER_PROVIDERS_MAX + 1];
+int			 router_metric_cooling[ROUTER_PROVIDERS_MAX + 1];
 
 static const struct tg_route	router_routes[] = {
 	{ HTTP_METHOD_POST, "/v1/chat/completions", router_chat,
@@ -51,7 +50,8 @@ static const struct tg_route	router_routes[] = {
 };
 
 const struct tg_module	tg_router_module = {
-	"router", router_parent_init, NULL, NULL, router_routes
+	"router", router_parent_init, router_conf_worker_init, NULL,
+	router_routes
 };
 
 static const double	latency_buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5,
@@ -66,6 +66,7 @@ static struct http_state	models_states[] = {
 };
 
 struct models_state {
+	struct router_conf	*conf;	/* ids point into its catalog */
 	struct router_call	*call;
 	const char		*ids[ROUTER_MODELS_MAX];
 	int			 priced[ROUTER_MODELS_MAX];
@@ -87,12 +88,20 @@ static void
 router_parent_init(struct tg_config_errors *errs)
 {
 	const struct router_provider	*p;
+	struct router_catalog		*cat;
 	char				*labels;
 	size_t				 len;
 	int				 i;
 
-	if ((router_catalog = calloc(1, sizeof(*router_catalog))) == NULL)
+	router_metric_latency[ROUTER_METRIC_NONE] = -1;
+	router_metric_first_byte[ROUTER_METRIC_NONE] = -1;
+	router_metric_errors[ROUTER_METRIC_NONE] = -1;
+	router_metric_cooldowns[ROUTER_METRIC_NONE] = -1;
+	router_metric_cooling[ROUTER_METRIC_NONE] = -1;
+
+	if ((cat = calloc(1, sizeof(*cat))) == NULL)
 		fatal("router: out of memory");
+	router_conf_init(cat);
 
 	if (!router_catalog_load(router_catalog, tg_conf.router_config,
 	    tg_conf.production, router_getenv, errs))
@@ -183,15 +192,17 @@ int
 router_models(struct http_request *req)
 {
 	struct models_state	*ms;
+	struct router_catalog	*cat;
 	int			 i;
 
 	if ((ms = tg_state(req)) == NULL) {
 		ms = tg_state_alloc(req, sizeof(*ms), models_free);
-		for (i = 0; i < router_catalog->nmodels; i++) {
-			if (!router_provider_usable(
-			    router_catalog->models[i].provider))
+		ms->conf = router_conf_hold();
+		cat = ms->conf->cat;
+		for (i = 0; i < cat->nmodels; i++) {
+			if (!router_provider_usable(cat->models[i].provider))
 				continue;
-			ms->ids[ms->nids] = router_catalog->models[i].id;
+			ms->ids[ms->nids] = cat->models[i].id;
 			ms->priced[ms->nids] = 1;
 			ms->nids++;
 		}
@@ -235,14 +246,15 @@ models_list(struct http_request *req)
 {
 	struct models_state		*ms = tg_state(req);
 	const struct tg_principal	*who = &tg_ctx(req)->who;
+	const struct router_catalog	*cat = ms->conf->cat;
 	const struct router_alias	*a;
 	const struct router_model	*m;
 	json_t				*data, *doc;
 	int				 i, j, k, ok, by_name;
 
 	data = json_array();
-	for (i = 0, k = 0; i < router_catalog->nmodels; i++) {
-		m = &router_catalog->models[i];
+	for (i = 0, k = 0; i < cat->nmodels; i++) {
+		m = &cat->models[i];
 		if (!router_provider_usable(m->provider))
 			continue;
 		ok = ms->priced[k++];
@@ -250,13 +262,13 @@ models_list(struct http_request *req)
 			continue;
 		json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s}",
 		    "id", m->id, "object", "model",
-		    "created", (json_int_t)router_catalog->created,
+		    "created", (json_int_t)cat->created,
 		    "owned_by", m->provider->name));
 	}
 
 	/* An alias is listed when some target it would use is listed. */
-	for (i = 0; i < router_catalog->naliases; i++) {
-		a = &router_catalog->aliases[i];
+	for (i = 0; i < cat->naliases; i++) {
+		a = &cat->aliases[i];
 		by_name = who->nallowed == 0 || tg_model_allowed(
 		    who->allowed_models, who->nallowed, a->name);
 		ok = 0;
@@ -276,7 +288,7 @@ models_list(struct http_request *req)
 			continue;
 		json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s}",
 		    "id", a->name, "object", "model",
-		    "created", (json_int_t)router_catalog->created,
+		    "created", (json_int_t)cat->created,
 		    "owned_by", "tollgate"));
 	}
 
@@ -294,4 +306,6 @@ models_free(struct http_request *req, void *arg)
 	(void)req;
 	if (ms->call != NULL)
 		router_call_release(ms->call);
+	if (ms->conf != NULL)
+		router_conf_drop(ms->conf);
 }

@@ -18,7 +18,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	static const struct auth_jwt_key	key = {
 		(const unsigned char *)"fuzz-jwt-secret-0123456789abcdef0123",
-		36, "https://tg.example", "tollgate-ui"
+		36, "https://tg.example", "tollgate-ui",
+		/* A rotated-out secret: the kid and the try-all paths. */
+		{ (const unsigned char *)"fuzz-old-jwt-secret-0123456789abcdef" },
+		{ 36 }, 1
 	};
 	struct auth_jwt_claims	 c;
 	char			*tok;

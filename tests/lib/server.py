@@ -26,8 +26,6 @@ SANITIZE = bool(os.environ.get("TOLLGATE_SANITIZE"))
 
 TEST_JWT_SECRET = "test-jwt-secret-7d1c0b5e4a394f2e8c6b1a0f9e8d7c6b"
 TEST_KEY_PEPPER = "test-key-pepper-3f2e1d0c9b8a79685746352413021f1e"
-TEST_SECRET_KEY = ("8f3a9c1e5b7d2f4a6c8e0b1d3f5a7c9e"
-                   "2b4d6f8a0c1e3b5d7f9a1c3e5b7d9f0a")
 
 
 def _port_slice():
@@ -82,7 +80,6 @@ def base_env(db_url, port, workdir):
         "TOLLGATE_UI_URL": "http://127.0.0.1:%d" % port,
         "TOLLGATE_JWT_SECRET": TEST_JWT_SECRET,
         "TOLLGATE_KEY_PEPPER": TEST_KEY_PEPPER,
-        "TOLLGATE_SECRET_KEY": TEST_SECRET_KEY,
         "TOLLGATE_ROUTER_CONFIG": os.path.join(ROOT, "conf", "router.json"),
         # Tests sign in with POST /auth/dev/login (tests/lib/auth.py).
         "TOLLGATE_DEV_LOGIN": "1",

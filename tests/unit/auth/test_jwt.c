@@ -19,9 +19,24 @@
 #define SID	"aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 #define NOW	1700000000LL
 
+#define OLDKEY	"unit-test-old-jwt-secret-0123456789abcdef"
+
 static const struct auth_jwt_key	key = {
 	(const unsigned char *)KEY, sizeof(KEY) - 1, "https://tg.example",
-	"tollgate-ui"
+	"tollgate-ui", { NULL }, { 0 }, 0
+};
+
+/* After a rotation: TOLLGATE_JWT_SECRET="KEY,OLDKEY". */
+static const struct auth_jwt_key	rotated = {
+	(const unsigned char *)KEY, sizeof(KEY) - 1, "https://tg.example",
+	"tollgate-ui", { (const unsigned char *)OLDKEY },
+	{ sizeof(OLDKEY) - 1 }, 1
+};
+
+/* Before it: TOLLGATE_JWT_SECRET="OLDKEY". */
+static const struct auth_jwt_key	before = {
+	(const unsigned char *)OLDKEY, sizeof(OLDKEY) - 1,
+	"https://tg.example", "tollgate-ui", { NULL }, { 0 }, 0
 };
 
 /* header.payload.HMAC-SHA256(k, header.payload), all base64url. */
@@ -299,6 +314,83 @@ START_TEST(shape)
 }
 END_TEST
 
+/* The header of tok, decoded. */
+static void
+header_of(const char *tok, char *out, size_t outlen)
+{
+	size_t	n;
+
+	ck_assert(auth_b64url_decode(tok, strchr(tok, '.') - tok,
+	    (unsigned char *)out, outlen - 1, &n));
+	out[n] = '\0';
+}
+
+START_TEST(kid_names_the_secret)
+{
+	char	*tok, kid[AUTH_JWT_KID_LEN + 1], want[128], hdr[128];
+
+	ck_assert(auth_jwt_kid((const unsigned char *)KEY, sizeof(KEY) - 1, kid,
+	    sizeof(kid)));
+	ck_assert_int_eq(strlen(kid), AUTH_JWT_KID_LEN);
+	ck_assert_ptr_null(strstr(KEY, kid));
+
+	tok = auth_jwt_issue(&rotated, SUB, SID, NOW, AUTH_JWT_TTL);
+	ck_assert_ptr_nonnull(tok);
+	header_of(tok, hdr, sizeof(hdr));
+	(void)snprintf(want, sizeof(want),
+	    "{\"alg\":\"HS256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", kid);
+	ck_assert_str_eq(hdr, want);
+	free(tok);
+
+	/* Another secret, another kid. */
+	ck_assert(auth_jwt_kid((const unsigned char *)OLDKEY,
+	    sizeof(OLDKEY) - 1, want, sizeof(want)));
+	ck_assert_str_ne(kid, want);
+}
+END_TEST
+
+START_TEST(rotation)
+{
+	struct auth_jwt_claims	 c;
+	char			*old, *plain, *fresh, *mixed;
+
+	/* A token of the old secret verifies once the list is "new,old". */
+	old = auth_jwt_issue(&before, SUB, SID, NOW, AUTH_JWT_TTL);
+	ck_assert_ptr_nonnull(old);
+	ck_assert_int_eq(auth_jwt_verify(&rotated, old, NOW, &c), AUTH_JWT_OK);
+	ck_assert_str_eq(c.sub, SUB);
+	/* ... and not once the old secret is dropped from the list. */
+	ck_assert_int_eq(auth_jwt_verify(&key, old, NOW, &c),
+	    AUTH_JWT_BAD_HEADER);
+
+	/* Tokens minted before kids: tried against every secret. */
+	plain = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", CLAIMS(""),
+	    OLDKEY, sizeof(OLDKEY) - 1);
+	ck_assert_int_eq(auth_jwt_verify(&rotated, plain, NOW, &c),
+	    AUTH_JWT_OK);
+	ck_assert_int_eq(auth_jwt_verify(&key, plain, NOW, &c),
+	    AUTH_JWT_BAD_SIGNATURE);
+
+	/* New tokens are signed with the first secret, not the old one. */
+	fresh = auth_jwt_issue(&rotated, SUB, SID, NOW, AUTH_JWT_TTL);
+	ck_assert_int_eq(auth_jwt_verify(&key, fresh, NOW, &c), AUTH_JWT_OK);
+	ck_assert_int_eq(auth_jwt_verify(&before, fresh, NOW, &c),
+	    AUTH_JWT_BAD_HEADER);
+
+	/* The kid of one secret with the MAC of another: refused. */
+	mixed = strdup(fresh);
+	memcpy(strrchr(mixed, '.'), strrchr(old, '.'), strlen(strrchr(old,
+	    '.')) + 1);
+	ck_assert_int_eq(auth_jwt_verify(&rotated, mixed, NOW, &c),
+	    AUTH_JWT_BAD_SIGNATURE);
+
+	free(old);
+	free(plain);
+	free(fresh);
+	free(mixed);
+}
+END_TEST
+
 START_TEST(uuid)
 {
 	ck_assert(tg_uuid_canonical(SUB));
@@ -325,6 +417,8 @@ jwt_suite(void)
 	tcase_add_test(tc, claims);
 	tcase_add_test(tc, shape);
 	tcase_add_test(tc, uuid);
+	tcase_add_test(tc, kid_names_the_secret);
+	tcase_add_test(tc, rotation);
 	suite_add_tcase(s, tc);
 	return (s);
 }

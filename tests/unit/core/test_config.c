@@ -50,8 +50,8 @@ env_base(void)
 	env_set("TOLLGATE_DATABASE_URL", "host=/tmp dbname=tollgate");
 	env_set("TOLLGATE_JWT_SECRET", "0123456789abcdef0123456789abcdefXYZ");
 	env_set("TOLLGATE_KEY_PEPPER", "fedcba9876543210fedcba9876543210QRS");
-	env_set("TOLLGATE_SECRET_KEY",
-	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+	env_set("TOLLGATE_PUBLIC_URL", "https://api.example.com");
+	env_set("TOLLGATE_UI_URL", "https://app.example.com/console");
 }
 
 /* Load and expect exactly one problem, naming var. */
@@ -79,8 +79,9 @@ START_TEST(valid_production_defaults)
 	ck_assert_int_eq(conf.production, 1);
 	ck_assert_str_eq(conf.listen_host, "127.0.0.1");
 	ck_assert_str_eq(conf.listen_port, "8080");
-	ck_assert_str_eq(conf.public_url, "http://127.0.0.1:8080");
-	ck_assert_str_eq(conf.ui_origin, "http://127.0.0.1:8080");
+	ck_assert_str_eq(conf.public_url, "https://api.example.com");
+	ck_assert_str_eq(conf.ui_origin, "https://app.example.com");
+	ck_assert_int_eq(conf.jwt_secrets_count, 1);
 	ck_assert_str_eq(conf.router_config, "conf/router.json");
 	ck_assert_int_eq(conf.dev_login, 0);
 	ck_assert_int_eq(conf.signup_credits_micros, 0);
@@ -88,8 +89,6 @@ START_TEST(valid_production_defaults)
 	ck_assert_int_eq(conf.billing_enabled, 0);
 	ck_assert_int_eq(conf.body_max, 1048576);
 	ck_assert_int_eq(conf.max_keys_per_user, 50);
-	ck_assert_int_eq(conf.secret_key[0], 0x00);
-	ck_assert_int_eq(conf.secret_key[31], 0xff);
 	tg_config_free(&conf);
 }
 END_TEST
@@ -98,18 +97,20 @@ START_TEST(missing_required)
 {
 	struct tg_config	 conf;
 	struct tg_config_errors	 errs;
-	int			 i, found[4] = { 0, 0, 0, 0 };
+	int			 i, found[5] = { 0, 0, 0, 0, 0 };
 
+	/* Production (the default): the URLs have no default either. */
 	env_count = 0;
 	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 0);
-	ck_assert_int_eq(errs.count, 4);
+	ck_assert_int_eq(errs.count, 5);
 	for (i = 0; i < errs.count; i++) {
 		found[0] |= strstr(errs.line[i], "TOLLGATE_DATABASE_URL") != NULL;
 		found[1] |= strstr(errs.line[i], "TOLLGATE_JWT_SECRET") != NULL;
 		found[2] |= strstr(errs.line[i], "TOLLGATE_KEY_PEPPER") != NULL;
-		found[3] |= strstr(errs.line[i], "TOLLGATE_SECRET_KEY") != NULL;
+		found[3] |= strstr(errs.line[i], "TOLLGATE_PUBLIC_URL") != NULL;
+		found[4] |= strstr(errs.line[i], "TOLLGATE_UI_URL") != NULL;
 	}
-	ck_assert(found[0] && found[1] && found[2] && found[3]);
+	ck_assert(found[0] && found[1] && found[2] && found[3] && found[4]);
 	tg_config_free(&conf);
 }
 END_TEST
@@ -148,13 +149,6 @@ START_TEST(bad_values)
 	expect_one_error("TOLLGATE_PUBLIC_URL");
 
 	env_base();
-	env_set("TOLLGATE_SECRET_KEY", "abcd");
-	expect_one_error("TOLLGATE_SECRET_KEY");
-	env_set("TOLLGATE_SECRET_KEY",
-	    "zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
-	expect_one_error("TOLLGATE_SECRET_KEY");
-
-	env_base();
 	env_set("TOLLGATE_SIGNUP_CREDITS_MICROS", "-5");
 	expect_one_error("TOLLGATE_SIGNUP_CREDITS_MICROS");
 	env_set("TOLLGATE_SIGNUP_CREDITS_MICROS", "1.5");
@@ -185,11 +179,6 @@ START_TEST(production_refuses_dev_features)
 	expect_one_error("TOLLGATE_JWT_SECRET");
 
 	env_base();
-	env_set("TOLLGATE_SECRET_KEY",
-	    "0000000000000000000000000000000000000000000000000000000000000000");
-	expect_one_error("TOLLGATE_SECRET_KEY");
-
-	env_base();
 	env_set("TOLLGATE_SECCOMP", "off");
 	expect_one_error("TOLLGATE_SECCOMP");
 
@@ -214,25 +203,6 @@ START_TEST(dev_allows_dev_features)
 	ck_assert_int_eq(conf.dev_login, 1);
 	ck_assert_int_eq(conf.production, 0);
 	tg_config_free(&conf);
-}
-END_TEST
-
-START_TEST(secret_key_base64)
-{
-	struct tg_config	 conf;
-	struct tg_config_errors	 errs;
-
-	env_base();
-	/* 32 bytes 0x01..0x20 */
-	env_set("TOLLGATE_SECRET_KEY",
-	    "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=");
-	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
-	ck_assert_int_eq(conf.secret_key[0], 1);
-	ck_assert_int_eq(conf.secret_key[31], 32);
-	tg_config_free(&conf);
-
-	env_set("TOLLGATE_SECRET_KEY", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e");
-	expect_one_error("TOLLGATE_SECRET_KEY");
 }
 END_TEST
 
@@ -332,6 +302,100 @@ START_TEST(oauth_and_stripe)
 }
 END_TEST
 
+START_TEST(urls_required_in_production)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+
+	env_base();
+	env_set("TOLLGATE_PUBLIC_URL", "");
+	expect_one_error("TOLLGATE_PUBLIC_URL");
+	env_base();
+	env_set("TOLLGATE_UI_URL", "");
+	expect_one_error("TOLLGATE_UI_URL");
+
+	/* In dev both default to the local listener. */
+	env_base();
+	env_set("TOLLGATE_ENV", "dev");
+	env_set("TOLLGATE_PUBLIC_URL", "");
+	env_set("TOLLGATE_UI_URL", "");
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
+	ck_assert_str_eq(conf.public_url, "http://127.0.0.1:8080");
+	ck_assert_str_eq(conf.ui_origin, "http://127.0.0.1:8080");
+	tg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(jwt_secret_list)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+
+	env_base();
+	env_set("TOLLGATE_JWT_SECRET", "new-secret-0123456789abcdef0123456789,"
+	    "old-secret-0123456789abcdef0123456789");
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
+	ck_assert_int_eq(conf.jwt_secrets_count, 2);
+	ck_assert_str_eq((char *)conf.jwt_secrets[0],
+	    "new-secret-0123456789abcdef0123456789");
+	ck_assert_int_eq(conf.jwt_secret_lens[0], 37);
+	ck_assert_str_eq((char *)conf.jwt_secrets[1],
+	    "old-secret-0123456789abcdef0123456789");
+	tg_config_free(&conf);
+
+	/* Every secret of the list is checked, and named by position. */
+	env_set("TOLLGATE_JWT_SECRET", "new-secret-0123456789abcdef0123456789,"
+	    "short");
+	expect_one_error("TOLLGATE_JWT_SECRET");
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 0);
+	ck_assert_ptr_nonnull(strstr(errs.line[0], "secret 2"));
+	ck_assert_ptr_null(strstr(errs.line[0], "short"));
+	tg_config_free(&conf);
+	env_set("TOLLGATE_JWT_SECRET", "new-secret-0123456789abcdef0123456789,");
+	expect_one_error("TOLLGATE_JWT_SECRET");
+	env_set("TOLLGATE_JWT_SECRET", ",new-secret-0123456789abcdef0123456789");
+	expect_one_error("TOLLGATE_JWT_SECRET");
+	env_set("TOLLGATE_JWT_SECRET", "new-secret-0123456789abcdef0123456789,"
+	    "insecure-dev-jwt-secret-0123456789abcdef");
+	expect_one_error("TOLLGATE_JWT_SECRET");
+}
+END_TEST
+
+START_TEST(admin_emails_one_a_line)
+{
+	struct tg_config	 conf;
+	struct tg_config_errors	 errs;
+
+	env_base();
+	env_set("TOLLGATE_ADMIN_EMAILS", "boss@example.com\r\nops@example.com\n"
+	    "\nthird@example.com,fourth@example.com");
+	ck_assert_int_eq(tg_config_load(&conf, fake_getenv, &errs), 1);
+	ck_assert_int_eq(conf.admin_emails_count, 4);
+	ck_assert(tg_config_is_admin_email(&conf, "boss@example.com"));
+	ck_assert(tg_config_is_admin_email(&conf, "ops@example.com"));
+	ck_assert(tg_config_is_admin_email(&conf, "fourth@example.com"));
+	tg_config_free(&conf);
+}
+END_TEST
+
+START_TEST(known_names)
+{
+	ck_assert(tg_config_known("TOLLGATE_LISTEN"));
+	ck_assert(tg_config_known("TOLLGATE_DRAIN_SECONDS"));
+	ck_assert(tg_config_known("TOLLGATE_CA_FILE"));
+	ck_assert(tg_config_known("TOLLGATE_KAKAO_USERINFO_URL"));
+	ck_assert(tg_config_known("TOLLGATE_GITHUB_CLIENT_SECRET_FILE"));
+	ck_assert(tg_config_known("TOLLGATE_JWT_SECRET_FILE"));
+	ck_assert(tg_config_known("TOLLGATE_ADMIN_EMAILS_FILE"));
+	ck_assert(!tg_config_known("TOLLGATE_SIGNUP_CREDIT_MICROS"));
+	ck_assert(!tg_config_known("TOLLGATE_LISTEN_FILE"));
+	ck_assert(!tg_config_known("TOLLGATE_GITHUB_CLIENT_SECRETS"));
+	ck_assert(!tg_config_known("TOLLGATE_TWITTER_CLIENT_ID"));
+	ck_assert(!tg_config_known("TOLLGATE_"));
+	ck_assert(!tg_config_known("TOLLGATE__FILE"));
+}
+END_TEST
+
 START_TEST(url_origin)
 {
 	char	o[64];
@@ -358,11 +422,14 @@ config_suite(void)
 	tcase_add_test(tc, bad_values);
 	tcase_add_test(tc, production_refuses_dev_features);
 	tcase_add_test(tc, dev_allows_dev_features);
-	tcase_add_test(tc, secret_key_base64);
 	tcase_add_test(tc, listen_ipv6_and_admins);
 	tcase_add_test(tc, oauth_and_stripe);
 	tcase_add_test(tc, url_origin);
 	tcase_add_test(tc, logs_and_metrics);
+	tcase_add_test(tc, urls_required_in_production);
+	tcase_add_test(tc, jwt_secret_list);
+	tcase_add_test(tc, admin_emails_one_a_line);
+	tcase_add_test(tc, known_names);
 	suite_add_tcase(s, tc);
 	return (s);
 }
