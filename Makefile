@@ -127,7 +127,8 @@ $(PURE_LIB): $(PURE_OBJS)
 
 # Kore's pools start small and grow on demand (app/core/pool.c); Kore's
 # own error answers get the contract's shape (app/core/early.c).
-LDWRAP		:= -Wl,--wrap=kore_pool_init -Wl,--wrap=kore_buf_appendf
+LDWRAP		:= -Wl,--wrap=kore_pool_init -Wl,--wrap=kore_buf_appendf \
+		   -Wl,--wrap=net_recv_flush -Wl,--wrap=http_check_timeout
 
 $(BUILD)/tollgate: $(KORE_STAMP) $(KORE_OBJS) $(PURE_LIB) $(ASSET_OBJ)
 	@[ "$(V)" != 0 ] || echo "  LD      $@"

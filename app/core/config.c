@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "cors.h"
 #include "lex.h"
 
 #define DEV_SECRET_MARKER	"insecure-dev"
@@ -142,6 +143,7 @@ tg_config_load(struct tg_config *conf, tg_getenv_fn get,
 	conf_oauth(conf, get, &conf->kakao, "KAKAO", kakao_defaults, errs);
 	conf_stripe(conf, get, errs);
 	conf_deployment(conf, get, errs);
+	tg_cors_config(conf, get, errs);
 
 	return (errs->count == 0);
 }
@@ -183,6 +185,8 @@ tg_config_free(struct tg_config *conf)
 	free(conf->runas);
 	free(conf->pidfile);
 	free(conf->ca_file);
+	for (i = 0; i < conf->cors_origins_count; i++)
+		free(conf->cors_origins[i]);
 	memset(conf, 0, sizeof(*conf));
 }
 

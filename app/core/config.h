@@ -17,6 +17,7 @@
 #define TG_ADMIN_EMAILS_MAX	64
 #define TG_WEBHOOK_SECRETS_MAX	8
 #define TG_CONFIG_ERRORS_MAX	64
+#define TG_CORS_ORIGINS_MAX	16
 
 #define TG_SECCOMP_ON		0
 #define TG_SECCOMP_TRACE	1
@@ -84,6 +85,11 @@ struct tg_config {
 	unsigned int		 rate_limit_user;	/* a minute; 0: off */
 	unsigned int		 key_fail_limit;	/* failed key auths a minute per address; 0: off */
 	int			 trust_proxy;	/* honour X-Forwarded-For */
+
+	/* A UI on another origin (app/core/cors.c). */
+	char			*cors_origins[TG_CORS_ORIGINS_MAX];
+	int			 cors_origins_count;
+	int			 cookie_samesite_none;
 };
 
 /* Problems found while loading, one line each, naming the variable. */
