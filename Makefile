@@ -115,6 +115,15 @@ $(BUILD)/asset_conf.c: conf/tollgate.conf
 $(ASSET_OBJ): $(BUILD)/asset_conf.c
 	$(Q)$(CC) -c $< -o $@
 
+# docs/openapi.yaml as JSON, served at GET /openapi.json (app/core/openapi.c).
+OPENAPI_OBJ	:= $(BUILD)/asset_openapi.o
+$(BUILD)/asset_openapi.c: docs/openapi.yaml scripts/embed-openapi.py
+	@mkdir -p $(@D)
+	$(Q)/usr/bin/python3 scripts/embed-openapi.py $< > $@.tmp && mv -f $@.tmp $@
+
+$(OPENAPI_OBJ): $(BUILD)/asset_openapi.c
+	$(Q)$(CC) -c $< -o $@
+
 $(BUILD)/%.o: %.c | $(KORE_STAMP)
 	@mkdir -p $(@D)
 	@[ "$(V)" != 0 ] || echo "  CC      $<"
@@ -130,10 +139,12 @@ $(PURE_LIB): $(PURE_OBJS)
 LDWRAP		:= -Wl,--wrap=kore_pool_init -Wl,--wrap=kore_buf_appendf \
 		   -Wl,--wrap=net_recv_flush -Wl,--wrap=http_check_timeout
 
-$(BUILD)/tollgate: $(KORE_STAMP) $(KORE_OBJS) $(PURE_LIB) $(ASSET_OBJ)
+$(BUILD)/tollgate: $(KORE_STAMP) $(KORE_OBJS) $(PURE_LIB) $(ASSET_OBJ) \
+    $(OPENAPI_OBJ)
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
 	$(Q)$(CC) $(SAN_CFLAGS) $(LDWRAP) -o $@ $(KORE_OBJ)/*.o $(KORE_OBJS) \
-	    $(ASSET_OBJ) $(PURE_LIB) $$(cat $(KORE_OBJ)/ldflags) $(LIBS)
+	    $(ASSET_OBJ) $(OPENAPI_OBJ) $(PURE_LIB) \
+	    $$(cat $(KORE_OBJ)/ldflags) $(LIBS)
 
 # ./tollgate is the flavour built last; relinked when the flavour changes.
 tollgate: $(BUILD)/tollgate
