@@ -1,6 +1,7 @@
 /*
  * Operations routes (docs/contract.md §9): liveness, readiness (PostgreSQL
- * answers) and the Prometheus metrics of this process.
+ * answers) and the Prometheus metrics of this process; the table also
+ * holds GET /openapi.json (openapi.c).
  */
 
 #include "tollgate.h"
