@@ -135,7 +135,8 @@ $(PURE_LIB): $(PURE_OBJS)
 	$(Q)ar rcs $@ $^
 
 # Kore's pools start small and grow on demand (app/core/pool.c); Kore's
-# own error answers get the contract's shape (app/core/early.c).
+# own error answers get the contract's shape and CORS headers
+# (app/core/early.c).
 LDWRAP		:= -Wl,--wrap=kore_pool_init -Wl,--wrap=kore_buf_appendf \
 		   -Wl,--wrap=net_recv_flush -Wl,--wrap=http_check_timeout
 

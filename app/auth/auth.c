@@ -136,7 +136,8 @@ auth_set_cookie(struct http_request *req, const char *name,
 	 * top-level redirect, which Lax allows.
 	 */
 	flags = auth_cookie_secure() ? AUTH_COOKIE_SECURE : 0;
-	if (tg_conf.cookie_samesite_none && !strcmp(name, auth_refresh_cookie()))
+	if (tg_conf.cookie_samesite_none &&
+	    !strcmp(name, auth_refresh_cookie()))
 		flags |= AUTH_COOKIE_SAMESITE_NONE;
 
 	if (!auth_cookie_format(buf, sizeof(buf), name, value,

@@ -71,7 +71,8 @@ static void
 cors_origins(struct tg_config *conf, const char *list,
     struct tg_config_errors *errs)
 {
-	char		 entry[TG_CORS_ORIGIN_MAX], origin[TG_CORS_ORIGIN_MAX];
+	char		 entry[TG_CORS_ORIGIN_MAX];
+	char		 origin[TG_CORS_ORIGIN_MAX];
 	const char	*p, *end;
 	size_t		 len;
 
@@ -85,8 +86,9 @@ cors_origins(struct tg_config *conf, const char *list,
 		if (len == 0)
 			continue;
 		if (len >= sizeof(entry)) {
-			tg_config_error(errs, "TOLLGATE_CORS_ORIGINS: an origin "
-			    "is longer than %d bytes", TG_CORS_ORIGIN_MAX - 1);
+			tg_config_error(errs, "TOLLGATE_CORS_ORIGINS: an "
+			    "origin is longer than %d bytes",
+			    TG_CORS_ORIGIN_MAX - 1);
 			continue;
 		}
 		memcpy(entry, p, len);
@@ -99,14 +101,14 @@ cors_origins(struct tg_config *conf, const char *list,
 			continue;
 		}
 		if (!tg_cors_origin_parse(entry, origin, sizeof(origin))) {
-			tg_config_error(errs, "TOLLGATE_CORS_ORIGINS: \"%.80s\" "
-			    "is not an origin (scheme://host[:port], no path)",
-			    entry);
+			tg_config_error(errs, "TOLLGATE_CORS_ORIGINS: "
+			    "\"%.80s\" is not an origin (scheme://host[:port], "
+			    "no path)", entry);
 			continue;
 		}
 		if (conf->cors_origins_count >= TG_CORS_ORIGINS_MAX) {
-			tg_config_error(errs, "TOLLGATE_CORS_ORIGINS: more than "
-			    "%d origins", TG_CORS_ORIGINS_MAX);
+			tg_config_error(errs, "TOLLGATE_CORS_ORIGINS: more "
+			    "than %d origins", TG_CORS_ORIGINS_MAX);
 			return;
 		}
 		conf->cors_origins[conf->cors_origins_count++] =
@@ -234,7 +236,8 @@ tg_cors_allow_headers(const char *requested, char *out, size_t outlen)
 		for (i = 0; i < sizeof(cors_prefixes) /
 		    sizeof(cors_prefixes[0]); i++) {
 			plen = strlen(cors_prefixes[i]);
-			if (len > plen && !strncasecmp(p, cors_prefixes[i], plen))
+			if (len > plen &&
+			    !strncasecmp(p, cors_prefixes[i], plen))
 				ok = 1;
 		}
 		for (i = 0; ok && i < len; i++) {

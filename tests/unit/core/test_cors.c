@@ -76,7 +76,8 @@ START_TEST(origins_refused)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cors_list = bad[i];
 		ck_assert_msg(load(&conf, &errs, 1) == 1, "%s", bad[i]);
-		ck_assert(strstr(errs.line[0], "TOLLGATE_CORS_ORIGINS") != NULL);
+		ck_assert(strstr(errs.line[0],
+		    "TOLLGATE_CORS_ORIGINS") != NULL);
 		ck_assert_int_eq(conf.cors_origins_count, 0);
 		tg_config_free(&conf);
 	}
