@@ -130,6 +130,15 @@ $(SQL_ASSET_OBJ): $(BUILD)/asset_sql.c app/core/migrations.h
 
 ASSET_OBJ	+= $(SQL_ASSET_OBJ)
 
+# docs/openapi.yaml as JSON, served at GET /openapi.json (app/core/openapi.c).
+OPENAPI_OBJ	:= $(BUILD)/asset_openapi.o
+$(BUILD)/asset_openapi.c: docs/openapi.yaml scripts/embed-openapi.py
+	@mkdir -p $(@D)
+	$(Q)/usr/bin/python3 scripts/embed-openapi.py $< > $@.tmp && mv -f $@.tmp $@
+
+$(OPENAPI_OBJ): $(BUILD)/asset_openapi.c
+	$(Q)$(CC) -c $< -o $@
+
 $(BUILD)/%.o: %.c | $(KORE_STAMP)
 	@mkdir -p $(@D)
 	@[ "$(V)" != 0 ] || echo "  CC      $<"
@@ -141,8 +150,10 @@ $(PURE_LIB): $(PURE_OBJS)
 	$(Q)ar rcs $@ $^
 
 # Kore's pools start small and grow on demand (app/core/pool.c); Kore's
-# own error answers get the contract's shape (app/core/early.c).
-LDWRAP		:= -Wl,--wrap=kore_pool_init -Wl,--wrap=kore_buf_appendf
+# own error answers get the contract's shape and CORS headers
+# (app/core/early.c).
+LDWRAP		:= -Wl,--wrap=kore_pool_init -Wl,--wrap=kore_buf_appendf \
+		   -Wl,--wrap=net_recv_flush -Wl,--wrap=http_check_timeout
 # Every line Kore writes goes through our log format (app/core/log.c).
 LDWRAP_LOG	:= -Wl,--wrap=kore_log -Wl,--wrap=fatal -Wl,--wrap=fatalx
 
@@ -166,10 +177,10 @@ $(VERSION_OBJ): $(BUILD)/version.c
 FORCE:
 
 $(BUILD)/tollgate: $(KORE_STAMP) $(KORE_OBJS) $(PURE_LIB) $(ASSET_OBJ) \
-    $(VERSION_OBJ)
+    $(VERSION_OBJ) $(OPENAPI_OBJ)
 	@[ "$(V)" != 0 ] || echo "  LD      $@"
 	$(Q)$(CC) $(SAN_CFLAGS) $(LDWRAP) $(LDWRAP_LOG) -o $@ $(KORE_OBJ)/*.o \
-	    $(KORE_OBJS) $(ASSET_OBJ) $(VERSION_OBJ) $(PURE_LIB) \
+	    $(KORE_OBJS) $(ASSET_OBJ) $(VERSION_OBJ) $(OPENAPI_OBJ) $(PURE_LIB) \
 	    $$(cat $(KORE_OBJ)/ldflags) $(LIBS)
 
 # ./tollgate is the flavour built last; relinked when the flavour changes.

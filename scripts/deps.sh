@@ -9,10 +9,10 @@ set -euo pipefail
 
 build_pkgs=(gcc make pkg-config kore libjansson-dev libsodium-dev
 	libjwt-dev libcurl4-openssl-dev libpq-dev libssl-dev
-	postgresql-15 postgresql-client-15 ca-certificates)
+	postgresql-15 postgresql-client-15 ca-certificates python3-yaml)
 test_pkgs=(check python3 python3-pytest python3-pytest-xdist
 	python3-cryptography python3-requests
-	python3-psycopg2 python3-prometheus-client
+	python3-psycopg2 python3-prometheus-client python3-jsonschema
 	nodejs npm chromium procps iproute2 curl nginx-light wrk)
 # libFuzzer ships in clang's runtime package, not in clang itself.
 fuzz_pkgs=(clang libclang-rt-14-dev)

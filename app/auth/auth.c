@@ -24,6 +24,7 @@
 #include "auth/auth.h"
 #include "auth/cookie.h"
 #include "auth/revoked.h"
+#include "cors.h"
 #include "metrics.h"
 #include "lex.h"
 #include "profiles/validate.h"
@@ -128,9 +129,20 @@ auth_set_cookie(struct http_request *req, const char *name,
     const char *value, long max_age)
 {
 	char	buf[AUTH_SET_COOKIE_MAX];
+	int	flags;
+
+	/*
+	 * Only the refresh cookie goes cross-site (TOLLGATE_COOKIE_SAMESITE,
+	 * docs/frontend.md); the flow cookie comes back on the provider's
+	 * top-level redirect, which Lax allows.
+	 */
+	flags = auth_cookie_secure() ? AUTH_COOKIE_SECURE : 0;
+	if (tg_conf.cookie_samesite_none &&
+	    !strcmp(name, auth_refresh_cookie()))
+		flags |= AUTH_COOKIE_SAMESITE_NONE;
 
 	if (!auth_cookie_format(buf, sizeof(buf), name, value,
-	    AUTH_COOKIE_PATH, max_age, auth_cookie_secure()))
+	    AUTH_COOKIE_PATH, max_age, flags))
 		fatal("auth_set_cookie: cookie %s does not fit", name);
 
 	http_response_header(req, "set-cookie", buf);
@@ -173,12 +185,19 @@ auth_revoke_broadcast(const char *sid)
 int
 auth_csrf_check(struct http_request *req)
 {
-	if (auth_csrf_ok(tg_http_header(req, "origin"),
-	    tg_http_header(req, "x-tollgate-csrf"), tg_conf.ui_origin))
+	const char	*origin;
+
+	/* A UI on another origin (TOLLGATE_CORS_ORIGINS) is the UI too. */
+	origin = tg_http_header(req, "origin");
+	if (tg_cors_listed(&tg_conf, origin))
+		return (1);
+	if (auth_csrf_ok(origin, tg_http_header(req, "x-tollgate-csrf"),
+	    tg_conf.ui_origin))
 		return (1);
 
 	tg_error(req, 403, "csrf_failed", NULL, "this request needs an Origin "
-	    "header of the UI's origin or the header X-Tollgate-CSRF: 1");
+	    "header of the UI's origin (TOLLGATE_UI_URL or "
+	    "TOLLGATE_CORS_ORIGINS) or the header X-Tollgate-CSRF: 1");
 	return (0);
 }
 

@@ -7,8 +7,11 @@
  * appears more than once the first one wins: browsers send cookies with
  * longer paths first, and ours carry the most specific path we serve.
  *
- * Set-Cookie always carries HttpOnly and SameSite=Lax, and Secure unless
- * the caller says the site is plain http (dev only; docs/contract.md §7).
+ * Set-Cookie always carries HttpOnly; SameSite=Lax, or SameSite=None
+ * when the caller asks (TOLLGATE_COOKIE_SAMESITE=none, a UI on another
+ * site, https only; docs/frontend.md); and Secure unless the caller says
+ * the site is plain http (dev only; docs/contract.md §7). None without
+ * Secure is never written: browsers drop such a cookie.
  */
 
 #include <stdio.h>
@@ -89,15 +92,24 @@ auth_cookie_get(const char *header, const char *name, char *out,
 
 /*
  * A Set-Cookie value. max_age 0 deletes the cookie (with an Expires in
- * the past for old clients). Returns 1, or 0 if it does not fit or a
- * part has characters that do not belong there.
+ * the past for old clients). flags: AUTH_COOKIE_SECURE,
+ * AUTH_COOKIE_SAMESITE_NONE. Returns 1, or 0 if it does not fit, a part
+ * has characters that do not belong there, or None comes without Secure.
  */
 int
 auth_cookie_format(char *buf, size_t len, const char *name, const char *value,
-    const char *path, long max_age, int secure)
+    const char *path, long max_age, int flags)
 {
-	const char	*p;
+	const char	*p, *same, *secure;
 	int		 n;
+
+	secure = (flags & AUTH_COOKIE_SECURE) ? "; Secure" : "";
+	same = "Lax";
+	if (flags & AUTH_COOKIE_SAMESITE_NONE) {
+		if (!(flags & AUTH_COOKIE_SECURE))
+			return (0);
+		same = "None";
+	}
 
 	for (p = value; *p != '\0'; p++) {
 		if (!cookie_value_char((unsigned char)*p))
@@ -108,12 +120,11 @@ auth_cookie_format(char *buf, size_t len, const char *name, const char *value,
 
 	if (max_age > 0) {
 		n = snprintf(buf, len, "%s=%s; Path=%s; Max-Age=%ld; HttpOnly; "
-		    "SameSite=Lax%s", name, value, path, max_age,
-		    secure ? "; Secure" : "");
+		    "SameSite=%s%s", name, value, path, max_age, same, secure);
 	} else {
 		n = snprintf(buf, len, "%s=; Path=%s; Max-Age=0; Expires=Thu, "
-		    "01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax%s", name,
-		    path, secure ? "; Secure" : "");
+		    "01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=%s%s", name,
+		    path, same, secure);
 	}
 
 	return (n > 0 && (size_t)n < len);

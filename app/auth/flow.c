@@ -135,7 +135,8 @@ auth_return_to_valid(const char *s)
  * (docs/contract.md §7): an Origin header, when present, must be the UI's origin; without one the
  * request must carry X-Tollgate-CSRF: 1 (a header a cross-site form
  * cannot send, and a cross-site script cannot send without a CORS
- * preflight we never grant).
+ * preflight we grant only to TOLLGATE_CORS_ORIGINS, which auth.c accepts
+ * before this rule).
  */
 int
 auth_csrf_ok(const char *origin, const char *csrf_header,

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "cors.h"
 #include "lex.h"
 #include "logfmt.h"
 
@@ -207,6 +208,7 @@ tg_config_load(struct tg_config *conf, tg_getenv_fn get,
 	conf_stripe(conf, get, errs);
 	conf_deployment(conf, get, errs);
 	conf_observability(conf, get, errs);
+	tg_cors_config(conf, get, errs);
 
 	return (errs->count == 0);
 }
@@ -250,6 +252,8 @@ tg_config_free(struct tg_config *conf)
 	free(conf->pidfile);
 	free(conf->ca_file);
 	free(conf->metrics_token);
+	for (i = 0; i < conf->cors_origins_count; i++)
+		free(conf->cors_origins[i]);
 	memset(conf, 0, sizeof(*conf));
 }
 

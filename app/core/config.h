@@ -24,6 +24,8 @@
 
 #define TG_METRICS_TOKEN_MIN	16
 
+#define TG_CORS_ORIGINS_MAX	16
+
 #define TG_SECCOMP_ON		0
 #define TG_SECCOMP_TRACE	1
 #define TG_SECCOMP_OFF		2
@@ -98,6 +100,10 @@ struct tg_config {
 	char			 metrics_host[256];	/* "": no listener */
 	char			 metrics_port[8];
 	char			*metrics_token;	/* NULL: none asked */
+	/* A UI on another origin (app/core/cors.c). */
+	char			*cors_origins[TG_CORS_ORIGINS_MAX];
+	int			 cors_origins_count;
+	int			 cookie_samesite_none;
 };
 
 /* Problems found while loading, one line each, naming the variable. */

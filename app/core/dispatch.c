@@ -4,6 +4,8 @@
  * Kore would otherwise answer with bare bodies:
  *
  *   - the request id (X-Request-Id echoed when sane, else generated),
+ *   - CORS headers for a listed origin, and CORS preflights answered
+ *     from the route tables (cors_http.c),
  *   - route matching over the modules' tables, with 404 and 405 (with
  *     Allow) in the contract's error shape,
  *   - ambiguous framing refused (400, early.c: Transfer-Encoding, two
@@ -250,7 +252,7 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 {
 	const struct tg_route	*r;
 	char			 allow[64];
-	int			 i, methods, method;
+	int			 i, methods, method, preflight;
 	size_t			 max;
 
 	ctx->start_us = tg_now_us();
@@ -267,6 +269,7 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 
 	dispatch_request_id(req, ctx);
 	http_response_header(req, "x-content-type-options", "nosniff");
+	tg_cors_headers(req);
 
 	if (!dispatch_listener(req)) {
 		tg_error(req, 404, "not_found", NULL, "no route for %s",
@@ -282,13 +285,16 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 	if (method == HTTP_METHOD_HEAD)
 		method = HTTP_METHOD_GET;
 
+	/* A CORS preflight is answered from every route of the path. */
+	preflight = tg_cors_is_preflight(req);
 	methods = 0;
 	for (i = 0; i < nroutes; i++) {
 		r = routes[i];
 		if (!dispatch_match(r->pattern, req->path, ctx))
 			continue;
 		/* Link previews send HEAD; it must not consume a flow. */
-		if ((r->methods & method) && !(req->method == HTTP_METHOD_HEAD &&
+		if (!preflight && (r->methods & method) &&
+		    !(req->method == HTTP_METHOD_HEAD &&
 		    (r->flags & TG_ROUTE_NO_HEAD))) {
 			ctx->route = r;
 			ctx->route_index = route_metric[i];
@@ -296,6 +302,12 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 		}
 		methods |= r->methods;
 		ctx->route_index = route_metric[i];
+	}
+
+	if (preflight) {
+		dispatch_allow(methods, allow, sizeof(allow));
+		tg_cors_preflight(req, allow);
+		return (0);
 	}
 
 	/* The body limit first: an oversized body is refused anywhere. */

@@ -18,6 +18,12 @@
  * Our own handlers always answer errors with a body (tg_error), so the
  * pretty page is only ever Kore's.
  *
+ * CORS. A page on a listed origin must be able to read these answers
+ * too (cors_http.c). The link also wraps net_recv_flush() and
+ * http_check_timeout(), the two ways into Kore's early answers, to know
+ * the connection being served; the request Kore was reading on it (the
+ * last one, when its headers got that far) gives the Origin.
+ *
  * Framing. Kore reads a body by its first Content-Length and ignores
  * Transfer-Encoding (it cannot read chunked bodies at all). A request
  * with both, or with two different Content-Lengths, is how a request is
@@ -33,6 +39,7 @@
 #include <sodium.h>
 
 #include "tollgate.h"
+#include "cors.h"
 
 /* http.c's pretty_error_fmt starts so; nothing else we format does. */
 #define PRETTY_PREFIX	"<html>\n<head>\n\t<title>%d %s</title>"
@@ -40,12 +47,44 @@
 
 void	__wrap_kore_buf_appendf(struct kore_buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+int	__wrap_net_recv_flush(struct connection *);
+int	__wrap_http_check_timeout(struct connection *, u_int64_t);
+int	__real_net_recv_flush(struct connection *);
+int	__real_http_check_timeout(struct connection *, u_int64_t);
 
 static void	early_body(struct kore_buf *, int);
 static int	early_has_header(struct kore_buf *, const char *);
+static void	early_cors(struct kore_buf *);
 
 /* Set between the pretty body and the content-length line after it. */
 static int	early_pending;
+
+/* The connection Kore is reading or timing out, while it does. */
+static struct connection	*early_conn;
+
+int
+__wrap_net_recv_flush(struct connection *c)
+{
+	int	ret;
+
+	early_conn = c;
+	ret = __real_net_recv_flush(c);
+	early_conn = NULL;
+
+	return (ret);
+}
+
+int
+__wrap_http_check_timeout(struct connection *c, u_int64_t now)
+{
+	int	ret;
+
+	early_conn = c;
+	ret = __real_http_check_timeout(c, now);
+	early_conn = NULL;
+
+	return (ret);
+}
 
 void
 __wrap_kore_buf_appendf(struct kore_buf *buf, const char *fmt, ...)
@@ -81,6 +120,7 @@ __wrap_kore_buf_appendf(struct kore_buf *buf, const char *fmt, ...)
 			kore_buf_append(buf, rid, strlen(rid));
 			kore_buf_append(buf, "\r\n", 2);
 		}
+		early_cors(buf);
 	}
 
 	kore_buf_appendv(buf, fmt, ap);
@@ -148,6 +188,27 @@ early_body(struct kore_buf *buf, int status)
 	    code);
 	if (n > 0 && (size_t)n < sizeof(json))
 		kore_buf_append(buf, json, (size_t)n);
+}
+
+/* CORS headers for the request being read, if its Origin is listed. */
+static void
+early_cors(struct kore_buf *buf)
+{
+	struct http_request	*req, *last;
+	const char		*origin;
+
+	if (early_conn == NULL || early_has_header(buf,
+	    "\naccess-control-allow-origin:"))
+		return;
+
+	last = NULL;
+	TAILQ_FOREACH(req, &early_conn->http_requests, olist)
+		last = req;
+	if (last == NULL || !tg_cors_path(last->path) ||
+	    !http_request_header(last, "origin", &origin))
+		return;
+
+	tg_cors_headers_raw(origin, buf);
 }
 
 /* Whether the headers built so far hold name (lower case, "\nname:"). */

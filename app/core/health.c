@@ -84,6 +84,7 @@ static const struct tg_route	health_routes[] = {
 	{ HTTP_METHOD_GET, "/healthz", health_live, TG_AUTH_NONE, 0, 0 },
 	{ HTTP_METHOD_GET, "/readyz", health_ready, TG_AUTH_NONE, 0, 0 },
 	{ HTTP_METHOD_GET, "/metrics", health_metrics, TG_AUTH_NONE, 0, 0 },
+	{ HTTP_METHOD_GET, "/openapi.json", tg_openapi, TG_AUTH_NONE, 0, 0 },
 	{ 0, NULL, NULL, 0, 0, 0 }
 };
 

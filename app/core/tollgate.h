@@ -207,6 +207,15 @@ void		 tg_error_internal(struct http_request *, const char *);
 
 /* early.c: 400 (and close) for ambiguous framing; 1 when fine. */
 int		 tg_framing_check(struct http_request *);
+
+/* cors_http.c: CORS headers and preflights (TOLLGATE_CORS_ORIGINS). */
+void		 tg_cors_headers(struct http_request *);
+void		 tg_cors_headers_raw(const char *, struct kore_buf *);
+int		 tg_cors_is_preflight(struct http_request *);
+void		 tg_cors_preflight(struct http_request *, const char *);
+
+/* openapi.c: GET /openapi.json (docs/openapi.yaml, embedded by make). */
+int		 tg_openapi(struct http_request *);
 const char	*tg_error_type(int);
 json_t		*tg_error_body(struct http_request *, int, const char *,
 		    const char *, const char *);

@@ -6,18 +6,24 @@
               binary on a free port against `db` (or db_url=...); every
               instance is stopped at the end of the test
   server      one running instance with the default test settings
+
+Every answer tollgate gives in the test files of lib.openapi.CHECKED is
+checked against docs/openapi.yaml (TOLLGATE_OPENAPI_CHECK=all: in every
+test file); a disagreement fails the test.
 """
 
 import os
 import sys
 
 import pytest
+import requests
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__),
                                                 "..")))
 
 from lib.pg import Database, PgCluster  # noqa: E402
 from lib.server import Tollgate  # noqa: E402
+from lib import openapi  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -53,11 +59,13 @@ def tollgate(db):
         t = Tollgate(db_url or db.url, env=e, args=args, user=user,
                      hosts=hosts)
         started.append(t)
+        openapi.servers.append(t)
         if wait:
             t.start()
         return t
 
     yield start
+    del openapi.servers[:]
     errors = []
     for t in started:
         try:
@@ -83,3 +91,27 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = "skipped under TOLLGATE_TESTS_STRICT=1: %s" % (
             report.longrepr,)
+
+
+@pytest.fixture(autouse=True)
+def openapi_check(request, monkeypatch):
+    """Answers that disagree with docs/openapi.yaml fail the test."""
+    if not openapi.enabled(os.path.basename(str(request.node.fspath))):
+        yield
+        return
+    seen = []
+    send = requests.Session.send
+
+    def checked_send(self, prepared, **kw):
+        r = send(self, prepared, **kw)
+        if not kw.get("stream"):
+            err = openapi.check(prepared.method, prepared.url, r)
+            if err is not None:
+                seen.append(err)
+        return r
+
+    monkeypatch.setattr(requests.Session, "send", checked_send)
+    yield
+    if seen:
+        pytest.fail("answers disagree with docs/openapi.yaml:\n" +
+                    "\n".join(sorted(set(seen))[:30]), pytrace=False)

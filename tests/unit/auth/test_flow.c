@@ -210,6 +210,17 @@ START_TEST(cookie_format)
 	    1, 0));
 	ck_assert(!auth_cookie_format(buf, 16, "tg_refresh", "abc", "/auth",
 	    1, 0));
+
+	/* TOLLGATE_COOKIE_SAMESITE=none, only ever with Secure. */
+	ck_assert(auth_cookie_format(buf, sizeof(buf), "tg_refresh", "abc",
+	    "/auth", 60, AUTH_COOKIE_SECURE | AUTH_COOKIE_SAMESITE_NONE));
+	ck_assert_str_eq(buf, "tg_refresh=abc; Path=/auth; Max-Age=60; "
+	    "HttpOnly; SameSite=None; Secure");
+	ck_assert(auth_cookie_format(buf, sizeof(buf), "tg_refresh", "",
+	    "/auth", 0, AUTH_COOKIE_SECURE | AUTH_COOKIE_SAMESITE_NONE));
+	ck_assert(strstr(buf, "SameSite=None; Secure") != NULL);
+	ck_assert(!auth_cookie_format(buf, sizeof(buf), "tg_refresh", "abc",
+	    "/auth", 60, AUTH_COOKIE_SAMESITE_NONE));
 }
 END_TEST
 
