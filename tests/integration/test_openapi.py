@@ -14,7 +14,7 @@ from lib import auth, openapi
 
 # Named in the contract, built by another change; the document has them
 # already. Remove an entry once its route is in the tables.
-PENDING = {("POST", "/api/admin/payments/{}/refund")}
+PENDING = set()
 
 
 def test_every_route_in_the_tables_is_documented_and_back():

@@ -31,6 +31,7 @@ CHECKED = {
     "test_cors.py", "test_openapi.py", "test_keys_api.py",
     "test_credits_api.py", "test_profiles_me.py", "test_admin_tokens.py",
     "test_admin_users.py", "test_auth_session.py", "test_router_echo.py",
+    "test_admin_refund.py", "test_admin_audit.py",
 }
 
 # Tollgate instances of the running test (conftest.py registers them).
