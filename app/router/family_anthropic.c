@@ -164,8 +164,7 @@ anth_chat_request(const struct router_target *t, const json_t *req,
 	if (!router_http_header(http, "content-type", "application/json") ||
 	    !router_http_header(http, "anthropic-version", ANTH_VERSION))
 		goto nomem;
-	if (t->provider->api_key != NULL &&
-	    !router_http_header(http, "x-api-key", t->provider->api_key))
+	if (!router_http_provider(t, http))
 		goto nomem;
 	if (stream && !router_http_header(http, "accept",
 	    "text/event-stream"))

@@ -119,8 +119,7 @@ gem_http(const struct router_target *t, const char *method, int sse,
 	if (http->url == NULL ||
 	    !router_http_header(http, "content-type", "application/json"))
 		goto nomem;
-	if (t->provider->api_key != NULL && !router_http_header(http,
-	    "x-goog-api-key", t->provider->api_key))
+	if (!router_http_provider(t, http))
 		goto nomem;
 	return (1);
 nomem:
