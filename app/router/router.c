@@ -221,7 +221,7 @@ router_model_get(struct http_request *req)
 		if (id == NULL || (decoded = models_decode(id)) == NULL) {
 			tg_error(req, 404, "model_not_found", NULL,
 			    "The model does not exist");
-			return (HTTP_STATE_COMPLETE);
+			return (KORE_RESULT_OK);
 		}
 		return (models_run(req, decoded));
 	}
