@@ -65,6 +65,8 @@ const struct router_family	router_family_openai = {
 	openai_embed_request,
 	router_openai_embed_response,
 	NULL,
+	NULL,		/* count_tokens: the router's estimate */
+	NULL,
 };
 
 int

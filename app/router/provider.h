@@ -193,6 +193,16 @@ struct router_family {
 	int	(*local)(const struct router_target *,
 		    const struct router_http *, int stream,
 		    struct router_local *, char *err, size_t);
+
+	/*
+	 * Token counting (POST /v1/messages/count_tokens), NULL for
+	 * families whose provider has no counting endpoint (the router
+	 * estimates): the OpenAI request -> the provider's count request,
+	 * and its answer -> the prompt's tokens (0 when malformed).
+	 */
+	int	(*count_request)(const struct router_target *, const json_t *,
+		    struct router_http *, char *err, size_t);
+	int	(*count_response)(const char *, size_t, int64_t *);
 };
 
 extern const struct router_family	router_family_openai;

@@ -2,12 +2,14 @@
  * The router module (docs/contract.md §5): its routes, the catalog loaded and
  * checked in the parent before any worker forks (conf/router.json,
  * TOLLGATE_ROUTER_CONFIG), the per-provider upstream metrics, and
- * GET /v1/models. Chat completions, embeddings and messages go through
- * the relay (relay.c).
+ * GET /v1/models, /v1/models/{id} and /api/models (a session's model
+ * picker). Chat completions, embeddings and messages go through the
+ * relay (relay.c); token counting is count.c.
  *
- * Every route takes an API key (TG_AUTH_API_KEY): the dispatcher has
- * authenticated it before any handler here runs, and tg_ctx(req)->who
- * carries the key's allowed_models.
+ * Every route but /api/models takes an API key (TG_AUTH_API_KEY): the
+ * dispatcher has authenticated it before any handler here runs, and
+ * tg_ctx(req)->who carries the key's allowed_models (none for a
+ * session: every model).
  */
 
 #include <ctype.h>
@@ -24,6 +26,7 @@ int	router_embeddings(struct http_request *);
 int	router_models(struct http_request *);
 int	router_model_get(struct http_request *);
 int	router_messages(struct http_request *);
+int	router_count_tokens(struct http_request *);
 
 struct models_state;
 
@@ -62,6 +65,8 @@ static const struct tg_route	router_routes[] = {
 	    0, 0 },
 	{ HTTP_METHOD_POST, "/v1/messages", router_messages, TG_AUTH_API_KEY,
 	    TG_ROUTE_ANTHROPIC, 0 },
+	{ HTTP_METHOD_POST, "/v1/messages/count_tokens", router_count_tokens,
+	    TG_AUTH_API_KEY, TG_ROUTE_ANTHROPIC, 0 },
 	{ 0, NULL, NULL, 0, 0, 0 }
 };
 
