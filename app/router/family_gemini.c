@@ -202,18 +202,7 @@ gem_count_request(const struct router_target *t, const json_t *req,
 static int
 gem_count_response(const char *body, size_t len, int64_t *n)
 {
-	json_t	*doc, *v;
-	int	 ok;
-
-	if ((doc = json_loadb(body, len, 0, NULL)) == NULL)
-		return (0);
-	v = json_object_get(doc, "totalTokens");
-	ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
-	    json_integer_value(v) <= ROUTER_TOKENS_MAX;
-	if (ok)
-		*n = json_integer_value(v);
-	json_decref(doc);
-	return (ok);
+	return (router_xlate_count(body, len, "totalTokens", n));
 }
 
 static int
