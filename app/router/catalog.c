@@ -935,6 +935,7 @@ cat_query(struct cat_ctx *ctx, const json_t *obj, struct router_provider *p)
 	p->query = out;
 }
 
+/* <PROVIDER>_BASE_URL overrides the file; the key is read from key_env. */
 static void
 cat_provider_env(struct cat_ctx *ctx, struct router_provider *p,
     const char *name)
