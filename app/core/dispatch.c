@@ -517,13 +517,17 @@ dispatch_random(unsigned char *out, size_t len)
 	id_pool_off += len;
 }
 
-/* Literal segments must be equal; "{}" takes one non-empty segment. */
+/*
+ * Literal segments must be equal; "{}" takes one non-empty segment; a
+ * last "{*}" takes the non-empty rest of the path, '/' included (model
+ * ids such as "openrouter/openai/gpt-4o").
+ */
 static int
 dispatch_match(const char *pattern, const char *path, struct tg_ctx *ctx)
 {
 	const char	*p, *s;
 	size_t		 plen, slen;
-	int		 n;
+	int		 n, tail;
 
 	dispatch_params_free(ctx);
 	n = 0;
@@ -538,7 +542,10 @@ dispatch_match(const char *pattern, const char *path, struct tg_ctx *ctx)
 		plen = strcspn(p, "/");
 		slen = strcspn(s, "/");
 
-		if (plen == 2 && p[0] == '{' && p[1] == '}') {
+		tail = plen == 3 && !strcmp(p, "{*}");
+		if (tail)
+			slen = strlen(s);
+		if (tail || (plen == 2 && p[0] == '{' && p[1] == '}')) {
 			if (slen == 0 || n >= TG_PARAMS_MAX)
 				goto fail;
 			ctx->params[n] = kore_malloc(slen + 1);

@@ -9,6 +9,8 @@
  *	GET /api/usage				aggregates by day|model|key
  *	GET /api/usage/requests			one row per call, newest first
  *	GET /api/usage/requests/{id}		one call
+ *	GET /v1/credits (API key)		the same balance, and the
+ *						key's spend and limit
  *
  * Each is one statement (credits_api_run: check, query, answer). The
  * ledger shows movements per transaction as the user sees them: the net
@@ -40,6 +42,8 @@ static int	api_one_start(struct http_request *, struct credits_api *,
 
 static int	balance_start(struct http_request *, struct credits_api *);
 static void	balance_render(struct http_request *, struct credits_api *);
+static int	key_balance_start(struct http_request *, struct credits_api *);
+static void	key_balance_render(struct http_request *, struct credits_api *);
 static int	ledger_start(struct http_request *, struct credits_api *);
 static int	ledger_entry_start(struct http_request *, struct credits_api *);
 static void	ledger_render(struct http_request *, struct credits_api *);
@@ -62,6 +66,9 @@ static struct http_state	api_states[] = {
 static const struct credits_api_ops	balance_ops = {
 	balance_start, balance_render
 };
+static const struct credits_api_ops	key_balance_ops = {
+	key_balance_start, key_balance_render
+};
 static const struct credits_api_ops	ledger_ops = {
 	ledger_start, ledger_render
 };
@@ -81,6 +88,16 @@ static const struct credits_api_ops	request_ops = {
 static const char	sql_balance[] =
 	"SELECT balance_micros, reserved_micros, available_micros "
 	"FROM ledger_user_balances WHERE user_id = $1";
+
+/*
+ * The key's own numbers are read here, not from the key cache GET
+ * /v1/key answers from: they must agree with the balance beside them.
+ */
+static const char	sql_key_balance[] =
+	"SELECT b.balance_micros, b.reserved_micros, b.available_micros, "
+	"k.spent_micros, k.spend_limit_micros "
+	"FROM ledger_user_balances b JOIN api_keys k ON k.user_id = b.user_id "
+	"WHERE b.user_id = $1 AND k.id = $2::uuid";
 
 /*
  * The user's last entries (twice the page: a transaction has at most
@@ -156,6 +173,12 @@ int
 credits_get_balance(struct http_request *req)
 {
 	return (credits_api_run(req, &balance_ops));
+}
+
+int
+credits_get_key_balance(struct http_request *req)
+{
+	return (credits_api_run(req, &key_balance_ops));
 }
 
 int
@@ -374,6 +397,51 @@ balance_render(struct http_request *req, struct credits_api *st)
 	    "balance_micros", credits_json_int(&st->db, 0, 0),
 	    "reserved_micros", credits_json_int(&st->db, 0, 1),
 	    "available_micros", credits_json_int(&st->db, 0, 2));
+	tg_http_json_steal(req, 200, doc);
+}
+
+static int
+key_balance_start(struct http_request *req, struct credits_api *st)
+{
+	const char	*params[2];
+
+	params[0] = tg_ctx(req)->who.user_id;
+	params[1] = tg_ctx(req)->who.key_id;
+	tg_db_start(&st->db, req, TG_DB_RETRY, sql_key_balance, 2, params);
+	return (1);
+}
+
+/*
+ * GET /v1/credits, OpenRouter's "can I afford this job" question asked
+ * with an API key. Only spend_limit_micros may be NULL (no limit): a
+ * NULL anywhere else is a broken row, not a zero.
+ */
+static void
+key_balance_render(struct http_request *req, struct credits_api *st)
+{
+	const struct tg_principal	*who = &tg_ctx(req)->who;
+	json_t				*doc;
+	int				 col;
+
+	if (tg_db_ntuples(&st->db) != 1) {
+		tg_error(req, 404, "not_found", NULL, "no such key");
+		return;
+	}
+	for (col = 0; col < 4; col++) {
+		if (tg_db_isnull(&st->db, 0, col)) {
+			tg_error_internal(req, "v1 credits: a NULL number");
+			return;
+		}
+	}
+
+	doc = json_pack("{s:o, s:o, s:o, s:{s:s, s:o, s:o}}",
+	    "balance_micros", credits_json_int(&st->db, 0, 0),
+	    "reserved_micros", credits_json_int(&st->db, 0, 1),
+	    "available_micros", credits_json_int(&st->db, 0, 2),
+	    "key",
+	    "id", who->key_id,
+	    "spent_micros", credits_json_int(&st->db, 0, 3),
+	    "spend_limit_micros", credits_json_int(&st->db, 0, 4));
 	tg_http_json_steal(req, 200, doc);
 }
 

@@ -71,6 +71,8 @@ int	credits_metric_leases_open = -1;
 
 static const struct tg_route	credits_routes[] = {
 	{ HTTP_METHOD_GET, "/api/credits", credits_get_balance, SESSION, 0, 0 },
+	{ HTTP_METHOD_GET, "/v1/credits", credits_get_key_balance,
+	    TG_AUTH_API_KEY, 0, 0 },
 	{ HTTP_METHOD_GET, "/api/credits/ledger", credits_get_ledger,
 	    SESSION, 0, 0 },
 	{ HTTP_METHOD_GET, "/api/credits/ledger/{}", credits_get_ledger_entry,

@@ -81,6 +81,7 @@ json_t	*credits_json_str(struct tg_db *, int, int);
 
 /* api.c: the user's own money and usage. */
 int	credits_get_balance(struct http_request *);
+int	credits_get_key_balance(struct http_request *);
 int	credits_get_ledger(struct http_request *);
 int	credits_get_ledger_entry(struct http_request *);
 int	credits_get_usage(struct http_request *);

@@ -92,7 +92,9 @@ struct meter_settle {
 static int	meter_reserve(struct http_request *, struct router_call *);
 static void	meter_settle(struct router_call *);
 static int	meter_priced(struct http_request *, struct router_call *,
-		    const char *const *, int, int *);
+		    const char *const *, int, int *, struct router_price *);
+static int	meter_priced_row(struct tg_db *, int, int,
+		    struct router_price *);
 static void	meter_cleanup(struct router_call *);
 static int	meter_wait(struct http_request *, struct meter_call *);
 static void	meter_prepare(struct router_call *, struct meter_call *);
@@ -139,8 +141,11 @@ static const char	sql_settle[] =
 	"$13)";
 
 static const char	sql_priced[] =
-	"SELECT m.i FROM unnest($1::text[]) WITH ORDINALITY AS m(id, i) "
-	"WHERE EXISTS (SELECT 1 FROM model_prices p WHERE p.model = m.id)";
+	"SELECT m.i, p.input_micros_per_mtok, p.cached_input_micros_per_mtok, "
+	"p.cache_write_input_micros_per_mtok, p.output_micros_per_mtok, "
+	"p.request_fee_micros "
+	"FROM unnest($1::text[]) WITH ORDINALITY AS m(id, i) "
+	"JOIN model_prices_current p ON p.model = m.id";
 
 void
 credits_meter_init(void)
@@ -725,10 +730,11 @@ meter_count(struct meter_settle *ms, int64_t charged, int64_t loss)
 	}
 }
 
-/* /v1/models: which of ids have a price. */
+/* /v1/models: which of ids have a price, and what it is. */
 static int
 meter_priced(struct http_request *req, struct router_call *call,
-    const char *const *ids, int nids, int *priced)
+    const char *const *ids, int nids, int *priced,
+    struct router_price *prices)
 {
 	struct meter_call	*mc;
 	struct kore_buf		 arr;
@@ -758,7 +764,8 @@ meter_priced(struct http_request *req, struct router_call *call,
 	n = tg_db_ntuples(&mc->db);
 	for (i = 0; i < n; i++) {
 		/* The ordinality of one of ids: 1 to nids, nothing else. */
-		if (!tg_db_num(&mc->db, i, 0, 1, nids, &ord)) {
+		if (!tg_db_num(&mc->db, i, 0, 1, nids, &ord) ||
+		    !meter_priced_row(&mc->db, i, 1, &prices[ord - 1])) {
 			tg_error_internal(req, "model prices: unreadable row");
 			tg_db_clear(&mc->db);
 			return (ROUTER_METER_DENIED);
@@ -768,6 +775,25 @@ meter_priced(struct http_request *req, struct router_call *call,
 	tg_db_clear(&mc->db);
 
 	return (ROUTER_METER_OK);
+}
+
+/* Five rates from column col on, each checked (never a NULL as free). */
+static int
+meter_priced_row(struct tg_db *db, int row, int col, struct router_price *p)
+{
+	long long	n[5];
+	int		i;
+
+	for (i = 0; i < 5; i++) {
+		if (!tg_db_num(db, row, col + i, 0, INT64_MAX, &n[i]))
+			return (0);
+	}
+	p->input = n[0];
+	p->cached_input = n[1];
+	p->cache_write_input = n[2];
+	p->output = n[3];
+	p->request_fee = n[4];
+	return (1);
 }
 
 static void

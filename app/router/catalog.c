@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "router/catalog.h"
+#include "router/upstream.h"
 
 #define CONF_VAR	"TOLLGATE_ROUTER_CONFIG"
 
@@ -68,11 +69,11 @@ static const char *provider_keys[] = { "name", "family", "base_url",
 	"api_key_env", "api_key_required", "timeouts", "retries", "backoff_ms",
 	"retry_after_cap_ms", "cooldown_after", "cooldown_ms",
 	"max_tokens_field", "stream_usage", "chunk_delay_ms", "models",
-	NULL };
+	"auth", "headers", "query", NULL };
 static const char *timeout_keys[] = { "connect_ms", "first_byte_ms",
 	"idle_ms", "total_ms", NULL };
 static const char *model_keys[] = { "name", "max_output_tokens", "chat",
-	"embeddings", NULL };
+	"embeddings", "context_length", NULL };
 
 static void	cat_error(struct cat_ctx *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
@@ -95,6 +96,16 @@ static void	cat_max_tokens_field(struct cat_ctx *, const json_t *,
 		    struct router_provider *);
 static void	cat_provider_env(struct cat_ctx *, struct router_provider *,
 		    const char *);
+static void	cat_auth(struct cat_ctx *, const json_t *,
+		    struct router_provider *);
+static void	cat_headers(struct cat_ctx *, const json_t *,
+		    struct router_provider *);
+static int	cat_header_name_ok(const char *);
+static int	cat_header_value_ok(const char *);
+static void	cat_query(struct cat_ctx *, const json_t *,
+		    struct router_provider *);
+static int	cat_model_slots_ok(const char *, const char *);
+static char	*cat_malloc(size_t);
 static void	cat_models(struct cat_ctx *, const json_t *,
 		    const struct router_provider *);
 static void	cat_aliases(struct cat_ctx *, const json_t *);
@@ -234,10 +245,13 @@ router_catalog_parse(struct router_catalog *cat, const char *text,
 void
 router_catalog_free(struct router_catalog *cat)
 {
-	int	i;
+	int	i, j;
 
 	for (i = 0; i < cat->nproviders; i++) {
 		free(cat->providers[i].base_url);
+		free(cat->providers[i].query);
+		for (j = 0; j < cat->providers[i].nheaders; j++)
+			free(cat->providers[i].headers[j]);
 		if (cat->providers[i].api_key != NULL) {
 			explicit_bzero(cat->providers[i].api_key,
 			    strlen(cat->providers[i].api_key));
@@ -556,13 +570,31 @@ cat_url_check(const char *url, int *https, int *loopback)
 		hlen = strcspn(host, "]") + 1;
 	else
 		hlen = strcspn(host, ":/");
-	if (hlen == 0)
+	if (hlen == 0 || !cat_model_slots_ok(url, host + strcspn(host, "/")))
 		return (0);
 
 	*loopback = (hlen == 9 && !strncasecmp(host, "localhost", 9)) ||
 	    (hlen == 10 && !strncasecmp(host, "localhost.", 10)) ||
 	    (hlen >= 4 && !strncmp(host, "127.", 4)) ||
 	    (hlen == 5 && !strncmp(host, "[::1]", 5));
+	return (1);
+}
+
+/*
+ * Braces only as "{model}" (the upstream model, for providers whose
+ * model is in the path, as Azure OpenAI's deployments), and only in the
+ * path, never in the host.
+ */
+static int
+cat_model_slots_ok(const char *url, const char *path)
+{
+	const char	*b;
+
+	for (b = url; (b = strpbrk(b, "{}")) != NULL; b += 7) {
+		if (strncmp(b, "{model}", 7) || b < path)
+			return (0);
+	}
+
 	return (1);
 }
 
@@ -633,6 +665,7 @@ cat_provider(struct cat_ctx *ctx, const json_t *obj, int idx,
 	p->cooldown_after = (int)t.cooldown_after;
 	p->cooldown_ms = t.cooldown_ms;
 	cat_max_tokens_field(ctx, obj, p);
+	cat_auth(ctx, obj, p);
 
 	p->stream_usage = 1;
 	if (cat_bool(ctx, obj, "stream_usage", &b))
@@ -672,6 +705,8 @@ cat_provider(struct cat_ctx *ctx, const json_t *obj, int idx,
 
 	/* From here on the provider is counted (and freed on failure). */
 	cat->nproviders++;
+	cat_headers(ctx, obj, p);
+	cat_query(ctx, obj, p);
 	cat_provider_env(ctx, p, name);
 
 	v = json_object_get(obj, "models");
@@ -689,7 +724,6 @@ cat_provider(struct cat_ctx *ctx, const json_t *obj, int idx,
 	}
 }
 
-/* <PROVIDER>_BASE_URL overrides the file; the key is read from key_env. */
 /*
  * The field a clamped max_tokens goes in when the client sent none:
  * OpenAI's newer models refuse the legacy max_tokens, many compatible
@@ -720,6 +754,188 @@ cat_max_tokens_field(struct cat_ctx *ctx, const json_t *obj,
 		p->max_tokens_field = "max_completion_tokens";
 }
 
+/* "auth": how the key goes upstream; the family's own by default. */
+static void
+cat_auth(struct cat_ctx *ctx, const json_t *obj, struct router_provider *p)
+{
+	static const struct {
+		const char	*name;
+		int		 auth;
+	} schemes[] = {
+		{ "bearer", ROUTER_AUTH_BEARER },
+		{ "api-key", ROUTER_AUTH_API_KEY },
+		{ "x-api-key", ROUTER_AUTH_X_API_KEY },
+		{ "none", ROUTER_AUTH_NONE },
+	};
+	const char	*s;
+	json_t		*v;
+	size_t		 i;
+
+	p->auth = ROUTER_AUTH_DEFAULT;
+	if ((v = json_object_get(obj, "auth")) == NULL)
+		return;
+	s = json_string_value(v);
+	for (i = 0; s != NULL && i < sizeof(schemes) / sizeof(schemes[0]);
+	    i++) {
+		if (!strcmp(s, schemes[i].name)) {
+			p->auth = schemes[i].auth;
+			return;
+		}
+	}
+	cat_error(ctx, "auth must be \"bearer\", \"api-key\", \"x-api-key\" "
+	    "or \"none\"");
+}
+
+/*
+ * "headers": extra request headers. Those that belong to the
+ * connection or the body (hop-by-hop, Host, Content-Length, ...) are
+ * curl's and the family's to send; the key's header is "auth"'s.
+ */
+static void
+cat_headers(struct cat_ctx *ctx, const json_t *obj, struct router_provider *p)
+{
+	static const char	*refused[] = { "connection", "keep-alive",
+	    "proxy-connection", "transfer-encoding", "te", "trailer",
+	    "upgrade", "host", "content-length", "content-type", "expect",
+	    "accept", "accept-encoding", "authorization", "proxy-authorization",
+	    "api-key", "x-api-key", "x-goog-api-key", "cookie", NULL };
+	const char		*name, *value;
+	json_t			*h, *v;
+	size_t			 len;
+	int			 i;
+
+	if ((h = json_object_get(obj, "headers")) == NULL)
+		return;
+	if (!json_is_object(h)) {
+		cat_error(ctx, "headers must be an object of strings");
+		return;
+	}
+	if (json_object_size(h) > ROUTER_EXTRA_HEADERS_MAX) {
+		cat_error(ctx, "headers: at most %d", ROUTER_EXTRA_HEADERS_MAX);
+		return;
+	}
+
+	json_object_foreach(h, name, v) {
+		if (!cat_header_name_ok(name)) {
+			cat_error(ctx, "headers: \"%.40s\" is not a header "
+			    "name", name);
+			continue;
+		}
+		for (i = 0; refused[i] != NULL; i++) {
+			if (!strcasecmp(refused[i], name))
+				break;
+		}
+		if (refused[i] != NULL) {
+			cat_error(ctx, "headers: %s is set by the router%s", name,
+			    strstr(name, "uth") != NULL || strstr(name,
+			    "key") != NULL ? " (use \"auth\")" : "");
+			continue;
+		}
+		if ((value = json_string_value(v)) == NULL ||
+		    !cat_header_value_ok(value)) {
+			cat_error(ctx, "headers: %s must be a non-empty string "
+			    "of printable characters (at most 1024)", name);
+			continue;
+		}
+		len = strlen(name) + strlen(value) + 3;
+		p->headers[p->nheaders] = cat_malloc(len);
+		(void)snprintf(p->headers[p->nheaders++], len, "%s: %s", name,
+		    value);
+	}
+}
+
+/* An RFC 9110 token, at most 64 bytes. */
+static int
+cat_header_name_ok(const char *s)
+{
+	size_t	i;
+
+	if (s[0] == '\0' || strlen(s) > 64)
+		return (0);
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("!#$%&'*+-.^_`|~", s[i]) == NULL)
+			return (0);
+	}
+
+	return (1);
+}
+
+/* Printable (tabs and UTF-8 allowed), not blank at either end. */
+static int
+cat_header_value_ok(const char *s)
+{
+	size_t	i, len;
+
+	len = strlen(s);
+	if (len == 0 || len > 1024 || s[0] == ' ' || s[0] == '\t' ||
+	    s[len - 1] == ' ' || s[len - 1] == '\t')
+		return (0);
+	for (i = 0; i < len; i++) {
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') ||
+		    s[i] == 0x7f)
+			return (0);
+	}
+
+	return (1);
+}
+
+/* Like tg_config_strdup(): start-up memory, or exit. */
+static char *
+cat_malloc(size_t len)
+{
+	char	*p;
+
+	if ((p = malloc(len)) == NULL) {
+		fprintf(stderr, "tollgate: out of memory\n");
+		exit(1);
+	}
+
+	return (p);
+}
+
+/* "query": extra query parameters (Azure's api-version), encoded once. */
+static void
+cat_query(struct cat_ctx *ctx, const json_t *obj, struct router_provider *p)
+{
+	const char	*name, *value;
+	json_t		*q, *v;
+	char		*out;
+	size_t		 cap, n;
+
+	if ((q = json_object_get(obj, "query")) == NULL)
+		return;
+	if (!json_is_object(q) || json_object_size(q) == 0 ||
+	    json_object_size(q) > 16) {
+		cat_error(ctx, "query must be an object of 1 to 16 strings");
+		return;
+	}
+
+	cap = 1;
+	json_object_foreach(q, name, v) {
+		if ((value = json_string_value(v)) == NULL || name[0] == '\0' ||
+		    strlen(name) > 128 || strlen(value) > 1024) {
+			cat_error(ctx, "query: %.40s must be a string (names up "
+			    "to 128 bytes, values up to 1024)", name);
+			return;
+		}
+		cap += 3 * (strlen(name) + strlen(value)) + 2;
+	}
+
+	out = cat_malloc(cap);
+	n = 0;
+	json_object_foreach(q, name, v) {
+		if (n > 0)
+			out[n++] = '&';
+		n += router_url_encode(name, out + n, cap - n);
+		out[n++] = '=';
+		n += router_url_encode(json_string_value(v), out + n, cap - n);
+	}
+	out[n] = '\0';
+	p->query = out;
+}
+
+/* <PROVIDER>_BASE_URL overrides the file; the key is read from key_env. */
 static void
 cat_provider_env(struct cat_ctx *ctx, struct router_provider *p,
     const char *name)
@@ -738,7 +954,8 @@ cat_provider_env(struct cat_ctx *ctx, struct router_provider *p,
 		p->base_url = tg_config_strdup(v);
 		if (!cat_url_check(v, &https, &loopback)) {
 			tg_config_error(ctx->errs, "%s: must be an http:// or "
-			    "https:// URL with a host (no query or fragment)",
+			    "https:// URL with a host (no query or fragment; "
+			    "braces only as {model} in the path)",
 			    var);
 			return;
 		}
@@ -756,7 +973,8 @@ cat_provider_env(struct cat_ctx *ctx, struct router_provider *p,
 		if (p->base_url != NULL &&
 		    !cat_url_check(p->base_url, &https, &loopback)) {
 			cat_error(ctx, "base_url must be an http:// or https:// "
-			    "URL with a host (no query or fragment)");
+			    "URL with a host (no query or fragment; braces only "
+			    "as {model} in the path)");
 			return;
 		}
 	}
@@ -856,6 +1074,9 @@ cat_models(struct cat_ctx *ctx, const json_t *arr,
 		    "max_output_tokens") == NULL)
 			cat_error(ctx, "max_output_tokens is required for chat "
 			    "models (an integer from 1 to %d)", TOKENS_MAX);
+		cap = 0;
+		if (cat_int(ctx, obj, "context_length", 1, TOKENS_MAX, &cap))
+			m->context_length = cap;
 		cat->nmodels++;
 	}
 	ctx->where[saved] = '\0';

@@ -39,6 +39,7 @@ struct router_model {
 	char				 name[ROUTER_MODEL_MAX];
 	char				 id[ROUTER_ID_MAX];	/* provider:model */
 	int64_t				 max_output_tokens;	/* 0: n/a */
+	int64_t				 context_length;	/* 0: not said */
 	int				 chat;
 	int				 embeddings;
 };

@@ -115,6 +115,8 @@ const struct router_family	router_family_echo = {
 	echo_embed_request,
 	router_openai_embed_response,
 	echo_local,
+	NULL,		/* count_tokens: the router's estimate */
+	NULL,
 };
 
 static int

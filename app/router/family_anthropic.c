@@ -43,6 +43,12 @@
 
 static int	anth_chat_request(const struct router_target *, const json_t *,
 		    int, struct router_http *, char *, size_t);
+static int	anth_build(const struct router_target *, const json_t *,
+		    int, int, struct router_http *, char *, size_t);
+static int	anth_count_request(const struct router_target *,
+		    const json_t *, struct router_http *, char *, size_t);
+static int	anth_count_response(const char *, size_t, int64_t *);
+static int	anth_count_body(json_t *);
 static json_t	*anth_chat_response(const struct router_target *,
 		    const char *, size_t, struct router_usage *, char *,
 		    size_t);
@@ -97,11 +103,61 @@ const struct router_family	router_family_anthropic = {
 	.chat_response = anth_chat_response,
 	.stream_event = anth_stream_event,
 	.map_error = anth_map_error,
+	.count_request = anth_count_request,
+	.count_response = anth_count_response,
 };
 
 static int
 anth_chat_request(const struct router_target *t, const json_t *req,
     int stream, struct router_http *http, char *err, size_t errlen)
+{
+	return (anth_build(t, req, stream, 0, http, err, errlen));
+}
+
+/* POST /v1/messages/count_tokens: the Messages request it would send. */
+static int
+anth_count_request(const struct router_target *t, const json_t *req,
+    struct router_http *http, char *err, size_t errlen)
+{
+	return (anth_build(t, req, 0, 1, http, err, errlen));
+}
+
+/* {"input_tokens": N}, N an integer within ROUTER_TOKENS_MAX. */
+static int
+anth_count_response(const char *body, size_t len, int64_t *n)
+{
+	return (router_xlate_count(body, len, "input_tokens", n));
+}
+
+/*
+ * Anthropic's count_tokens takes the prompt's fields only and refuses
+ * the rest (max_tokens, sampling, metadata, stream).
+ */
+static int
+anth_count_body(json_t *body)
+{
+	static const char	*keep[] = { "model", "messages", "system",
+	    "tools", "tool_choice", "thinking", NULL };
+	const char		*key;
+	json_t			*v;
+	void			*tmp;
+	int			 i;
+
+	json_object_foreach_safe(body, tmp, key, v) {
+		for (i = 0; keep[i] != NULL; i++) {
+			if (!strcmp(keep[i], key))
+				break;
+		}
+		if (keep[i] == NULL && json_object_del(body, key) == -1)
+			return (0);
+	}
+
+	return (1);
+}
+
+static int
+anth_build(const struct router_target *t, const json_t *req, int stream,
+    int count, struct router_http *http, char *err, size_t errlen)
 {
 	struct router_xbuf	 sys = { NULL, 0, 0 };
 	json_t			*body = NULL, *msgs, *sysblocks;
@@ -150,6 +206,8 @@ anth_chat_request(const struct router_target *t, const json_t *req,
 	}
 	if (stream)
 		json_object_set_new(body, "stream", json_true());
+	if (count && !anth_count_body(body))
+		goto nomem;
 
 	if ((s = json_dumps(body, JSON_COMPACT)) == NULL)
 		goto nomem;
@@ -157,15 +215,14 @@ anth_chat_request(const struct router_target *t, const json_t *req,
 	body = NULL;
 	http->body = s;
 	http->body_len = strlen(s);
-	http->url = router_xlate_printf("%s/v1/messages",
-	    t->provider->base_url);
+	http->url = router_xlate_printf("%s/v1/messages%s",
+	    t->provider->base_url, count ? "/count_tokens" : "");
 	if (http->url == NULL)
 		goto nomem;
 	if (!router_http_header(http, "content-type", "application/json") ||
 	    !router_http_header(http, "anthropic-version", ANTH_VERSION))
 		goto nomem;
-	if (t->provider->api_key != NULL &&
-	    !router_http_header(http, "x-api-key", t->provider->api_key))
+	if (!router_http_provider(t, http))
 		goto nomem;
 	if (stream && !router_http_header(http, "accept",
 	    "text/event-stream"))

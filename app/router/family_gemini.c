@@ -49,6 +49,9 @@ static json_t	*gem_embed_response(const struct router_target *,
 		    size_t);
 
 static int	gem_model_ok(const char *);
+static int	gem_count_request(const struct router_target *,
+		    const json_t *, struct router_http *, char *, size_t);
+static int	gem_count_response(const char *, size_t, int64_t *);
 static int	gem_http(const struct router_target *, const char *, int,
 		    json_t *, struct router_http *, char *, size_t);
 static int	gem_contents(json_t *, const json_t *, char *, size_t);
@@ -76,6 +79,8 @@ const struct router_family	router_family_gemini = {
 	.map_error = gem_map_error,
 	.embed_request = gem_embed_request,
 	.embed_response = gem_embed_response,
+	.count_request = gem_count_request,
+	.count_response = gem_count_response,
 };
 
 /* Model names go into the URL path: keep them to a safe alphabet. */
@@ -119,8 +124,7 @@ gem_http(const struct router_target *t, const char *method, int sse,
 	if (http->url == NULL ||
 	    !router_http_header(http, "content-type", "application/json"))
 		goto nomem;
-	if (t->provider->api_key != NULL && !router_http_header(http,
-	    "x-goog-api-key", t->provider->api_key))
+	if (!router_http_provider(t, http))
 		goto nomem;
 	return (1);
 nomem:
@@ -154,6 +158,51 @@ gem_chat_request(const struct router_target *t, const json_t *req,
 	}
 	return (gem_http(t, stream ? "streamGenerateContent" :
 	    "generateContent", stream, body, http, err, errlen));
+}
+
+/*
+ * models/{m}:countTokens of the generateContent request the chat would
+ * send (system instruction and tools count too), as Google documents
+ * it: {"generateContentRequest": {"model": "models/{m}", ...}}.
+ */
+static int
+gem_count_request(const struct router_target *t, const json_t *req,
+    struct router_http *http, char *err, size_t errlen)
+{
+	json_t		*body, *wrap;
+	const json_t	*msgs;
+	const char	*model = t->model;
+
+	memset(http, 0, sizeof(*http));
+	msgs = json_object_get(req, "messages");
+	if (!json_is_array(msgs)) {
+		snprintf(err, errlen, "messages must be an array");
+		return (0);
+	}
+	if (!strncmp(model, "models/", 7))
+		model += 7;
+	if ((body = json_object()) == NULL ||
+	    json_object_set_new(body, "model", json_sprintf("models/%s",
+	    model)) == -1 || (wrap = json_pack("{s:o}",
+	    "generateContentRequest", body)) == NULL) {
+		json_decref(body);
+		snprintf(err, errlen, "out of memory");
+		return (0);
+	}
+	if (!gem_contents(body, msgs, err, errlen) ||
+	    !gem_tools(body, req, err, errlen) ||
+	    !gem_config(body, req, t, err, errlen)) {
+		json_decref(wrap);
+		return (0);
+	}
+	return (gem_http(t, "countTokens", 0, wrap, http, err, errlen));
+}
+
+/* {"totalTokens": N}, N an integer within ROUTER_TOKENS_MAX. */
+static int
+gem_count_response(const char *body, size_t len, int64_t *n)
+{
+	return (router_xlate_count(body, len, "totalTokens", n));
 }
 
 static int

@@ -153,20 +153,30 @@ struct router_call {
 	struct http_request *waiter;
 };
 
+/* A model's price in force, in integer micro-credits (docs/credits.md). */
+struct router_price {
+	int64_t	input;			/* per million prompt tokens */
+	int64_t	cached_input;		/* per million cache reads */
+	int64_t	cache_write_input;	/* per million cache writes */
+	int64_t	output;			/* per million completion tokens */
+	int64_t	request_fee;		/* per call */
+};
+
 struct router_meter {
 	int	(*reserve)(struct http_request *, struct router_call *);
 	void	(*settle)(struct router_call *);
 
 	/*
 	 * GET /v1/models lists only models with a price: for the ids
-	 * ("provider:model") the meter sets priced[i] to 1 or 0. Same
-	 * WAIT / OK / DENIED protocol as reserve (call->endpoint is
+	 * ("provider:model") the meter sets priced[i] to 1 and prices[i]
+	 * to the price in force, or priced[i] to 0. Same WAIT / OK /
+	 * DENIED protocol as reserve (call->endpoint is
 	 * ROUTER_ENDPOINT_MODELS and only the who fields are set; the
-	 * ids and priced arrays stay valid across wakeups). NULL: every
-	 * model is listed.
+	 * arrays stay valid across wakeups). NULL: every model is listed,
+	 * without prices.
 	 */
 	int	(*priced)(struct http_request *, struct router_call *,
-		    const char *const *, int, int *);
+		    const char *const *, int, int *, struct router_price *);
 
 	/* Frees call->meter_state; may be NULL. */
 	void	(*cleanup)(struct router_call *);

@@ -11,6 +11,7 @@ PURE_SRCS += app/router/sse.c
 PURE_SRCS += app/router/catalog.c app/router/request.c \
 	app/router/upstream.c app/router/openai.c app/router/echo.c
 KORE_SRCS += app/router/router.c app/router/relay.c app/router/call.c
+KORE_SRCS += app/router/count.c
 
 # Per-target cooldown (circuit breaker) decisions and the stream
 # preamble hold-back test, pure.

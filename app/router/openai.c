@@ -65,6 +65,8 @@ const struct router_family	router_family_openai = {
 	openai_embed_request,
 	router_openai_embed_response,
 	NULL,
+	NULL,		/* count_tokens: the router's estimate */
+	NULL,
 };
 
 int
@@ -74,8 +76,6 @@ router_openai_build(const struct router_target *t, const json_t *req,
 {
 	const struct router_provider	*p = t->provider;
 	json_t				*body, *so;
-	char				*auth;
-	int				 ok;
 
 	memset(http, 0, sizeof(*http));
 	if ((body = openai_allowed(req, strcmp(path, "/embeddings") ?
@@ -120,17 +120,8 @@ router_openai_build(const struct router_target *t, const json_t *req,
 	    !router_http_header(http, "accept", stream ?
 	    "text/event-stream" : "application/json"))
 		goto nomem;
-	if (p->api_key != NULL) {
-		/* Sized to the key: a cut key would be a wrong one. */
-		if ((auth = router_xlate_printf("Bearer %s",
-		    p->api_key)) == NULL)
-			goto nomem;
-		ok = router_http_header(http, "authorization", auth);
-		explicit_bzero(auth, strlen(auth));
-		free(auth);
-		if (!ok)
-			goto nomem;
-	}
+	if (!router_http_provider(t, http))
+		goto nomem;
 
 	return (1);
 

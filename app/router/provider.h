@@ -26,7 +26,8 @@
 
 #define ROUTER_NAME_MAX		64
 #define ROUTER_MODEL_MAX	128
-#define ROUTER_HEADERS_MAX	8
+#define ROUTER_HEADERS_MAX	32	/* the family's, auth, the provider's */
+#define ROUTER_EXTRA_HEADERS_MAX	16	/* "headers" of router.json */
 #define ROUTER_ERR_MAX		512
 #define ROUTER_ENV_MAX		80
 
@@ -36,6 +37,18 @@
  * the meter estimates, and sums of counters cannot overflow.
  */
 #define ROUTER_TOKENS_MAX	1000000000000LL
+
+/*
+ * How the provider's key goes upstream. ROUTER_AUTH_DEFAULT is the
+ * family's own: bearer for openai, x-api-key for anthropic,
+ * x-goog-api-key for gemini, none for echo.
+ */
+#define ROUTER_AUTH_DEFAULT	0
+#define ROUTER_AUTH_BEARER	1	/* Authorization: Bearer KEY */
+#define ROUTER_AUTH_API_KEY	2	/* api-key: KEY (Azure OpenAI) */
+#define ROUTER_AUTH_X_API_KEY	3	/* x-api-key: KEY */
+#define ROUTER_AUTH_GOOG	4	/* x-goog-api-key: KEY */
+#define ROUTER_AUTH_NONE	5	/* the key is never sent */
 
 /* One configured provider (conf/router.json plus its environment). */
 struct router_provider {
@@ -58,6 +71,10 @@ struct router_provider {
 	int				 cooldown_after;	/* failures; 0: never */
 	long				 cooldown_ms;	/* skipped that long */
 	const char			*max_tokens_field;	/* when the client sent none */
+	int				 auth;		/* ROUTER_AUTH_* */
+	char				*headers[ROUTER_EXTRA_HEADERS_MAX];	/* "name: value" */
+	int				 nheaders;
+	char				*query;		/* "a=b&c=d", encoded; NULL: none */
 };
 
 /* Where one call goes: a provider and the model name it knows. */
@@ -176,6 +193,16 @@ struct router_family {
 	int	(*local)(const struct router_target *,
 		    const struct router_http *, int stream,
 		    struct router_local *, char *err, size_t);
+
+	/*
+	 * Token counting (POST /v1/messages/count_tokens), NULL for
+	 * families whose provider has no counting endpoint (the router
+	 * estimates): the OpenAI request -> the provider's count request,
+	 * and its answer -> the prompt's tokens (0 when malformed).
+	 */
+	int	(*count_request)(const struct router_target *, const json_t *,
+		    struct router_http *, char *err, size_t);
+	int	(*count_response)(const char *, size_t, int64_t *);
 };
 
 extern const struct router_family	router_family_openai;
@@ -185,5 +212,15 @@ extern const struct router_family	router_family_echo;
 
 void	router_http_free(struct router_http *);
 int	router_http_header(struct router_http *, const char *, const char *);
+
+/*
+ * What every family's request builder does last (upstream.c): "{model}"
+ * in the URL becomes the URL-encoded upstream model (Azure deployments),
+ * the provider's query parameters are appended, its key goes in the
+ * header its auth scheme names, and its extra headers follow. Returns 0
+ * when out of memory (http left for the caller to free).
+ */
+int	router_http_provider(const struct router_target *,
+	    struct router_http *);
 
 #endif

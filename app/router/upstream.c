@@ -19,6 +19,8 @@
 #include "router/xlate.h"
 
 static int	usage_counter(const json_t *, const char *, int64_t *, int *);
+static char	*http_url_model(const char *, const char *);
+static int	http_auth(const struct router_provider *, struct router_http *);
 
 void
 router_http_free(struct router_http *http)
@@ -47,6 +49,139 @@ router_http_header(struct router_http *http, const char *name,
 		return (0);
 	(void)snprintf(h, len, "%s: %s", name, value);
 	http->headers[http->nheaders++] = h;
+	return (1);
+}
+
+int
+router_http_provider(const struct router_target *t, struct router_http *http)
+{
+	const struct router_provider	*p = t->provider;
+	char				*url;
+	int				 i;
+
+	if (http->url != NULL && strstr(http->url, "{model}") != NULL) {
+		if ((url = http_url_model(http->url, t->model)) == NULL)
+			return (0);
+		free(http->url);
+		http->url = url;
+	}
+	if (http->url != NULL && p->query != NULL) {
+		url = router_xlate_printf("%s%c%s", http->url,
+		    strchr(http->url, '?') != NULL ? '&' : '?', p->query);
+		if (url == NULL)
+			return (0);
+		free(http->url);
+		http->url = url;
+	}
+	if (!http_auth(p, http))
+		return (0);
+	for (i = 0; i < p->nheaders; i++) {
+		if (http->nheaders >= ROUTER_HEADERS_MAX ||
+		    (http->headers[http->nheaders] = strdup(p->headers[i])) ==
+		    NULL)
+			return (0);
+		http->nheaders++;
+	}
+
+	return (1);
+}
+
+/* url with every "{model}" replaced by model, percent-encoded. */
+static char *
+http_url_model(const char *url, const char *model)
+{
+	const char	*at;
+	char		*out;
+	size_t		 len, n;
+
+	/* Each "{model}" (7 bytes) grows to at most 3 bytes per byte. */
+	len = strlen(url) + 1;
+	for (at = url; (at = strstr(at, "{model}")) != NULL; at += 7)
+		len += strlen(model) * 3;
+	if ((out = malloc(len)) == NULL)
+		return (NULL);
+
+	n = 0;
+	while (*url != '\0') {
+		if (strncmp(url, "{model}", 7)) {
+			out[n++] = *url++;
+			continue;
+		}
+		n += router_url_encode(model, out + n, len - n);
+		url += 7;
+	}
+	out[n] = '\0';
+	return (out);
+}
+
+/*
+ * s percent-encoded into out (all but RFC 3986's unreserved characters),
+ * NUL-terminated; returns the length written. out must hold 3 bytes per
+ * byte of s plus one.
+ */
+size_t
+router_url_encode(const char *s, char *out, size_t len)
+{
+	static const char	hex[] = "0123456789ABCDEF";
+	unsigned char		c;
+	size_t			n;
+
+	n = 0;
+	for (; *s != '\0' && n + 4 <= len; s++) {
+		c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' ||
+		    c == '~') {
+			out[n++] = c;
+			continue;
+		}
+		out[n++] = '%';
+		out[n++] = hex[c >> 4];
+		out[n++] = hex[c & 0x0f];
+	}
+	if (len > 0)
+		out[n] = '\0';
+	return (n);
+}
+
+static int
+http_auth(const struct router_provider *p, struct router_http *http)
+{
+	char	*auth;
+	int	 scheme, ok;
+
+	if (p->api_key == NULL)
+		return (1);
+
+	if ((scheme = p->auth) == ROUTER_AUTH_DEFAULT) {
+		if (p->family == &router_family_openai)
+			scheme = ROUTER_AUTH_BEARER;
+		else if (p->family == &router_family_anthropic)
+			scheme = ROUTER_AUTH_X_API_KEY;
+		else if (p->family == &router_family_gemini)
+			scheme = ROUTER_AUTH_GOOG;
+		else
+			scheme = ROUTER_AUTH_NONE;
+	}
+
+	switch (scheme) {
+	case ROUTER_AUTH_BEARER:
+		/* Sized to the key: a cut key would be a wrong one. */
+		if ((auth = router_xlate_printf("Bearer %s",
+		    p->api_key)) == NULL)
+			return (0);
+		ok = router_http_header(http, "authorization", auth);
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+		return (ok);
+	case ROUTER_AUTH_API_KEY:
+		return (router_http_header(http, "api-key", p->api_key));
+	case ROUTER_AUTH_X_API_KEY:
+		return (router_http_header(http, "x-api-key", p->api_key));
+	case ROUTER_AUTH_GOOG:
+		return (router_http_header(http, "x-goog-api-key",
+		    p->api_key));
+	}
+
 	return (1);
 }
 

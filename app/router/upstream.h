@@ -37,6 +37,9 @@ long	router_retry_after_ms(const char *, time_t);
  */
 void	router_scrub(char *, const char *);
 
+/* s percent-encoded (RFC 3986 unreserved kept); out: 3 bytes a byte + 1. */
+size_t	router_url_encode(const char *, char *, size_t);
+
 /* Whether the client should see a retry / fallback for this failure. */
 int	router_error_retryable(long);
 

@@ -420,3 +420,21 @@ xlate_strip_cache_control(json_t *a)
 			json_object_del(p, "cache_control");
 	}
 }
+
+int
+router_xlate_count(const char *body, size_t len, const char *field,
+    int64_t *n)
+{
+	json_t	*doc, *v;
+	int	 ok;
+
+	if ((doc = json_loadb(body, len, 0, NULL)) == NULL)
+		return (0);
+	v = json_object_get(doc, field);
+	ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) <= ROUTER_TOKENS_MAX;
+	if (ok)
+		*n = json_integer_value(v);
+	json_decref(doc);
+	return (ok);
+}

@@ -28,6 +28,12 @@ int	 router_xbuf_add(struct router_xbuf *, const void *, size_t);
 int	 router_xbuf_str(struct router_xbuf *, const char *);
 void	 router_xbuf_free(struct router_xbuf *);
 
+/*
+ * A provider's count answer: the integer member field of the JSON
+ * object body, 0 to ROUTER_TOKENS_MAX, into *n. 0 when it is not one.
+ */
+int	router_xlate_count(const char *, size_t, const char *, int64_t *);
+
 /* printf into a fresh malloc'd string (NULL on failure). */
 char	*router_xlate_printf(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));

@@ -22,6 +22,13 @@ Scripts (fake.push(kind, **opts)):
 Every script takes delay, gate (gate_at: after which event, default 0),
 truncate, stall (streams).
 
+POST /v1/messages/count_tokens answers {"input_tokens": N}, N the words
+of every string of the request's messages, system and tools
+(families_http.count_words) plus 3; like Anthropic it refuses fields
+other than model, messages, system, tools, tool_choice and thinking
+("max_tokens: Extra inputs are not permitted"). An "error" script
+makes it fail as /v1/messages would.
+
 Authentication as Anthropic checks it: x-api-key must equal api_key
 (when the fake has one; else 401 authentication_error) and
 anthropic-version must be present (else 400).
@@ -34,9 +41,12 @@ import sys
 import time
 
 try:
-    from .families_http import FakeBase
+    from .families_http import FakeBase, count_words
 except ImportError:  # run as a script, or imported with tests/fakes on path
-    from families_http import FakeBase
+    from families_http import FakeBase, count_words
+
+COUNT_FIELDS = {"model", "messages", "system", "tools", "tool_choice",
+                "thinking"}
 
 MODEL_SUFFIX = "-20250929"
 
@@ -140,7 +150,8 @@ class AnthropicFake(FakeBase):
 
     def handle(self, h, rec):
         path = rec.path.split("?")[0]
-        if rec.method != "POST" or path != "/v1/messages":
+        if rec.method != "POST" or path not in (
+                "/v1/messages", "/v1/messages/count_tokens"):
             self.send_json(h, 404, {"type": "error", "error": {
                 "type": "not_found_error", "message": "Not found"}})
             return
@@ -156,6 +167,9 @@ class AnthropicFake(FakeBase):
                 "message": "anthropic-version: header is required"}})
             return
         req = rec.json
+        if path.endswith("/count_tokens"):
+            self.count_tokens(h, req)
+            return
         if not isinstance(req, dict) or "max_tokens" not in req or \
                 not isinstance(req.get("messages"), list):
             self.send_json(h, 400, {"type": "error", "error": {
@@ -180,6 +194,27 @@ class AnthropicFake(FakeBase):
             self.stream_events(h, self.start_error_frames(msg), script)
             return
         self.stream_events(h, self.frames(msg, script), script)
+
+    def count_tokens(self, h, req):
+        if not isinstance(req, dict) or not isinstance(
+                req.get("messages"), list) or "model" not in req:
+            self.send_json(h, 400, {"type": "error", "error": {
+                "type": "invalid_request_error",
+                "message": "messages: Field required"}})
+            return
+        for k in sorted(req):
+            if k not in COUNT_FIELDS:
+                self.send_json(h, 400, {"type": "error", "error": {
+                    "type": "invalid_request_error",
+                    "message": "%s: Extra inputs are not permitted" % k}})
+                return
+        script = self.next_script()
+        if script.kind == "error":
+            self.error(h, script)
+            return
+        n = 3 + count_words([req.get("messages"), req.get("system"),
+                             req.get("tools")])
+        self.send_json(h, 200, {"input_tokens": n})
 
     def start_error_frames(self, msg):
         """message_start, a ping, then an overloaded_error event: the

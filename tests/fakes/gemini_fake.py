@@ -20,6 +20,12 @@ Scripts (fake.push(kind, **opts)):
 Every script takes delay, gate (gate_at: after which event, default 0),
 truncate, stall (streams).
 
+:countTokens takes {"contents"} or {"generateContentRequest": {"model":
+"models/<the path's model>", "contents", ...}} (not both, as Google
+refuses) and answers {"totalTokens": N, "promptTokensDetails"}, N the
+words of every string of its contents, systemInstruction and tools
+(families_http.count_words) plus 3. An "error" script makes it fail.
+
 Authentication as Google checks it: x-goog-api-key must equal api_key
 when the fake has one, else 400 INVALID_ARGUMENT / API_KEY_INVALID.
 
@@ -32,13 +38,13 @@ import sys
 import time
 
 try:
-    from .families_http import FakeBase
+    from .families_http import FakeBase, count_words
 except ImportError:
-    from families_http import FakeBase
+    from families_http import FakeBase, count_words
 
 PATH = re.compile(r"^/v1beta/models/([A-Za-z0-9._-]+):"
                   r"(generateContent|streamGenerateContent|"
-                  r"batchEmbedContents)$")
+                  r"batchEmbedContents|countTokens)$")
 
 STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED",
           404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
@@ -130,6 +136,27 @@ class GeminiFake(FakeBase):
                             "tools to work correctly.")
         return None
 
+    def count_tokens(self, h, req, model):
+        g = req.get("generateContentRequest")
+        if g is not None and "contents" in req:
+            self.error(h, 400, "contents and generateContentRequest are "
+                       "mutually exclusive")
+            return
+        if g is not None and (not isinstance(g, dict) or
+                              g.get("model") != "models/" + model):
+            self.error(h, 400, "generateContentRequest.model must be "
+                       "models/" + model)
+            return
+        doc = g if g is not None else req
+        if not isinstance(doc.get("contents"), list) or not doc["contents"]:
+            self.error(h, 400, "* CountTokensRequest.contents: contents is "
+                       "not specified")
+            return
+        n = 3 + count_words([doc.get("contents"),
+                             doc.get("systemInstruction"), doc.get("tools")])
+        self.send_json(h, 200, {"totalTokens": n, "promptTokensDetails": [
+            {"modality": "TEXT", "tokenCount": n}]})
+
     def handle(self, h, rec):
         path, _, query = rec.path.partition("?")
         m = PATH.match(path)
@@ -162,6 +189,9 @@ class GeminiFake(FakeBase):
             return
         if method == "batchEmbedContents":
             self.embed(h, req)
+            return
+        if method == "countTokens":
+            self.count_tokens(h, req, model)
             return
         if not isinstance(req.get("contents"), list) or not req["contents"]:
             self.error(h, 400, "* GenerateContentRequest.contents: contents "

@@ -35,6 +35,13 @@ are made, so a test can compare them:
                     an event of NUL and invalid UTF-8 after `after`
                     events, then the stream goes on)
 
+Azure OpenAI mode (fake.azure = {"key": K, "api_version": V,
+"deployments": [names]}): requests must go to
+/openai/deployments/<name>/chat/completions?api-version=V with the key
+in an api-key header, as Azure wants them; a wrong or missing key is
+Azure's 401, a missing api-version or an unknown deployment its 404,
+and the deployment, not the body's model, picks the script.
+
 Models named o1*, o3* or o4* refuse the legacy max_tokens field with
 OpenAI's 400 unsupported_parameter, as the o-series does.
 
@@ -59,6 +66,7 @@ import struct
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -173,6 +181,11 @@ class Handler(BaseHTTPRequestHandler):
         with fake.lock:
             fake.requests.append(rec)
         model = (body or {}).get("model") if isinstance(body, dict) else None
+        path = urllib.parse.urlsplit(self.path).path
+        if fake.azure is not None:
+            model = self._azure_deployment(fake.azure)
+            if model is None:
+                return
         reply = fake._next(model)
 
         if fake.require_key is not None and self.headers.get(
@@ -199,9 +212,9 @@ class Handler(BaseHTTPRequestHandler):
             self._wait_closed(limit=120)
             return
 
-        if self.path.endswith("/embeddings"):
+        if path.endswith("/embeddings"):
             return self._embeddings(body, reply)
-        if not self.path.endswith("/chat/completions"):
+        if not path.endswith("/chat/completions"):
             return self._send_json(404, {"error": {"message": "no route"}})
 
         if reply.status != 200:
@@ -215,6 +228,29 @@ class Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             return self._stream(body, reply)
         return self._whole(body, reply)
+
+    def _azure_deployment(self, az):
+        """The deployment an Azure-shaped request names, or None once
+        Azure's refusal was sent."""
+        u = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        parts = u.path.split("/")
+        if self.headers.get("api-key") != az["key"]:
+            self._send_json(401, {"error": {"code": "401", "message":
+                "Access denied due to invalid subscription key or wrong "
+                "API endpoint."}})
+            return None
+        if q.get("api-version") != [az["api_version"]]:
+            self._send_json(404, {"error": {"code": "404",
+                                            "message": "Resource not found"}})
+            return None
+        if len(parts) < 5 or parts[1:3] != ["openai", "deployments"] or \
+                urllib.parse.unquote(parts[3]) not in az["deployments"]:
+            self._send_json(404, {"error": {"code": "DeploymentNotFound",
+                "message": "The API deployment for this resource does "
+                "not exist."}})
+            return None
+        return urllib.parse.unquote(parts[3])
 
     def _refuses_max_tokens(self, body):
         """As OpenAI's o-series and newer models: the legacy max_tokens
@@ -438,6 +474,7 @@ class FakeOpenAI:
         self.scripts = {}
         self.next_conn = 0
         self.require_key = None
+        self.azure = None
         self.gate = threading.Event()
         self.gate_waited = False
         self.httpd = _Server((host, port), Handler)

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tg_test.h"
 #include "router/catalog.h"
@@ -286,6 +287,40 @@ static const struct bad_case bad_cases[] = {
 	  "\"echo:e\",\"echo:e\",\"echo:e\"]}}", "aliases.a: must be" },
 	{ "{\"providers\":[" ECHO "],\"aliases\":{\"a\":\"default\","
 	  "\"default\":\"echo:e\"}}", "target 0" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":\"http://x\","
+	    "\"auth\":\"basic\",\"models\":[{\"name\":\"e\","
+	    "\"max_output_tokens\":5}]}"), "auth must be" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":\"http://x\","
+	    "\"headers\":{\"Host\":\"y\"},\"models\":[{\"name\":\"e\","
+	    "\"max_output_tokens\":5}]}"), "headers: Host is set by the router" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":\"http://x\","
+	    "\"headers\":{\"Authorization\":\"y\"},\"models\":[{\"name\":"
+	    "\"e\",\"max_output_tokens\":5}]}"), "(use \"auth\")" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":\"http://x\","
+	    "\"headers\":{\"Transfer-Encoding\":\"chunked\"},\"models\":"
+	    "[{\"name\":\"e\",\"max_output_tokens\":5}]}"), "set by the router" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":\"http://x\","
+	    "\"headers\":{\"X-Title\":\"a\\r\\nb: c\"},\"models\":"
+	    "[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "headers: X-Title must be" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":\"http://x\","
+	    "\"headers\":{\"a b\":\"c\"},\"models\":"
+	    "[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "is not a header name" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":\"http://x\","
+	    "\"headers\":[\"a\"],\"models\":"
+	    "[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "headers must be an object" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":\"http://x\","
+	    "\"query\":{\"api-version\":1},\"models\":"
+	    "[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "query: api-version must be a string" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":"
+	    "\"http://{model}.x/v1\",\"models\":"
+	    "[{\"name\":\"e\",\"max_output_tokens\":5}]}"), "braces only" },
+	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":"
+	    "\"http://x/d/{deployment}\",\"models\":"
+	    "[{\"name\":\"e\",\"max_output_tokens\":5}]}"), "braces only" },
 	{ "{\"providers\":[" ECHO "," ECHO "]", "line" },
 	{ "{\"providers\":[" ECHO "],\"providers\":[]}", "duplicate" },
 };
@@ -406,6 +441,81 @@ START_TEST(shipped_config_loads)
 }
 END_TEST
 
+/*
+ * An Azure-style provider: the deployment in the path, api-version in
+ * the query, the key in api-key; extra headers after the family's.
+ */
+START_TEST(provider_http_azure)
+{
+	struct tg_config_errors	 errs;
+	struct router_catalog	*cat;
+	struct router_route	 r;
+	struct router_http	 h;
+	json_t			*req;
+	char			 err[128];
+	int			 ok, i, auth, title;
+
+	env_n = 0;
+	env_set("AZ_API_KEY", "az-secret");
+	cat = load("{\"providers\":[{\"name\":\"az\",\"family\":\"openai\","
+	    "\"base_url\":\"https://x.openai.azure.com/openai/deployments/"
+	    "{model}\",\"auth\":\"api-key\",\"query\":{\"api-version\":"
+	    "\"2024-10-21\",\"a b\":\"c&d\"},\"headers\":{\"X-Title\":"
+	    "\"Tollgate\"},\"models\":[{\"name\":\"gpt 4o/x\","
+	    "\"max_output_tokens\":5}]}]}", 0, &errs, &ok);
+	ck_assert_msg(!ok, "a model name with a space");
+	unload(cat);
+
+	cat = load("{\"providers\":[{\"name\":\"az\",\"family\":\"openai\","
+	    "\"base_url\":\"https://x.openai.azure.com/openai/deployments/"
+	    "{model}\",\"auth\":\"api-key\",\"query\":{\"api-version\":"
+	    "\"2024-10-21\",\"a b\":\"c&d\"},\"headers\":{\"X-Title\":"
+	    "\"Tollgate\"},\"models\":[{\"name\":\"gpt-4o:x/y\","
+	    "\"max_output_tokens\":5}]}]}", 0, &errs, &ok);
+	ck_assert_msg(ok, "%s", errs.line[0]);
+	ck_assert_int_eq(router_catalog_resolve(cat, "az:gpt-4o:x/y",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
+	req = json_pack("{s:s, s:[{s:s, s:s}]}", "model", "az:gpt-4o:x/y",
+	    "messages", "role", "user", "content", "hi");
+	ck_assert(router_family_openai.chat_request(&r.targets[0], req, 0, &h,
+	    err, sizeof(err)));
+	ck_assert_str_eq(h.url, "https://x.openai.azure.com/openai/deployments/"
+	    "gpt-4o%3Ax%2Fy/chat/completions?api-version=2024-10-21&"
+	    "a%20b=c%26d");
+	auth = title = 0;
+	for (i = 0; i < h.nheaders; i++) {
+		ck_assert(strncasecmp(h.headers[i], "authorization:", 14));
+		if (!strcmp(h.headers[i], "api-key: az-secret"))
+			auth++;
+		if (!strcmp(h.headers[i], "X-Title: Tollgate"))
+			title++;
+	}
+	ck_assert_int_eq(auth, 1);
+	ck_assert_int_eq(title, 1);
+	router_http_free(&h);
+	json_decref(req);
+	unload(cat);
+
+	/* auth "none": the key is never sent. */
+	cat = load("{\"providers\":[{\"name\":\"az\",\"family\":\"anthropic\","
+	    "\"base_url\":\"http://127.0.0.1:1\",\"auth\":\"none\","
+	    "\"models\":[{\"name\":\"c\",\"max_output_tokens\":5}]}]}", 0,
+	    &errs, &ok);
+	ck_assert_msg(ok, "%s", errs.line[0]);
+	ck_assert_int_eq(router_catalog_resolve(cat, "az:c", ROUTER_KIND_CHAT,
+	    &r), ROUTER_RESOLVE_OK);
+	req = json_pack("{s:s, s:[{s:s, s:s}]}", "model", "az:c",
+	    "messages", "role", "user", "content", "hi");
+	ck_assert(router_family_anthropic.chat_request(&r.targets[0], req, 0,
+	    &h, err, sizeof(err)));
+	for (i = 0; i < h.nheaders; i++)
+		ck_assert_ptr_null(strstr(h.headers[i], "az-secret"));
+	router_http_free(&h);
+	json_decref(req);
+	unload(cat);
+}
+END_TEST
+
 static Suite *
 catalog_suite(void)
 {
@@ -419,6 +529,7 @@ catalog_suite(void)
 	tcase_add_test(tc, environment_problems_name_the_variable);
 	tcase_add_test(tc, every_problem_at_once);
 	tcase_add_test(tc, shipped_config_loads);
+	tcase_add_test(tc, provider_http_azure);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -1151,6 +1151,58 @@ START_TEST(usage_garbage_is_missing)
 }
 END_TEST
 
+static int
+count_str(const char *s, int64_t *n)
+{
+	return (FAM->count_response(s, strlen(s), n));
+}
+
+/* count_tokens: the Messages request's prompt fields, at its own path. */
+START_TEST(count_tokens)
+{
+	struct fx		 fx;
+	struct router_http	 h;
+	json_t			*req, *body;
+	char			 err[256];
+	int64_t			 n;
+
+	fx_init(&fx, FAM, "http://127.0.0.1:9", "sk-ant-test", "claude", 64000);
+	req = json_loads("{\"model\":\"x\",\"max_tokens\":64000,"
+	    "\"temperature\":0.5,\"user\":\"u\",\"messages\":["
+	    "{\"role\":\"system\",\"content\":\"terse\"},"
+	    "{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":[{\"type\":"
+	    "\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
+	    "{\"type\":\"object\"}}}],\"reasoning\":{\"max_tokens\":2048}}",
+	    0, NULL);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_msg(FAM->count_request(&fx.target, req, &h, err,
+	    sizeof(err)), "%s", err);
+	ck_assert_str_eq(h.url, "http://127.0.0.1:9/v1/messages/count_tokens");
+	ck_assert_str_eq(fx_header(&h, "x-api-key"), "sk-ant-test");
+	ck_assert_str_eq(fx_header(&h, "anthropic-version"), "2023-06-01");
+	body = json_loads(h.body, 0, NULL);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq(json_object_size(body), 5);
+	ck_assert_str_eq(json_string_value(json_object_get(body, "model")),
+	    "claude");
+	ck_assert_ptr_nonnull(json_object_get(body, "messages"));
+	ck_assert_ptr_nonnull(json_object_get(body, "system"));
+	ck_assert_ptr_nonnull(json_object_get(body, "tools"));
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    body, "thinking"), "budget_tokens")), 2048);
+	json_decref(body);
+	json_decref(req);
+	router_http_free(&h);
+
+	ck_assert(count_str("{\"input_tokens\":42}", &n));
+	ck_assert_int_eq(n, 42);
+	ck_assert(!count_str("{\"input_tokens\":-1}", &n));
+	ck_assert(!count_str("{\"input_tokens\":\"4\"}", &n));
+	ck_assert(!count_str("{}", &n));
+	ck_assert(!count_str("nope", &n));
+}
+END_TEST
+
 static Suite *
 anthropic_suite(void)
 {
@@ -1180,6 +1232,7 @@ anthropic_suite(void)
 	tcase_add_test(tc, request_thinking_budget);
 	tcase_add_test(tc, stop_sequence);
 	tcase_add_test(tc, usage_garbage_is_missing);
+	tcase_add_test(tc, count_tokens);
 	suite_add_tcase(s, tc);
 	return (s);
 }

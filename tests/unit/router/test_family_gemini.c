@@ -707,6 +707,50 @@ START_TEST(usage_garbage_is_missing)
 }
 END_TEST
 
+static int
+count_str(const char *s, int64_t *n)
+{
+	return (FAM->count_response(s, strlen(s), n));
+}
+
+/* countTokens: the generateContent request, wrapped, with its model. */
+START_TEST(count_tokens)
+{
+	struct fx		 fx;
+	struct router_http	 h;
+	json_t			*req, *body, *g;
+	char			 err[256];
+	int64_t			 n;
+
+	fx_init(&fx, FAM, "http://127.0.0.1:9", "AIza-test",
+	    "models/gemini-2.5-flash", 65536);
+	req = json_loads("{\"model\":\"x\",\"messages\":["
+	    "{\"role\":\"system\",\"content\":\"terse\"},"
+	    "{\"role\":\"user\",\"content\":\"hi\"}]}", 0, NULL);
+	ck_assert_msg(FAM->count_request(&fx.target, req, &h, err,
+	    sizeof(err)), "%s", err);
+	ck_assert_str_eq(h.url, "http://127.0.0.1:9/v1beta/models/"
+	    "gemini-2.5-flash:countTokens");
+	ck_assert_str_eq(fx_header(&h, "x-goog-api-key"), "AIza-test");
+	body = json_loads(h.body, 0, NULL);
+	ck_assert_int_eq(json_object_size(body), 1);
+	g = json_object_get(body, "generateContentRequest");
+	ck_assert_str_eq(json_string_value(json_object_get(g, "model")),
+	    "models/gemini-2.5-flash");
+	ck_assert_int_eq(json_array_size(json_object_get(g, "contents")), 1);
+	ck_assert_ptr_nonnull(json_object_get(g, "systemInstruction"));
+	json_decref(body);
+	json_decref(req);
+	router_http_free(&h);
+
+	ck_assert(count_str("{\"totalTokens\":7,"
+	    "\"promptTokensDetails\":[]}", &n));
+	ck_assert_int_eq(n, 7);
+	ck_assert(!count_str("{\"totalTokens\":1.5}", &n));
+	ck_assert(!count_str("{\"error\":{}}", &n));
+}
+END_TEST
+
 static Suite *
 gemini_suite(void)
 {
@@ -727,6 +771,7 @@ gemini_suite(void)
 	tcase_add_test(tc, map_errors);
 	tcase_add_test(tc, request_thinking_budget);
 	tcase_add_test(tc, usage_garbage_is_missing);
+	tcase_add_test(tc, count_tokens);
 	suite_add_tcase(s, tc);
 	return (s);
 }
