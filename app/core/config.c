@@ -260,13 +260,21 @@ tg_config_free(struct tg_config *conf)
 int
 tg_config_is_admin_email(const struct tg_config *conf, const char *email)
 {
-	int	i;
-
 	if (email == NULL || *email == '\0')
 		return (0);
 
-	for (i = 0; i < conf->admin_emails_count; i++) {
-		if (!strcasecmp(conf->admin_emails[i], email))
+	return (tg_config_list_has(conf->admin_emails,
+	    conf->admin_emails_count, email));
+}
+
+/* Whether s is one of list's n entries, ignoring case (emails, origins). */
+int
+tg_config_list_has(char *const *list, int n, const char *s)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcasecmp(list[i], s))
 			return (1);
 	}
 

@@ -142,6 +142,7 @@ void	tg_config_error(struct tg_config_errors *, const char *, ...)
 char	*tg_config_strdup(const char *);
 void	tg_config_free(struct tg_config *);
 int	tg_config_is_admin_email(const struct tg_config *, const char *);
+int	tg_config_list_has(char *const *, int, const char *);
 int	tg_config_url_origin(const char *, char *, size_t);
 int	tg_config_known(const char *);
 

@@ -191,17 +191,11 @@ tg_cors_path(const char *path)
 int
 tg_cors_listed(const struct tg_config *conf, const char *origin)
 {
-	int	i;
-
 	if (origin == NULL)
 		return (0);
 
-	for (i = 0; i < conf->cors_origins_count; i++) {
-		if (!strcasecmp(conf->cors_origins[i], origin))
-			return (1);
-	}
-
-	return (0);
+	return (tg_config_list_has(conf->cors_origins,
+	    conf->cors_origins_count, origin));
 }
 
 /*
