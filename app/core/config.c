@@ -66,7 +66,7 @@ static const char *conf_known_names[] = {
 	/* Set by make run and the test suite around the process. */
 	"TOLLGATE_ROOT", "TOLLGATE_BIN", "TOLLGATE_SANITIZE",
 	"TOLLGATE_TEST_JOBS", "TOLLGATE_TESTS_STRICT",
-	"TOLLGATE_MIGRATIONS_DIR",
+	"TOLLGATE_MIGRATIONS_DIR", "TOLLGATE_OPENAPI_CHECK",
 	NULL
 };
 

@@ -175,7 +175,8 @@ def test_models_list(router):
     assert body["object"] == "list"
     ids = [m["id"] for m in body["data"]]
     for m in body["data"]:
-        assert set(m) == {"id", "object", "created", "owned_by"}
+        assert set(m) == {"id", "object", "created", "owned_by", "pricing",
+                          "context_length", "max_output_tokens", "endpoints"}
         assert m["object"] == "model"
     assert "echo:echo-1" in ids and "echo:echo-embed" in ids
     assert "fake:m" in ids and "default" in ids and "chain" in ids
