@@ -167,6 +167,17 @@ def check(cat, tmp_path):
     return p.returncode, p.stdout
 
 
+def test_models_list_a_weighted_alias_at_its_first_target(tollgate, db,
+                                                          fake):
+    rig = Rig(tollgate, db, fake)
+    r = rig.t.get("/v1/models/w", headers=rig.h)
+    assert r.status_code == 200, r.text
+    m = r.json()
+    assert m["owned_by"] == "tollgate"
+    assert m["pricing"]["input_micros_per_mtok"] == PRICES["fake:m"][0]
+    assert m["pricing"]["request_fee_micros"] == PRICES["fake:m"][2]
+
+
 def test_a_badly_shaped_tier_is_refused_at_start(fake, tmp_path):
     rc, out = check(catalog(fake, aliases={"w": ALIAS}), tmp_path)
     assert rc == 0, out

@@ -554,6 +554,18 @@ START_TEST(shipped_config_loads)
 	ck_assert_int_eq(router_catalog_resolve(cat, "fast",
 	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
 	ck_assert_int_eq(r.ntargets, 2);
+	/* Azure's deployment has no key here: openai takes its share. */
+	env_set("OPENAI_API_KEY", "sk-test");
+	unload(cat);
+	cat = calloc(1, sizeof(*cat));
+	ok = router_catalog_load(cat, "conf/router.json", 1, fake_getenv,
+	    &errs);
+	ck_assert_msg(ok, "%s", errs.line[0]);
+	ck_assert_int_eq(router_catalog_resolve(cat, "chat",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
+	ck_assert_str_eq(route_str(&r), "gpt-4o gpt-4o claude-sonnet-4-5");
+	ck_assert_str_eq(r.models[0]->id, "openai:gpt-4o");
+	ck_assert_str_eq(r.models[1]->id, "azure:gpt-4o");
 	ck_assert_str_eq(router_catalog_provider(cat, "openai")->
 	    max_tokens_field, "max_completion_tokens");
 	unload(cat);
