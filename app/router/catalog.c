@@ -25,6 +25,9 @@
 
 #define CONF_VAR	"TOLLGATE_ROUTER_CONFIG"
 
+int	(*router_catalog_cooling)(const struct router_catalog *,
+	    const struct router_model *);
+
 
 /* Defaults for what neither a provider nor "defaults" sets. */
 #define DEF_CONNECT_MS		10000
@@ -105,10 +108,19 @@ static int	cat_header_value_ok(const char *);
 static void	cat_query(struct cat_ctx *, const json_t *,
 		    struct router_provider *);
 static int	cat_model_slots_ok(const char *, const char *);
-static char	*cat_malloc(size_t);
+static void	*cat_malloc(size_t);
 static void	cat_models(struct cat_ctx *, const json_t *,
 		    const struct router_provider *);
 static void	cat_aliases(struct cat_ctx *, const json_t *);
+static int	cat_alias(struct cat_ctx *, struct router_alias *,
+		    const char *, const json_t *);
+static int	cat_tier(struct cat_ctx *, struct router_alias *,
+		    const json_t *, size_t);
+static int	cat_alias_target(struct cat_ctx *, struct router_alias *,
+		    const json_t *, const char *);
+static void	cat_alias_route(const struct router_catalog *,
+		    const struct router_alias *, int, struct router_route *,
+		    int *);
 static const struct router_model *cat_model_find(
 		    const struct router_catalog *, const char *, size_t,
 		    const char *);
@@ -258,6 +270,8 @@ router_catalog_free(struct router_catalog *cat)
 			free(cat->providers[i].api_key);
 		}
 	}
+	for (i = 0; i < cat->naliases; i++)
+		free(cat->aliases[i].current);
 	memset(cat, 0, sizeof(*cat));
 }
 
@@ -298,7 +312,8 @@ router_catalog_provider(const struct router_catalog *cat, const char *name)
 /*
  * name: an alias (exact), else provider and model split at the first
  * ':' or '/'. Only targets of the wanted kind are kept; an alias whose
- * every target is of another kind is WRONG_KIND.
+ * every target is of another kind is WRONG_KIND. An alias's weighted
+ * tiers make their pick for this call here (weights.h).
  */
 int
 router_catalog_resolve(const struct router_catalog *cat, const char *name,
@@ -307,7 +322,7 @@ router_catalog_resolve(const struct router_catalog *cat, const char *name,
 	const struct router_model	*m;
 	const struct router_alias	*a;
 	size_t				 plen;
-	int				 i, j, wrong;
+	int				 i, wrong;
 
 	memset(route, 0, sizeof(*route));
 	wrong = 0;
@@ -316,11 +331,7 @@ router_catalog_resolve(const struct router_catalog *cat, const char *name,
 		a = &cat->aliases[i];
 		if (strcmp(a->name, name))
 			continue;
-		route->alias = a;
-		for (j = 0; j < a->ntargets; j++) {
-			if (!cat_route_add(route, a->targets[j], kind))
-				wrong = 1;
-		}
+		cat_alias_route(cat, a, kind, route, &wrong);
 		if (route->ntargets > 0)
 			return (ROUTER_RESOLVE_OK);
 		return (wrong ? ROUTER_RESOLVE_WRONG_KIND :
@@ -336,6 +347,44 @@ router_catalog_resolve(const struct router_catalog *cat, const char *name,
 	if (!cat_route_add(route, m, kind))
 		return (ROUTER_RESOLVE_WRONG_KIND);
 	return (ROUTER_RESOLVE_OK);
+}
+
+/*
+ * The alias's targets in this call's order. A weighted pick considers
+ * the targets that serve kind, can be called (a key) and are not
+ * cooling down; *wrong is set when a target of another kind was left
+ * out.
+ */
+static void
+cat_alias_route(const struct router_catalog *cat,
+    const struct router_alias *a, int kind, struct router_route *route,
+    int *wrong)
+{
+	const struct router_model	*m;
+	int				 eligible[ROUTER_CHAIN_MAX];
+	int				 order[ROUTER_CHAIN_MAX];
+	int				 j, n;
+
+	route->alias = a;
+	for (j = 0; j < a->ntargets; j++) {
+		order[j] = j;
+		if (a->current == NULL)
+			continue;
+		m = a->targets[j];
+		eligible[j] = ((kind == ROUTER_KIND_CHAT && m->chat) ||
+		    (kind == ROUTER_KIND_EMBED && m->embeddings)) &&
+		    router_provider_usable(m->provider) &&
+		    (router_catalog_cooling == NULL ||
+		    !router_catalog_cooling(cat, m));
+	}
+	n = a->ntargets;
+	if (a->current != NULL)
+		n = router_tiers_order(&a->tiers, a->current, eligible, order);
+
+	for (j = 0; j < n; j++) {
+		if (!cat_route_add(route, a->targets[order[j]], kind))
+			*wrong = 1;
+	}
 }
 
 /* Appends m to route when it serves kind; 0 when it does not. */
@@ -881,10 +930,10 @@ cat_header_value_ok(const char *s)
 }
 
 /* Like tg_config_strdup(): start-up memory, or exit. */
-static char *
+static void *
 cat_malloc(size_t len)
 {
-	char	*p;
+	void	*p;
 
 	if ((p = malloc(len)) == NULL) {
 		fprintf(stderr, "tollgate: out of memory\n");
@@ -1085,13 +1134,9 @@ cat_models(struct cat_ctx *ctx, const json_t *arr,
 static void
 cat_aliases(struct cat_ctx *ctx, const json_t *obj)
 {
-	struct router_catalog		*cat = ctx->cat;
-	struct router_alias		*a;
-	const struct router_model	*m;
-	const char			*name, *s;
-	json_t				*v, *t;
-	size_t				 i, plen;
-	int				 chat, embed;
+	struct router_catalog	*cat = ctx->cat;
+	const char		*name;
+	json_t			*v;
 
 	if (!json_is_object(obj)) {
 		cat_error(ctx, "\"aliases\" must be an object");
@@ -1110,46 +1155,169 @@ cat_aliases(struct cat_ctx *ctx, const json_t *obj)
 			cat_error(ctx, "at most %d aliases", ROUTER_ALIASES_MAX);
 			return;
 		}
-		if (json_is_string(v)) {
-			t = json_array();
-			json_array_append(t, v);
-		} else if (json_is_array(v) && json_array_size(v) > 0 &&
-		    json_array_size(v) <= ROUTER_CHAIN_MAX) {
-			t = json_incref(v);
-		} else {
-			cat_error(ctx, "must be \"provider:model\" or an array "
-			    "of 1 to %d of them", ROUTER_CHAIN_MAX);
-			continue;
-		}
-
-		a = &cat->aliases[cat->naliases];
-		memset(a, 0, sizeof(*a));
-		(void)snprintf(a->name, sizeof(a->name), "%s", name);
-		chat = embed = 1;
-		json_array_foreach(t, i, v) {
-			s = json_string_value(v);
-			plen = s != NULL ? strcspn(s, ":/") : 0;
-			if (s == NULL || plen == 0 || s[plen] == '\0' ||
-			    (m = cat_model_find(cat, s, plen,
-			    s + plen + 1)) == NULL) {
-				cat_error(ctx, "target %zu is not a configured "
-				    "provider:model", i);
-				a->ntargets = -1;
-				break;
-			}
-			a->targets[a->ntargets++] = m;
-			chat &= m->chat;
-			embed &= m->embeddings;
-		}
-		json_decref(t);
-		if (a->ntargets <= 0)
-			continue;
-		if (!chat && !embed) {
-			cat_error(ctx, "targets must all support chat or all "
-			    "support embeddings");
-			continue;
-		}
-		cat->naliases++;
+		if (cat_alias(ctx, &cat->aliases[cat->naliases], name, v))
+			cat->naliases++;
 	}
 	ctx->where[0] = '\0';
+}
+
+/*
+ * One alias: "provider:model", or an array of tiers, each one such
+ * target or {"targets": [...], "weights": [...]}. Returns 1 when a is
+ * complete (its round-robin state allocated when a tier is weighted).
+ */
+static int
+cat_alias(struct cat_ctx *ctx, struct router_alias *a, const char *name,
+    const json_t *v)
+{
+	json_t	*tier;
+	size_t	 i;
+	int	 chat, embed, j;
+
+	memset(a, 0, sizeof(*a));
+	(void)snprintf(a->name, sizeof(a->name), "%s", name);
+
+	if (json_is_string(v)) {
+		if (!cat_alias_target(ctx, a, v, "target 0"))
+			return (0);
+		a->tiers.end[a->tiers.ntiers++] = a->ntargets;
+	} else if (json_is_array(v) && json_array_size(v) > 0 &&
+	    json_array_size(v) <= ROUTER_CHAIN_MAX) {
+		json_array_foreach((json_t *)v, i, tier) {
+			if (!cat_tier(ctx, a, tier, i))
+				return (0);
+		}
+	} else {
+		cat_error(ctx, "must be \"provider:model\" or an array of 1 to "
+		    "%d tiers, each \"provider:model\" or {\"targets\": [...], "
+		    "\"weights\": [...]}", ROUTER_CHAIN_MAX);
+		return (0);
+	}
+
+	chat = embed = 1;
+	for (j = 0; j < a->ntargets; j++) {
+		chat &= a->targets[j]->chat;
+		embed &= a->targets[j]->embeddings;
+	}
+	if (!chat && !embed) {
+		cat_error(ctx, "targets must all support chat or all support "
+		    "embeddings");
+		return (0);
+	}
+
+	for (j = 0; j < a->tiers.ntiers; j++) {
+		if (a->tiers.end[j] - (j > 0 ? a->tiers.end[j - 1] : 0) > 1) {
+			a->current = cat_malloc(sizeof(a->current[0]) *
+			    ROUTER_CHAIN_MAX);
+			memset(a->current, 0, sizeof(a->current[0]) *
+			    ROUTER_CHAIN_MAX);
+			break;
+		}
+	}
+
+	return (1);
+}
+
+/* Tier i of alias a: a target, or targets with weights. */
+static int
+cat_tier(struct cat_ctx *ctx, struct router_alias *a, const json_t *tier,
+    size_t i)
+{
+	static const char	*tier_keys[] = { "targets", "weights", NULL };
+	json_t			*targets, *weights, *w;
+	char			 what[48];
+	size_t			 j, saved;
+	int			 first, k, ok;
+
+	(void)snprintf(what, sizeof(what), "tier %zu", i);
+	if (json_is_string(tier)) {
+		if (!cat_alias_target(ctx, a, tier, what))
+			return (0);
+		a->tiers.end[a->tiers.ntiers++] = a->ntargets;
+		return (1);
+	}
+
+	saved = strlen(ctx->where);
+	(void)snprintf(ctx->where + saved, sizeof(ctx->where) - saved,
+	    "tier %zu: ", i);
+	ok = 0;
+	targets = json_object_get(tier, "targets");
+	weights = json_object_get(tier, "weights");
+	if (!json_is_object(tier)) {
+		cat_error(ctx, "must be \"provider:model\" or {\"targets\": "
+		    "[...], \"weights\": [...]}");
+		goto out;
+	}
+	cat_unknown_keys(ctx, tier, tier_keys, "");
+	if (!json_is_array(targets) || json_array_size(targets) == 0) {
+		cat_error(ctx, "\"targets\" must be a non-empty array of "
+		    "\"provider:model\"");
+		goto out;
+	}
+	if (a->ntargets + json_array_size(targets) > ROUTER_CHAIN_MAX) {
+		cat_error(ctx, "at most %d targets in all tiers",
+		    ROUTER_CHAIN_MAX);
+		goto out;
+	}
+	if (!json_is_array(weights) ||
+	    json_array_size(weights) != json_array_size(targets)) {
+		cat_error(ctx, "\"weights\" must be an array of as many "
+		    "integers as \"targets\"");
+		goto out;
+	}
+
+	first = a->ntargets;
+	json_array_foreach(targets, j, w) {
+		(void)snprintf(what, sizeof(what), "target %zu", j);
+		if (!cat_alias_target(ctx, a, w, what))
+			goto out;
+		for (k = first; k < a->ntargets - 1; k++) {
+			if (a->targets[k] == a->targets[a->ntargets - 1]) {
+				cat_error(ctx, "target %zu is listed twice", j);
+				goto out;
+			}
+		}
+	}
+	json_array_foreach(weights, j, w) {
+		if (!json_is_integer(w) || json_integer_value(w) < 1 ||
+		    json_integer_value(w) > ROUTER_WEIGHT_MAX) {
+			cat_error(ctx, "weight %zu must be an integer from 1 to "
+			    "%d", j, ROUTER_WEIGHT_MAX);
+			goto out;
+		}
+		a->tiers.weight[first + j] = (int)json_integer_value(w);
+	}
+	a->tiers.end[a->tiers.ntiers++] = a->ntargets;
+	ok = 1;
+out:
+	ctx->where[saved] = '\0';
+	return (ok);
+}
+
+/* Appends the target named by v to a (weight 1); what names it. */
+static int
+cat_alias_target(struct cat_ctx *ctx, struct router_alias *a,
+    const json_t *v, const char *what)
+{
+	const struct router_model	*m;
+	const char			*s;
+	size_t				 plen;
+
+	if (a->ntargets >= ROUTER_CHAIN_MAX) {
+		cat_error(ctx, "at most %d targets in all tiers",
+		    ROUTER_CHAIN_MAX);
+		return (0);
+	}
+
+	s = json_string_value(v);
+	plen = s != NULL ? strcspn(s, ":/") : 0;
+	if (s == NULL || plen == 0 || s[plen] == '\0' ||
+	    (m = cat_model_find(ctx->cat, s, plen, s + plen + 1)) == NULL) {
+		cat_error(ctx, "%s is not a configured provider:model", what);
+		return (0);
+	}
+
+	a->tiers.weight[a->ntargets] = 1;
+	a->targets[a->ntargets++] = m;
+	return (1);
 }

@@ -6,7 +6,8 @@
  *
  *	"provider:model", "provider/model" (split at the first ':' or '/',
  *	so "openrouter/openai/gpt-4o" and "ollama:llama3.1:8b" both work),
- *	or an alias, which may name a fallback chain of such targets.
+ *	or an alias: a list of tiers tried in order, a tier being one
+ *	such target or several with weights (weights.h).
  *
  * Pure C (jansson). The file format is documented in docs/router.md.
  */
@@ -18,11 +19,12 @@
 
 #include "config.h"
 #include "router/provider.h"
+#include "router/weights.h"
 
 #define ROUTER_PROVIDERS_MAX	32
 #define ROUTER_MODELS_MAX	512
 #define ROUTER_ALIASES_MAX	64
-#define ROUTER_CHAIN_MAX	8
+#define ROUTER_CHAIN_MAX	ROUTER_WEIGHTS_MAX	/* targets of a route */
 #define ROUTER_ID_MAX		(ROUTER_NAME_MAX + ROUTER_MODEL_MAX + 1)
 
 /* What a call asks a model for. */
@@ -44,10 +46,19 @@ struct router_model {
 	int				 embeddings;
 };
 
+/*
+ * targets: every tier's, in the configured order (what /v1/models
+ * reads); tiers: where each tier ends and the weights. current is the
+ * round-robin state of the weighted tiers (NULL when there are none):
+ * written by router_catalog_resolve, so it is per worker, and a reload
+ * starts it afresh.
+ */
 struct router_alias {
 	char			 name[ROUTER_NAME_MAX];
 	int			 ntargets;
 	const struct router_model *targets[ROUTER_CHAIN_MAX];
+	struct router_tiers	 tiers;
+	int64_t			*current;
 };
 
 struct router_catalog {
@@ -60,7 +71,7 @@ struct router_catalog {
 	int64_t			 created;	/* /v1/models "created" */
 };
 
-/* A resolved model name: the targets to try, in order. */
+/* A resolved model name: the targets this call tries, in order. */
 struct router_route {
 	int			 ntargets;
 	struct router_target	 targets[ROUTER_CHAIN_MAX];
@@ -84,6 +95,14 @@ void	router_catalog_free(struct router_catalog *);
 
 int	router_catalog_resolve(const struct router_catalog *, const char *,
 	    int, struct router_route *);
+
+/*
+ * Whether model m of the catalog is cooling down now (cooldown.h): a
+ * weighted tier's pick passes over it. Set by the router's workers;
+ * NULL (the unit tests) means none is.
+ */
+extern int	(*router_catalog_cooling)(const struct router_catalog *,
+		    const struct router_model *);
 const struct router_provider *router_catalog_provider(
 	    const struct router_catalog *, const char *);
 const struct router_family *router_family_find(const char *);

@@ -13,6 +13,8 @@
  * reload feeds the breaker of the same model id in the current catalog.
  * Metrics exist per provider of the first catalog (declared in the
  * parent); a provider a reload adds counts nothing until a restart.
+ * A weighted tier's pick (catalog.h) asks the current catalog's
+ * breakers; a new catalog's round-robin starts afresh.
  */
 
 #include <stdlib.h>
@@ -33,6 +35,8 @@ static void	conf_metric_slots(struct router_catalog *);
 static void	conf_carry_breakers(struct router_conf *,
 		    struct router_conf *);
 static struct router_conf *conf_new(struct router_catalog *);
+static int	conf_cooling(const struct router_catalog *,
+		    const struct router_model *);
 
 static const struct tg_reload_hook	conf_hook = {
 	"router", conf_prepare, conf_commit, conf_abort
@@ -68,6 +72,7 @@ router_conf_worker_init(void)
 		    router_catalog->providers[i].name, sizeof(metric_names[i]));
 
 	tg_reload_register(&conf_hook);
+	router_catalog_cooling = conf_cooling;
 }
 
 struct router_conf *
@@ -109,6 +114,21 @@ router_conf_cooler(struct router_conf *rc, const struct router_model *m)
 	/* A model the reload removed: its verdicts count for nothing. */
 	memset(&straddler, 0, sizeof(straddler));
 	return (&straddler);
+}
+
+/*
+ * For a weighted pick: whether m cools now. Only the current catalog is
+ * picked from (a call resolves on the one it has just held); any other
+ * says no, and the relay's own admission still skips the target.
+ */
+static int
+conf_cooling(const struct router_catalog *cat, const struct router_model *m)
+{
+	if (cat != router_conf->cat)
+		return (0);
+
+	return (router_cooldown_skips(&router_conf->cool[m - cat->models],
+	    tg_now_us() / 1000));
 }
 
 static struct router_conf *

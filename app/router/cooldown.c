@@ -30,6 +30,16 @@ router_cooldown_admit(struct router_cooldown *c, uint64_t now,
 	return (ROUTER_COOL_PROBE);
 }
 
+/*
+ * Whether admit would skip the target now, without admitting it (so
+ * without taking a half-open target's probe): a weighted pick asks.
+ */
+int
+router_cooldown_skips(const struct router_cooldown *c, uint64_t now)
+{
+	return (c->cooling && now < c->until);
+}
+
 /* An attempt failed; returns whether that (re)opened the breaker. */
 int
 router_cooldown_failure(struct router_cooldown *c, uint64_t now, int after,

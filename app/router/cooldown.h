@@ -47,6 +47,7 @@ int	router_cooldown_admit(struct router_cooldown *, uint64_t, long,
 	    uint64_t *);
 int	router_cooldown_failure(struct router_cooldown *, uint64_t, int, long);
 int	router_cooldown_success(struct router_cooldown *);
+int	router_cooldown_skips(const struct router_cooldown *, uint64_t);
 int	router_cooldown_failure_status(long);
 
 #endif

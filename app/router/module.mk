@@ -19,3 +19,6 @@ PURE_SRCS += app/router/cooldown.c app/router/holdback.c
 # The catalog in use, counted so calls finish on the one they started
 # with across a reload (SIGHUP).
 KORE_SRCS += app/router/conf.c
+# An alias's weighted tiers: the round-robin pick and the attempt
+# order, pure.
+PURE_SRCS += app/router/weights.c

@@ -201,6 +201,96 @@ START_TEST(addressing)
 }
 END_TEST
 
+static const char weighted[] =
+    "{\"providers\":["
+    "{\"name\":\"echo\",\"family\":\"echo\",\"models\":["
+    "{\"name\":\"e\",\"max_output_tokens\":5},"
+    "{\"name\":\"f\",\"max_output_tokens\":6},"
+    "{\"name\":\"g\",\"max_output_tokens\":7},"
+    "{\"name\":\"v\",\"chat\":false,\"embeddings\":true},"
+    "{\"name\":\"v2\",\"chat\":false,\"embeddings\":true}]},"
+    "{\"name\":\"nokey\",\"family\":\"openai\","
+    "\"base_url\":\"https://a.example/v1\","
+    "\"models\":[{\"name\":\"k\",\"max_output_tokens\":8}]}],"
+    "\"aliases\":{"
+    "\"w\":[{\"targets\":[\"echo:e\",\"echo:f\",\"nokey:k\"],"
+    "\"weights\":[3,1,5]},\"echo:g\"],"
+    "\"vec\":[{\"targets\":[\"echo:v\",\"echo:v2\"],"
+    "\"weights\":[1,1]}]}}";
+
+/* The route's model names, joined ("e f k g"). */
+static const char *
+route_str(const struct router_route *r)
+{
+	static char	buf[128];
+	size_t		n;
+	int		i;
+
+	buf[0] = '\0';
+	n = 0;
+	for (i = 0; i < r->ntargets && n < sizeof(buf); i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "%s%s", i > 0 ? " " :
+		    "", r->targets[i].model);
+	return (buf);
+}
+
+static int
+e_cools(const struct router_catalog *cat, const struct router_model *m)
+{
+	(void)cat;
+	return (!strcmp(m->id, "echo:e"));
+}
+
+START_TEST(weighted_tiers)
+{
+	static const char	*cycle[] = { "e f k g", "e f k g", "f e k g",
+				    "e f k g" };
+	struct tg_config_errors	 errs;
+	struct router_catalog	*cat;
+	struct router_route	 r;
+	int			 i, ok;
+
+	env_n = 0;
+	cat = load(weighted, 0, &errs, &ok);
+	ck_assert_msg(ok, "%s", errs.line[0]);
+	ck_assert_int_eq(cat->aliases[0].ntargets, 4);
+	ck_assert_int_eq(cat->aliases[0].tiers.ntiers, 2);
+
+	/* 3:1 by round-robin; k has no key: last in its tier. */
+	for (i = 0; i < 8; i++) {
+		ck_assert_int_eq(router_catalog_resolve(cat, "w",
+		    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
+		ck_assert_str_eq(route_str(&r), cycle[i % 4]);
+		ck_assert_str_eq(r.alias->name, "w");
+	}
+	ck_assert_int_eq(r.targets[0].max_output_tokens, 5);
+	ck_assert_str_eq(r.models[1]->id, "echo:f");
+
+	/* A cooling target is passed over, and comes back where it was. */
+	router_catalog_cooling = e_cools;
+	for (i = 0; i < 3; i++) {
+		(void)router_catalog_resolve(cat, "w", ROUTER_KIND_CHAT, &r);
+		ck_assert_str_eq(route_str(&r), "f e k g");
+	}
+	router_catalog_cooling = NULL;
+	for (i = 0; i < 4; i++) {
+		(void)router_catalog_resolve(cat, "w", ROUTER_KIND_CHAT, &r);
+		ck_assert_str_eq(route_str(&r), cycle[i]);
+	}
+
+	/* Embeddings: an even share; the wrong kind is refused. */
+	(void)router_catalog_resolve(cat, "vec", ROUTER_KIND_EMBED, &r);
+	ck_assert_str_eq(route_str(&r), "v v2");
+	(void)router_catalog_resolve(cat, "vec", ROUTER_KIND_EMBED, &r);
+	ck_assert_str_eq(route_str(&r), "v2 v");
+	ck_assert_int_eq(router_catalog_resolve(cat, "vec", ROUTER_KIND_CHAT,
+	    &r), ROUTER_RESOLVE_WRONG_KIND);
+	ck_assert_int_eq(router_catalog_resolve(cat, "w", ROUTER_KIND_EMBED,
+	    &r), ROUTER_RESOLVE_WRONG_KIND);
+	unload(cat);
+}
+END_TEST
+
 struct bad_case {
 	const char	*text;
 	const char	*expect;	/* in the one error line */
@@ -209,6 +299,11 @@ struct bad_case {
 #define P(x)	"{\"providers\":[" x "]}"
 #define ECHO	"{\"name\":\"echo\",\"family\":\"echo\",\"models\":" \
 		"[{\"name\":\"e\",\"max_output_tokens\":5}]}"
+#define ECHO3	"{\"name\":\"echo\",\"family\":\"echo\",\"models\":" \
+		"[{\"name\":\"e\",\"max_output_tokens\":5}," \
+		"{\"name\":\"f\",\"max_output_tokens\":5}," \
+		"{\"name\":\"v\",\"chat\":false,\"embeddings\":true}]}"
+#define TIERS(x) "{\"providers\":[" ECHO3 "],\"aliases\":{\"a\":" x "}}"
 
 static const struct bad_case bad_cases[] = {
 	{ "not json", "line 1" },
@@ -321,6 +416,39 @@ static const struct bad_case bad_cases[] = {
 	{ P("{\"name\":\"o\",\"family\":\"openai\",\"base_url\":"
 	    "\"http://x/d/{deployment}\",\"models\":"
 	    "[{\"name\":\"e\",\"max_output_tokens\":5}]}"), "braces only" },
+	{ TIERS("[{\"targets\":[\"echo:e\",\"echo:f\"]}]"),
+	  "aliases.a: tier 0: \"weights\" must be an array of as many" },
+	{ TIERS("[{\"targets\":[\"echo:e\",\"echo:f\"],\"weights\":[1]}]"),
+	  "aliases.a: tier 0: \"weights\" must be" },
+	{ TIERS("[{\"targets\":[\"echo:e\",\"echo:f\"],"
+	    "\"weights\":[3,0]}]"),
+	  "aliases.a: tier 0: weight 1 must be an integer from 1 to 10000" },
+	{ TIERS("[{\"targets\":[\"echo:e\",\"echo:f\"],"
+	    "\"weights\":[\"3\",1]}]"), "tier 0: weight 0 must be" },
+	{ TIERS("[{\"targets\":[\"echo:e\",\"echo:f\"],"
+	    "\"weights\":[1.5,1]}]"), "tier 0: weight 0 must be" },
+	{ TIERS("[{\"targets\":[\"echo:e\",\"echo:f\"],"
+	    "\"weights\":[3,1],\"weight\":2}]"),
+	  "aliases.a: tier 0: unknown key \"weight\"" },
+	{ TIERS("[\"echo:e\",{\"targets\":[],\"weights\":[]}]"),
+	  "aliases.a: tier 1: \"targets\" must be a non-empty array" },
+	{ TIERS("[\"echo:e\",7]"), "aliases.a: tier 1: must be" },
+	{ TIERS("[{\"targets\":[\"echo:e\",\"echo:g\"],"
+	    "\"weights\":[3,1]}]"),
+	  "aliases.a: tier 0: target 1 is not a configured provider:model" },
+	{ TIERS("[{\"targets\":[\"echo:e\",\"echo/e\"],"
+	    "\"weights\":[3,1]}]"), "tier 0: target 1 is listed twice" },
+	{ TIERS("[\"echo:e\",\"echo:nope\"]"),
+	  "aliases.a: tier 1 is not a configured provider:model" },
+#define EF	"{\"targets\":[\"echo:e\",\"echo:f\"],\"weights\":[1,1]}"
+	{ TIERS("[" EF "," EF "," EF "," EF "," EF "]"),
+	  "tier 4: at most 8 targets in all tiers" },
+	{ TIERS("[" EF "," EF "," EF "," EF ",\"echo:e\"]"),
+	  "aliases.a: at most 8 targets in all tiers" },
+	{ TIERS("[{\"targets\":[\"echo:e\",\"echo:v\"],"
+	    "\"weights\":[1,1]}]"), "aliases.a: targets must all support" },
+	{ TIERS("{\"targets\":[\"echo:e\",\"echo:f\"],\"weights\":[1,1]}"),
+	  "aliases.a: must be \"provider:model\" or an array of 1 to 8 tiers" },
 	{ "{\"providers\":[" ECHO "," ECHO "]", "line" },
 	{ "{\"providers\":[" ECHO "],\"providers\":[]}", "duplicate" },
 };
@@ -426,6 +554,18 @@ START_TEST(shipped_config_loads)
 	ck_assert_int_eq(router_catalog_resolve(cat, "fast",
 	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
 	ck_assert_int_eq(r.ntargets, 2);
+	/* Azure's deployment has no key here: openai takes its share. */
+	env_set("OPENAI_API_KEY", "sk-test");
+	unload(cat);
+	cat = calloc(1, sizeof(*cat));
+	ok = router_catalog_load(cat, "conf/router.json", 1, fake_getenv,
+	    &errs);
+	ck_assert_msg(ok, "%s", errs.line[0]);
+	ck_assert_int_eq(router_catalog_resolve(cat, "chat",
+	    ROUTER_KIND_CHAT, &r), ROUTER_RESOLVE_OK);
+	ck_assert_str_eq(route_str(&r), "gpt-4o gpt-4o claude-sonnet-4-5");
+	ck_assert_str_eq(r.models[0]->id, "openai:gpt-4o");
+	ck_assert_str_eq(r.models[1]->id, "azure:gpt-4o");
 	ck_assert_str_eq(router_catalog_provider(cat, "openai")->
 	    max_tokens_field, "max_completion_tokens");
 	unload(cat);
@@ -524,6 +664,7 @@ catalog_suite(void)
 
 	tcase_add_test(tc, parses_good);
 	tcase_add_test(tc, addressing);
+	tcase_add_test(tc, weighted_tiers);
 	tcase_add_loop_test(tc, refuses_bad, 0,
 	    sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, environment_problems_name_the_variable);

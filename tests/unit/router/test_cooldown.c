@@ -117,6 +117,23 @@ START_TEST(after_zero_never_cools)
 }
 END_TEST
 
+START_TEST(skips_asks_without_taking_the_probe)
+{
+	struct router_cooldown	c;
+
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(router_cooldown_skips(&c, 1000), 0);
+	(void)router_cooldown_failure(&c, 1000, 1, 500);
+	ck_assert_int_eq(router_cooldown_skips(&c, 1499), 1);
+	ck_assert_int_eq(router_cooldown_skips(&c, 1500), 0);
+	ck_assert_int_eq(router_cooldown_skips(&c, 1500), 0);
+	/* The probe is still there for the relay to take. */
+	ck_assert_int_eq(router_cooldown_admit(&c, 1500, 500, NULL),
+	    ROUTER_COOL_PROBE);
+	ck_assert_int_eq(router_cooldown_skips(&c, 1501), 1);
+}
+END_TEST
+
 START_TEST(what_counts_as_a_failure)
 {
 	ck_assert(router_cooldown_failure_status(0));
@@ -145,6 +162,7 @@ cooldown_suite(void)
 	tcase_add_test(tc, a_silent_probe_frees_the_target_later);
 	tcase_add_test(tc, after_zero_never_cools);
 	tcase_add_test(tc, what_counts_as_a_failure);
+	tcase_add_test(tc, skips_asks_without_taking_the_probe);
 	suite_add_tcase(s, tc);
 	return (s);
 }
