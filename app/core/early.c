@@ -24,6 +24,15 @@
  * the connection being served; the request Kore was reading on it (the
  * last one, when its headers got that far) gives the Origin.
  *
+ * Body limits. Kore refuses a body over its one global http_body_max
+ * from the Content-Length, before reading it. The limit is ours per
+ * path (tg_body_limit: TOLLGATE_V1_BODY_MAX_BYTES under /v1/,
+ * TOLLGATE_BODY_MAX_BYTES elsewhere), so the link also wraps
+ * kore_strtonum(): the call that parses the Content-Length of the
+ * request being read (its header value, same pointer) sets
+ * http_body_max for the path just before Kore compares. A 10 MiB body
+ * sent to /api is thus refused (413) without being read.
+ *
  * Framing. Kore reads a body by its first Content-Length and ignores
  * Transfer-Encoding (it cannot read chunked bodies at all). A request
  * with both, or with two different Content-Lengths, is how a request is
@@ -51,6 +60,10 @@ int	__wrap_net_recv_flush(struct connection *);
 int	__wrap_http_check_timeout(struct connection *, u_int64_t);
 int	__real_net_recv_flush(struct connection *);
 int	__real_http_check_timeout(struct connection *, u_int64_t);
+long long	__wrap_kore_strtonum(const char *, int, long long, long long,
+		    int *);
+long long	__real_kore_strtonum(const char *, int, long long, long long,
+		    int *);
 
 static void	early_body(struct kore_buf *, int);
 static int	early_has_header(struct kore_buf *, const char *);
@@ -84,6 +97,35 @@ __wrap_http_check_timeout(struct connection *c, u_int64_t now)
 	early_conn = NULL;
 
 	return (ret);
+}
+
+long long
+__wrap_kore_strtonum(const char *str, int base, long long min,
+    long long max, int *err)
+{
+	struct http_request	*req, *last;
+	const char		*cl;
+
+	if (early_conn == NULL)
+		return (__real_kore_strtonum(str, base, min, max, err));
+
+	last = NULL;
+	TAILQ_FOREACH(req, &early_conn->http_requests, olist)
+		last = req;
+	if (last != NULL && (last->flags & HTTP_REQUEST_EXPECT_BODY) &&
+	    http_request_header(last, "content-length", &cl) && cl == str)
+		http_body_max = tg_body_limit(last->path);
+
+	return (__real_kore_strtonum(str, base, min, max, err));
+}
+
+/* The body limit of a path: /v1/ carries images and long contexts. */
+size_t
+tg_body_limit(const char *path)
+{
+	if (!strncmp(path, "/v1/", 4))
+		return (tg_conf.v1_body_max);
+	return (tg_conf.body_max);
 }
 
 void
