@@ -154,7 +154,8 @@ $(PURE_LIB): $(PURE_OBJS)
 # (app/core/early.c).
 LDWRAP		:= -Wl,--wrap=kore_pool_init -Wl,--wrap=kore_buf_appendf \
 		   -Wl,--wrap=net_recv_flush -Wl,--wrap=http_check_timeout \
-		   -Wl,--wrap=kore_strtonum
+		   -Wl,--wrap=kore_strtonum -Wl,--wrap=kore_buf_alloc \
+		   -Wl,--wrap=kore_buf_free
 # Every line Kore writes goes through our log format (app/core/log.c).
 LDWRAP_LOG	:= -Wl,--wrap=kore_log -Wl,--wrap=fatal -Wl,--wrap=fatalx
 

@@ -263,3 +263,35 @@ def test_the_v1_limit_is_set_by_its_variable(tollgate, db, fake):
     r = t.post("/v1/chat/completions", headers=auth(key),
                json=image_body(MIB + MIB // 2))
     assert r.status_code != 413, r.text[:300]
+
+
+def test_large_bodies_per_worker_are_capped_with_503(rig):
+    """A worker holds at most 8 bodies over TOLLGATE_BODY_MAX_BYTES at
+    once (app/core/early.c): 8 uploads under way, a ninth is refused from
+    its headers with 503 and Retry-After; once one ends, one more fits."""
+    def start_upload():
+        s = socket.create_connection(("127.0.0.1", rig.t.port), timeout=10)
+        h = "".join("%s: %s\r\n" % kv for kv in rig.h.items())
+        s.sendall(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n%s"
+                   "Content-Length: %d\r\n\r\n{" % (h, 2 * MIB)).encode())
+        return s
+
+    held = [start_upload() for _ in range(8)]
+    time.sleep(0.5)
+    s = start_upload()
+    data = s.recv(65536)
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split()[1] == b"503", data[:300]
+    assert b"\r\nretry-after: 1\r\n" in head.lower()
+    assert json.loads(body)["error"]["code"] == "unavailable"
+
+    held.pop().close()
+    time.sleep(0.5)
+    s = start_upload()
+    s.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        s.recv(65536)           # accepted: Kore waits for the body
+    s.close()
+    for h in held:
+        h.close()
