@@ -19,13 +19,18 @@
  *   REPLY    the whole answer, or the stream's last events
  *
  * Invariants:
- *  - Nothing reaches the client before the first content (text, tool
- *    call, reasoning) of a stream, or the whole answer: the preamble
- *    (role chunk, message_start) is held back, and until then every
- *    failure may still fall back to another target. Once bytes went
- *    out, an upstream failure ends the stream with an error event and
+ *  - Nothing but keepalive comments reaches the client before the
+ *    first content (text, tool call, reasoning) of a stream, or the
+ *    whole answer: the preamble (role chunk, message_start) is held
+ *    back, and until then every failure may still fall back to another
+ *    target. Once content went out, an upstream failure ends the stream with an error event and
  *    [DONE], and the call is settled as ended early for the text
  *    relayed (call->ended_early, call->text_bytes).
+ *  - While a stream waits for its first content, an SSE comment goes
+ *    out every keepalive_ms (relay_keepalive, from the watchdog). It
+ *    commits the 200 (r->committed) but not the answer (r->headers_sent):
+ *    fallbacks go on, and if every target fails the stream ends with
+ *    its error event instead of an error status (relay_fail).
  *  - A target's breaker (per worker, in the catalog: router_conf_cooler)
  *    hears the verdict of every attempt that went upstream: failures
  *    before content open it, answers close it.
