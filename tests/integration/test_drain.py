@@ -214,8 +214,13 @@ def test_streams_within_the_window_complete_and_pay_provider_usage(
     assert started.wait(30), "the streams did not start"
     drain.sigterm()
 
-    # (c) not ready at once, while the calls in flight go on.
+    # (c) not ready at once, while the calls in flight go on ("at once":
+    # as soon as the parent has forwarded the signal to the worker).
+    deadline = time.time() + 1
     status, headers, body = readyz(conn)
+    while status == 200 and time.time() < deadline:
+        time.sleep(0.02)
+        status, headers, body = readyz(conn)
     assert status == 503, body
     assert headers.get("retry-after") == "1"
     assert json.loads(body)["error"]["code"] == "unavailable"

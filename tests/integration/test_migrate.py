@@ -484,11 +484,12 @@ def test_runs_on_a_read_only_root(db):
                and time.time() < deadline):
             time.sleep(0.1)
         assert db.query("SELECT count(*) FROM usage_records")[0][0] == 1
-        # Not by accident: the root really is read-only in there.
+        # Not by accident: the root really is read-only in there (probed
+        # at / itself: a checkout may live under the writable /tmp).
         probe = subprocess.run(
             ["unshare", "--mount", "--", "sh", "-c", "mount --make-rprivate"
              " / && mount --bind /tmp /tmp && mount -o remount,bind,ro / "
-             "&& touch %s/x" % ROOT], capture_output=True, text=True)
+             "&& touch /tollgate-ro-probe"], capture_output=True, text=True)
         assert "Read-only file system" in probe.stderr
     finally:
         t.stop()
