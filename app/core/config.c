@@ -708,7 +708,7 @@ static void
 conf_admin_emails(struct tg_config *conf, tg_getenv_fn get,
     struct tg_config_errors *errs)
 {
-	const char	*v, *p, *end;
+	const char	*v, *p;
 	char		 email[320];
 	size_t		 len, i;
 
@@ -716,13 +716,7 @@ conf_admin_emails(struct tg_config *conf, tg_getenv_fn get,
 		return;
 
 	/* Commas or newlines: TOLLGATE_ADMIN_EMAILS_FILE holds one a line. */
-	for (p = v; *p != '\0'; p = (*end != '\0') ? end + 1 : end) {
-		end = p + strcspn(p, ",\n");
-		while (p < end && isspace((unsigned char)*p))
-			p++;
-		len = end - p;
-		while (len > 0 && isspace((unsigned char)p[len - 1]))
-			len--;
+	while (tg_list_next(&v, ",\n", &p, &len)) {
 		if (len == 0)
 			continue;
 
@@ -811,7 +805,7 @@ static void
 conf_stripe(struct tg_config *conf, tg_getenv_fn get,
     struct tg_config_errors *errs)
 {
-	const char	*v, *p, *end;
+	const char	*v, *p;
 	size_t		 len;
 	char		*s;
 
@@ -839,13 +833,7 @@ conf_stripe(struct tg_config *conf, tg_getenv_fn get,
 		return;
 	}
 
-	for (p = v; *p != '\0'; p = (*end == ',') ? end + 1 : end) {
-		end = p + strcspn(p, ",");
-		while (p < end && isspace((unsigned char)*p))
-			p++;
-		len = end - p;
-		while (len > 0 && isspace((unsigned char)p[len - 1]))
-			len--;
+	while (tg_list_next(&v, ",", &p, &len)) {
 		if (len == 0)
 			continue;
 		if (len < 6 + 16 || strncmp(p, "whsec_", 6)) {

@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "cors.h"
+#include "lex.h"
 
 /*
  * Request headers a page may send: ours, and those the official OpenAI
@@ -73,16 +74,10 @@ cors_origins(struct tg_config *conf, const char *list,
 {
 	char		 entry[TG_CORS_ORIGIN_MAX];
 	char		 origin[TG_CORS_ORIGIN_MAX];
-	const char	*p, *end;
+	const char	*p;
 	size_t		 len;
 
-	for (p = list; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
-		end = p + strcspn(p, ",");
-		while (p < end && isspace((unsigned char)*p))
-			p++;
-		len = end - p;
-		while (len > 0 && isspace((unsigned char)p[len - 1]))
-			len--;
+	while (tg_list_next(&list, ",", &p, &len)) {
 		if (len == 0)
 			continue;
 		if (len >= sizeof(entry)) {

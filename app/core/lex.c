@@ -4,6 +4,7 @@
  * credits, billing and sessions refuse the same inputs.
  */
 
+#include <ctype.h>
 #include <string.h>
 
 #include "lex.h"
@@ -112,5 +113,29 @@ uuid_form(const char *s, const char *digits)
 		}
 	}
 
+	return (1);
+}
+
+int
+tg_list_next(const char **p, const char *seps, const char **item,
+    size_t *len)
+{
+	const char	*s, *end;
+	size_t		 n;
+
+	if ((s = *p) == NULL || *s == '\0')
+		return (0);
+
+	end = s + strcspn(s, seps);
+	*p = *end != '\0' ? end + 1 : end;
+
+	while (s < end && isspace((unsigned char)*s))
+		s++;
+	n = end - s;
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+
+	*item = s;
+	*len = n;
 	return (1);
 }

@@ -1,11 +1,13 @@
 /*
  * Lexical forms that several modules accept from outside: hex digits,
- * UUIDs, fixed-width decimal fields and civil dates. Pure C.
+ * UUIDs, fixed-width decimal fields, civil dates and separated lists.
+ * Pure C.
  */
 
 #ifndef TG_LEX_H
 #define TG_LEX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define TG_UUID_LEN	36
@@ -30,5 +32,12 @@ int	tg_date_valid(int64_t, int64_t, int64_t);
 
 /* Days since 1970-01-01 of a valid y-m-d (H. Hinnant's algorithm). */
 int64_t	tg_days_from_civil(int64_t, int64_t, int64_t);
+
+/*
+ * The next item of a list separated by any of seps, from *p: sets *item
+ * and *len (blanks around it trimmed; 0 for an empty item) and moves *p
+ * past the item's separator. Returns 0 once the list is done.
+ */
+int	tg_list_next(const char **, const char *, const char **, size_t *);
 
 #endif
