@@ -518,6 +518,26 @@ dispatch_random(unsigned char *out, size_t len)
 }
 
 /*
+ * The flags of the routes whose pattern matches path, whatever their
+ * method: for answers written before a route is chosen (early.c).
+ */
+int
+tg_route_path_flags(const char *path)
+{
+	struct tg_ctx	 tmp;
+	int		 i, flags;
+
+	memset(&tmp, 0, sizeof(tmp));
+	flags = 0;
+	for (i = 0; i < nroutes; i++) {
+		if (dispatch_match(routes[i]->pattern, path, &tmp))
+			flags |= routes[i]->flags;
+	}
+	dispatch_params_free(&tmp);
+	return (flags);
+}
+
+/*
  * Literal segments must be equal; "{}" takes one non-empty segment; a
  * last "{*}" takes the non-empty rest of the path, '/' included (model
  * ids such as "openrouter/openai/gpt-4o").

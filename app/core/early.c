@@ -81,6 +81,7 @@ void		 __wrap_kore_buf_free(struct kore_buf *);
 void		 __real_kore_buf_free(struct kore_buf *);
 
 static void	early_body(struct kore_buf *, int);
+static struct http_request	*early_request(void);
 static int	early_has_header(struct kore_buf *, const char *);
 static void	early_cors(struct kore_buf *);
 
@@ -126,17 +127,12 @@ long long
 __wrap_kore_strtonum(const char *str, int base, long long min,
     long long max, int *err)
 {
-	struct http_request	*req, *last;
+	struct http_request	*last;
 	const char		*cl;
 	long long		 n;
 
-	if (early_conn == NULL)
-		return (__real_kore_strtonum(str, base, min, max, err));
-
-	last = NULL;
-	TAILQ_FOREACH(req, &early_conn->http_requests, olist)
-		last = req;
-	if (last == NULL || !(last->flags & HTTP_REQUEST_EXPECT_BODY) ||
+	if ((last = early_request()) == NULL ||
+	    !(last->flags & HTTP_REQUEST_EXPECT_BODY) ||
 	    !http_request_header(last, "content-length", &cl) || cl != str)
 		return (__real_kore_strtonum(str, base, min, max, err));
 
@@ -270,6 +266,7 @@ __wrap_kore_buf_appendf(struct kore_buf *buf, const char *fmt, ...)
 static void
 early_body(struct kore_buf *buf, int status)
 {
+	struct http_request	*req;
 	const char	*type, *code, *msg;
 	char		 json[256];
 	int		 n;
@@ -322,9 +319,17 @@ early_body(struct kore_buf *buf, int status)
 		break;
 	}
 
-	n = snprintf(json, sizeof(json), "{\"error\":{\"message\":\"%s\","
-	    "\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}", msg, type,
-	    code);
+	/* /v1/messages and its count_tokens answer in Anthropic's shape. */
+	req = early_request();
+	if (req != NULL &&
+	    (tg_route_path_flags(req->path) & TG_ROUTE_ANTHROPIC))
+		n = snprintf(json, sizeof(json), "{\"type\":\"error\","
+		    "\"error\":{\"type\":\"%s\",\"message\":\"%s\"}}",
+		    tg_error_anthropic_type(status), msg);
+	else
+		n = snprintf(json, sizeof(json), "{\"error\":{\"message\":"
+		    "\"%s\",\"type\":\"%s\",\"param\":null,\"code\":"
+		    "\"%s\"}}", msg, type, code);
 	if (n > 0 && (size_t)n < sizeof(json))
 		kore_buf_append(buf, json, (size_t)n);
 }
@@ -333,21 +338,31 @@ early_body(struct kore_buf *buf, int status)
 static void
 early_cors(struct kore_buf *buf)
 {
-	struct http_request	*req, *last;
+	struct http_request	*last;
 	const char		*origin;
 
-	if (early_conn == NULL || early_has_header(buf,
-	    "\naccess-control-allow-origin:"))
+	if (early_has_header(buf, "\naccess-control-allow-origin:"))
 		return;
 
-	last = NULL;
-	TAILQ_FOREACH(req, &early_conn->http_requests, olist)
-		last = req;
-	if (last == NULL || !tg_cors_path(last->path) ||
+	if ((last = early_request()) == NULL || !tg_cors_path(last->path) ||
 	    !http_request_header(last, "origin", &origin))
 		return;
 
 	tg_cors_headers_raw(origin, buf);
+}
+
+/* The request Kore is reading on early_conn (its last), or NULL. */
+static struct http_request *
+early_request(void)
+{
+	struct http_request	*req, *last;
+
+	if (early_conn == NULL)
+		return (NULL);
+	last = NULL;
+	TAILQ_FOREACH(req, &early_conn->http_requests, olist)
+		last = req;
+	return (last);
 }
 
 /* Whether the headers built so far hold name (lower case, "\nname:"). */

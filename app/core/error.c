@@ -11,7 +11,6 @@
 
 #include "tollgate.h"
 
-static const char	*error_anthropic_type(int);
 static void		 error_send(struct http_request *, int, const char *,
 			    const char *, int, const char *, va_list);
 
@@ -44,8 +43,8 @@ tg_error_type(int status)
 	}
 }
 
-static const char *
-error_anthropic_type(int status)
+const char *
+tg_error_anthropic_type(int status)
 {
 	switch (status) {
 	case 401:
@@ -80,7 +79,7 @@ tg_error_body(struct http_request *req, int status, const char *code,
 	if (ctx != NULL && ctx->route != NULL &&
 	    (ctx->route->flags & TG_ROUTE_ANTHROPIC)) {
 		return (json_pack("{s:s, s:{s:s, s:s}}", "type", "error",
-		    "error", "type", error_anthropic_type(status),
+		    "error", "type", tg_error_anthropic_type(status),
 		    "message", message));
 	}
 

@@ -209,6 +209,9 @@ void		 tg_error_internal(struct http_request *, const char *);
 int		 tg_framing_check(struct http_request *);
 size_t		 tg_body_limit(const char *);
 
+/* dispatch.c: the flags of the routes matching a path, any method. */
+int		 tg_route_path_flags(const char *);
+
 /* cors_http.c: CORS headers and preflights (TOLLGATE_CORS_ORIGINS). */
 void		 tg_cors_headers(struct http_request *);
 void		 tg_cors_headers_raw(const char *, struct kore_buf *);
@@ -218,6 +221,7 @@ void		 tg_cors_preflight(struct http_request *, const char *);
 /* openapi.c: GET /openapi.json (docs/openapi.yaml, embedded by make). */
 int		 tg_openapi(struct http_request *);
 const char	*tg_error_type(int);
+const char	*tg_error_anthropic_type(int);
 json_t		*tg_error_body(struct http_request *, int, const char *,
 		    const char *, const char *);
 
