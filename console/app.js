@@ -58,3 +58,219 @@
  *   - Every file in console/ is embedded by make and served as
  *     /console/<name>: admin.js and admin.css need no build change.
  */
+
+import { clearErrors, h, showError } from "/console/ui.js";
+
+/* Pages that need no session. */
+const PUBLIC = new Set(["/signin"]);
+
+/* The page modules, loaded when first shown. */
+const PAGES = {
+  "/": "/console/overview.js",
+  "/signin": "/console/signin.js",
+  "/keys": "/console/keys.js",
+  "/credits": "/console/credits.js",
+  "/usage": "/console/usage.js",
+  "/buy": "/console/buy.js",
+  "/billing/success": "/console/buy.js",
+  "/billing/cancel": "/console/buy.js",
+  "/profile": "/console/profile.js",
+};
+
+let token = null;       /* the access token: in memory only */
+let refreshing = null;  /* the refresh in flight, shared by every caller */
+let me = null;          /* /api/me, once signed in */
+let generation = 0;     /* bumped on each navigation: stale pages stop */
+
+class ApiError extends Error {
+  constructor(status, err, requestId) {
+    super((err && err.message) || "HTTP " + status);
+    Object.assign(this, { status, type: err && err.type,
+                          code: err && err.code, param: err && err.param,
+                          requestId });
+  }
+}
+
+/* POST /auth/refresh: one at a time (the cookie rotates on each). */
+function refresh() {
+  refreshing ??= fetch("/auth/refresh", { method: "POST",
+                                          credentials: "same-origin" })
+    .then(async (r) => {
+      if (!r.ok) {
+        token = null;
+        throw await errorOf(r);
+      }
+      token = (await r.json()).access_token;
+    })
+    .finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+async function errorOf(r) {
+  let err = null;
+  try {
+    err = (await r.json()).error;
+  } catch (e) {
+    /* not the contract's shape (a proxy's page): keep the status */
+  }
+  return new ApiError(r.status, err, r.headers.get("X-Request-Id"));
+}
+
+/*
+ * fetch with the access token; body may be an object (sent as JSON).
+ * token_expired: one refresh, one retry. Any other 401 means signed out.
+ */
+export async function api(path, init = {}) {
+  if (token === null) await refresh();
+  let body = init.body;
+  const headers = { ...init.headers };
+  if (body !== undefined && typeof body !== "string") {
+    body = JSON.stringify(body);
+    headers["Content-Type"] = "application/json";
+  }
+  for (let attempt = 0; ; attempt++) {
+    const r = await fetch(path, { ...init, body, credentials: "same-origin",
+      headers: { ...headers, Authorization: "Bearer " + token } });
+    if (r.ok) {
+      if (r.status === 204) return null;
+      const type = r.headers.get("Content-Type") || "";
+      return type.startsWith("application/json") ? r.json() : r.text();
+    }
+    const err = await errorOf(r);
+    if (r.status === 401 && err.code === "token_expired" && attempt === 0) {
+      await refresh();
+      continue;
+    }
+    if (r.status === 401) signedOut();
+    throw err;
+  }
+}
+
+/* The session ended under us: back to the sign-in page. */
+function signedOut() {
+  token = null;
+  me = null;
+  if (!PUBLIC.has(location.pathname))
+    navigate("/signin?return_to=" + encodeURIComponent(here()), true);
+}
+
+export async function signOut() {
+  try {
+    await fetch("/auth/logout", { method: "POST", credentials: "same-origin",
+      headers: token ? { Authorization: "Bearer " + token } : {} });
+  } finally {
+    token = null;
+    me = null;
+    navigate("/signin", true);
+  }
+}
+
+/* After the dev login: the token came in its answer. */
+export async function signedIn(accessToken, next) {
+  token = accessToken;
+  me = null;
+  navigate(next || "/", true);
+}
+
+function here() {
+  return location.pathname + location.search;
+}
+
+export function navigate(path, replace) {
+  if (replace) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  show();
+}
+
+/* A link to one of our pages is followed without reloading. */
+function isPage(path) {
+  return path in PAGES || path === "/admin" || path.startsWith("/admin/");
+}
+
+function onClick(ev) {
+  const a = ev.target.closest("a[href]");
+  if (!a || ev.defaultPrevented || ev.button !== 0 || ev.metaKey ||
+      ev.ctrlKey || ev.shiftKey || ev.altKey || a.target || a.download)
+    return;
+  const url = new URL(a.href);
+  if (url.origin !== location.origin || !isPage(url.pathname)) return;
+  ev.preventDefault();
+  navigate(url.pathname + url.search);
+}
+
+/* Who is signed in, or null (no or an ended session). */
+async function whoami() {
+  if (me !== null) return me;
+  try {
+    me = await api("/api/me");
+  } catch (e) {
+    if (e.status === 401) return null;
+    throw e;
+  }
+  return me;
+}
+
+async function show() {
+  const gen = ++generation;
+  const path = location.pathname;
+  const query = new URLSearchParams(location.search);
+  const main = document.getElementById("main");
+  clearErrors();
+
+  let user = null;
+  try {
+    user = await whoami();
+  } catch (e) {
+    showError(e);
+  }
+  if (gen !== generation) return;
+
+  const nav = document.getElementById("nav");
+  nav.hidden = user === null;
+  document.getElementById("nav-admin").hidden = !(user && user.is_admin);
+  for (const a of nav.querySelectorAll("a")) {
+    const cur = a.getAttribute("href") === path ||
+      (a.getAttribute("href") === "/buy" && path.startsWith("/billing/"));
+    if (cur) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+
+  if (user === null && !PUBLIC.has(path)) {
+    history.replaceState(null, "", "/signin?return_to=" +
+                         encodeURIComponent(path + location.search));
+    return show();
+  }
+
+  const root = h("section", {});
+  main.replaceChildren(root);
+  const ctx = { api, me: user, navigate, signOut, signedIn,
+                live: () => gen === generation };
+  const route = { path, query };
+  try {
+    if (path === "/admin" || path.startsWith("/admin/")) {
+      if (!user.is_admin) throw new Error("This page is for admins.");
+      const m = await import("/console/admin.js");
+      await m.mountAdmin(root, ctx, route);
+    } else if (path in PAGES) {
+      const m = await import(PAGES[path]);
+      await m.mount(root, ctx, route);
+    } else {
+      root.append(h("h1", {}, "Not found"),
+                  h("p", {}, h("a", { href: "/" }, "To the overview")));
+    }
+  } catch (e) {
+    if (gen === generation) showError(e);
+  }
+  if (gen === generation) {
+    /* A screen reader follows a navigation to the new page. */
+    if (gen > 1) main.focus();
+    const h1 = root.querySelector("h1");
+    document.title = (h1 ? h1.textContent + " · " : "") + "Tollgate";
+  }
+}
+
+document.addEventListener("click", onClick);
+document.getElementById("sign-out").addEventListener("click",
+  () => signOut().catch(showError));
+window.addEventListener("popstate", show);
+show();
