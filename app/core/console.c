@@ -57,8 +57,8 @@ tg_console_asset_handler(struct http_request *req)
 
 	name = tg_param(req, 0);
 	if (name != NULL && !strcmp(name, "config.json")) {
+		/* tg_http_json_steal: no-store, as every JSON answer. */
 		console_headers(req);
-		http_response_header(req, "cache-control", "no-cache");
 		doc = json_pack("{s:b}", "dev_login", tg_conf.dev_login);
 		tg_http_json_steal(req, 200, doc);
 		return (KORE_RESULT_OK);
