@@ -121,7 +121,7 @@ async function errorOf(r) {
  * token_expired: one refresh, one retry. Any other 401 means signed out.
  */
 export async function api(path, init = {}) {
-  if (token === null) await refresh();
+  if (token === null) await session();
   let body = init.body;
   const headers = { ...init.headers };
   if (body !== undefined && typeof body !== "string") {
@@ -138,11 +138,21 @@ export async function api(path, init = {}) {
     }
     const err = await errorOf(r);
     if (r.status === 401 && err.code === "token_expired" && attempt === 0) {
-      await refresh();
+      await session();
       continue;
     }
     if (r.status === 401) signedOut();
     throw err;
+  }
+}
+
+/* A refresh; if it says nobody is signed in, the sign-in page. */
+async function session() {
+  try {
+    await refresh();
+  } catch (e) {
+    if (e.status === 401) signedOut();
+    throw e;
   }
 }
 

@@ -125,3 +125,26 @@ export function field(label, attrs, hint) {
           null),
   };
 }
+
+/*
+ * A list read a page at a time (limit and cursor, docs/openapi.yaml):
+ * its table in a <div id=id>, and a button below that reads the next
+ * page. Returns the element and load(), which reads the first page.
+ */
+export function pagedTable(api, id, url, columns, empty, moreLabel) {
+  const box = h("div", { id });
+  const more = h("button", { type: "button", hidden: true }, moreLabel);
+  const rows = [];
+  let cursor = null;
+  const load = async () => {
+    const page = await api(url + (url.includes("?") ? "&" : "?") +
+      (cursor ? "cursor=" + encodeURIComponent(cursor) + "&" : "") +
+      "limit=25");
+    rows.push(...page.data);
+    cursor = page.next_cursor;
+    more.hidden = cursor === null;
+    box.replaceChildren(table(null, columns, rows, empty));
+  };
+  more.addEventListener("click", () => load().catch(showError));
+  return { el: h("div", {}, box, more), load };
+}

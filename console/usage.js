@@ -8,11 +8,10 @@
  * key name) and data-series, and a <title>.
  */
 
-import { formatCount, formatDate, formatMicros, h, showError, svg,
+import { formatCount, formatDate, formatMicros, h, pagedTable, svg,
          table } from "/console/ui.js";
 
 const DAYS = 30;
-const PAGE = 20;
 
 export async function mount(root, ctx) {
   const [byDay, byModel, byKey] = await Promise.all([
@@ -44,31 +43,18 @@ export async function mount(root, ctx) {
     h("h2", {}, "By key"),
     totals(byKey.data, (r) => r.key_name || "(deleted key)"));
 
-  root.append(h("h2", {}, "Recent calls"));
-  const box = h("div", { id: "calls" });
-  const more = h("button", { type: "button", hidden: true }, "Older calls");
-  root.append(box, more);
-  const rows = [];
-  let cursor = null;
-  const load = async () => {
-    const page = await ctx.api("/api/usage/requests?limit=" + PAGE +
-      (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
-    rows.push(...page.data);
-    cursor = page.next_cursor;
-    more.hidden = cursor === null;
-    box.replaceChildren(table(null, [
-      ["When", (r) => formatDate(r.created_at)],
-      ["Model", (r) => r.model],
-      ["Key", (r) => r.key_name || ""],
-      ["Input", (r) => formatCount(r.prompt_tokens), "num"],
-      ["Output", (r) => formatCount(r.completion_tokens), "num"],
-      ["Status", (r) => r.status],
-      ["Cost", (r) => h("span", { "data-request": r.request_id || r.id },
-                        formatMicros(r.cost_micros)), "num"],
-    ], rows, "No calls yet."));
-  };
-  more.addEventListener("click", () => load().catch(showError));
-  await load();
+  const calls = pagedTable(ctx.api, "calls", "/api/usage/requests", [
+    ["When", (r) => formatDate(r.created_at)],
+    ["Model", (r) => r.model],
+    ["Key", (r) => r.key_name || ""],
+    ["Input", (r) => formatCount(r.prompt_tokens), "num"],
+    ["Output", (r) => formatCount(r.completion_tokens), "num"],
+    ["Status", (r) => r.status],
+    ["Cost", (r) => h("span", { "data-request": r.request_id || r.id },
+                      formatMicros(r.cost_micros)), "num"],
+  ], "No calls yet.", "Older calls");
+  root.append(h("h2", {}, "Recent calls"), calls.el);
+  await calls.load();
 }
 
 /* The last n UTC days, oldest first, as "YYYY-MM-DD". */

@@ -119,7 +119,11 @@ function ask(q) {
     out.secret_in_page = (await page.content()).includes(key);
 
     // The call in the charts and in the recent calls, with its cost.
+    // What the page read from /api/usage/requests, as it read it.
+    const requests = page.waitForResponse((r) =>
+      r.url().startsWith(tollgate + '/api/usage/requests'));
     await page.click('nav a[href="/usage"]');
+    out.api_calls = (await (await requests).json()).data;
     const today = new Date().toISOString().slice(0, 10);
     await page.waitForSelector('#calls table');
     out.model_bar = await page.$(
@@ -324,6 +328,8 @@ def test_console_in_chromium(tollgate, db):
     cost = out["call"]["cost_micros"]
     assert cost == seen["usage"]["cost_micros"] > 1234
     assert out["model_bar"] and out["day_bar"] and out["key_bar"]
+    assert [(c["request_id"], c["cost_micros"]) for c in out["api_calls"]
+            ] == [(out["call"]["request_id"], cost)]
     assert out["call_cost"] == credits_text(cost)
     rows = db.query("SELECT cost_micros FROM usage_records")
     assert rows == [(cost,)]
