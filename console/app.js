@@ -48,9 +48,10 @@
  *     /console/ui.js, is shown in the page's aria-live error area with
  *     its request id.
  *   - Helpers shared by every page: import { h, showError, formatMicros,
- *     formatDate } from "/console/ui.js". h(tag, attrs, ...children)
- *     builds an element (attrs: properties or attributes; "on*" are
- *     listeners; never a style attribute, which the CSP forbids).
+ *     formatDate, table, pagedTable, field } from "/console/ui.js".
+ *     h(tag, attrs, ...children) builds an element (attrs are attributes,
+ *     true/false toggle one; "on*" functions are listeners; never a
+ *     style attribute, which the CSP forbids).
  *   - Styles: the classes of console.css (table.list, .card, .actions,
  *     button.primary, button.danger, .muted, .num, .field); more in
  *     console/admin.css, which mountAdmin links itself

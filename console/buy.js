@@ -105,6 +105,8 @@ async function cancel(root, ctx, route) {
     h("p", {}, "Nothing was charged for this checkout."),
     h("p", {}, h("a", { href: "/buy" }, "Back to the packages")));
   const p = await ctx.api("/api/billing/payments/" + encodeURIComponent(id));
-  root.append(h("p", { class: "muted" }, p.package_name + ", " +
-                formatMoney(p.amount_minor, p.currency) + ": " + p.status));
+  root.append(h("p", { class: "muted", id: "payment-status" },
+                p.package_name + ", " +
+                formatMoney(p.amount_minor, p.currency) +
+                ". Payment status: " + p.status + "."));
 }

@@ -31,6 +31,7 @@ fake.refund_status sets the status new refunds get ("succeeded").
 
 import hashlib
 import hmac
+import html
 import json
 import secrets
 import string
@@ -101,9 +102,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "<p id=amount>%d %s</p><form method=post action=/c/pay/%s/pay>"
                 "<button id=pay>Pay</button></form>"
                 "<a id=cancel href=\"%s\">Cancel</a>" % (
-                    session["_line_name"], session["amount_total"],
-                    session["currency"], session["id"],
-                    session["cancel_url"])).encode()
+                    html.escape(session["_line_name"]),
+                    session["amount_total"], session["currency"],
+                    session["id"], html.escape(session["cancel_url"]))
+                ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))

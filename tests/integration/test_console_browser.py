@@ -4,7 +4,8 @@ from tests/node) goes through the real pages as a person would: signs in
 with the fake GitHub's sign-in page from the page it started on and lands
 back there, creates a key (the secret shown once), sees a call made with
 that key in the usage charts and the recent calls with its cost, buys a
-package through the fake Stripe's hosted page and watches the success
+package through the fake Stripe's hosted page (after cancelling once on
+it and landing on the cancel page) and watches the success
 page go from pending to the new balance once the signed webhook arrives,
 edits and revokes the key, and signs out. Every page of tollgate is
 watched for console errors and Content-Security-Policy violations; the
@@ -137,6 +138,14 @@ function ask(q) {
                                out.call.request_id + '"]');
 
     // Buy the first package: Stripe's page, back to the success page.
+    await page.click('nav a[href="/buy"]');
+    await page.waitForSelector('button.buy');
+    // Changing one's mind on Stripe's page: the cancel page.
+    await Promise.all([page.waitForURL(/\/c\/pay\//), page.click('button.buy')]);
+    await Promise.all([page.waitForURL(/\/billing\/cancel\?payment_id=/),
+                       page.click('#cancel')]);
+    await page.waitForSelector('#payment-status');
+    out.cancel_heading = await text('main h1');
     await page.click('nav a[href="/buy"]');
     await page.waitForSelector('button.buy');
     out.available_before = await ask({ what: 'available' });
@@ -334,6 +343,7 @@ def test_console_in_chromium(tollgate, db):
     rows = db.query("SELECT cost_micros FROM usage_records")
     assert rows == [(cost,)]
 
+    assert out["cancel_heading"] == "Payment cancelled"
     assert "pending" in out["pending_text"]
     after = out["available_before"] + seen["package_micros"]
     assert out["new_balance"] == credits_text(after)
