@@ -33,7 +33,10 @@ export async function mount(root, ctx) {
     for (const [name] of FIELDS)
       body[name] = inputs[name].value.trim() || null;
     try {
-      await ctx.api("/api/me/profile", { method: "PATCH", body });
+      const stored = await ctx.api("/api/me/profile",
+                                   { method: "PATCH", body });
+      /* The other pages read the profile from ctx.me. */
+      Object.assign(ctx.me.profile, stored);
       saved.textContent = "Saved.";
     } catch (e) {
       showError(e);
