@@ -12,7 +12,7 @@
  *                         what the sign-in page needs to know of this
  *                         server's settings (the dev login)
  *
- * Every answer carries the console's Content-Security-Policy (no inline
+ * Every page and file carries the console's Content-Security-Policy (no inline
  * script or style, nothing from another origin, no framing) and a strong
  * ETag (If-None-Match: 304). The pages revalidate each time (no-cache),
  * since they name the assets by a fixed path; the assets may be reused
