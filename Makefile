@@ -139,6 +139,21 @@ $(BUILD)/asset_openapi.c: docs/openapi.yaml scripts/embed-openapi.py
 $(OPENAPI_OBJ): $(BUILD)/asset_openapi.c
 	$(Q)$(CC) -c $< -o $@
 
+# The console (console/*), served at / and /console/<file>
+# (app/core/console.c): regenerated when a file is edited, added or
+# removed (the directory changes then).
+CONSOLE_FILES	:= $(sort $(wildcard console/*))
+CONSOLE_OBJ	:= $(BUILD)/asset_console.o
+$(BUILD)/asset_console.c: $(CONSOLE_FILES) console scripts/embed-console.py
+	@mkdir -p $(@D)
+	$(Q)/usr/bin/python3 scripts/embed-console.py $(CONSOLE_FILES) > $@.tmp && \
+	    mv -f $@.tmp $@
+
+$(CONSOLE_OBJ): $(BUILD)/asset_console.c app/core/console.h
+	$(Q)$(CC) $(CFLAGS_COMMON) -c $< -o $@
+
+ASSET_OBJ	+= $(CONSOLE_OBJ)
+
 $(BUILD)/%.o: %.c | $(KORE_STAMP)
 	@mkdir -p $(@D)
 	@[ "$(V)" != 0 ] || echo "  CC      $<"

@@ -216,6 +216,10 @@ void		 tg_cors_preflight(struct http_request *, const char *);
 
 /* openapi.c: GET /openapi.json (docs/openapi.yaml, embedded by make). */
 int		 tg_openapi(struct http_request *);
+
+/* console.c: the web UI at / (console/, embedded by make). */
+int		 tg_console_page_handler(struct http_request *);
+int		 tg_console_asset_handler(struct http_request *);
 const char	*tg_error_type(int);
 json_t		*tg_error_body(struct http_request *, int, const char *,
 		    const char *, const char *);

@@ -18,6 +18,12 @@ TOLLGATE_STRIPE_WEBHOOK_SECRET=fake.webhook_secret (see fake.env()).
     fake.send(t, fake.refund_event(refund_id))   # charge.refunded for it
     fake.stop()
 
+The hosted Checkout page, for browser tests: with fake.hosted = True a
+session's url is the fake's own GET /c/pay/<cs id>, a page with a "Pay"
+button (marks the session paid, as fake.pay does, and redirects to its
+success_url) and a "Cancel" link (to its cancel_url); the webhook is
+still the test's to send.
+
 Failure modes for the API: fake.fail = (status, message) answers every
 request with a Stripe error; fake.delay = seconds delays every answer;
 fake.refund_status sets the status new refunds get ("succeeded").
@@ -79,8 +85,44 @@ class _Handler(BaseHTTPRequestHandler):
             err["param"] = param
         self._send(status, {"error": err})
 
+    def _hosted_session(self):
+        """The session of a /c/pay/<cs id>[/pay] path, or None."""
+        parts = urllib.parse.urlsplit(self.path).path.split("/")
+        if len(parts) < 4 or parts[1:3] != ["c", "pay"]:
+            return None, None
+        with self.server.fake.lock:
+            return self.server.fake.sessions.get(parts[3]), parts[4:]
+
+    def do_GET(self):
+        session, rest = self._hosted_session()
+        if session is None or rest:
+            return self._error(404, "No such page.")
+        body = ("<!doctype html><title>Pay %s</title><h1>Checkout</h1>"
+                "<p id=amount>%d %s</p><form method=post action=/c/pay/%s/pay>"
+                "<button id=pay>Pay</button></form>"
+                "<a id=cancel href=\"%s\">Cancel</a>" % (
+                    session["_line_name"], session["amount_total"],
+                    session["currency"], session["id"],
+                    session["cancel_url"])).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _hosted_pay(self, session):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        paid = self.server.fake.pay(session["id"])
+        self.send_response(303)
+        self.send_header("Location", paid["success_url"])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_POST(self):
         fake = self.server.fake
+        session, rest = self._hosted_session()
+        if session is not None and rest == ["pay"]:
+            return self._hosted_pay(session)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         form = urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True,
@@ -148,6 +190,7 @@ class StripeFake:
         self.idempotency = {}
         self.fail = None
         self.delay = 0
+        self.hosted = False
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.fake = self
@@ -284,8 +327,9 @@ class StripeFake:
             "payment_status": "unpaid",
             "status": "open",
             "success_url": form["success_url"],
-            "url": "https://checkout.stripe.com/c/pay/%s#fidkdWxOYHwnPyd1"
-                   % sid,
+            "url": "%s/c/pay/%s#fidkdWxOYHwnPyd1" % (
+                self.url if self.hosted else "https://checkout.stripe.com",
+                sid),
             "_line_name": form["line_items[0][price_data][product_data]"
                                "[name]"],
             "_pi_metadata": pi_metadata,
