@@ -1,8 +1,9 @@
 """The console's admin pages (console/admin.js) in a real browser, through
 the real pages as an operator would use them: an admin (listed in
 TOLLGATE_ADMIN_EMAILS) signs in with the dev login form, searches a user,
-grants them credits and sees the new balance (which the user's own GET
-/api/credits then agrees with, to the micro-credit), edits a model's
+pages through every user, grants them credits and sees the new balance
+(which the user's own GET /api/credits then agrees with, to the
+micro-credit), suspends and reactivates them, edits a model's
 price, edits a package, finds a flagged payment highlighted under its
 status filter and refunds a paid one through the fake Stripe. No page
 logs a console error or a CSP violation, and none scrolls sideways on a
@@ -14,6 +15,7 @@ from fakes.stripe_fake import StripeFake
 from lib import auth, billing
 from lib.browser import assert_clean, credits_text, needed, run
 from lib.credits import check_ledger, grant
+from lib.keys import seed_user
 
 pytestmark = needed
 
@@ -35,6 +37,15 @@ BODY = r"""
   await page.waitForSelector('#user-search');
   out.admin_heading = await text('main h1');
   out.admin_nav = await page.isVisible('#nav-admin');
+
+  // Every user, a page of 20 at a time.
+  await page.waitForSelector('#user-list tbody tr');
+  out.first_page = await page.$$eval('#user-list tbody tr', (r) => r.length);
+  await page.click('#next-page');
+  await page.waitForURL(/\/admin\/users\?cursor=/);
+  await page.waitForFunction(() => !document.querySelector('#next-page'));
+  out.second_page = await page.$$eval('#user-list tbody tr',
+                                      (r) => r.length);
 
   // Search a user and open them.
   await page.fill('#user-search input[name=q]', 'carol');
@@ -63,6 +74,13 @@ BODY = r"""
   await page.waitForSelector('#errors p');
   out.bad_amount = await text('#errors p');
   out.problems_before_bad = out.problems.length;
+
+  // Suspend, then reactivate (each after a confirmation).
+  await page.click('#user-status-toggle');
+  await page.waitForSelector('#user-status:text-is("suspended")');
+  await page.click('#user-status-toggle');
+  await page.waitForSelector('#user-status:text-is("active")');
+  out.toggle_label = await text('#user-status-toggle');
 
   // Edit a price (micro-credits per million tokens).
   await page.click('nav.subnav a[href="/admin/prices"]');
@@ -132,6 +150,10 @@ def test_admin_pages_in_chromium(tollgate, db):
     try:
         t = tollgate(env=dict(stripe.env(), TOLLGATE_ADMIN_EMAILS=ADMIN))
         carol = auth.sign_in(t, USER)
+        for i in range(21):
+            seed_user(db, "user%02d@example.org" % i)
+        users = db.query("SELECT count(*) FROM users WHERE id <> "
+                         "admin_operator()")[0][0] + 1     # the admin too
         grant(db, carol.user_id, 1234567)
         pkg = billing.packages(db)[0]
 
@@ -160,6 +182,8 @@ def test_admin_pages_in_chromium(tollgate, db):
 
     assert_clean(out)
     assert out["admin_heading"] == "Users" and out["admin_nav"] is True
+    assert out["first_page"] == 20
+    assert out["first_page"] + out["second_page"] == users
     assert out["found"] == 1
     assert out["user_heading"] == USER
     assert out["user_url"] == t.url + "/admin/users/" + carol.user_id
@@ -178,6 +202,11 @@ def test_admin_pages_in_chromium(tollgate, db):
                     "t.kind = 'admin_grant' AND a.user_id = %s AND "
                     "e.amount = 2500000", carol.user_id) == [(1,)]
     assert out["bad_amount"].startswith("Amount:")
+    assert out["toggle_label"] == "Suspend"
+    assert [r[0] for r in db.query(
+        "SELECT action FROM admin_audit WHERE target = %s AND action LIKE "
+        "'user.%%' ORDER BY id", carol.user_id)] == ["user.suspend",
+                                                     "user.reinstate"]
 
     # The price: what the form sent is the current price.
     assert out["price_result"] == "Saved the price of %s." % MODEL
@@ -195,7 +224,7 @@ def test_admin_pages_in_chromium(tollgate, db):
     assert "flagged" in out["flagged_row"] and USER in out["flagged_row"]
     assert out["flagged_refund"] is False
     assert out["flag_highlighted"] is True
-    assert out["dialogs"] == 1                       # the refund's confirm
+    assert out["dialogs"] == 3         # suspend, reactivate, the refund
     assert len(refunds) == 1
     assert "succeeded" in out["refund_result"]
 
