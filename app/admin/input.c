@@ -110,10 +110,7 @@ admin_group_valid(const char *s)
 {
 	int	key;
 
-	return (credits_group_parse(s, CREDITS_GROUP_BIT(CREDITS_GROUP_DAY) |
-	    CREDITS_GROUP_BIT(CREDITS_GROUP_MODEL) |
-	    CREDITS_GROUP_BIT(CREDITS_GROUP_KEY) |
-	    CREDITS_GROUP_BIT(CREDITS_GROUP_USER), 1, &key) == 1);
+	return (credits_group_parse(s, CREDITS_GROUPS_ALL, 1, &key) == 1);
 }
 
 /* The states of billing_payments.status (sql/0400_billing.sql). */

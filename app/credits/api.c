@@ -587,11 +587,8 @@ usage_start(struct http_request *req, struct credits_api *st)
 	st->ngroups = 1;
 	r = tg_http_query(req, "group_by", buf, sizeof(buf));
 	if (r == TG_QS_INVALID || (r == TG_QS_FOUND &&
-	    (st->ngroups = credits_group_parse(buf,
-	    CREDITS_GROUP_BIT(CREDITS_GROUP_DAY) |
-	    CREDITS_GROUP_BIT(CREDITS_GROUP_MODEL) |
-	    CREDITS_GROUP_BIT(CREDITS_GROUP_KEY), CREDITS_GROUPS_MAX,
-	    st->groups)) == 0)) {
+	    (st->ngroups = credits_group_parse(buf, CREDITS_GROUPS_OWN,
+	    CREDITS_GROUPS_MAX, st->groups)) == 0)) {
 		tg_error(req, 400, "invalid_value", "group_by", "group_by must "
 		    "be one or two of day, model and key, comma-separated "
 		    "(day,model)");

@@ -39,6 +39,12 @@
 #define CREDITS_GROUP_KEY	2
 #define CREDITS_GROUP_USER	3
 #define CREDITS_GROUP_BIT(g)	(1U << (g))
+/* The sets: a user's own usage, and everyone's (the admin's). */
+#define CREDITS_GROUPS_OWN	(CREDITS_GROUP_BIT(CREDITS_GROUP_DAY) | \
+				CREDITS_GROUP_BIT(CREDITS_GROUP_MODEL) | \
+				CREDITS_GROUP_BIT(CREDITS_GROUP_KEY))
+#define CREDITS_GROUPS_ALL	(CREDITS_GROUPS_OWN | \
+				CREDITS_GROUP_BIT(CREDITS_GROUP_USER))
 #define CREDITS_GROUPS_MAX	2	/* keys in one group_by list */
 
 /* Why a body was refused: the contract's error code and the field. */

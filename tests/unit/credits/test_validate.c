@@ -188,9 +188,7 @@ END_TEST
 START_TEST(groups)
 {
 	/* What GET /api/usage allows: day, model, key; two at most. */
-	const unsigned int	user_set = CREDITS_GROUP_BIT(CREDITS_GROUP_DAY) |
-	    CREDITS_GROUP_BIT(CREDITS_GROUP_MODEL) |
-	    CREDITS_GROUP_BIT(CREDITS_GROUP_KEY);
+	const unsigned int	user_set = CREDITS_GROUPS_OWN;
 	int			k[CREDITS_GROUPS_MAX];
 	size_t			i;
 
@@ -220,8 +218,8 @@ START_TEST(groups)
 	ck_assert(!credits_group_parse(NULL, user_set, 2, k));
 
 	/* The admin's set adds user; one key at most there. */
-	ck_assert_int_eq(credits_group_parse("user", user_set |
-	    CREDITS_GROUP_BIT(CREDITS_GROUP_USER), 1, k), 1);
+	ck_assert_int_eq(credits_group_parse("user", CREDITS_GROUPS_ALL, 1,
+	    k), 1);
 	ck_assert_int_eq(k[0], CREDITS_GROUP_USER);
 	ck_assert(!credits_group_parse("day,model", user_set, 1, k));
 
