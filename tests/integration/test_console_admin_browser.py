@@ -43,7 +43,8 @@ BODY = r"""
   out.first_page = await page.$$eval('#user-list tbody tr', (r) => r.length);
   await page.click('#next-page');
   await page.waitForURL(/\/admin\/users\?cursor=/);
-  await page.waitForFunction(() => !document.querySelector('#next-page'));
+  // (waitForSelector, not waitForFunction: the CSP forbids its eval.)
+  await page.waitForSelector('#next-page', { state: 'detached' });
   out.second_page = await page.$$eval('#user-list tbody tr',
                                       (r) => r.length);
 
@@ -111,8 +112,7 @@ BODY = r"""
   await Promise.all([
     page.waitForURL(tollgate + '/admin/payments?status=flagged'),
     page.selectOption('#payment-filter select', 'flagged')]);
-  await page.waitForFunction(() => document.querySelectorAll(
-    '#payment-list tbody tr').length === 1);
+  await page.waitForSelector('#payment-list tbody tr.flagged:only-child');
   out.flagged_row = await text('#payment-list tr.flagged');
   out.flagged_refund = await page.$('#payment-list tr.flagged button') !==
     null;
