@@ -161,6 +161,13 @@ static const char	sql_request[] =
 	"to_char(u.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') "	\
 	"WHEN 'model' THEN u.model WHEN 'key' THEN u.api_key_id::text END"
 
+/* Its columns: the two keys, the key's name, then usage_sums[]. */
+#define USAGE_SUM0	3
+#define USAGE_NSUMS	6
+static const char *const	usage_sums[USAGE_NSUMS] = { "requests",
+    "prompt_tokens", "cached_tokens", "completion_tokens", "cost_micros",
+    "cache_write_tokens" };
+
 static const char	sql_usage[] =
 	"SELECT " USAGE_GROUP("$4::text") ", " USAGE_GROUP("$5::text") ", "
 	"max(k.name), count(*), sum(u.prompt_tokens), sum(u.cached_tokens), "
@@ -615,7 +622,7 @@ usage_render(struct http_request *req, struct credits_api *st)
 {
 	json_t		*doc, *data, *row;
 	char		 group_by[32];
-	int		 i, g, n;
+	int		 i, g, c, n;
 
 	(void)snprintf(group_by, sizeof(group_by), "%s%s%s",
 	    credits_group_name(st->groups[0]), st->ngroups > 1 ? "," : "",
@@ -627,18 +634,9 @@ usage_render(struct http_request *req, struct credits_api *st)
 		row = json_object();
 		for (g = 0; g < st->ngroups; g++)
 			usage_key(row, st, g, i);
-		json_object_set_new(row, "requests",
-		    credits_json_int(&st->db, i, 3));
-		json_object_set_new(row, "prompt_tokens",
-		    credits_json_int(&st->db, i, 4));
-		json_object_set_new(row, "cached_tokens",
-		    credits_json_int(&st->db, i, 5));
-		json_object_set_new(row, "completion_tokens",
-		    credits_json_int(&st->db, i, 6));
-		json_object_set_new(row, "cost_micros",
-		    credits_json_int(&st->db, i, 7));
-		json_object_set_new(row, "cache_write_tokens",
-		    credits_json_int(&st->db, i, 8));
+		for (c = 0; c < USAGE_NSUMS; c++)
+			json_object_set_new(row, usage_sums[c],
+			    credits_json_int(&st->db, i, USAGE_SUM0 + c));
 		json_array_append_new(data, row);
 	}
 

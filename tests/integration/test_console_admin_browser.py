@@ -132,16 +132,9 @@ BODY = r"""
 
   // A phone: no admin page scrolls sideways.
   await page.setViewportSize({ width: 390, height: 844 });
-  out.narrow = {};
-  for (const p of ['/admin/users', new URL(out.user_url).pathname,
-                   '/admin/prices', '/admin/packages', '/admin/payments']) {
-    await page.goto(tollgate + p);
-    await page.waitForSelector('main h1');
-    await page.waitForLoadState('networkidle');
-    out.narrow[p] = await page.evaluate(() =>
-      document.documentElement.scrollWidth -
-      document.documentElement.clientWidth);
-  }
+  out.narrow = await sideways(['/admin/users',
+    new URL(out.user_url).pathname, '/admin/prices', '/admin/packages',
+    '/admin/payments']);
 """
 
 

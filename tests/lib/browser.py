@@ -3,9 +3,11 @@ driven by playwright-core from tests/node (no browser is downloaded).
 
 A test writes the body of an async function in JavaScript that gets
 `page` (a Page of a fresh profile), `tollgate` (the server's URL), `out`
-(an object it fills), `text(selector)` (an element's trimmed text) and
-`signedOut` (true: a 401 from /auth/refresh is expected; set it to false
-once signed in), and calls run(body, tollgate_url). The prelude around it watches every
+(an object it fills), `text(selector)` (an element's trimmed text),
+`sideways(paths)` (how far each page of tollgate scrolls sideways at the
+current viewport: 0 fits) and `signedOut` (true: a 401 from /auth/refresh
+is expected; set it to false once signed in), and calls
+run(body, tollgate_url). The prelude around it watches every
 page of tollgate for console errors, uncaught exceptions and
 Content-Security-Policy violations (out["problems"]); an exception in the
 body ends it with out["failure"] (its stack), out["failure_url"] and
@@ -71,6 +73,19 @@ const { chromium } = require('playwright-core');
   });
   page.on('pageerror', (e) => out.problems.push(page.url() + ': ' + e));
   const text = async (sel) => (await page.textContent(sel)).trim();
+  // How far each page scrolls sideways at the viewport's width (0: not).
+  const sideways = async (paths) => {
+    const seen = {};
+    for (const p of paths) {
+      await page.goto(tollgate + p);
+      await page.waitForSelector('main h1');
+      await page.waitForLoadState('networkidle');
+      seen[p] = await page.evaluate(() =>
+        document.documentElement.scrollWidth -
+        document.documentElement.clientWidth);
+    }
+    return seen;
+  };
 
   try {
     await (async () => {
