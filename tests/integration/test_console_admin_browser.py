@@ -1,7 +1,7 @@
 """The console's admin pages (console/admin.js) in a real browser, through
 the real pages as an operator would use them: an admin (listed in
-TOLLGATE_ADMIN_EMAILS) signs in with the dev login form, searches a user,
-pages through every user, grants them credits and sees the new balance
+TOLLGATE_ADMIN_EMAILS) signs in with the dev login form, pages through
+every user, searches one, grants them credits and sees the new balance
 (which the user's own GET /api/credits then agrees with, to the
 micro-credit), suspends and reactivates them, edits a model's
 price, edits a package, finds a flagged payment highlighted under its
