@@ -12,6 +12,7 @@
 
 #include "admin/input.h"
 #include "auth/flow.h"
+#include "credits/validate.h"
 #include "lex.h"
 
 static int	b64url_char(int);
@@ -103,11 +104,13 @@ admin_audit_cursor(const char *s, int64_t *out)
 	return (tg_digits(s, (int)len, out));
 }
 
+/* One key of GET /api/admin/usage: day, model, key (as /api/usage), user. */
 int
 admin_group_valid(const char *s)
 {
-	return (s != NULL && (!strcmp(s, "day") || !strcmp(s, "model") ||
-	    !strcmp(s, "key") || !strcmp(s, "user")));
+	int	key;
+
+	return (credits_group_parse(s, CREDITS_GROUPS_ALL, 1, &key) == 1);
 }
 
 /* The states of billing_payments.status (sql/0400_billing.sql). */

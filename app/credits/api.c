@@ -6,7 +6,8 @@
  *	GET /api/credits			balance, reserved, available
  *	GET /api/credits/ledger			movements, newest first
  *	GET /api/credits/ledger/{id}		one movement
- *	GET /api/usage				aggregates by day|model|key
+ *	GET /api/usage				aggregates by one or two of
+ *						day, model, key
  *	GET /api/usage/requests			one row per call, newest first
  *	GET /api/usage/requests/{id}		one call
  *	GET /v1/credits (API key)		the same balance, and the
@@ -28,10 +29,6 @@
 #define API_START	0
 #define API_WAIT	1
 
-#define GROUP_DAY	0
-#define GROUP_MODEL	1
-#define GROUP_KEY	2
-
 static int	api_state_start(struct http_request *);
 static int	api_state_wait(struct http_request *);
 static void	api_free(struct http_request *, void *);
@@ -52,6 +49,7 @@ static void	ledger_entry_render(struct http_request *,
 static json_t	*ledger_row(struct tg_db *, int);
 static int	usage_start(struct http_request *, struct credits_api *);
 static void	usage_render(struct http_request *, struct credits_api *);
+static void	usage_key(json_t *, struct credits_api *, int, int);
 static int	requests_start(struct http_request *, struct credits_api *);
 static int	request_start(struct http_request *, struct credits_api *);
 static void	requests_render(struct http_request *, struct credits_api *);
@@ -154,10 +152,24 @@ static const char	sql_requests[] =
 static const char	sql_request[] =
 	REQUEST_SELECT "WHERE u.user_id = $1 AND u.id = $2::uuid";
 
+/*
+ * A grouping key of /api/usage by its name ($4 the first, $5 the second
+ * or NULL): a fixed expression for each, so the statement never changes.
+ */
+#define USAGE_GROUP(p)							\
+	"CASE " p " WHEN 'day' THEN "					\
+	"to_char(u.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') "	\
+	"WHEN 'model' THEN u.model WHEN 'key' THEN u.api_key_id::text END"
+
+/* Its columns: the two keys, the key's name, then usage_sums[]. */
+#define USAGE_SUM0	3
+#define USAGE_NSUMS	6
+static const char *const	usage_sums[USAGE_NSUMS] = { "requests",
+    "prompt_tokens", "cached_tokens", "completion_tokens", "cost_micros",
+    "cache_write_tokens" };
+
 static const char	sql_usage[] =
-	"SELECT CASE $4 WHEN 'day' THEN "
-	"to_char(u.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') "
-	"WHEN 'model' THEN u.model ELSE u.api_key_id::text END AS g, "
+	"SELECT " USAGE_GROUP("$4::text") ", " USAGE_GROUP("$5::text") ", "
 	"max(k.name), count(*), sum(u.prompt_tokens), sum(u.cached_tokens), "
 	"sum(u.completion_tokens), sum(u.cost_micros), "
 	"sum(u.cache_write_tokens) "
@@ -167,7 +179,7 @@ static const char	sql_usage[] =
 	"interval '1 microsecond' AND "
 	"u.started_at < timestamptz 'epoch' + $3::bigint * "
 	"interval '1 microsecond' "
-	"GROUP BY 1 ORDER BY 1 NULLS LAST";
+	"GROUP BY 1, 2 ORDER BY 1 NULLS LAST, 2 NULLS LAST";
 
 int
 credits_get_balance(struct http_request *req)
@@ -540,16 +552,15 @@ ledger_entry_render(struct http_request *req, struct credits_api *st)
 
 /*
  * ?from=&to= (a date or an RFC 3339 time; default the last 30 days up
- * to now) and ?group_by=day|model|key (default day).
+ * to now) and ?group_by= one or two of day, model, key ("day,model";
+ * default day).
  */
 static int
 usage_start(struct http_request *req, struct credits_api *st)
 {
-	static const char	*groups[] = { "day", "model", "key" };
-	const char		*params[4];
-	char			 buf[64], from[24], to[24];
-	int			 r;
-	size_t			 i;
+	const char	*params[5];
+	char		 buf[64], from[24], to[24];
+	int		 r;
 
 	/* Now, rounded up: a call of this very second is included. */
 	st->to_us = ((int64_t)time(NULL) + 1) * 1000000;
@@ -579,20 +590,16 @@ usage_start(struct http_request *req, struct credits_api *st)
 		return (0);
 	}
 
-	st->group = GROUP_DAY;
+	st->groups[0] = CREDITS_GROUP_DAY;
+	st->ngroups = 1;
 	r = tg_http_query(req, "group_by", buf, sizeof(buf));
-	if (r != TG_QS_ABSENT) {
-		for (i = 0; r == TG_QS_FOUND &&
-		    i < sizeof(groups) / sizeof(groups[0]); i++) {
-			if (!strcmp(buf, groups[i]))
-				break;
-		}
-		if (r != TG_QS_FOUND || i == sizeof(groups) / sizeof(groups[0])) {
-			tg_error(req, 400, "invalid_value", "group_by",
-			    "group_by must be day, model or key");
-			return (0);
-		}
-		st->group = (int)i;
+	if (r == TG_QS_INVALID || (r == TG_QS_FOUND &&
+	    (st->ngroups = credits_group_parse(buf, CREDITS_GROUPS_OWN,
+	    CREDITS_GROUPS_MAX, st->groups)) == 0)) {
+		tg_error(req, 400, "invalid_value", "group_by", "group_by must "
+		    "be one or two of day, model and key, comma-separated "
+		    "(day,model)");
+		return (0);
 	}
 
 	(void)snprintf(from, sizeof(from), "%lld", (long long)st->from_us);
@@ -600,40 +607,60 @@ usage_start(struct http_request *req, struct credits_api *st)
 	params[0] = tg_ctx(req)->who.user_id;
 	params[1] = from;
 	params[2] = to;
-	params[3] = groups[st->group];
-	tg_db_start(&st->db, req, TG_DB_RETRY, sql_usage, 4, params);
+	params[3] = credits_group_name(st->groups[0]);
+	params[4] = st->ngroups > 1 ? credits_group_name(st->groups[1]) : NULL;
+	tg_db_start(&st->db, req, TG_DB_RETRY, sql_usage, 5, params);
 	return (1);
 }
 
+/*
+ * One row per group: its key or keys ("day", "model", or "key_id" with
+ * "key_name"), then the sums; the list says group_by as it was asked.
+ */
 static void
 usage_render(struct http_request *req, struct credits_api *st)
 {
-	static const char	*names[] = { "day", "model", "key_id" };
-	json_t			*doc, *data, *row;
-	int			 i, n;
+	json_t		*doc, *data, *row;
+	char		 group_by[32];
+	int		 i, g, c, n;
+
+	(void)snprintf(group_by, sizeof(group_by), "%s%s%s",
+	    credits_group_name(st->groups[0]), st->ngroups > 1 ? "," : "",
+	    st->ngroups > 1 ? credits_group_name(st->groups[1]) : "");
 
 	n = tg_db_ntuples(&st->db);
 	data = json_array();
 	for (i = 0; i < n; i++) {
-		row = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
-		    names[st->group], credits_json_str(&st->db, i, 0),
-		    "requests", credits_json_int(&st->db, i, 2),
-		    "prompt_tokens", credits_json_int(&st->db, i, 3),
-		    "cached_tokens", credits_json_int(&st->db, i, 4),
-		    "completion_tokens", credits_json_int(&st->db, i, 5),
-		    "cost_micros", credits_json_int(&st->db, i, 6));
-		json_object_set_new(row, "cache_write_tokens",
-		    credits_json_int(&st->db, i, 7));
-		if (st->group == GROUP_KEY)
-			json_object_set_new(row, "key_name",
-			    credits_json_str(&st->db, i, 1));
+		row = json_object();
+		for (g = 0; g < st->ngroups; g++)
+			usage_key(row, st, g, i);
+		for (c = 0; c < USAGE_NSUMS; c++)
+			json_object_set_new(row, usage_sums[c],
+			    credits_json_int(&st->db, i, USAGE_SUM0 + c));
 		json_array_append_new(data, row);
 	}
 
 	doc = json_pack("{s:s, s:s, s:o, s:n}", "object", "list", "group_by",
-	    names[st->group][0] == 'k' ? "key" : names[st->group], "data",
-	    data, "next_cursor");
+	    group_by, "data", data, "next_cursor");
 	tg_http_json_steal(req, 200, doc);
+}
+
+/* Grouping key g of row i: column g, named as the row shows it. */
+static void
+usage_key(json_t *row, struct credits_api *st, int g, int i)
+{
+	switch (st->groups[g]) {
+	case CREDITS_GROUP_KEY:
+		json_object_set_new(row, "key_id",
+		    credits_json_str(&st->db, i, g));
+		json_object_set_new(row, "key_name",
+		    credits_json_str(&st->db, i, 2));
+		break;
+	default:
+		json_object_set_new(row, credits_group_name(st->groups[g]),
+		    credits_json_str(&st->db, i, g));
+		break;
+	}
 }
 
 static int

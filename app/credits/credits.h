@@ -62,7 +62,8 @@ struct credits_api {
 	const struct credits_api_ops	*ops;
 	struct tg_db			 db;
 	int				 limit;
-	int				 group;
+	int				 groups[CREDITS_GROUPS_MAX];
+	int				 ngroups;
 	int64_t				 from_us;
 	int64_t				 to_us;
 	char				 model[CREDITS_MODEL_ID_MAX + 1];

@@ -218,6 +218,51 @@ credits_time_parse(const char *s, int64_t *out_us)
 	return (1);
 }
 
+/* The name of a grouping key in group_by, or NULL past the last. */
+const char *
+credits_group_name(int g)
+{
+	static const char *const	names[] = { "day", "model", "key",
+					    "user" };
+
+	if (g < 0 || g >= (int)(sizeof(names) / sizeof(names[0])))
+		return (NULL);
+	return (names[g]);
+}
+
+/*
+ * A group_by list: one to max keys of the allowed set (CREDITS_GROUP_BIT
+ * of each), comma-separated, each once, in the order given ("day,model").
+ * Stores them in keys[] and returns how many, or 0 if the list is
+ * anything else (an empty part, a space, an unknown or repeated key).
+ */
+int
+credits_group_parse(const char *s, unsigned int allowed, int max, int *keys)
+{
+	const char	*name;
+	size_t		 len;
+	unsigned int	 seen = 0;
+	int		 g, n = 0;
+
+	if (s == NULL)
+		return (0);
+	for (;;) {
+		len = strcspn(s, ",");
+		for (g = 0; (name = credits_group_name(g)) != NULL; g++) {
+			if (strlen(name) == len && !strncmp(s, name, len))
+				break;
+		}
+		if (name == NULL || !(allowed & CREDITS_GROUP_BIT(g)) ||
+		    (seen & CREDITS_GROUP_BIT(g)) || n == max)
+			return (0);
+		seen |= CREDITS_GROUP_BIT(g);
+		keys[n++] = g;
+		if (s[len] == '\0')
+			return (n);
+		s += len + 1;
+	}
+}
+
 /* The ledger's cursor: a positive decimal (the oldest entry shown). */
 int
 credits_ledger_cursor_parse(const char *s, int64_t *out)

@@ -1,6 +1,7 @@
 /*
  * Checks of what clients send the credits endpoints, pure C: model ids,
- * price and grant bodies, times, cursors, limits and ids. Each either
+ * price and grant bodies, times, usage grouping keys, cursors, limits
+ * and ids. Each either
  * accepts the whole input or says which parameter is wrong and why, in
  * words fit for the error message (never echoing more than a name).
  */
@@ -29,6 +30,23 @@
 #define CREDITS_CURSOR_NUM_MAX	999999999999999999LL
 #define CREDITS_USAGE_SPAN_MAX	(366LL * 86400)
 
+/*
+ * The keys usage is grouped by, in the order of credits_group_name();
+ * GET /api/usage takes the first three, GET /api/admin/usage all four.
+ */
+#define CREDITS_GROUP_DAY	0
+#define CREDITS_GROUP_MODEL	1
+#define CREDITS_GROUP_KEY	2
+#define CREDITS_GROUP_USER	3
+#define CREDITS_GROUP_BIT(g)	(1U << (g))
+/* The sets: a user's own usage, and everyone's (the admin's). */
+#define CREDITS_GROUPS_OWN	(CREDITS_GROUP_BIT(CREDITS_GROUP_DAY) | \
+				CREDITS_GROUP_BIT(CREDITS_GROUP_MODEL) | \
+				CREDITS_GROUP_BIT(CREDITS_GROUP_KEY))
+#define CREDITS_GROUPS_ALL	(CREDITS_GROUPS_OWN | \
+				CREDITS_GROUP_BIT(CREDITS_GROUP_USER))
+#define CREDITS_GROUPS_MAX	2	/* keys in one group_by list */
+
 /* Why a body was refused: the contract's error code and the field. */
 struct credits_invalid {
 	const char	*code;		/* "missing_field", "invalid_value" */
@@ -54,6 +72,8 @@ int	credits_price_parse(const json_t *, struct credits_price *,
 int	credits_grant_parse(const json_t *, struct credits_grant_req *,
 	    struct credits_invalid *);
 int	credits_time_parse(const char *, int64_t *);
+int	credits_group_parse(const char *, unsigned int, int, int *);
+const char	*credits_group_name(int);
 int	credits_ledger_cursor_parse(const char *, int64_t *);
 void	credits_ledger_cursor_format(int64_t, char *, size_t);
 int	credits_usage_cursor_parse(const char *,

@@ -17,16 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from fakes.github import FakeGitHub
-from lib.server import ROOT
+from lib.browser import NODE_DIR, needed
 
-CHROMIUM = "/usr/bin/chromium"
-NODE_DIR = os.path.join(ROOT, "tests", "node")
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) or shutil.which("node") is None or
-    not os.path.isdir(os.path.join(NODE_DIR, "node_modules",
-                                   "playwright-core")),
-    reason="needs /usr/bin/chromium, node and tests/node/node_modules")
+pytestmark = needed
 
 SCRIPT = r"""
 const { chromium } = require('playwright-core');

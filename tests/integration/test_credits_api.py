@@ -161,6 +161,86 @@ def test_usage_requests_and_aggregates(srv, db):
     check_ledger(db)
 
 
+def test_usage_grouped_by_two_keys(srv, db):
+    """group_by=day,model (and the other pairs): one row per pair of keys,
+    sorted by the first key then the second, each row's sums those of
+    its records as /api/usage/requests lists them."""
+    uid, h = login(srv, "erin@example.com")
+    grant(db, uid, 10 ** 8)
+    set_price(db, MODEL, 1000000, 2000000)
+    set_price(db, "other:m", 3000000, 5000000)
+    _, _, k1 = seed_key(db, user_id=uid, name="laptop")
+    _, _, k2 = seed_key(db, user_id=uid, name="ci")
+    ids = [call(db, uid, key=k1, prompt=100, completion=50)[0],
+           call(db, uid, key=k1, model="other:m", prompt=70, completion=9,
+                p_in=3000000, p_out=5000000)[0],
+           call(db, uid, key=k2, prompt=300, completion=1)[0],
+           call(db, uid, key=k2, model="other:m", prompt=20, completion=7,
+                p_in=3000000, p_out=5000000)[0],
+           call(db, uid, prompt=11, completion=3)[0]]
+    # Two of the calls two days ago, one a day ago: three days in all.
+    # (The records are append-only; a superuser session moves them.)
+    for rid, days in ((ids[0], 2), (ids[3], 2), (ids[2], 1)):
+        db.query("SET session_replication_role = replica; "
+                 "UPDATE usage_records SET started_at = started_at - "
+                 "%s * interval '1 day' WHERE id = %s::uuid", days, rid)
+    recs = srv.get("/api/usage/requests?limit=100", headers=h).json()["data"]
+    assert len(recs) == 5
+
+    names = {"day": "day", "model": "model", "key": "key_id"}
+
+    def key_of(rec, g):
+        return rec["created_at"][:10] if g == "day" else rec[names[g]]
+
+    def expected(g1, g2):
+        rows = {}
+        for rec in recs:
+            k = (key_of(rec, g1), key_of(rec, g2))
+            row = rows.setdefault(k, dict.fromkeys(
+                ("requests", "prompt_tokens", "cached_tokens",
+                 "cache_write_tokens", "completion_tokens",
+                 "cost_micros"), 0))
+            row["requests"] += 1
+            for f in ("prompt_tokens", "cached_tokens", "cache_write_tokens",
+                      "completion_tokens", "cost_micros"):
+                row[f] += rec[f]
+        return rows
+
+    def sort_key(k):
+        # NULLS LAST, as the rows come.
+        return tuple((v is None, v or "") for v in k)
+
+    for g1, g2 in (("day", "model"), ("model", "day"), ("day", "key"),
+                   ("key", "model"), ("model", "key")):
+        r = srv.get("/api/usage?group_by=%s,%s" % (g1, g2), headers=h)
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        assert doc["group_by"] == "%s,%s" % (g1, g2)
+        want = expected(g1, g2)
+        got = [((d[names[g1]], d[names[g2]]), d) for d in doc["data"]]
+        assert [k for k, _ in got] == sorted(want, key=sort_key)
+        for k, d in got:
+            for f, v in want[k].items():
+                assert d[f] == v, (g1, g2, k, f)
+            if "key" in (g1, g2):
+                assert d["key_name"] == {k1: "laptop", k2: "ci",
+                                         None: None}[d["key_id"]]
+            else:
+                assert "key_name" not in d and "key_id" not in d
+    by_pair = srv.get("/api/usage?group_by=day,model", headers=h).json()
+    assert len(by_pair["data"]) >= 5      # three days, one or two models
+    assert sum(d["cost_micros"] for d in by_pair["data"]) == sum(
+        rec["cost_micros"] for rec in recs)
+
+    before = srv.get("/api/usage?group_by=day,model", headers=h).json()
+    for bad in ("day,day", "day,", ",model", "day,model,key", "day,,model",
+                "day,%20model", "model,user", "week,day", ""):
+        assert_error(srv.get("/api/usage?group_by=" + bad, headers=h), 400,
+                     "invalid_value", "group_by")
+    assert srv.get("/api/usage?group_by=day,model", headers=h).json() == before
+    check_ledger(db)
+
+
 def test_admin_grant_is_idempotent(srv, db):
     uid, _ = login(srv, "dave@example.com")
     _, ah = login(srv, ADMIN)

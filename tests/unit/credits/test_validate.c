@@ -185,6 +185,50 @@ START_TEST(times)
 }
 END_TEST
 
+START_TEST(groups)
+{
+	/* What GET /api/usage allows: day, model, key; two at most. */
+	const unsigned int	user_set = CREDITS_GROUPS_OWN;
+	int			k[CREDITS_GROUPS_MAX];
+	size_t			i;
+
+	ck_assert_int_eq(credits_group_parse("day", user_set, 2, k), 1);
+	ck_assert_int_eq(k[0], CREDITS_GROUP_DAY);
+	ck_assert_int_eq(credits_group_parse("key", user_set, 2, k), 1);
+	ck_assert_int_eq(k[0], CREDITS_GROUP_KEY);
+	ck_assert_int_eq(credits_group_parse("day,model", user_set, 2, k), 2);
+	ck_assert_int_eq(k[0], CREDITS_GROUP_DAY);
+	ck_assert_int_eq(k[1], CREDITS_GROUP_MODEL);
+	/* The order given is the order of the rows' sort. */
+	ck_assert_int_eq(credits_group_parse("key,model", user_set, 2, k), 2);
+	ck_assert_int_eq(k[0], CREDITS_GROUP_KEY);
+	ck_assert_int_eq(k[1], CREDITS_GROUP_MODEL);
+	ck_assert_int_eq(credits_group_parse("model,day", user_set, 2, k), 2);
+	ck_assert_int_eq(k[0], CREDITS_GROUP_MODEL);
+	ck_assert_int_eq(k[1], CREDITS_GROUP_DAY);
+
+	static const char *bad[] = {
+		"", ",", "day,", ",day", "day,,model", "day,day",
+		"day, model", " day", "Day", "week", "days", "da",
+		"day,model,key", "user", "day,user", "model;day",
+	};
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!credits_group_parse(bad[i], user_set, 2, k),
+		    "%s", bad[i]);
+	ck_assert(!credits_group_parse(NULL, user_set, 2, k));
+
+	/* The admin's set adds user; one key at most there. */
+	ck_assert_int_eq(credits_group_parse("user", CREDITS_GROUPS_ALL, 1,
+	    k), 1);
+	ck_assert_int_eq(k[0], CREDITS_GROUP_USER);
+	ck_assert(!credits_group_parse("day,model", user_set, 1, k));
+
+	ck_assert_str_eq(credits_group_name(CREDITS_GROUP_MODEL), "model");
+	ck_assert_ptr_null(credits_group_name(4));
+	ck_assert_ptr_null(credits_group_name(-1));
+}
+END_TEST
+
 START_TEST(limits_and_cursors)
 {
 	struct credits_usage_cursor	c, d;
@@ -237,6 +281,7 @@ validate_suite(void)
 	tcase_add_test(tc, prices);
 	tcase_add_test(tc, grants);
 	tcase_add_test(tc, times);
+	tcase_add_test(tc, groups);
 	tcase_add_test(tc, limits_and_cursors);
 	suite_add_tcase(s, tc);
 
