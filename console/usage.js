@@ -3,9 +3,11 @@
  * /api/usage counts them), cost and tokens by model and by key, as SVG
  * charts drawn here (no chart library), each followed by its numbers in
  * a table; then the recent calls with their cost, a page at a time.
- * Each chart comes from one grouping (group_by=day, model, key) of
- * /api/usage. Every bar is a <rect> with data-label (the day, model or
- * key name) and data-series, and a <title>.
+ * The day and model charts come from one grouping of /api/usage by two
+ * keys (group_by=day,model): cost per day is stacked by model, and the
+ * per-day and per-model sums are added up here; the key chart from
+ * group_by=key. Every bar is a <rect> with data-label (the day, model
+ * or key name) and data-series, and a <title>.
  */
 
 import { formatCount, formatDate, formatMicros, h, pagedTable, svg,
@@ -14,21 +16,36 @@ import { formatCount, formatDate, formatMicros, h, pagedTable, svg,
 const DAYS = 30;
 
 export async function mount(root, ctx) {
-  const [byDay, byModel, byKey] = await Promise.all([
-    ctx.api("/api/usage?group_by=day"),
-    ctx.api("/api/usage?group_by=model"),
+  const [byDayModel, byKey] = await Promise.all([
+    ctx.api("/api/usage?group_by=day,model"),
     ctx.api("/api/usage?group_by=key"),
   ]);
   const days = lastDays(DAYS);
-  const day = new Map(byDay.data.map((r) => [r.day, r]));
+  const day = sumBy(byDayModel.data, (r) => r.day);
+  const byModel = { data: [...sumBy(byDayModel.data, (r) => r.model)
+    .values()] };
   const pick = (f) => days.map((d) => (day.has(d) ? f(day.get(d)) : 0));
+  const models = byModel.data.slice().sort((a, b) =>
+    b.cost_micros - a.cost_micros).map((r) => r.model);
+  const cell = new Map(byDayModel.data.map((r) => [r.day + " " + r.model,
+                                                  r]));
+  const costOf = (d, m) => (cell.has(d + " " + m) ?
+    cell.get(d + " " + m).cost_micros : 0);
+  /* Four colours (console.css .s0-.s3): the top three, then the rest. */
+  const shown = models.length > 4 ? models.slice(0, 3) : models;
+  const perModel = shown.map((m) => ({ name: m, values: days.map((d) =>
+    costOf(d, m)) }));
+  if (shown.length < models.length)
+    perModel.push({ name: "other models", values: days.map((d) =>
+      models.slice(3).reduce((s, m) => s + costOf(d, m), 0)) });
 
   root.append(h("h1", {}, "Usage"),
     h("p", { class: "muted" }, "The last " + DAYS + " days (UTC)."),
     h("div", { class: "charts" },
-      chartCard("Cost per day", "chart-cost-day", columns(days, [
-        { name: "cost", values: pick((r) => r.cost_micros) }],
-        formatMicros)),
+      chartCard("Cost per day, by model", "chart-cost-day",
+        columns(days, perModel.length ? perModel :
+          [{ name: "cost", values: pick((r) => r.cost_micros) }],
+          formatMicros)),
       chartCard("Tokens per day", "chart-tokens-day", columns(days, [
         { name: "input", values: pick((r) => r.prompt_tokens) },
         { name: "output", values: pick((r) => r.completion_tokens) }],
@@ -55,6 +72,26 @@ export async function mount(root, ctx) {
   ], "No calls yet.", "Older calls");
   root.append(h("h2", {}, "Recent calls"), calls.el);
   await calls.load();
+}
+
+/*
+ * Rows of a two-key grouping added up by one key: a Map from that key to
+ * a row with it and the sums of calls, tokens and cost.
+ */
+function sumBy(rows, key) {
+  const out = new Map();
+  for (const r of rows) {
+    const k = key(r);
+    if (!out.has(k))
+      out.set(k, { day: r.day, model: r.model, requests: 0,
+                   prompt_tokens: 0, completion_tokens: 0, cost_micros: 0 });
+    const t = out.get(k);
+    t.requests += r.requests;
+    t.prompt_tokens += r.prompt_tokens;
+    t.completion_tokens += r.completion_tokens;
+    t.cost_micros += r.cost_micros;
+  }
+  return out;
 }
 
 /* The last n UTC days, oldest first, as "YYYY-MM-DD". */

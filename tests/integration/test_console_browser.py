@@ -131,7 +131,8 @@ function ask(q) {
       '#chart-cost-model svg rect[data-label="' + out.call.model + '"]')
       !== null;
     out.day_bar = await page.$(
-      '#chart-cost-day svg rect[data-label="' + today + '"]') !== null;
+      '#chart-cost-day svg rect[data-label="' + today +
+      '"][data-series="' + out.call.model + '"]') !== null;
     out.key_bar = await page.$(
       '#chart-cost-key svg rect[data-label="laptop"]') !== null;
     out.call_cost = await text('#calls [data-request="' +
