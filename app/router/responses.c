@@ -886,7 +886,9 @@ resp_item_id(char *buf, size_t len, const char *prefix, const char *seed,
 		seed = "";
 	if (!strncmp(seed, "resp_", 5))
 		seed += 5;
-	(void)snprintf(buf, len, "%s%s_%zu", prefix, seed, index);
+	/* Ids made by router_responses_make_id fit; others are cut. */
+	if (snprintf(buf, len, "%s%s_%zu", prefix, seed, index) < 0)
+		router_xlate_copy(buf, len, prefix);
 }
 
 static json_t *
