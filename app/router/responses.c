@@ -130,6 +130,7 @@ static int	resp_tool_choice(json_t *, const json_t *,
 		    struct resp_req *);
 static int	resp_options(json_t *, const json_t *, struct resp_req *);
 static int	resp_format(json_t *, const json_t *, struct resp_req *);
+static void	resp_describe(json_t *, const json_t *);
 static int	resp_is_text(const char *);
 static void	resp_item_id(char *, size_t, const char *, const char *,
 		    size_t);
@@ -673,15 +674,10 @@ resp_tools(json_t *out, const json_t *req, struct resp_req *rq)
 		    json_array_append_new(o, json_pack("{s:s, s:o}", "type",
 		    "function", "function", fn)) != 0)
 			return (0);
-		v = json_object_get(t, "description");
-		if (json_is_string(v))
-			json_object_set(fn, "description", (json_t *)v);
 		v = json_object_get(t, "parameters");
 		if (json_is_object(v))
 			json_object_set(fn, "parameters", (json_t *)v);
-		v = json_object_get(t, "strict");
-		if (json_is_boolean(v))
-			json_object_set(fn, "strict", (json_t *)v);
+		resp_describe(fn, t);
 	}
 	if (json_array_size(o) == 0)
 		json_object_del(out, "tools");
@@ -802,11 +798,28 @@ resp_options(json_t *out, const json_t *req, struct resp_req *rq)
 	return (1);
 }
 
+/*
+ * A function's or schema's description and strict, when given (strict
+ * only then: its default differs between the Responses and chat APIs).
+ */
+static void
+resp_describe(json_t *dst, const json_t *src)
+{
+	const json_t	*v;
+
+	v = json_object_get(src, "description");
+	if (json_is_string(v))
+		json_object_set(dst, "description", (json_t *)v);
+	v = json_object_get(src, "strict");
+	if (json_is_boolean(v))
+		json_object_set(dst, "strict", (json_t *)v);
+}
+
 /* text.format -> response_format (flat json_schema nests). */
 static int
 resp_format(json_t *out, const json_t *f, struct resp_req *rq)
 {
-	const json_t	*name, *schema, *v;
+	const json_t	*name, *schema;
 	const char	*type;
 	json_t		*js;
 
@@ -833,12 +846,7 @@ resp_format(json_t *out, const json_t *f, struct resp_req *rq)
 	if ((js = json_pack("{s:O, s:O}", "name", name, "schema", schema)) ==
 	    NULL)
 		return (0);
-	v = json_object_get(f, "description");
-	if (json_is_string(v))
-		json_object_set(js, "description", (json_t *)v);
-	v = json_object_get(f, "strict");
-	if (json_is_boolean(v))
-		json_object_set(js, "strict", (json_t *)v);
+	resp_describe(js, f);
 	return (json_object_set_new(out, "response_format", json_pack(
 	    "{s:s, s:o}", "type", "json_schema", "json_schema", js)) == 0);
 }
@@ -1042,10 +1050,7 @@ router_responses_from_openai(const json_t *comp,
 	if ((output = json_array()) == NULL)
 		return (NULL);
 
-	v = json_object_get(msg, "reasoning");
-	if (!json_is_string(v))
-		v = json_object_get(msg, "reasoning_content");
-	if (json_is_string(v) && json_string_length(v) > 0) {
+	if ((v = router_xlate_reasoning(msg)) != NULL) {
 		resp_item_id(iid, sizeof(iid), "rs_", id,
 		    json_array_size(output));
 		json_array_append_new(output, resp_reasoning_item(iid,
@@ -1414,22 +1419,13 @@ router_responses_stream_chunk(struct router_responses_stream *rs,
 	if (json_is_object(v))
 		(void)router_usage_parse(v, &rs->usage);
 
-	choice = NULL;
-	json_array_foreach(json_object_get(chunk, "choices"), i, v) {
-		if (router_xlate_int(v, "index", 0) == 0) {
-			choice = v;
-			break;
-		}
-	}
-	if (choice == NULL)
+	if ((choice = router_xlate_choice0(chunk)) == NULL)
 		return (1);
 	delta = json_object_get(choice, "delta");
 
-	v = json_object_get(delta, "reasoning");
-	if (!json_is_string(v))
-		v = json_object_get(delta, "reasoning_content");
-	if (json_is_string(v) && json_string_length(v) > 0 &&
-	    !resp_delta(rs, KIND_REASONING, json_string_value(v), out))
+	v = router_xlate_reasoning(delta);
+	if (v != NULL && !resp_delta(rs, KIND_REASONING, json_string_value(v),
+	    out))
 		return (0);
 	v = json_object_get(delta, "content");
 	if (json_is_string(v) && json_string_length(v) > 0 &&
