@@ -151,6 +151,8 @@ static int	resp_open(struct router_responses_stream *, int, json_t *,
 		    struct router_xbuf *);
 static int	resp_close(struct router_responses_stream *,
 		    struct router_xbuf *);
+static int	resp_part_done(struct router_responses_stream *, int,
+		    const char *, json_t *, struct router_xbuf *);
 static int	resp_delta(struct router_responses_stream *, int,
 		    const char *, struct router_xbuf *);
 static int	resp_tool_delta(struct router_responses_stream *,
@@ -1238,11 +1240,41 @@ resp_open(struct router_responses_stream *rs, int kind, json_t *item,
 	return (1);
 }
 
+/*
+ * The text part (stolen) of item idx done: it becomes the item's only
+ * member of key ("summary" of a reasoning item, "content" of a
+ * message), and its text's and its own done events go out.
+ */
+static int
+resp_part_done(struct router_responses_stream *rs, int idx, const char *key,
+    json_t *part, struct router_xbuf *out)
+{
+	json_t		*item;
+	const char	*id, *ikey;
+	int		 reasoning, ok;
+
+	if (part == NULL)
+		return (0);
+	reasoning = !strcmp(key, "summary");
+	ikey = reasoning ? "summary_index" : "content_index";
+	item = json_array_get(rs->output, idx);
+	id = json_string_value(json_object_get(item, "id"));
+	ok = json_object_set_new(item, key, json_pack("[O]", part)) == 0 &&
+	    resp_emit(rs, reasoning ? EV_SUMMARY_DONE : EV_TEXT_DONE,
+	    json_pack("{s:s, s:i, s:i, s:O}", "item_id", id, "output_index",
+	    idx, ikey, 0, "text", json_object_get(part, "text")), out) &&
+	    resp_emit(rs, reasoning ? EV_SUMMARY_PART_DONE : EV_PART_DONE,
+	    json_pack("{s:s, s:i, s:i, s:O}", "item_id", id, "output_index",
+	    idx, ikey, 0, "part", part), out);
+	json_decref(part);
+	return (ok);
+}
+
 /* Closes the open item: its text goes in, its *.done events out. */
 static int
 resp_close(struct router_responses_stream *rs, struct router_xbuf *out)
 {
-	json_t		*item, *part;
+	json_t		*item;
 	const char	*id, *text;
 	int		 idx, kind, ok;
 
@@ -1258,32 +1290,15 @@ resp_close(struct router_responses_stream *rs, struct router_xbuf *out)
 	ok = 0;
 	switch (kind) {
 	case KIND_REASONING:
-		part = json_pack("{s:s, s:s}", "type", "summary_text", "text",
-		    text);
-		ok = part != NULL && json_object_set_new(item, "summary",
-		    json_pack("[O]", part)) == 0 &&
-		    resp_emit(rs, EV_SUMMARY_DONE, json_pack(
-		    "{s:s, s:i, s:i, s:s}", "item_id", id, "output_index", idx,
-		    "summary_index", 0, "text", text), out) &&
-		    resp_emit(rs, EV_SUMMARY_PART_DONE, json_pack(
-		    "{s:s, s:i, s:i, s:O}", "item_id", id, "output_index", idx,
-		    "summary_index", 0, "part", part), out);
-		json_decref(part);
+		ok = resp_part_done(rs, idx, "summary", json_pack("{s:s, s:s}",
+		    "type", "summary_text", "text", text), out);
 		break;
 	case KIND_MESSAGE:
-		part = json_pack("{s:s, s:s, s:[]}", "type", "output_text",
-		    "text", text, "annotations");
-		ok = part != NULL && json_object_set_new(item, "content",
-		    json_pack("[O]", part)) == 0 &&
-		    json_object_set_new(item, "status",
+		ok = json_object_set_new(item, "status",
 		    json_string("completed")) == 0 &&
-		    resp_emit(rs, EV_TEXT_DONE, json_pack(
-		    "{s:s, s:i, s:i, s:s}", "item_id", id, "output_index", idx,
-		    "content_index", 0, "text", text), out) &&
-		    resp_emit(rs, EV_PART_DONE, json_pack(
-		    "{s:s, s:i, s:i, s:O}", "item_id", id, "output_index", idx,
-		    "content_index", 0, "part", part), out);
-		json_decref(part);
+		    resp_part_done(rs, idx, "content", json_pack(
+		    "{s:s, s:s, s:[]}", "type", "output_text", "text", text,
+		    "annotations"), out);
 		break;
 	case KIND_CALL:
 		ok = json_object_set_new(item, "arguments",

@@ -696,6 +696,17 @@ start(struct router_responses_stream *rs, json_t **req)
 	    *req));
 }
 
+static void
+done(struct router_responses_stream *rs, struct router_xbuf *out,
+    json_t *list, json_t *resp, json_t *req)
+{
+	json_decref(resp);
+	json_decref(list);
+	router_xbuf_free(out);
+	router_responses_stream_free(rs);
+	json_decref(req);
+}
+
 START_TEST(stream_text)
 {
 	struct router_responses_stream	 rs;
@@ -763,11 +774,7 @@ START_TEST(stream_text)
 	json_decref(want);
 	json_decref(e);
 
-	json_decref(resp);
-	json_decref(list);
-	router_xbuf_free(&out);
-	router_responses_stream_free(&rs);
-	json_decref(req);
+	done(&rs, &out, list, resp, req);
 }
 END_TEST
 
@@ -804,11 +811,7 @@ START_TEST(stream_reasoning_then_text)
 	    "'content':[{'type':'output_text','text':'42','annotations':[]}]}]");
 	fx_assert_equal(json_object_get(resp, "output"), want);
 	json_decref(want);
-	json_decref(resp);
-	json_decref(list);
-	router_xbuf_free(&out);
-	router_responses_stream_free(&rs);
-	json_decref(req);
+	done(&rs, &out, list, resp, req);
 }
 END_TEST
 
@@ -868,11 +871,7 @@ START_TEST(stream_parallel_calls)
 	    "'call_id':'call_b','name':'time','arguments':'{}'}]");
 	fx_assert_equal(json_object_get(resp, "output"), want);
 	json_decref(want);
-	json_decref(resp);
-	json_decref(list);
-	router_xbuf_free(&out);
-	router_responses_stream_free(&rs);
-	json_decref(req);
+	done(&rs, &out, list, resp, req);
 }
 END_TEST
 
@@ -897,11 +896,7 @@ START_TEST(stream_length)
 	want = Q("{'reason':'max_output_tokens'}");
 	fx_assert_equal(json_object_get(resp, "incomplete_details"), want);
 	json_decref(want);
-	json_decref(resp);
-	json_decref(list);
-	router_xbuf_free(&out);
-	router_responses_stream_free(&rs);
-	json_decref(req);
+	done(&rs, &out, list, resp, req);
 }
 END_TEST
 
