@@ -398,12 +398,12 @@ resp_item(struct resp_req *rq, const json_t *it, const char *where)
 	if (!strcmp(type, "reasoning"))
 		return (1);	/* the chat shape has no place for it */
 	if (!strcmp(type, "item_reference")) {
+		/* Only stored items: a reference to a reference is none. */
 		id = json_string_value(json_object_get(it, "id"));
 		ref = id != NULL ? json_object_get(rq->items, id) : NULL;
-		if (ref == NULL || !json_is_object(ref) || !strcmp(
-		    json_string_value(json_object_get(ref, "type")) ?
-		    json_string_value(json_object_get(ref, "type")) : "",
-		    "item_reference"))
+		type = json_string_value(json_object_get(ref, "type"));
+		if (!json_is_object(ref) || (type != NULL &&
+		    !strcmp(type, "item_reference")))
 			return (resp_bad(rq, "previous_response_not_found",
 			    "input", "Item with id '%.64s' not found.",
 			    id != NULL ? id : ""));
