@@ -8,7 +8,7 @@
  *
  *	input = what router_responses_refs() named, looked up and inlined
  *	oreq = router_responses_request_to_openai(body, prior, &status,
- *	    &code, err, len);
+ *	    &code, &param, err, len);
  *	... route oreq like a /v1/chat/completions request ...
  *	whole:	 resp = router_responses_from_openai(completion, &usage,
  *		     id, model, created, body);
