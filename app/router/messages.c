@@ -33,8 +33,6 @@ static int	msg_bad(int *, char *, size_t, const char *, ...)
 static int	msg_system(json_t *, const json_t *, int *, char *, size_t);
 static int	msg_cache(json_t *, const json_t *, const char *, int *, char *,
 		    size_t);
-static char	*msg_tool_id_out(const char *, const json_t *);
-static json_t	*msg_tool_id_in(const char *, json_t **);
 static const char *msg_stop_sequence(const json_t *);
 static int	msg_turn(json_t *, const json_t *, size_t, int *, char *,
 		    size_t);
@@ -338,7 +336,8 @@ msg_tool_result(json_t *msgs, json_t *extra, const json_t *blk,
 		return (msg_bad(status, err, errlen, "%s.content: Input should "
 		    "be a string or a list of blocks", where));
 	}
-	if ((tid = msg_tool_id_in(json_string_value(id), NULL)) == NULL)
+	if ((tid = router_xlate_tool_id_in(json_string_value(id),
+	    NULL)) == NULL)
 		goto fail;
 	ok = json_array_append_new(msgs, json_pack("{s:s, s:o, s:s}",
 	    "role", "tool", "tool_call_id", tid, "content",
@@ -486,8 +485,8 @@ msg_assistant(json_t *msgs, const json_t *content, size_t mi, int *status,
 			args = json_dumps(input, JSON_COMPACT);
 			sig = NULL;
 			c = json_pack("{s:o?, s:s, s:{s:s, s:s}}", "id",
-			    msg_tool_id_in(id, &sig), "type", "function",
-			    "function", "name", name,
+			    router_xlate_tool_id_in(id, &sig), "type",
+			    "function", "function", "name", name,
 			    "arguments", args ? args : "{}");
 			free(args);
 			if (c != NULL && sig != NULL)
@@ -714,47 +713,6 @@ msg_options(json_t *out, const json_t *req, int *status, char *err,
 	return (1);
 }
 
-/*
- * Tool-use ids carry a Gemini thoughtSignature through Anthropic
- * clients, which echo ids but rebuild tool_use blocks as they like:
- * "<id>__tsig_<base64url of the signature>". msg_tool_id_out makes one
- * (a plain copy without a signature); msg_tool_id_in takes it apart,
- * giving the original id and (when sig is given) the signature.
- */
-#define TOOL_ID_SIG	"__tsig_"
-
-static char *
-msg_tool_id_out(const char *id, const json_t *call)
-{
-	const json_t	*sig;
-	char		*enc, *out;
-
-	sig = json_object_get(json_object_get(json_object_get(call,
-	    "extra_content"), "google"), "thought_signature");
-	if (!json_is_string(sig) || json_string_length(sig) == 0)
-		return (strdup(id));
-	if ((enc = router_xlate_b64url(json_string_value(sig))) == NULL)
-		return (NULL);
-	out = router_xlate_printf("%s%s%s", id, TOOL_ID_SIG, enc);
-	free(enc);
-	return (out);
-}
-
-static json_t *
-msg_tool_id_in(const char *id, json_t **sig)
-{
-	const char	*at;
-	char		*dec;
-
-	if ((at = strstr(id, TOOL_ID_SIG)) == NULL || at == id ||
-	    (dec = router_xlate_unb64url(at + strlen(TOOL_ID_SIG))) == NULL)
-		return (json_string(id));
-	if (sig != NULL)
-		*sig = json_string(dec);
-	free(dec);
-	return (json_stringn(id, (size_t)(at - id)));
-}
-
 /* The stop sequence that ended a choice (choices[].stop_reason), or NULL. */
 static const char *
 msg_stop_sequence(const json_t *choice)
@@ -853,9 +811,9 @@ router_messages_response_from_openai(const json_t *comp,
 			json_decref(input);
 			input = json_object();
 		}
-		tid = json_is_string(json_object_get(c, "id")) ?
-		    msg_tool_id_out(json_string_value(json_object_get(c, "id")),
-		    c) : NULL;
+		v = json_object_get(c, "id");
+		tid = json_is_string(v) ?
+		    router_xlate_tool_id_out(json_string_value(v), c) : NULL;
 		json_array_append_new(content, json_pack(
 		    "{s:s, s:s?, s:O?, s:o}", "type", "tool_use",
 		    "id", tid, "name", json_object_get(fn, "name"),
@@ -1009,7 +967,7 @@ msg_tool_delta(struct router_messages_stream *ms, const json_t *tc,
 			id = gen;
 		}
 		name = json_string_value(json_object_get(fn, "name"));
-		if ((tid = msg_tool_id_out(id, tc)) == NULL)
+		if ((tid = router_xlate_tool_id_out(id, tc)) == NULL)
 			return (0);
 		ok = msg_open(ms, KIND_TOOL, json_pack("{s:s, s:s, s:s, s:{}}",
 		    "type", "tool_use", "id", tid, "name", name ? name : "",

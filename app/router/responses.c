@@ -583,7 +583,7 @@ static int
 resp_call(struct resp_req *rq, const json_t *it, const char *where)
 {
 	const json_t	*id, *name, *args;
-	json_t		*calls;
+	json_t		*calls, *c, *sig;
 
 	id = json_object_get(it, "call_id");
 	name = json_object_get(it, "name");
@@ -605,9 +605,20 @@ resp_call(struct resp_req *rq, const json_t *it, const char *where)
 		    json_object_set_new(rq->asst, "tool_calls", calls) != 0)
 			return (0);
 	}
-	return (json_array_append_new(calls, json_pack(
-	    "{s:O, s:s, s:{s:O, s:O}}", "id", id, "type", "function",
-	    "function", "name", name, "arguments", args)) == 0);
+	/* A Gemini call's thoughtSignature travels in call_id (xlate.h). */
+	sig = NULL;
+	if ((c = json_pack("{s:o, s:s, s:{s:O, s:O}}", "id",
+	    router_xlate_tool_id_in(json_string_value(id), &sig), "type",
+	    "function", "function", "name", name, "arguments", args)) == NULL) {
+		json_decref(sig);
+		return (0);
+	}
+	if (sig != NULL && json_object_set_new(c, "extra_content",
+	    json_pack("{s:{s:o}}", "google", "thought_signature", sig)) != 0) {
+		json_decref(c);
+		return (0);
+	}
+	return (json_array_append_new(calls, c) == 0);
 }
 
 static int
@@ -615,6 +626,7 @@ resp_call_output(struct resp_req *rq, const json_t *it, const char *where)
 {
 	struct router_xbuf	 b = { NULL, 0, 0 };
 	const json_t		*id, *output;
+	json_t			*tid;
 	char			 at[96];
 	int			 ok;
 
@@ -625,17 +637,24 @@ resp_call_output(struct resp_req *rq, const json_t *it, const char *where)
 		return (resp_bad(rq, "invalid_value", where, "%s.call_id must "
 		    "be a string", where));
 	snprintf(at, sizeof(at), "%s.output", where);
+	if ((tid = router_xlate_tool_id_in(json_string_value(id), NULL)) ==
+	    NULL)
+		return (0);
 	if (json_is_string(output))
 		return (json_array_append_new(rq->msgs, json_pack(
-		    "{s:s, s:O, s:O}", "role", "tool", "tool_call_id", id,
+		    "{s:s, s:o, s:O}", "role", "tool", "tool_call_id", tid,
 		    "content", output)) == 0);
-	if (!json_is_array(output))
+	if (!json_is_array(output)) {
+		json_decref(tid);
 		return (resp_bad(rq, "invalid_value", at, "%s must be a "
 		    "string or an array of text parts", at));
-	if (!resp_text_of(rq, output, at, &b))
+	}
+	if (!resp_text_of(rq, output, at, &b)) {
+		json_decref(tid);
 		return (0);
-	ok = json_array_append_new(rq->msgs, json_pack("{s:s, s:O, s:s}",
-	    "role", "tool", "tool_call_id", id, "content",
+	}
+	ok = json_array_append_new(rq->msgs, json_pack("{s:s, s:o, s:s}",
+	    "role", "tool", "tool_call_id", tid, "content",
 	    b.data != NULL ? b.data : "")) == 0;
 	router_xbuf_free(&b);
 	return (ok);
@@ -1042,7 +1061,7 @@ router_responses_from_openai(const json_t *comp,
 	const char		*call_id, *name, *args;
 	json_t			*output, *resp;
 	char			 iid[ROUTER_RESPONSES_ID_MAX];
-	char			*text;
+	char			*text, *cid;
 	size_t			 i;
 
 	choice = json_array_get(json_object_get(comp, "choices"), 0);
@@ -1076,9 +1095,17 @@ router_responses_from_openai(const json_t *comp,
 		call_id = json_string_value(json_object_get(c, "id"));
 		name = json_string_value(json_object_get(fn, "name"));
 		args = json_string_value(json_object_get(fn, "arguments"));
-		json_array_append_new(output, resp_call_item(iid, "completed",
-		    call_id != NULL ? call_id : iid, name != NULL ? name : "",
-		    args != NULL ? args : ""));
+		cid = router_xlate_tool_id_out(call_id != NULL ? call_id :
+		    iid, c);
+		if (cid == NULL ||
+		    json_array_append_new(output, resp_call_item(iid,
+		    "completed", cid, name != NULL ? name : "",
+		    args != NULL ? args : "")) != 0) {
+			free(cid);
+			json_decref(output);
+			return (NULL);
+		}
+		free(cid);
 	}
 
 	memset(&u, 0, sizeof(u));
@@ -1379,8 +1406,10 @@ resp_tool_delta(struct router_responses_stream *rs, const json_t *tc,
 	char		 iid[ROUTER_RESPONSES_ID_MAX], gen[ROUTER_RESPONSES_ID_MAX];
 	const json_t	*fn;
 	const char	*id, *name, *args;
+	char		*cid;
 	json_int_t	 k;
 	size_t		 idx;
+	int		 ok;
 
 	k = router_xlate_int(tc, "index", (json_int_t)pos);
 	if (k < 0 || k >= ROUTER_RESPONSES_ITEMS_MAX)
@@ -1394,9 +1423,13 @@ resp_tool_delta(struct router_responses_stream *rs, const json_t *tc,
 		resp_item_id(gen, sizeof(gen), "call_", rs->id, idx);
 		id = json_string_value(json_object_get(tc, "id"));
 		name = json_string_value(json_object_get(fn, "name"));
-		if (!resp_open(rs, KIND_CALL, resp_call_item(iid,
-		    "in_progress", id != NULL ? id : gen,
-		    name != NULL ? name : "", ""), out))
+		if ((cid = router_xlate_tool_id_out(id != NULL ? id : gen,
+		    tc)) == NULL)
+			return (0);
+		ok = resp_open(rs, KIND_CALL, resp_call_item(iid,
+		    "in_progress", cid, name != NULL ? name : "", ""), out);
+		free(cid);
+		if (!ok)
 			return (0);
 		rs->tool_item[k] = rs->open_item;
 		rs->ntools++;

@@ -464,3 +464,46 @@ router_xlate_reasoning(const json_t *msg)
 		return (NULL);
 	return (v);
 }
+
+/*
+ * Tool-call ids carry a Gemini thoughtSignature through clients that
+ * echo ids but rebuild the calls as they like (Anthropic's tool_use
+ * blocks, the Responses API's function_call items):
+ * "<id>__tsig_<base64url of the signature>". router_xlate_tool_id_out
+ * makes one (a plain copy without a signature); router_xlate_tool_id_in
+ * takes it apart, giving the original id and (when sig is given) the
+ * signature.
+ */
+#define TOOL_ID_SIG	"__tsig_"
+
+char *
+router_xlate_tool_id_out(const char *id, const json_t *call)
+{
+	const json_t	*sig;
+	char		*enc, *out;
+
+	sig = json_object_get(json_object_get(json_object_get(call,
+	    "extra_content"), "google"), "thought_signature");
+	if (!json_is_string(sig) || json_string_length(sig) == 0)
+		return (strdup(id));
+	if ((enc = router_xlate_b64url(json_string_value(sig))) == NULL)
+		return (NULL);
+	out = router_xlate_printf("%s%s%s", id, TOOL_ID_SIG, enc);
+	free(enc);
+	return (out);
+}
+
+json_t *
+router_xlate_tool_id_in(const char *id, json_t **sig)
+{
+	const char	*at;
+	char		*dec;
+
+	if ((at = strstr(id, TOOL_ID_SIG)) == NULL || at == id ||
+	    (dec = router_xlate_unb64url(at + strlen(TOOL_ID_SIG))) == NULL)
+		return (json_string(id));
+	if (sig != NULL)
+		*sig = json_string(dec);
+	free(dec);
+	return (json_stringn(id, (size_t)(at - id)));
+}

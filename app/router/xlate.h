@@ -138,4 +138,14 @@ int	 router_xlate_drop_cache_control(json_t *);
 char	*router_xlate_b64url(const char *);
 char	*router_xlate_unb64url(const char *);
 
+/*
+ * A tool call's id with the Gemini thoughtSignature of call (its
+ * extra_content.google.thought_signature) folded in, as
+ * "<id>__tsig_<base64url>" (a plain copy without one; malloc'd, NULL on
+ * failure); and taken apart again: the original id (a new reference)
+ * and, when sig is given, the signature.
+ */
+char	*router_xlate_tool_id_out(const char *, const json_t *);
+json_t	*router_xlate_tool_id_in(const char *, json_t **);
+
 #endif

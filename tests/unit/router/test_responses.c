@@ -946,6 +946,64 @@ START_TEST(stream_fail)
 }
 END_TEST
 
+/*
+ * A Gemini call's thoughtSignature goes out inside call_id (clients send
+ * call_id, name and arguments back, nothing else) and comes back apart:
+ * the chat call's own id and its extra_content, which Gemini needs on
+ * the next turn.
+ */
+START_TEST(gemini_signature_round_trip)
+{
+	json_t		*req, *comp, *resp, *next, *chat, *call, *tool;
+	const char	*cid;
+	char		*enc, *want;
+	struct xl	 x;
+
+	req = Q(ECHO_REQ);
+	comp = Q("{'id':'c','object':'chat.completion','model':'g','choices':"
+	    "[{'index':0,'message':{'role':'assistant','content':null,"
+	    "'tool_calls':[{'id':'call_g','type':'function','function':{"
+	    "'name':'f','arguments':'{}'},'extra_content':{'google':{"
+	    "'thought_signature':'c2lnbmF0dXJl+/='}}}]},'finish_reason':"
+	    "'tool_calls'}]}");
+	resp = router_responses_from_openai(comp, NULL, RID, "g", 1, req);
+	ck_assert_ptr_nonnull(resp);
+	cid = json_string_value(json_object_get(json_array_get(
+	    json_object_get(resp, "output"), 0), "call_id"));
+	enc = router_xlate_b64url("c2lnbmF0dXJl+/=");
+	want = router_xlate_printf("call_g__tsig_%s", enc);
+	ck_assert_str_eq(cid, want);
+
+	next = json_pack("{s:s, s:[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s}]}",
+	    "model", "g", "input", "type", "function_call", "call_id", cid,
+	    "name", "f", "arguments", "{}", "type", "function_call_output",
+	    "call_id", cid, "output", "ok");
+	memset(&x, 0, sizeof(x));
+	x.out = router_responses_request_to_openai(next, NULL, &x.status,
+	    &x.code, &x.param, x.err, sizeof(x.err));
+	ck_assert_msg(x.out != NULL, "%s", x.err);
+	chat = json_object_get(x.out, "messages");
+	call = json_array_get(json_object_get(json_array_get(chat, 0),
+	    "tool_calls"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(call, "id")),
+	    "call_g");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	    json_object_get(call, "extra_content"), "google"),
+	    "thought_signature")), "c2lnbmF0dXJl+/=");
+	tool = json_array_get(chat, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(tool,
+	    "tool_call_id")), "call_g");
+
+	json_decref(x.out);
+	json_decref(next);
+	free(want);
+	free(enc);
+	json_decref(resp);
+	json_decref(comp);
+	json_decref(req);
+}
+END_TEST
+
 START_TEST(make_id)
 {
 	unsigned char	 rnd[24];
@@ -984,6 +1042,7 @@ responses_suite(void)
 	tcase_add_test(tc, stream_parallel_calls);
 	tcase_add_test(tc, stream_length);
 	tcase_add_test(tc, stream_fail);
+	tcase_add_test(tc, gemini_signature_round_trip);
 	tcase_add_test(tc, make_id);
 	suite_add_tcase(s, tc);
 	return (s);
