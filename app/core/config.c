@@ -877,6 +877,9 @@ conf_deployment(struct tg_config *conf, tg_getenv_fn get,
 	    "TOLLGATE_ACCEPT_THRESHOLD", 16, 1, 1024, errs);
 	conf->body_max = (size_t)conf_int(get, "TOLLGATE_BODY_MAX_BYTES",
 	    1048576, 1024, 64LL * 1024 * 1024, errs);
+	conf->v1_body_max = (size_t)conf_int(get,
+	    "TOLLGATE_V1_BODY_MAX_BYTES", 20971520, 1024, 256LL * 1024 * 1024,
+	    errs);
 	conf->body_timeout = (int)conf_int(get,
 	    "TOLLGATE_BODY_TIMEOUT_SECONDS", 60, 1, 3600, errs);
 	conf->drain_seconds = (int)conf_int(get,

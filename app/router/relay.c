@@ -19,13 +19,18 @@
  *   REPLY    the whole answer, or the stream's last events
  *
  * Invariants:
- *  - Nothing reaches the client before the first content (text, tool
- *    call, reasoning) of a stream, or the whole answer: the preamble
- *    (role chunk, message_start) is held back, and until then every
- *    failure may still fall back to another target. Once bytes went
- *    out, an upstream failure ends the stream with an error event and
+ *  - Nothing but keepalive comments reaches the client before the
+ *    first content (text, tool call, reasoning) of a stream, or the
+ *    whole answer: the preamble (role chunk, message_start) is held
+ *    back, and until then every failure may still fall back to another
+ *    target. Once content went out, an upstream failure ends the stream with an error event and
  *    [DONE], and the call is settled as ended early for the text
  *    relayed (call->ended_early, call->text_bytes).
+ *  - While a stream waits for its first content, an SSE comment goes
+ *    out every keepalive_ms (relay_keepalive, from the watchdog). It
+ *    commits the 200 (r->committed) but not the answer (r->headers_sent):
+ *    fallbacks go on, and if every target fails the stream ends with
+ *    its error event instead of an error status (relay_fail).
  *  - A target's breaker (per worker, in the catalog: router_conf_cooler)
  *    hears the verdict of every attempt that went upstream: failures
  *    before content open it, answers close it.
@@ -157,7 +162,9 @@ struct relay {
 	struct router_stream	 st;
 	json_t			*chunks;
 	struct kore_buf		*out;
-	int			 headers_sent;
+	int			 headers_sent;	/* content went out: no fallback */
+	int			 committed;	/* the 200 and SSE headers went out */
+	u_int64_t		 keepalive_at;	/* next keepalive comment (us) */
 	int			 chunked;
 	int			 close_after;
 
@@ -211,6 +218,9 @@ static size_t	relay_header(char *, size_t, size_t, void *);
 static int	relay_feed(struct relay *, const char *, size_t);
 static int	relay_emit(struct relay *);
 static int	relay_send(struct relay *, const void *, size_t);
+static int	relay_write_client(struct relay *, const void *, size_t);
+static void	relay_keepalive(struct relay *);
+static void	relay_watch(struct relay *, u_int64_t);
 static void	relay_headers(struct relay *);
 static void	relay_stream_end(struct relay *);
 static int	relay_judge(struct relay *, const struct router_target *);
@@ -628,8 +638,12 @@ relay_curl_start(struct relay *r, const struct router_target *t)
 
 	kore_curl_bind_request(&r->curl, r->req);
 	r->curl_live = 1;
+	/* Keepalives count from the call's start, across attempts. */
+	if (r->keepalive_at == 0)
+		r->keepalive_at = tg_ctx(r->req)->start_us +
+		    (u_int64_t)p->keepalive_ms * 1000;
 	/* Armed first: the first byte may come inside tg_curl_run(). */
-	relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms);
+	relay_watch(r, p->first_byte_ms);
 	tg_curl_run(&r->curl);
 
 	return (1);
@@ -719,8 +733,7 @@ relay_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	if (!r->body_started) {
 		r->body_started = 1;
 		if (r->stream)
-			relay_timer(r, TIMER_WATCHDOG,
-			    relay_provider(r)->idle_ms);
+			relay_watch(r, relay_provider(r)->idle_ms);
 		else
 			relay_timer_stop(r);
 	}
@@ -854,18 +867,59 @@ relay_emit_all(struct relay *r)
 	return (ok);
 }
 
-/* One write of stream bytes to the client (headers first). */
+/*
+ * One write of stream events to the client (headers first): from now
+ * on a failure can no longer fall back to another target.
+ */
 static int
 relay_send(struct relay *r, const void *data, size_t len)
+{
+	struct connection	*c = r->req->owner;
+
+	if (c == NULL || c->state != CONN_STATE_ESTABLISHED ||
+	    (r->req->flags & HTTP_REQUEST_DELETE))
+		return (0);
+	r->headers_sent = 1;
+
+	return (relay_write_client(r, data, len));
+}
+
+/*
+ * An SSE comment while the stream waits for its first content, so that
+ * a proxy does not cut a silent connection. It commits the 200 and the
+ * SSE headers but not the answer: the fallback window stays open, and
+ * a failure of every target ends the stream with its error event
+ * (relay_fail).
+ */
+static void
+relay_keepalive(struct relay *r)
+{
+	const struct router_provider	*p = relay_provider(r);
+	struct connection		*c = r->req->owner;
+	u_int64_t			 now;
+
+	if (!r->stream || r->headers_sent || p->keepalive_ms <= 0)
+		return;
+	now = tg_now_us();
+	if (now < r->keepalive_at)
+		return;
+	r->keepalive_at = now + (u_int64_t)p->keepalive_ms * 1000;
+
+	if (c == NULL || c->state != CONN_STATE_ESTABLISHED ||
+	    (r->req->flags & HTTP_REQUEST_DELETE))
+		return;
+	(void)relay_write_client(r, ": keepalive\n\n", 13);
+}
+
+/* Bytes to the client, after the status line and headers once. */
+static int
+relay_write_client(struct relay *r, const void *data, size_t len)
 {
 	struct connection	*c = r->req->owner;
 	char			 hdr[24];
 	int			 n;
 
-	if (c == NULL || c->state != CONN_STATE_ESTABLISHED ||
-	    (r->req->flags & HTTP_REQUEST_DELETE))
-		return (0);
-	if (!r->headers_sent)
+	if (!r->committed)
 		relay_headers(r);
 	if (len == 0)
 		return (1);
@@ -895,7 +949,7 @@ relay_headers(struct relay *r)
 	struct http_request	*req = r->req;
 	struct connection	*c = req->owner;
 
-	r->headers_sent = 1;
+	r->committed = 1;
 	http_response_header(req, "content-type", "text/event-stream");
 	http_response_header(req, "cache-control", "no-cache");
 	http_response_header(req, "x-accel-buffering", "no");
@@ -920,7 +974,7 @@ relay_stream_end(struct relay *r)
 {
 	struct connection	*c = r->req->owner;
 
-	if (c == NULL || !r->headers_sent)
+	if (c == NULL || !r->committed)
 		return;
 
 	if (r->chunked)
@@ -1013,7 +1067,7 @@ relay_done(struct http_request *req)
 		r->usage = r->st.usage;
 		relay_outcome(r, ROUTER_OUTCOME_CLIENT_GONE, 499);
 		relay_attempt_clear(r);
-		if (!r->headers_sent)
+		if (!r->committed)
 			req->status = 499;
 		return (HTTP_STATE_COMPLETE);
 	}
@@ -1292,11 +1346,24 @@ relay_error(struct relay *r, const struct router_provider *p, int status,
 	router_scrub(r->err.message, p->api_key);
 }
 
-/* The final error, before any byte went out. */
+/*
+ * The final error, before any content went out: an error answer, or,
+ * once keepalives committed the stream's 200, its error event.
+ */
 static int
 relay_fail(struct relay *r)
 {
 	int	secs;
+
+	if (r->committed) {
+		if (r->err.status == 0)
+			relay_error(r, relay_provider(r), 503, "unavailable",
+			    "every target of `%.200s` is cooling down after "
+			    "repeated upstream failures", r->chat.model);
+		relay_cut(r, r->err.status == 504 ? ROUTER_OUTCOME_TIMEOUT :
+		    ROUTER_OUTCOME_UPSTREAM_ERROR);
+		return (HTTP_STATE_COMPLETE);
+	}
 
 	/* No target was tried: every one is cooling down. */
 	if (r->err.status == 0) {
@@ -1372,7 +1439,7 @@ relay_drained(struct relay *r)
 	relay_attempt_clear(r);
 	r->usage = r->st.usage;
 
-	if (r->headers_sent) {
+	if (r->committed) {
 		r->err.status = 503;
 		(void)kore_strlcpy(r->err.code, "unavailable",
 		    sizeof(r->err.code));
@@ -1403,7 +1470,7 @@ relay_drain_one(struct relay *r)
 {
 	if (r->drained)
 		return;
-	if (tg_drain_call_end(r->settle_called, r->headers_sent) ==
+	if (tg_drain_call_end(r->settle_called, r->committed) ==
 	    TG_DRAIN_CALL_FINISH)
 		return;
 	r->drained = 1;
@@ -1727,6 +1794,7 @@ relay_timer_fire(void *arg, u_int64_t now)
 	if (!r->curl_live || r->curl.handle == NULL)
 		return;		/* done; the request runs next anyway */
 
+	relay_keepalive(r);
 	p = relay_provider(r);
 	if (!r->body_started) {
 		since = (tg_now_us() - r->attempt_start) / 1000;
@@ -1734,7 +1802,7 @@ relay_timer_fire(void *arg, u_int64_t now)
 			relay_abort(r, ABORT_FIRST_BYTE);
 			return;
 		}
-		relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms - since);
+		relay_watch(r, p->first_byte_ms - since);
 		return;
 	}
 
@@ -1747,7 +1815,26 @@ relay_timer_fire(void *arg, u_int64_t now)
 		relay_abort(r, ABORT_IDLE);
 		return;
 	}
-	relay_timer(r, TIMER_WATCHDOG, p->idle_ms - idle);
+	relay_watch(r, p->idle_ms - idle);
+}
+
+/*
+ * Arms the watchdog for a deadline ms away, or sooner when a keepalive
+ * comment falls due first (relay_keepalive).
+ */
+static void
+relay_watch(struct relay *r, u_int64_t ms)
+{
+	const struct router_provider	*p = relay_provider(r);
+	u_int64_t			 now, ka;
+
+	if (r->stream && !r->headers_sent && p->keepalive_ms > 0) {
+		now = tg_now_us();
+		ka = r->keepalive_at > now ? (r->keepalive_at - now) / 1000 : 0;
+		if (ka < ms)
+			ms = ka;
+	}
+	relay_timer(r, TIMER_WATCHDOG, ms);
 }
 
 /* Stops the transfer now (not from inside a curl callback). */
