@@ -26,3 +26,6 @@ PURE_SRCS += app/router/weights.c
 # GET / DELETE handlers.
 PURE_SRCS += app/router/respitems.c
 KORE_SRCS += app/router/respstore.c
+# The Responses surface (/v1/responses): pure translation to and from
+# the chat shapes, as messages.c for /v1/messages.
+PURE_SRCS += app/router/responses.c
