@@ -834,14 +834,9 @@ router_messages_response_from_openai(const json_t *comp,
 				    "{s:s, s:O}", "type", "redacted_thinking",
 				    "data", json_object_get(d, "data")));
 		}
-	} else {
-		v = json_object_get(msg, "reasoning");
-		if (!json_is_string(v))
-			v = json_object_get(msg, "reasoning_content");
-		if (json_is_string(v) && json_string_length(v) > 0)
-			json_array_append_new(content, json_pack(
-			    "{s:s, s:O, s:s}", "type", "thinking", "thinking",
-			    v, "signature", ""));
+	} else if ((v = router_xlate_reasoning(msg)) != NULL) {
+		json_array_append_new(content, json_pack("{s:s, s:O, s:s}",
+		    "type", "thinking", "thinking", v, "signature", ""));
 	}
 
 	v = json_object_get(msg, "content");
@@ -1050,21 +1045,11 @@ router_messages_stream_chunk(struct router_messages_stream *ms,
 	if (json_is_object(v))
 		(void)router_usage_parse(v, &ms->usage);
 
-	choice = NULL;
-	json_array_foreach(json_object_get(chunk, "choices"), i, v) {
-		if (router_xlate_int(v, "index", 0) == 0) {
-			choice = v;
-			break;
-		}
-	}
-	if (choice == NULL)
+	if ((choice = router_xlate_choice0(chunk)) == NULL)
 		return (1);
 	delta = json_object_get(choice, "delta");
 
-	v = json_object_get(delta, "reasoning");
-	if (!json_is_string(v))
-		v = json_object_get(delta, "reasoning_content");
-	if (json_is_string(v) && json_string_length(v) > 0) {
+	if ((v = router_xlate_reasoning(delta)) != NULL) {
 		if (ms->open_kind != KIND_THINKING && !msg_open(ms,
 		    KIND_THINKING, json_pack("{s:s, s:s, s:s}", "type",
 		    "thinking", "thinking", "", "signature", ""), out))

@@ -130,6 +130,7 @@ static int	resp_tool_choice(json_t *, const json_t *,
 		    struct resp_req *);
 static int	resp_options(json_t *, const json_t *, struct resp_req *);
 static int	resp_format(json_t *, const json_t *, struct resp_req *);
+static void	resp_describe(json_t *, const json_t *);
 static int	resp_is_text(const char *);
 static void	resp_item_id(char *, size_t, const char *, const char *,
 		    size_t);
@@ -150,6 +151,8 @@ static int	resp_open(struct router_responses_stream *, int, json_t *,
 		    struct router_xbuf *);
 static int	resp_close(struct router_responses_stream *,
 		    struct router_xbuf *);
+static int	resp_part_done(struct router_responses_stream *, int,
+		    const char *, json_t *, struct router_xbuf *);
 static int	resp_delta(struct router_responses_stream *, int,
 		    const char *, struct router_xbuf *);
 static int	resp_tool_delta(struct router_responses_stream *,
@@ -395,12 +398,12 @@ resp_item(struct resp_req *rq, const json_t *it, const char *where)
 	if (!strcmp(type, "reasoning"))
 		return (1);	/* the chat shape has no place for it */
 	if (!strcmp(type, "item_reference")) {
+		/* Only stored items: a reference to a reference is none. */
 		id = json_string_value(json_object_get(it, "id"));
 		ref = id != NULL ? json_object_get(rq->items, id) : NULL;
-		if (ref == NULL || !json_is_object(ref) || !strcmp(
-		    json_string_value(json_object_get(ref, "type")) ?
-		    json_string_value(json_object_get(ref, "type")) : "",
-		    "item_reference"))
+		type = json_string_value(json_object_get(ref, "type"));
+		if (!json_is_object(ref) || (type != NULL &&
+		    !strcmp(type, "item_reference")))
 			return (resp_bad(rq, "previous_response_not_found",
 			    "input", "Item with id '%.64s' not found.",
 			    id != NULL ? id : ""));
@@ -673,15 +676,10 @@ resp_tools(json_t *out, const json_t *req, struct resp_req *rq)
 		    json_array_append_new(o, json_pack("{s:s, s:o}", "type",
 		    "function", "function", fn)) != 0)
 			return (0);
-		v = json_object_get(t, "description");
-		if (json_is_string(v))
-			json_object_set(fn, "description", (json_t *)v);
 		v = json_object_get(t, "parameters");
 		if (json_is_object(v))
 			json_object_set(fn, "parameters", (json_t *)v);
-		v = json_object_get(t, "strict");
-		if (json_is_boolean(v))
-			json_object_set(fn, "strict", (json_t *)v);
+		resp_describe(fn, t);
 	}
 	if (json_array_size(o) == 0)
 		json_object_del(out, "tools");
@@ -802,11 +800,28 @@ resp_options(json_t *out, const json_t *req, struct resp_req *rq)
 	return (1);
 }
 
+/*
+ * A function's or schema's description and strict, when given (strict
+ * only then: its default differs between the Responses and chat APIs).
+ */
+static void
+resp_describe(json_t *dst, const json_t *src)
+{
+	const json_t	*v;
+
+	v = json_object_get(src, "description");
+	if (json_is_string(v))
+		json_object_set(dst, "description", (json_t *)v);
+	v = json_object_get(src, "strict");
+	if (json_is_boolean(v))
+		json_object_set(dst, "strict", (json_t *)v);
+}
+
 /* text.format -> response_format (flat json_schema nests). */
 static int
 resp_format(json_t *out, const json_t *f, struct resp_req *rq)
 {
-	const json_t	*name, *schema, *v;
+	const json_t	*name, *schema;
 	const char	*type;
 	json_t		*js;
 
@@ -833,12 +848,7 @@ resp_format(json_t *out, const json_t *f, struct resp_req *rq)
 	if ((js = json_pack("{s:O, s:O}", "name", name, "schema", schema)) ==
 	    NULL)
 		return (0);
-	v = json_object_get(f, "description");
-	if (json_is_string(v))
-		json_object_set(js, "description", (json_t *)v);
-	v = json_object_get(f, "strict");
-	if (json_is_boolean(v))
-		json_object_set(js, "strict", (json_t *)v);
+	resp_describe(js, f);
 	return (json_object_set_new(out, "response_format", json_pack(
 	    "{s:s, s:o}", "type", "json_schema", "json_schema", js)) == 0);
 }
@@ -1042,10 +1052,7 @@ router_responses_from_openai(const json_t *comp,
 	if ((output = json_array()) == NULL)
 		return (NULL);
 
-	v = json_object_get(msg, "reasoning");
-	if (!json_is_string(v))
-		v = json_object_get(msg, "reasoning_content");
-	if (json_is_string(v) && json_string_length(v) > 0) {
+	if ((v = router_xlate_reasoning(msg)) != NULL) {
 		resp_item_id(iid, sizeof(iid), "rs_", id,
 		    json_array_size(output));
 		json_array_append_new(output, resp_reasoning_item(iid,
@@ -1205,8 +1212,13 @@ resp_open(struct router_responses_stream *rs, int kind, json_t *item,
 	const char	*id;
 	int		 idx;
 
-	if (item == NULL || !resp_close(rs, out) ||
-	    json_array_append_new(rs->output, item) != 0)
+	if (item == NULL)
+		return (0);
+	if (!resp_close(rs, out)) {
+		json_decref(item);
+		return (0);
+	}
+	if (json_array_append_new(rs->output, item) != 0)
 		return (0);
 	idx = (int)json_array_size(rs->output) - 1;
 	rs->open_item = idx + 1;
@@ -1228,11 +1240,41 @@ resp_open(struct router_responses_stream *rs, int kind, json_t *item,
 	return (1);
 }
 
+/*
+ * The text part (stolen) of item idx done: it becomes the item's only
+ * member of key ("summary" of a reasoning item, "content" of a
+ * message), and its text's and its own done events go out.
+ */
+static int
+resp_part_done(struct router_responses_stream *rs, int idx, const char *key,
+    json_t *part, struct router_xbuf *out)
+{
+	json_t		*item;
+	const char	*id, *ikey;
+	int		 reasoning, ok;
+
+	if (part == NULL)
+		return (0);
+	reasoning = !strcmp(key, "summary");
+	ikey = reasoning ? "summary_index" : "content_index";
+	item = json_array_get(rs->output, idx);
+	id = json_string_value(json_object_get(item, "id"));
+	ok = json_object_set_new(item, key, json_pack("[O]", part)) == 0 &&
+	    resp_emit(rs, reasoning ? EV_SUMMARY_DONE : EV_TEXT_DONE,
+	    json_pack("{s:s, s:i, s:i, s:O}", "item_id", id, "output_index",
+	    idx, ikey, 0, "text", json_object_get(part, "text")), out) &&
+	    resp_emit(rs, reasoning ? EV_SUMMARY_PART_DONE : EV_PART_DONE,
+	    json_pack("{s:s, s:i, s:i, s:O}", "item_id", id, "output_index",
+	    idx, ikey, 0, "part", part), out);
+	json_decref(part);
+	return (ok);
+}
+
 /* Closes the open item: its text goes in, its *.done events out. */
 static int
 resp_close(struct router_responses_stream *rs, struct router_xbuf *out)
 {
-	json_t		*item, *part;
+	json_t		*item;
 	const char	*id, *text;
 	int		 idx, kind, ok;
 
@@ -1248,32 +1290,15 @@ resp_close(struct router_responses_stream *rs, struct router_xbuf *out)
 	ok = 0;
 	switch (kind) {
 	case KIND_REASONING:
-		part = json_pack("{s:s, s:s}", "type", "summary_text", "text",
-		    text);
-		ok = part != NULL && json_object_set_new(item, "summary",
-		    json_pack("[O]", part)) == 0 &&
-		    resp_emit(rs, EV_SUMMARY_DONE, json_pack(
-		    "{s:s, s:i, s:i, s:s}", "item_id", id, "output_index", idx,
-		    "summary_index", 0, "text", text), out) &&
-		    resp_emit(rs, EV_SUMMARY_PART_DONE, json_pack(
-		    "{s:s, s:i, s:i, s:O}", "item_id", id, "output_index", idx,
-		    "summary_index", 0, "part", part), out);
-		json_decref(part);
+		ok = resp_part_done(rs, idx, "summary", json_pack("{s:s, s:s}",
+		    "type", "summary_text", "text", text), out);
 		break;
 	case KIND_MESSAGE:
-		part = json_pack("{s:s, s:s, s:[]}", "type", "output_text",
-		    "text", text, "annotations");
-		ok = part != NULL && json_object_set_new(item, "content",
-		    json_pack("[O]", part)) == 0 &&
-		    json_object_set_new(item, "status",
+		ok = json_object_set_new(item, "status",
 		    json_string("completed")) == 0 &&
-		    resp_emit(rs, EV_TEXT_DONE, json_pack(
-		    "{s:s, s:i, s:i, s:s}", "item_id", id, "output_index", idx,
-		    "content_index", 0, "text", text), out) &&
-		    resp_emit(rs, EV_PART_DONE, json_pack(
-		    "{s:s, s:i, s:i, s:O}", "item_id", id, "output_index", idx,
-		    "content_index", 0, "part", part), out);
-		json_decref(part);
+		    resp_part_done(rs, idx, "content", json_pack(
+		    "{s:s, s:s, s:[]}", "type", "output_text", "text", text,
+		    "annotations"), out);
 		break;
 	case KIND_CALL:
 		ok = json_object_set_new(item, "arguments",
@@ -1409,22 +1434,13 @@ router_responses_stream_chunk(struct router_responses_stream *rs,
 	if (json_is_object(v))
 		(void)router_usage_parse(v, &rs->usage);
 
-	choice = NULL;
-	json_array_foreach(json_object_get(chunk, "choices"), i, v) {
-		if (router_xlate_int(v, "index", 0) == 0) {
-			choice = v;
-			break;
-		}
-	}
-	if (choice == NULL)
+	if ((choice = router_xlate_choice0(chunk)) == NULL)
 		return (1);
 	delta = json_object_get(choice, "delta");
 
-	v = json_object_get(delta, "reasoning");
-	if (!json_is_string(v))
-		v = json_object_get(delta, "reasoning_content");
-	if (json_is_string(v) && json_string_length(v) > 0 &&
-	    !resp_delta(rs, KIND_REASONING, json_string_value(v), out))
+	v = router_xlate_reasoning(delta);
+	if (v != NULL && !resp_delta(rs, KIND_REASONING, json_string_value(v),
+	    out))
 		return (0);
 	v = json_object_get(delta, "content");
 	if (json_is_string(v) && json_string_length(v) > 0 &&

@@ -438,3 +438,29 @@ router_xlate_count(const char *body, size_t len, const char *field,
 	json_decref(doc);
 	return (ok);
 }
+
+const json_t *
+router_xlate_choice0(const json_t *comp)
+{
+	const json_t	*c;
+	size_t		 i;
+
+	json_array_foreach(json_object_get(comp, "choices"), i, c) {
+		if (router_xlate_int(c, "index", 0) == 0)
+			return (c);
+	}
+	return (NULL);
+}
+
+const json_t *
+router_xlate_reasoning(const json_t *msg)
+{
+	const json_t	*v;
+
+	v = json_object_get(msg, "reasoning");
+	if (!json_is_string(v))
+		v = json_object_get(msg, "reasoning_content");
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return (NULL);
+	return (v);
+}

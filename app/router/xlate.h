@@ -68,6 +68,20 @@ void	 router_xlate_clean(char *);
 /* Copies s into a fixed buffer, always terminated. */
 void	 router_xlate_copy(char *, size_t, const char *);
 
+/*
+ * The choice with index 0 of a chat.completion or chunk (a missing
+ * index counts as 0), or NULL: the one choice the other surfaces
+ * translate.
+ */
+const json_t	*router_xlate_choice0(const json_t *);
+
+/*
+ * The reasoning text of a chat message or delta ("reasoning", else
+ * DeepSeek's and vLLM's "reasoning_content"), or NULL when it has none
+ * or an empty one.
+ */
+const json_t	*router_xlate_reasoning(const json_t *);
+
 /* Integer member of o, or def when absent or not an integer. */
 json_int_t	router_xlate_int(const json_t *, const char *, json_int_t);
 
