@@ -884,6 +884,8 @@ conf_deployment(struct tg_config *conf, tg_getenv_fn get,
 	    "TOLLGATE_BODY_TIMEOUT_SECONDS", 60, 1, 3600, errs);
 	conf->drain_seconds = (int)conf_int(get,
 	    "TOLLGATE_DRAIN_SECONDS", 30, 0, 3600, errs);
+	conf->responses_retention_days = (int)conf_int(get,
+	    "TOLLGATE_RESPONSES_RETENTION_DAYS", 30, 1, 3650, errs);
 	conf->max_connections = (int)conf_int(get,
 	    "TOLLGATE_MAX_CONNECTIONS", 2048, 8, 8000, errs);
 	conf->max_keys_per_user = (int)conf_int(get,

@@ -85,6 +85,7 @@ struct tg_config {
 	size_t			 v1_body_max;	/* routes under /v1/ */
 	int			 body_timeout;	/* seconds for a whole body */
 	int			 drain_seconds;	/* SIGTERM: calls may finish */
+	int			 responses_retention_days; /* /v1/responses */
 	int			 max_connections;	/* per worker */
 	int			 seccomp;
 	char			*runas;

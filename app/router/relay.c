@@ -5,6 +5,8 @@
  * arrives (docs/kore.md, "Streaming"). A state machine over http_state_run():
  *
  *   START    parse, check, resolve the model, check the key may use it
+ *   CONTEXT  /v1/responses: the stored items the request refers to
+ *            (respstore.c; may sleep on PostgreSQL), then translation
  *   RESERVE  the meter's hold (may sleep on PostgreSQL)
  *   ATTEMPT  skip the target while it cools down (cooldown.h); build
  *            the upstream request for it; start the curl transfer (or
@@ -17,6 +19,9 @@
  *   SETTLE   hand the call to the meter; wait for the cost if the
  *            answer carries it
  *   REPLY    the whole answer, or the stream's last events
+ *   STORE    /v1/responses: the answer is saved (asleep until the
+ *            commit) before the whole answer or the terminal event goes
+ *            out, so the client's next turn can refer to it at once
  *
  * Invariants:
  *  - Nothing but keepalive comments reaches the client before the
@@ -59,6 +64,7 @@
 #include <sys/types.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,6 +77,9 @@
 #include "router/cooldown.h"
 #include "router/holdback.h"
 #include "router/messages.h"
+#include "router/respitems.h"
+#include "router/respstore.h"
+#include "router/responses.h"
 #include "router/request.h"
 #include "router/sse.h"
 #include "router/upstream.h"
@@ -89,14 +98,16 @@ _Static_assert(sizeof(((struct router_stream *)0)->model) >=
     sizeof(((struct router_target *)0)->model), "stream model too short");
 
 #define R_START		0
-#define R_RESERVE	1
-#define R_ATTEMPT	2
-#define R_WAIT		3
-#define R_LOCAL		4
-#define R_DONE		5
-#define R_BACKOFF	6
-#define R_SETTLE	7
-#define R_REPLY		8
+#define R_CONTEXT	1
+#define R_RESERVE	2
+#define R_ATTEMPT	3
+#define R_WAIT		4
+#define R_LOCAL		5
+#define R_DONE		6
+#define R_BACKOFF	7
+#define R_SETTLE	8
+#define R_REPLY		9
+#define R_STORE		10
 
 /* Why we stopped a transfer ourselves. */
 #define ABORT_NONE		0
@@ -172,6 +183,18 @@ struct relay {
 	struct router_messages_stream	 ms;
 	struct router_xbuf		 xout;
 
+	/* The Responses surface (/v1/responses). */
+	json_t				*rbody;		/* the client's request */
+	struct router_responses_refs	 refs;
+	json_t				*prior;		/* stored context, or NULL */
+	json_t				*rinput;	/* its input items */
+	char				 rid[ROUTER_RESPONSES_ID_MAX];
+	int64_t				 rcreated;
+	int				 store;		/* not "store": false */
+	struct router_responses_stream	 rs;
+	json_t				*rresult;	/* the Response to send */
+	struct tg_db			 db;
+
 	/* The result. */
 	struct router_error	 err;
 	json_t			*answer;
@@ -179,6 +202,7 @@ struct relay {
 };
 
 static int	relay_start(struct http_request *);
+static int	relay_context(struct http_request *);
 static int	relay_reserve(struct http_request *);
 static int	relay_attempt(struct http_request *);
 static int	relay_wait(struct http_request *);
@@ -187,10 +211,19 @@ static int	relay_done(struct http_request *);
 static int	relay_backoff(struct http_request *);
 static int	relay_settle(struct http_request *);
 static int	relay_reply(struct http_request *);
+static int	relay_store(struct http_request *);
 static int	relay_reply_messages(struct relay *, int64_t);
+static int	relay_reply_responses(struct relay *, int64_t);
+static int	relay_responses_send(struct relay *);
+static int	relay_from_responses(struct relay *);
+static int	relay_responses_translate(struct relay *);
+static void	relay_responses_cut(struct relay *);
+static void	relay_xout_last(struct relay *);
+static void	relay_cost_header(struct relay *, int64_t);
 
 static struct http_state	relay_states[] = {
 	KORE_HTTP_STATE(relay_start),
+	KORE_HTTP_STATE(relay_context),
 	KORE_HTTP_STATE(relay_reserve),
 	KORE_HTTP_STATE(relay_attempt),
 	KORE_HTTP_STATE(relay_wait),
@@ -199,6 +232,7 @@ static struct http_state	relay_states[] = {
 	KORE_HTTP_STATE(relay_backoff),
 	KORE_HTTP_STATE(relay_settle),
 	KORE_HTTP_STATE(relay_reply),
+	KORE_HTTP_STATE(relay_store),
 };
 
 static void	relay_free(struct http_request *, void *);
@@ -288,6 +322,17 @@ relay_start(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	if (r->surface == ROUTER_SURFACE_ANTHROPIC && !relay_from_messages(r))
 		return (HTTP_STATE_COMPLETE);
+	if (r->surface == ROUTER_SURFACE_RESPONSES) {
+		if (!relay_from_responses(r))
+			return (HTTP_STATE_COMPLETE);
+		if (router_respstore_needed(&r->refs)) {
+			router_respstore_load(&r->db, req, &r->refs);
+			req->fsm_state = R_CONTEXT;
+			return (HTTP_STATE_CONTINUE);
+		}
+		if (!relay_responses_translate(r))
+			return (HTTP_STATE_COMPLETE);
+	}
 
 	ok = r->kind == ROUTER_KIND_CHAT ? relay_check_chat(r) :
 	    relay_check_embed(r);
@@ -323,6 +368,99 @@ relay_from_messages(struct relay *r)
 
 	json_decref(r->body);
 	r->body = oreq;
+	return (1);
+}
+
+/*
+ * /v1/responses: the request's references to stored items, its id and
+ * whether it is stored; translation waits for the store when it names
+ * any (relay_context).
+ */
+static int
+relay_from_responses(struct relay *r)
+{
+	unsigned char	 rnd[24];
+	const char	*param;
+	char		 err[ROUTER_ERR_MAX];
+	int		 status;
+
+	r->rbody = r->body;
+	r->body = NULL;
+	if (!json_is_object(r->rbody)) {
+		tg_error(r->req, 400, "invalid_value", NULL, "the request body "
+		    "must be a JSON object");
+		return (0);
+	}
+
+	err[0] = '\0';
+	param = NULL;
+	status = 0;
+	if (!router_responses_refs(r->rbody, &r->refs, &status, &param, err,
+	    sizeof(err))) {
+		tg_error(r->req, status ? status : 400, "invalid_value", param,
+		    "%s", err);
+		return (0);
+	}
+
+	r->store = !json_is_false(json_object_get(r->rbody, "store"));
+	randombytes_buf(rnd, sizeof(rnd));
+	router_responses_make_id(NULL, rnd, sizeof(rnd), r->rid,
+	    sizeof(r->rid));
+	r->rcreated = (int64_t)time(NULL);
+	return (1);
+}
+
+/* The stored context came: translate, then go on as chat does. */
+static int
+relay_context(struct http_request *req)
+{
+	struct relay	*r = tg_state(req);
+	int		 rc;
+
+	if ((rc = tg_db_wait(req, &r->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
+	if (!router_respstore_loaded(&r->db, req, &r->refs, &r->prior))
+		return (HTTP_STATE_COMPLETE);
+	tg_db_clear(&r->db);
+
+	if (!relay_responses_translate(r) || !relay_check_chat(r))
+		return (HTTP_STATE_COMPLETE);
+
+	relay_call_setup(r);
+	req->fsm_state = R_RESERVE;
+	return (HTTP_STATE_CONTINUE);
+}
+
+/* The Responses request (with its prior context) -> r->body, chat. */
+static int
+relay_responses_translate(struct relay *r)
+{
+	const char	*code, *param;
+	char		 err[ROUTER_ERR_MAX];
+	int		 status;
+
+	err[0] = '\0';
+	code = param = NULL;
+	status = 0;
+	r->body = router_responses_request_to_openai(r->rbody, r->prior,
+	    &status, &code, &param, err, sizeof(err));
+	if (r->body == NULL) {
+		if (status == 400)
+			tg_error(r->req, 400, code != NULL ? code :
+			    "invalid_value", param, "%s", err);
+		else
+			tg_error_internal(r->req, "responses translation "
+			    "failed");
+		return (0);
+	}
+
+	if (r->store && (r->rinput = router_responses_input_items(r->rbody,
+	    r->prior)) == NULL) {
+		tg_error_internal(r->req, "responses: the input did not "
+		    "translate");
+		return (0);
+	}
+
 	return (1);
 }
 
@@ -402,6 +540,8 @@ relay_call_setup(struct relay *r)
 		endpoint = ROUTER_ENDPOINT_EMBEDDINGS;
 	else if (r->surface == ROUTER_SURFACE_ANTHROPIC)
 		endpoint = ROUTER_ENDPOINT_MESSAGES;
+	else if (r->surface == ROUTER_SURFACE_RESPONSES)
+		endpoint = ROUTER_ENDPOINT_RESPONSES;
 	else
 		endpoint = ROUTER_ENDPOINT_CHAT;
 
@@ -851,6 +991,19 @@ relay_emit_all(struct relay *r)
 		return (ok);
 	}
 
+	if (r->surface == ROUTER_SURFACE_RESPONSES) {
+		r->xout.len = 0;
+		json_array_foreach(r->chunks, i, c) {
+			if (!router_responses_stream_chunk(&r->rs, c, &r->xout))
+				kore_log(LOG_ERR, "rid=%s responses: a chunk "
+				    "did not translate", tg_request_id(r->req));
+		}
+		json_array_clear(r->chunks);
+		ok = relay_send(r, r->xout.data, r->xout.len);
+		r->xout.len = 0;
+		return (ok);
+	}
+
 	kore_buf_reset(r->out);
 	json_array_foreach(r->chunks, i, c) {
 		if ((s = json_dumps(c, JSON_COMPACT)) == NULL)
@@ -908,6 +1061,13 @@ relay_keepalive(struct relay *r)
 	if (c == NULL || c->state != CONN_STATE_ESTABLISHED ||
 	    (r->req->flags & HTTP_REQUEST_DELETE))
 		return;
+	if (r->surface == ROUTER_SURFACE_RESPONSES) {
+		r->xout.len = 0;
+		if (router_responses_stream_ping(&r->xout))
+			(void)relay_write_client(r, r->xout.data, r->xout.len);
+		r->xout.len = 0;
+		return;
+	}
 	(void)relay_write_client(r, ": keepalive\n\n", 13);
 }
 
@@ -1325,6 +1485,13 @@ relay_attempt_clear(struct relay *r)
 		router_messages_stream_init(&r->ms, ctx->request_id,
 		    r->chat.model);
 	}
+	if (r->surface == ROUTER_SURFACE_RESPONSES) {
+		router_responses_stream_free(&r->rs);
+		if (!router_responses_stream_init(&r->rs, r->rid,
+		    r->chat.model, r->rcreated, r->rbody))
+			kore_log(LOG_ERR, "rid=%s responses: stream state "
+			    "failed", tg_request_id(r->req));
+	}
 	if (r->out == NULL)
 		r->out = kore_buf_alloc(4096);
 }
@@ -1402,14 +1569,18 @@ relay_cut(struct relay *r, int outcome)
 	json_t	*e;
 	char	*s;
 
+	if (r->surface == ROUTER_SURFACE_RESPONSES) {
+		relay_responses_cut(r);
+		r->usage = r->st.usage;
+		relay_outcome(r, outcome, 200);
+		return;
+	}
+
 	kore_buf_reset(r->out);
 	e = tg_error_body(r->req, r->err.status, r->err.code, NULL,
 	    r->err.message);
 	if (e != NULL && (s = json_dumps(e, JSON_COMPACT)) != NULL) {
-		/*
-		 * Anthropic names its events; [DONE] is OpenAI's alone.
-		 * (/v1/responses, once served, ends with response.failed.)
-		 */
+		/* Anthropic names its events; [DONE] is OpenAI's alone. */
 		if (r->surface == ROUTER_SURFACE_ANTHROPIC)
 			kore_buf_appendf(r->out, "event: error\ndata: %s\n\n",
 			    s);
@@ -1629,7 +1800,7 @@ relay_settle(struct http_request *req)
 		relay_outcome(r, ROUTER_OUTCOME_OK, 200);
 
 	need_cost = !r->stream || (r->surface == ROUTER_SURFACE_OPENAI &&
-	    r->chat.include_usage);
+	    r->chat.include_usage) || r->surface == ROUTER_SURFACE_RESPONSES;
 	if (need_cost && !r->call->settled && !r->settle_timed_out) {
 		r->call->waiter = req;
 		if (r->timer == NULL)
@@ -1654,7 +1825,7 @@ relay_reply(struct http_request *req)
 {
 	struct relay	*r = tg_state(req);
 	json_t		*u, *chunk;
-	char		 cost[32], *s;
+	char		*s;
 	int64_t		 micros;
 
 	micros = r->call->settled ? r->call->cost_micros : 0;
@@ -1662,6 +1833,8 @@ relay_reply(struct http_request *req)
 
 	if (r->surface == ROUTER_SURFACE_ANTHROPIC)
 		return (relay_reply_messages(r, micros));
+	if (r->surface == ROUTER_SURFACE_RESPONSES)
+		return (relay_reply_responses(r, micros));
 
 	if (!r->stream) {
 		u = json_object_get(r->answer, "usage");
@@ -1676,8 +1849,7 @@ relay_reply(struct http_request *req)
 			json_object_set_new(r->answer, "usage", u);
 		}
 		json_object_set_new(u, "cost_micros", json_integer(micros));
-		(void)snprintf(cost, sizeof(cost), "%lld", (long long)micros);
-		http_response_header(req, "x-tollgate-cost-micros", cost);
+		relay_cost_header(r, micros);
 		tg_http_json(req, 200, r->answer);
 		return (HTTP_STATE_COMPLETE);
 	}
@@ -1709,7 +1881,6 @@ static int
 relay_reply_messages(struct relay *r, int64_t micros)
 {
 	json_t	*msg;
-	char	 cost[32];
 
 	if (!r->stream) {
 		msg = router_messages_response_from_openai(r->answer,
@@ -1719,8 +1890,7 @@ relay_reply_messages(struct relay *r, int64_t micros)
 			    "the answer had no message");
 			return (HTTP_STATE_COMPLETE);
 		}
-		(void)snprintf(cost, sizeof(cost), "%lld", (long long)micros);
-		http_response_header(r->req, "x-tollgate-cost-micros", cost);
+		relay_cost_header(r, micros);
 		tg_http_json_steal(r->req, 200, msg);
 		return (HTTP_STATE_COMPLETE);
 	}
@@ -1729,10 +1899,165 @@ relay_reply_messages(struct relay *r, int64_t micros)
 	if (!router_messages_stream_finish(&r->ms, &r->usage, &r->xout))
 		kore_log(LOG_ERR, "rid=%s messages: the stream's end did not "
 		    "translate", tg_request_id(r->req));
+	relay_xout_last(r);
+	return (HTTP_STATE_COMPLETE);
+}
+
+/*
+ * /v1/responses: the Response (whole, or what the stream built, its
+ * open item closed), with usage.cost_micros; then, unless the client
+ * said "store": false, the save, and only after its commit the answer
+ * or the terminal event (relay_store).
+ */
+static int
+relay_reply_responses(struct relay *r, int64_t micros)
+{
+	json_t	*u, *conv, *index;
+
+	r->xout.len = 0;
+	if (!r->stream)
+		r->rresult = router_responses_from_openai(r->answer, &r->usage,
+		    r->rid, r->chat.model, r->rcreated, r->rbody);
+	else
+		r->rresult = router_responses_stream_result(&r->rs, &r->usage,
+		    &r->xout);
+	if (r->rresult == NULL) {
+		if (!r->stream) {
+			tg_error(r->req, 502, "upstream_error", NULL,
+			    "the answer had no message");
+			return (HTTP_STATE_COMPLETE);
+		}
+		relay_error(r, relay_provider(r), 502, "upstream_error",
+		    "the answer did not translate");
+		relay_responses_cut(r);
+		return (HTTP_STATE_COMPLETE);
+	}
+	if ((u = json_object_get(r->rresult, "usage")) != NULL &&
+	    json_is_object(u))
+		json_object_set_new(u, "cost_micros", json_integer(micros));
+
+	/* The items closed now go out: none of them is the terminal one. */
+	if (r->stream && r->xout.len > 0)
+		(void)relay_send(r, r->xout.data, r->xout.len);
+	r->xout.len = 0;
+
+	if (!r->store)
+		return (relay_responses_send(r));
+
+	conv = router_respitems_conversation(r->prior, r->rinput);
+	index = router_respitems_index(r->rinput, r->rresult);
+	if (conv == NULL || index == NULL) {
+		json_decref(conv);
+		json_decref(index);
+		kore_log(LOG_ERR, "rid=%s responses: nothing to store",
+		    tg_request_id(r->req));
+		relay_error(r, relay_provider(r), 500, "internal",
+		    "the response could not be stored");
+		if (!r->stream)
+			tg_error_internal(r->req, "responses: store");
+		else
+			relay_responses_cut(r);
+		return (HTTP_STATE_COMPLETE);
+	}
+	router_respstore_save(&r->db, r->req, r->rid, r->rresult, conv,
+	    index);
+	json_decref(conv);
+	json_decref(index);
+
+	r->req->fsm_state = R_STORE;
+	return (HTTP_STATE_CONTINUE);
+}
+
+/*
+ * The save committed: the answer goes out. It failed: a whole answer
+ * is a database error, a stream ends with response.failed (the call was
+ * made and is charged either way; a response that was not stored is
+ * never announced as complete).
+ */
+static int
+relay_store(struct http_request *req)
+{
+	struct relay	*r = tg_state(req);
+
+	switch (tg_db_poll(&r->db)) {
+	case TG_DB_WAIT:
+		return (HTTP_STATE_RETRY);
+	case TG_DB_FAILED:
+		if (!r->stream) {
+			tg_db_error(req, &r->db);
+			return (HTTP_STATE_COMPLETE);
+		}
+		kore_log(LOG_ERR, "rid=%s responses: the save failed: %s",
+		    tg_request_id(req), r->db.errmsg != NULL ?
+		    r->db.errmsg : "unknown");
+		relay_error(r, relay_provider(r), 500, "internal",
+		    "the response could not be stored");
+		relay_responses_cut(r);
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	return (relay_responses_send(r));
+}
+
+/* The whole Response, or the stream's terminal event. */
+static int
+relay_responses_send(struct relay *r)
+{
+	int64_t	micros;
+
+	if (!r->stream) {
+		micros = r->call->settled ? r->call->cost_micros : 0;
+		relay_cost_header(r, micros);
+		tg_http_json(r->req, 200, r->rresult);
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	r->xout.len = 0;
+	if (!router_responses_stream_finish(&r->rs, r->rresult, &r->xout))
+		kore_log(LOG_ERR, "rid=%s responses: the terminal event did "
+		    "not translate", tg_request_id(r->req));
+	relay_xout_last(r);
+	return (HTTP_STATE_COMPLETE);
+}
+
+/*
+ * A /v1/responses stream ends early (an upstream failure after content,
+ * every target failing after keepalives, the stop, a failed save):
+ * response.failed with r->err (after response.created when nothing but
+ * keepalives went out yet). Such a response is not stored.
+ */
+static void
+relay_responses_cut(struct relay *r)
+{
+	const char	*code;
+
+	r->xout.len = 0;
+	code = r->err.status >= 500 || r->err.code[0] == '\0' ?
+	    "server_error" : r->err.code;
+	if (!router_responses_stream_fail(&r->rs, code, r->err.message,
+	    &r->xout))
+		kore_log(LOG_ERR, "rid=%s responses: response.failed did not "
+		    "translate", tg_request_id(r->req));
+	relay_xout_last(r);
+}
+
+/* A surface's last stream events (in r->xout), then the stream's end. */
+static void
+relay_xout_last(struct relay *r)
+{
 	(void)relay_send(r, r->xout.data, r->xout.len);
 	r->xout.len = 0;
 	relay_stream_end(r);
-	return (HTTP_STATE_COMPLETE);
+}
+
+/* What a whole answer charged, in its header. */
+static void
+relay_cost_header(struct relay *r, int64_t micros)
+{
+	char	cost[32];
+
+	(void)snprintf(cost, sizeof(cost), "%lld", (long long)micros);
+	http_response_header(r->req, "x-tollgate-cost-micros", cost);
 }
 
 /* --- timers ---------------------------------------------------------- */
@@ -1901,6 +2226,12 @@ relay_free(struct http_request *req, void *arg)
 	if (r->out != NULL)
 		kore_buf_free(r->out);
 	router_xbuf_free(&r->xout);
+	tg_db_clear(&r->db);
+	router_responses_stream_free(&r->rs);
+	json_decref(r->rbody);
+	json_decref(r->prior);
+	json_decref(r->rinput);
+	json_decref(r->rresult);
 	if (r->conf != NULL)
 		router_conf_drop(r->conf);
 }

@@ -89,6 +89,7 @@ START_TEST(valid_production_defaults)
 	ck_assert_int_eq(conf.billing_enabled, 0);
 	ck_assert_int_eq(conf.body_max, 1048576);
 	ck_assert_int_eq(conf.max_keys_per_user, 50);
+	ck_assert_int_eq(conf.responses_retention_days, 30);
 	tg_config_free(&conf);
 }
 END_TEST
@@ -165,6 +166,15 @@ START_TEST(bad_values)
 	env_base();
 	env_set("TOLLGATE_DEV_LOGIN", "maybe");
 	expect_one_error("TOLLGATE_DEV_LOGIN");
+
+	/* Stored responses are kept 1 day to 10 years, never 0. */
+	env_base();
+	env_set("TOLLGATE_RESPONSES_RETENTION_DAYS", "0");
+	expect_one_error("TOLLGATE_RESPONSES_RETENTION_DAYS");
+	env_set("TOLLGATE_RESPONSES_RETENTION_DAYS", "3651");
+	expect_one_error("TOLLGATE_RESPONSES_RETENTION_DAYS");
+	env_set("TOLLGATE_RESPONSES_RETENTION_DAYS", "7d");
+	expect_one_error("TOLLGATE_RESPONSES_RETENTION_DAYS");
 }
 END_TEST
 
