@@ -20,7 +20,7 @@ import pytest
 
 from lib import auth as _auth
 from lib.credits import check_ledger, cost, grant, set_price
-from lib.families import AnthropicFake, GeminiFake
+from lib.families import AnthropicFake, GeminiFake, family_providers
 from lib.keys import seed_key
 from lib.router import FakeReply, catalog, fake, router_env  # noqa: F401
 from lib.server import ROOT
@@ -164,13 +164,7 @@ def billed(request, tollgate, db, fake):
     anth = AnthropicFake(api_key=ANTH_KEY)
     gem = GeminiFake(api_key=GEM_KEY)
     try:
-        cat = catalog(fake, extra=[
-            {"name": "anthropic", "family": "anthropic",
-             "base_url": anth.url, "retries": 0,
-             "models": [{"name": "claude-t", "max_output_tokens": 8000}]},
-            {"name": "gemini", "family": "gemini", "base_url": gem.url,
-             "retries": 0,
-             "models": [{"name": "gem-t", "max_output_tokens": 8000}]}])
+        cat = catalog(fake, extra=family_providers(anth, gem))
         t = tollgate(env=router_env(cat, ANTHROPIC_API_KEY=ANTH_KEY,
                                     GEMINI_API_KEY=GEM_KEY))
         yield Billed(t, Upstream(request.param, fake, anth, gem), db)
