@@ -153,7 +153,9 @@ $(PURE_LIB): $(PURE_OBJS)
 # own error answers get the contract's shape and CORS headers
 # (app/core/early.c).
 LDWRAP		:= -Wl,--wrap=kore_pool_init -Wl,--wrap=kore_buf_appendf \
-		   -Wl,--wrap=net_recv_flush -Wl,--wrap=http_check_timeout
+		   -Wl,--wrap=net_recv_flush -Wl,--wrap=http_check_timeout \
+		   -Wl,--wrap=kore_strtonum -Wl,--wrap=kore_buf_alloc \
+		   -Wl,--wrap=kore_buf_free
 # Every line Kore writes goes through our log format (app/core/log.c).
 LDWRAP_LOG	:= -Wl,--wrap=kore_log -Wl,--wrap=fatal -Wl,--wrap=fatalx
 

@@ -877,10 +877,15 @@ conf_deployment(struct tg_config *conf, tg_getenv_fn get,
 	    "TOLLGATE_ACCEPT_THRESHOLD", 16, 1, 1024, errs);
 	conf->body_max = (size_t)conf_int(get, "TOLLGATE_BODY_MAX_BYTES",
 	    1048576, 1024, 64LL * 1024 * 1024, errs);
+	conf->v1_body_max = (size_t)conf_int(get,
+	    "TOLLGATE_V1_BODY_MAX_BYTES", 20971520, 1024, 256LL * 1024 * 1024,
+	    errs);
 	conf->body_timeout = (int)conf_int(get,
 	    "TOLLGATE_BODY_TIMEOUT_SECONDS", 60, 1, 3600, errs);
 	conf->drain_seconds = (int)conf_int(get,
 	    "TOLLGATE_DRAIN_SECONDS", 30, 0, 3600, errs);
+	conf->responses_retention_days = (int)conf_int(get,
+	    "TOLLGATE_RESPONSES_RETENTION_DAYS", 30, 1, 3650, errs);
 	conf->max_connections = (int)conf_int(get,
 	    "TOLLGATE_MAX_CONNECTIONS", 2048, 8, 8000, errs);
 	conf->max_keys_per_user = (int)conf_int(get,

@@ -82,8 +82,10 @@ struct tg_config {
 	int			 workers;	/* 0: one per CPU */
 	int			 accept_threshold;	/* accepts per wakeup */
 	size_t			 body_max;
+	size_t			 v1_body_max;	/* routes under /v1/ */
 	int			 body_timeout;	/* seconds for a whole body */
 	int			 drain_seconds;	/* SIGTERM: calls may finish */
+	int			 responses_retention_days; /* /v1/responses */
 	int			 max_connections;	/* per worker */
 	int			 seccomp;
 	char			*runas;

@@ -312,7 +312,7 @@ dispatch_begin(struct http_request *req, struct tg_ctx *ctx)
 
 	/* The body limit first: an oversized body is refused anywhere. */
 	max = ctx->route != NULL && ctx->route->body_max != 0 ?
-	    ctx->route->body_max : tg_conf.body_max;
+	    ctx->route->body_max : tg_body_limit(req->path);
 	if (req->http_body_length > max) {
 		tg_error(req, 413, "body_too_large", NULL,
 		    "request body of %zu bytes is over the limit of %zu bytes",

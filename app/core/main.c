@@ -360,11 +360,10 @@ main_kore_settings(void)
 	kore_buf_cleanup(&buf);
 
 	/*
-	 * Kore answers a body over http_body_max itself, with an empty
-	 * 413, before any handler runs. Keep its cap above ours so the
-	 * dispatcher answers in the contract's shape for anything up to
-	 * four times the limit; beyond that Kore's bare 413 still stops
-	 * the upload early.
+	 * Kore answers a body over http_body_max itself (413, in the
+	 * contract's shape by early.c) before reading it; early.c sets it
+	 * per request from the path (tg_body_limit). This is the ceiling.
 	 */
-	http_body_max = tg_conf.body_max * 4;
+	http_body_max = tg_conf.v1_body_max > tg_conf.body_max ?
+	    tg_conf.v1_body_max : tg_conf.body_max;
 }

@@ -207,6 +207,7 @@ void		 tg_error_internal(struct http_request *, const char *);
 
 /* early.c: 400 (and close) for ambiguous framing; 1 when fine. */
 int		 tg_framing_check(struct http_request *);
+size_t		 tg_body_limit(const char *);
 
 /* cors_http.c: CORS headers and preflights (TOLLGATE_CORS_ORIGINS). */
 void		 tg_cors_headers(struct http_request *);

@@ -934,6 +934,8 @@ meter_endpoint(int endpoint)
 		return ("embeddings");
 	case ROUTER_ENDPOINT_MESSAGES:
 		return ("messages");
+	case ROUTER_ENDPOINT_RESPONSES:
+		return ("responses");
 	default:
 		return ("chat");
 	}

@@ -10,6 +10,10 @@
  * holds FOR UPDATE SKIP LOCKED, so the sweepers of several processes on
  * one database share the work and never settle a hold twice, and a hold
  * a live call is settling at that moment is left to that call.
+ *
+ * After each sweep the same tick purges stored /v1/responses past their
+ * retention (responses_purge(), sql/0600_responses.sql), a batch at a
+ * time and SKIP LOCKED as well: not money, but the same kind of chore.
  */
 
 #include "credits/credits.h"
@@ -20,12 +24,16 @@
 
 static void	sweeper_tick(void *, u_int64_t);
 static void	sweeper_done(struct credits_job *, void *);
+static void	sweeper_report(struct credits_job *);
+static void	sweeper_purged(struct credits_job *, void *);
 
 static int	sweeper_busy;
 
 static const char	sql_expire[] =
 	"SELECT expired, charged, pending, leases_expired, leases_returned, "
 	"leases_open FROM credits_sweep($1::int)";
+
+static const char	sql_purge[] = "SELECT responses_purge($1::int)";
 
 void
 credits_sweeper_start(void)
@@ -58,10 +66,41 @@ sweeper_tick(void *arg, u_int64_t now)
 static void
 sweeper_done(struct credits_job *job, void *arg)
 {
-	long long	n, charged, pending, leases, back, open;
+	const char	*params[1];
+
+	(void)arg;
+	sweeper_report(job);
+
+	params[0] = SWEEP_BATCH;
+	(void)credits_job_start(sql_purge, 1, params, 0, sweeper_purged, NULL);
+}
+
+static void
+sweeper_purged(struct credits_job *job, void *arg)
+{
+	long long	n;
 
 	(void)arg;
 	sweeper_busy = 0;
+
+	if (job->failed || credits_job_ntuples(job) != 1) {
+		kore_log(LOG_NOTICE, "credits: responses purge failed: %s",
+		    job->errmsg != NULL ? job->errmsg : "no result");
+		return;
+	}
+	if (!credits_job_num(job, 0, 0, 0, INT64_MAX, &n)) {
+		kore_log(LOG_ERR, "credits: responses purge result unreadable");
+		return;
+	}
+	if (n > 0)
+		kore_log(LOG_INFO, "credits: purged %lld stored response%s "
+		    "past their retention", n, n == 1 ? "" : "s");
+}
+
+static void
+sweeper_report(struct credits_job *job)
+{
+	long long	n, charged, pending, leases, back, open;
 
 	if (job->failed || credits_job_ntuples(job) != 1) {
 		kore_log(LOG_NOTICE, "credits: sweep failed: %s",

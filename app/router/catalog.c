@@ -39,6 +39,7 @@ int	(*router_catalog_cooling)(const struct router_catalog *,
 #define DEF_RETRY_AFTER_CAP_MS	10000
 #define DEF_COOLDOWN_AFTER	5
 #define DEF_COOLDOWN_MS		30000
+#define DEF_KEEPALIVE_MS	15000
 
 #define MS_MAX			3600000
 #define TOKENS_MAX		100000000
@@ -63,14 +64,16 @@ struct cat_tuning {
 	long	retry_after_cap_ms;
 	long	cooldown_after;
 	long	cooldown_ms;
+	long	keepalive_ms;
 };
 
 static const char *top_keys[] = { "defaults", "providers", "aliases", NULL };
 static const char *tuning_keys[] = { "timeouts", "retries", "backoff_ms",
-	"retry_after_cap_ms", "cooldown_after", "cooldown_ms", NULL };
+	"retry_after_cap_ms", "cooldown_after", "cooldown_ms", "keepalive_ms",
+	NULL };
 static const char *provider_keys[] = { "name", "family", "base_url",
 	"api_key_env", "api_key_required", "timeouts", "retries", "backoff_ms",
-	"retry_after_cap_ms", "cooldown_after", "cooldown_ms",
+	"retry_after_cap_ms", "cooldown_after", "cooldown_ms", "keepalive_ms",
 	"max_tokens_field", "stream_usage", "chunk_delay_ms", "models",
 	"auth", "headers", "query", NULL };
 static const char *timeout_keys[] = { "connect_ms", "first_byte_ms",
@@ -219,6 +222,7 @@ router_catalog_parse(struct router_catalog *cat, const char *text,
 	defaults.retry_after_cap_ms = DEF_RETRY_AFTER_CAP_MS;
 	defaults.cooldown_after = DEF_COOLDOWN_AFTER;
 	defaults.cooldown_ms = DEF_COOLDOWN_MS;
+	defaults.keepalive_ms = DEF_KEEPALIVE_MS;
 	if ((p = json_object_get(doc, "defaults")) != NULL) {
 		(void)snprintf(ctx.where, sizeof(ctx.where), "defaults: ");
 		if (!json_is_object(p)) {
@@ -528,6 +532,8 @@ cat_tuning(struct cat_ctx *ctx, const json_t *obj, struct cat_tuning *t)
 	    &t->retry_after_cap_ms);
 	(void)cat_int(ctx, obj, "cooldown_after", 0, 1000, &t->cooldown_after);
 	(void)cat_int(ctx, obj, "cooldown_ms", 1, MS_MAX, &t->cooldown_ms);
+	/* 0: no keepalive comments while a stream waits for content. */
+	(void)cat_int(ctx, obj, "keepalive_ms", 0, MS_MAX, &t->keepalive_ms);
 }
 
 /* Provider and alias names: [a-z0-9][a-z0-9_.-]*, short. */
@@ -713,6 +719,7 @@ cat_provider(struct cat_ctx *ctx, const json_t *obj, int idx,
 	p->retry_after_cap_ms = t.retry_after_cap_ms;
 	p->cooldown_after = (int)t.cooldown_after;
 	p->cooldown_ms = t.cooldown_ms;
+	p->keepalive_ms = t.keepalive_ms;
 	cat_max_tokens_field(ctx, obj, p);
 	cat_auth(ctx, obj, p);
 

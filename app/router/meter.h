@@ -9,8 +9,8 @@
  * unbilled and reports cost_micros 0.
  *
  * The life of a billable call (POST /v1/chat/completions, /v1/messages,
- * /v1/embeddings), after the request was authenticated, validated and
- * its model resolved:
+ * /v1/responses, /v1/embeddings), after the request was authenticated,
+ * validated and its model resolved:
  *
  *   1. The router fills a struct router_call (who, what, the whole
  *      fallback chain, the size of the prompt, max_tokens) and calls
@@ -94,6 +94,7 @@
 #define ROUTER_ENDPOINT_EMBEDDINGS	2	/* POST /v1/embeddings */
 #define ROUTER_ENDPOINT_MESSAGES	3	/* POST /v1/messages */
 #define ROUTER_ENDPOINT_MODELS		4	/* GET /v1/models: priced() */
+#define ROUTER_ENDPOINT_RESPONSES	5	/* POST /v1/responses */
 
 /* call->outcome */
 #define ROUTER_OUTCOME_OK		0	/* a complete answer */

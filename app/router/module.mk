@@ -22,3 +22,10 @@ KORE_SRCS += app/router/conf.c
 # An alias's weighted tiers: the round-robin pick and the attempt
 # order, pure.
 PURE_SRCS += app/router/weights.c
+# Stored /v1/responses: the JSON it keeps (pure) and its statements and
+# GET / DELETE handlers.
+PURE_SRCS += app/router/respitems.c
+KORE_SRCS += app/router/respstore.c
+# The Responses surface (/v1/responses): pure translation to and from
+# the chat shapes, as messages.c for /v1/messages.
+PURE_SRCS += app/router/responses.c

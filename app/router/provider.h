@@ -59,6 +59,7 @@ struct router_provider {
 	long				 connect_ms;
 	long				 first_byte_ms;
 	long				 idle_ms;
+	long				 keepalive_ms;	/* while no content; 0: off */
 	long				 total_ms;
 	int				 retries;	/* same-target retries */
 	long				 backoff_ms;

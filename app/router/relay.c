@@ -5,6 +5,8 @@
  * arrives (docs/kore.md, "Streaming"). A state machine over http_state_run():
  *
  *   START    parse, check, resolve the model, check the key may use it
+ *   CONTEXT  /v1/responses: the stored items the request refers to
+ *            (respstore.c; may sleep on PostgreSQL), then translation
  *   RESERVE  the meter's hold (may sleep on PostgreSQL)
  *   ATTEMPT  skip the target while it cools down (cooldown.h); build
  *            the upstream request for it; start the curl transfer (or
@@ -17,15 +19,23 @@
  *   SETTLE   hand the call to the meter; wait for the cost if the
  *            answer carries it
  *   REPLY    the whole answer, or the stream's last events
+ *   STORE    /v1/responses: the answer is saved (asleep until the
+ *            commit) before the whole answer or the terminal event goes
+ *            out, so the client's next turn can refer to it at once
  *
  * Invariants:
- *  - Nothing reaches the client before the first content (text, tool
- *    call, reasoning) of a stream, or the whole answer: the preamble
- *    (role chunk, message_start) is held back, and until then every
- *    failure may still fall back to another target. Once bytes went
- *    out, an upstream failure ends the stream with an error event and
+ *  - Nothing but keepalive comments reaches the client before the
+ *    first content (text, tool call, reasoning) of a stream, or the
+ *    whole answer: the preamble (role chunk, message_start) is held
+ *    back, and until then every failure may still fall back to another
+ *    target. Once content went out, an upstream failure ends the stream with an error event and
  *    [DONE], and the call is settled as ended early for the text
  *    relayed (call->ended_early, call->text_bytes).
+ *  - While a stream waits for its first content, an SSE comment goes
+ *    out every keepalive_ms (relay_keepalive, from the watchdog). It
+ *    commits the 200 (r->committed) but not the answer (r->headers_sent):
+ *    fallbacks go on, and if every target fails the stream ends with
+ *    its error event instead of an error status (relay_fail).
  *  - A target's breaker (per worker, in the catalog: router_conf_cooler)
  *    hears the verdict of every attempt that went upstream: failures
  *    before content open it, answers close it.
@@ -54,6 +64,7 @@
 #include <sys/types.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +77,9 @@
 #include "router/cooldown.h"
 #include "router/holdback.h"
 #include "router/messages.h"
+#include "router/respitems.h"
+#include "router/respstore.h"
+#include "router/responses.h"
 #include "router/request.h"
 #include "router/sse.h"
 #include "router/upstream.h"
@@ -84,14 +98,16 @@ _Static_assert(sizeof(((struct router_stream *)0)->model) >=
     sizeof(((struct router_target *)0)->model), "stream model too short");
 
 #define R_START		0
-#define R_RESERVE	1
-#define R_ATTEMPT	2
-#define R_WAIT		3
-#define R_LOCAL		4
-#define R_DONE		5
-#define R_BACKOFF	6
-#define R_SETTLE	7
-#define R_REPLY		8
+#define R_CONTEXT	1
+#define R_RESERVE	2
+#define R_ATTEMPT	3
+#define R_WAIT		4
+#define R_LOCAL		5
+#define R_DONE		6
+#define R_BACKOFF	7
+#define R_SETTLE	8
+#define R_REPLY		9
+#define R_STORE		10
 
 /* Why we stopped a transfer ourselves. */
 #define ABORT_NONE		0
@@ -157,13 +173,27 @@ struct relay {
 	struct router_stream	 st;
 	json_t			*chunks;
 	struct kore_buf		*out;
-	int			 headers_sent;
+	int			 headers_sent;	/* content went out: no fallback */
+	int			 committed;	/* the 200 and SSE headers went out */
+	u_int64_t		 keepalive_at;	/* next keepalive comment (us) */
 	int			 chunked;
 	int			 close_after;
 
 	/* The Anthropic surface (/v1/messages). */
 	struct router_messages_stream	 ms;
 	struct router_xbuf		 xout;
+
+	/* The Responses surface (/v1/responses). */
+	json_t				*rbody;		/* the client's request */
+	struct router_responses_refs	 refs;
+	json_t				*prior;		/* stored context, or NULL */
+	json_t				*rinput;	/* its input items */
+	char				 rid[ROUTER_RESPONSES_ID_MAX];
+	int64_t				 rcreated;
+	int				 store;		/* not "store": false */
+	struct router_responses_stream	 rs;
+	json_t				*rresult;	/* the Response to send */
+	struct tg_db			 db;
 
 	/* The result. */
 	struct router_error	 err;
@@ -172,6 +202,7 @@ struct relay {
 };
 
 static int	relay_start(struct http_request *);
+static int	relay_context(struct http_request *);
 static int	relay_reserve(struct http_request *);
 static int	relay_attempt(struct http_request *);
 static int	relay_wait(struct http_request *);
@@ -180,10 +211,17 @@ static int	relay_done(struct http_request *);
 static int	relay_backoff(struct http_request *);
 static int	relay_settle(struct http_request *);
 static int	relay_reply(struct http_request *);
+static int	relay_store(struct http_request *);
 static int	relay_reply_messages(struct relay *, int64_t);
+static int	relay_reply_responses(struct relay *, int64_t);
+static int	relay_responses_send(struct relay *);
+static int	relay_from_responses(struct relay *);
+static int	relay_responses_translate(struct relay *);
+static void	relay_responses_cut(struct relay *);
 
 static struct http_state	relay_states[] = {
 	KORE_HTTP_STATE(relay_start),
+	KORE_HTTP_STATE(relay_context),
 	KORE_HTTP_STATE(relay_reserve),
 	KORE_HTTP_STATE(relay_attempt),
 	KORE_HTTP_STATE(relay_wait),
@@ -192,6 +230,7 @@ static struct http_state	relay_states[] = {
 	KORE_HTTP_STATE(relay_backoff),
 	KORE_HTTP_STATE(relay_settle),
 	KORE_HTTP_STATE(relay_reply),
+	KORE_HTTP_STATE(relay_store),
 };
 
 static void	relay_free(struct http_request *, void *);
@@ -211,6 +250,9 @@ static size_t	relay_header(char *, size_t, size_t, void *);
 static int	relay_feed(struct relay *, const char *, size_t);
 static int	relay_emit(struct relay *);
 static int	relay_send(struct relay *, const void *, size_t);
+static int	relay_write_client(struct relay *, const void *, size_t);
+static void	relay_keepalive(struct relay *);
+static void	relay_watch(struct relay *, u_int64_t);
 static void	relay_headers(struct relay *);
 static void	relay_stream_end(struct relay *);
 static int	relay_judge(struct relay *, const struct router_target *);
@@ -278,6 +320,17 @@ relay_start(struct http_request *req)
 		return (HTTP_STATE_COMPLETE);
 	if (r->surface == ROUTER_SURFACE_ANTHROPIC && !relay_from_messages(r))
 		return (HTTP_STATE_COMPLETE);
+	if (r->surface == ROUTER_SURFACE_RESPONSES) {
+		if (!relay_from_responses(r))
+			return (HTTP_STATE_COMPLETE);
+		if (router_respstore_needed(&r->refs)) {
+			router_respstore_load(&r->db, req, &r->refs);
+			req->fsm_state = R_CONTEXT;
+			return (HTTP_STATE_CONTINUE);
+		}
+		if (!relay_responses_translate(r))
+			return (HTTP_STATE_COMPLETE);
+	}
 
 	ok = r->kind == ROUTER_KIND_CHAT ? relay_check_chat(r) :
 	    relay_check_embed(r);
@@ -313,6 +366,99 @@ relay_from_messages(struct relay *r)
 
 	json_decref(r->body);
 	r->body = oreq;
+	return (1);
+}
+
+/*
+ * /v1/responses: the request's references to stored items, its id and
+ * whether it is stored; translation waits for the store when it names
+ * any (relay_context).
+ */
+static int
+relay_from_responses(struct relay *r)
+{
+	unsigned char	 rnd[24];
+	const char	*param;
+	char		 err[ROUTER_ERR_MAX];
+	int		 status;
+
+	r->rbody = r->body;
+	r->body = NULL;
+	if (!json_is_object(r->rbody)) {
+		tg_error(r->req, 400, "invalid_value", NULL, "the request body "
+		    "must be a JSON object");
+		return (0);
+	}
+
+	err[0] = '\0';
+	param = NULL;
+	status = 0;
+	if (!router_responses_refs(r->rbody, &r->refs, &status, &param, err,
+	    sizeof(err))) {
+		tg_error(r->req, status ? status : 400, "invalid_value", param,
+		    "%s", err);
+		return (0);
+	}
+
+	r->store = !json_is_false(json_object_get(r->rbody, "store"));
+	randombytes_buf(rnd, sizeof(rnd));
+	router_responses_make_id(NULL, rnd, sizeof(rnd), r->rid,
+	    sizeof(r->rid));
+	r->rcreated = (int64_t)time(NULL);
+	return (1);
+}
+
+/* The stored context came: translate, then go on as chat does. */
+static int
+relay_context(struct http_request *req)
+{
+	struct relay	*r = tg_state(req);
+	int		 rc;
+
+	if ((rc = tg_db_wait(req, &r->db)) != HTTP_STATE_CONTINUE)
+		return (rc);
+	if (!router_respstore_loaded(&r->db, req, &r->refs, &r->prior))
+		return (HTTP_STATE_COMPLETE);
+	tg_db_clear(&r->db);
+
+	if (!relay_responses_translate(r) || !relay_check_chat(r))
+		return (HTTP_STATE_COMPLETE);
+
+	relay_call_setup(r);
+	req->fsm_state = R_RESERVE;
+	return (HTTP_STATE_CONTINUE);
+}
+
+/* The Responses request (with its prior context) -> r->body, chat. */
+static int
+relay_responses_translate(struct relay *r)
+{
+	const char	*code, *param;
+	char		 err[ROUTER_ERR_MAX];
+	int		 status;
+
+	err[0] = '\0';
+	code = param = NULL;
+	status = 0;
+	r->body = router_responses_request_to_openai(r->rbody, r->prior,
+	    &status, &code, &param, err, sizeof(err));
+	if (r->body == NULL) {
+		if (status == 400)
+			tg_error(r->req, 400, code != NULL ? code :
+			    "invalid_value", param, "%s", err);
+		else
+			tg_error_internal(r->req, "responses translation "
+			    "failed");
+		return (0);
+	}
+
+	if (r->store && (r->rinput = router_responses_input_items(r->rbody,
+	    r->prior)) == NULL) {
+		tg_error_internal(r->req, "responses: the input did not "
+		    "translate");
+		return (0);
+	}
+
 	return (1);
 }
 
@@ -392,6 +538,8 @@ relay_call_setup(struct relay *r)
 		endpoint = ROUTER_ENDPOINT_EMBEDDINGS;
 	else if (r->surface == ROUTER_SURFACE_ANTHROPIC)
 		endpoint = ROUTER_ENDPOINT_MESSAGES;
+	else if (r->surface == ROUTER_SURFACE_RESPONSES)
+		endpoint = ROUTER_ENDPOINT_RESPONSES;
 	else
 		endpoint = ROUTER_ENDPOINT_CHAT;
 
@@ -628,8 +776,12 @@ relay_curl_start(struct relay *r, const struct router_target *t)
 
 	kore_curl_bind_request(&r->curl, r->req);
 	r->curl_live = 1;
+	/* Keepalives count from the call's start, across attempts. */
+	if (r->keepalive_at == 0)
+		r->keepalive_at = tg_ctx(r->req)->start_us +
+		    (u_int64_t)p->keepalive_ms * 1000;
 	/* Armed first: the first byte may come inside tg_curl_run(). */
-	relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms);
+	relay_watch(r, p->first_byte_ms);
 	tg_curl_run(&r->curl);
 
 	return (1);
@@ -719,8 +871,7 @@ relay_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	if (!r->body_started) {
 		r->body_started = 1;
 		if (r->stream)
-			relay_timer(r, TIMER_WATCHDOG,
-			    relay_provider(r)->idle_ms);
+			relay_watch(r, relay_provider(r)->idle_ms);
 		else
 			relay_timer_stop(r);
 	}
@@ -838,6 +989,19 @@ relay_emit_all(struct relay *r)
 		return (ok);
 	}
 
+	if (r->surface == ROUTER_SURFACE_RESPONSES) {
+		r->xout.len = 0;
+		json_array_foreach(r->chunks, i, c) {
+			if (!router_responses_stream_chunk(&r->rs, c, &r->xout))
+				kore_log(LOG_ERR, "rid=%s responses: a chunk "
+				    "did not translate", tg_request_id(r->req));
+		}
+		json_array_clear(r->chunks);
+		ok = relay_send(r, r->xout.data, r->xout.len);
+		r->xout.len = 0;
+		return (ok);
+	}
+
 	kore_buf_reset(r->out);
 	json_array_foreach(r->chunks, i, c) {
 		if ((s = json_dumps(c, JSON_COMPACT)) == NULL)
@@ -854,18 +1018,66 @@ relay_emit_all(struct relay *r)
 	return (ok);
 }
 
-/* One write of stream bytes to the client (headers first). */
+/*
+ * One write of stream events to the client (headers first): from now
+ * on a failure can no longer fall back to another target.
+ */
 static int
 relay_send(struct relay *r, const void *data, size_t len)
+{
+	struct connection	*c = r->req->owner;
+
+	if (c == NULL || c->state != CONN_STATE_ESTABLISHED ||
+	    (r->req->flags & HTTP_REQUEST_DELETE))
+		return (0);
+	r->headers_sent = 1;
+
+	return (relay_write_client(r, data, len));
+}
+
+/*
+ * An SSE comment while the stream waits for its first content, so that
+ * a proxy does not cut a silent connection. It commits the 200 and the
+ * SSE headers but not the answer: the fallback window stays open, and
+ * a failure of every target ends the stream with its error event
+ * (relay_fail).
+ */
+static void
+relay_keepalive(struct relay *r)
+{
+	const struct router_provider	*p = relay_provider(r);
+	struct connection		*c = r->req->owner;
+	u_int64_t			 now;
+
+	if (!r->stream || r->headers_sent || p->keepalive_ms <= 0)
+		return;
+	now = tg_now_us();
+	if (now < r->keepalive_at)
+		return;
+	r->keepalive_at = now + (u_int64_t)p->keepalive_ms * 1000;
+
+	if (c == NULL || c->state != CONN_STATE_ESTABLISHED ||
+	    (r->req->flags & HTTP_REQUEST_DELETE))
+		return;
+	if (r->surface == ROUTER_SURFACE_RESPONSES) {
+		r->xout.len = 0;
+		if (router_responses_stream_ping(&r->xout))
+			(void)relay_write_client(r, r->xout.data, r->xout.len);
+		r->xout.len = 0;
+		return;
+	}
+	(void)relay_write_client(r, ": keepalive\n\n", 13);
+}
+
+/* Bytes to the client, after the status line and headers once. */
+static int
+relay_write_client(struct relay *r, const void *data, size_t len)
 {
 	struct connection	*c = r->req->owner;
 	char			 hdr[24];
 	int			 n;
 
-	if (c == NULL || c->state != CONN_STATE_ESTABLISHED ||
-	    (r->req->flags & HTTP_REQUEST_DELETE))
-		return (0);
-	if (!r->headers_sent)
+	if (!r->committed)
 		relay_headers(r);
 	if (len == 0)
 		return (1);
@@ -895,7 +1107,7 @@ relay_headers(struct relay *r)
 	struct http_request	*req = r->req;
 	struct connection	*c = req->owner;
 
-	r->headers_sent = 1;
+	r->committed = 1;
 	http_response_header(req, "content-type", "text/event-stream");
 	http_response_header(req, "cache-control", "no-cache");
 	http_response_header(req, "x-accel-buffering", "no");
@@ -920,7 +1132,7 @@ relay_stream_end(struct relay *r)
 {
 	struct connection	*c = r->req->owner;
 
-	if (c == NULL || !r->headers_sent)
+	if (c == NULL || !r->committed)
 		return;
 
 	if (r->chunked)
@@ -1013,7 +1225,7 @@ relay_done(struct http_request *req)
 		r->usage = r->st.usage;
 		relay_outcome(r, ROUTER_OUTCOME_CLIENT_GONE, 499);
 		relay_attempt_clear(r);
-		if (!r->headers_sent)
+		if (!r->committed)
 			req->status = 499;
 		return (HTTP_STATE_COMPLETE);
 	}
@@ -1271,6 +1483,13 @@ relay_attempt_clear(struct relay *r)
 		router_messages_stream_init(&r->ms, ctx->request_id,
 		    r->chat.model);
 	}
+	if (r->surface == ROUTER_SURFACE_RESPONSES) {
+		router_responses_stream_free(&r->rs);
+		if (!router_responses_stream_init(&r->rs, r->rid,
+		    r->chat.model, r->rcreated, r->rbody))
+			kore_log(LOG_ERR, "rid=%s responses: stream state "
+			    "failed", tg_request_id(r->req));
+	}
 	if (r->out == NULL)
 		r->out = kore_buf_alloc(4096);
 }
@@ -1292,11 +1511,24 @@ relay_error(struct relay *r, const struct router_provider *p, int status,
 	router_scrub(r->err.message, p->api_key);
 }
 
-/* The final error, before any byte went out. */
+/*
+ * The final error, before any content went out: an error answer, or,
+ * once keepalives committed the stream's 200, its error event.
+ */
 static int
 relay_fail(struct relay *r)
 {
 	int	secs;
+
+	if (r->committed) {
+		if (r->err.status == 0)
+			relay_error(r, relay_provider(r), 503, "unavailable",
+			    "every target of `%.200s` is cooling down after "
+			    "repeated upstream failures", r->chat.model);
+		relay_cut(r, r->err.status == 504 ? ROUTER_OUTCOME_TIMEOUT :
+		    ROUTER_OUTCOME_UPSTREAM_ERROR);
+		return (HTTP_STATE_COMPLETE);
+	}
 
 	/* No target was tried: every one is cooling down. */
 	if (r->err.status == 0) {
@@ -1335,14 +1567,18 @@ relay_cut(struct relay *r, int outcome)
 	json_t	*e;
 	char	*s;
 
+	if (r->surface == ROUTER_SURFACE_RESPONSES) {
+		relay_responses_cut(r);
+		r->usage = r->st.usage;
+		relay_outcome(r, outcome, 200);
+		return;
+	}
+
 	kore_buf_reset(r->out);
 	e = tg_error_body(r->req, r->err.status, r->err.code, NULL,
 	    r->err.message);
 	if (e != NULL && (s = json_dumps(e, JSON_COMPACT)) != NULL) {
-		/*
-		 * Anthropic names its events; [DONE] is OpenAI's alone.
-		 * (/v1/responses, once served, ends with response.failed.)
-		 */
+		/* Anthropic names its events; [DONE] is OpenAI's alone. */
 		if (r->surface == ROUTER_SURFACE_ANTHROPIC)
 			kore_buf_appendf(r->out, "event: error\ndata: %s\n\n",
 			    s);
@@ -1372,7 +1608,7 @@ relay_drained(struct relay *r)
 	relay_attempt_clear(r);
 	r->usage = r->st.usage;
 
-	if (r->headers_sent) {
+	if (r->committed) {
 		r->err.status = 503;
 		(void)kore_strlcpy(r->err.code, "unavailable",
 		    sizeof(r->err.code));
@@ -1403,7 +1639,7 @@ relay_drain_one(struct relay *r)
 {
 	if (r->drained)
 		return;
-	if (tg_drain_call_end(r->settle_called, r->headers_sent) ==
+	if (tg_drain_call_end(r->settle_called, r->committed) ==
 	    TG_DRAIN_CALL_FINISH)
 		return;
 	r->drained = 1;
@@ -1562,7 +1798,7 @@ relay_settle(struct http_request *req)
 		relay_outcome(r, ROUTER_OUTCOME_OK, 200);
 
 	need_cost = !r->stream || (r->surface == ROUTER_SURFACE_OPENAI &&
-	    r->chat.include_usage);
+	    r->chat.include_usage) || r->surface == ROUTER_SURFACE_RESPONSES;
 	if (need_cost && !r->call->settled && !r->settle_timed_out) {
 		r->call->waiter = req;
 		if (r->timer == NULL)
@@ -1595,6 +1831,8 @@ relay_reply(struct http_request *req)
 
 	if (r->surface == ROUTER_SURFACE_ANTHROPIC)
 		return (relay_reply_messages(r, micros));
+	if (r->surface == ROUTER_SURFACE_RESPONSES)
+		return (relay_reply_responses(r, micros));
 
 	if (!r->stream) {
 		u = json_object_get(r->answer, "usage");
@@ -1668,6 +1906,150 @@ relay_reply_messages(struct relay *r, int64_t micros)
 	return (HTTP_STATE_COMPLETE);
 }
 
+/*
+ * /v1/responses: the Response (whole, or what the stream built, its
+ * open item closed), with usage.cost_micros; then, unless the client
+ * said "store": false, the save, and only after its commit the answer
+ * or the terminal event (relay_store).
+ */
+static int
+relay_reply_responses(struct relay *r, int64_t micros)
+{
+	json_t	*u, *conv, *index;
+
+	r->xout.len = 0;
+	if (!r->stream)
+		r->rresult = router_responses_from_openai(r->answer, &r->usage,
+		    r->rid, r->chat.model, r->rcreated, r->rbody);
+	else
+		r->rresult = router_responses_stream_result(&r->rs, &r->usage,
+		    &r->xout);
+	if (r->rresult == NULL) {
+		if (!r->stream) {
+			tg_error(r->req, 502, "upstream_error", NULL,
+			    "the answer had no message");
+			return (HTTP_STATE_COMPLETE);
+		}
+		relay_error(r, relay_provider(r), 502, "upstream_error",
+		    "the answer did not translate");
+		relay_responses_cut(r);
+		return (HTTP_STATE_COMPLETE);
+	}
+	if ((u = json_object_get(r->rresult, "usage")) != NULL &&
+	    json_is_object(u))
+		json_object_set_new(u, "cost_micros", json_integer(micros));
+
+	/* The items closed now go out: none of them is the terminal one. */
+	if (r->stream && r->xout.len > 0)
+		(void)relay_send(r, r->xout.data, r->xout.len);
+	r->xout.len = 0;
+
+	if (!r->store)
+		return (relay_responses_send(r));
+
+	conv = router_respitems_conversation(r->prior, r->rinput);
+	index = router_respitems_index(r->rinput, r->rresult);
+	if (conv == NULL || index == NULL) {
+		json_decref(conv);
+		json_decref(index);
+		kore_log(LOG_ERR, "rid=%s responses: nothing to store",
+		    tg_request_id(r->req));
+		relay_error(r, relay_provider(r), 500, "internal",
+		    "the response could not be stored");
+		if (!r->stream)
+			tg_error_internal(r->req, "responses: store");
+		else
+			relay_responses_cut(r);
+		return (HTTP_STATE_COMPLETE);
+	}
+	router_respstore_save(&r->db, r->req, r->rid, r->rresult, conv,
+	    index);
+	json_decref(conv);
+	json_decref(index);
+
+	r->req->fsm_state = R_STORE;
+	return (HTTP_STATE_CONTINUE);
+}
+
+/*
+ * The save committed: the answer goes out. It failed: a whole answer
+ * is a database error, a stream ends with response.failed (the call was
+ * made and is charged either way; a response that was not stored is
+ * never announced as complete).
+ */
+static int
+relay_store(struct http_request *req)
+{
+	struct relay	*r = tg_state(req);
+
+	switch (tg_db_poll(&r->db)) {
+	case TG_DB_WAIT:
+		return (HTTP_STATE_RETRY);
+	case TG_DB_FAILED:
+		if (!r->stream) {
+			tg_db_error(req, &r->db);
+			return (HTTP_STATE_COMPLETE);
+		}
+		kore_log(LOG_ERR, "rid=%s responses: the save failed: %s",
+		    tg_request_id(req), r->db.errmsg != NULL ?
+		    r->db.errmsg : "unknown");
+		relay_error(r, relay_provider(r), 500, "internal",
+		    "the response could not be stored");
+		relay_responses_cut(r);
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	return (relay_responses_send(r));
+}
+
+/* The whole Response, or the stream's terminal event. */
+static int
+relay_responses_send(struct relay *r)
+{
+	char	cost[32];
+	int64_t	micros;
+
+	if (!r->stream) {
+		micros = r->call->settled ? r->call->cost_micros : 0;
+		(void)snprintf(cost, sizeof(cost), "%lld", (long long)micros);
+		http_response_header(r->req, "x-tollgate-cost-micros", cost);
+		tg_http_json(r->req, 200, r->rresult);
+		return (HTTP_STATE_COMPLETE);
+	}
+
+	r->xout.len = 0;
+	if (!router_responses_stream_finish(&r->rs, r->rresult, &r->xout))
+		kore_log(LOG_ERR, "rid=%s responses: the terminal event did "
+		    "not translate", tg_request_id(r->req));
+	(void)relay_send(r, r->xout.data, r->xout.len);
+	r->xout.len = 0;
+	relay_stream_end(r);
+	return (HTTP_STATE_COMPLETE);
+}
+
+/*
+ * A /v1/responses stream ends early (an upstream failure after content,
+ * every target failing after keepalives, the stop, a failed save):
+ * response.failed with r->err (after response.created when nothing but
+ * keepalives went out yet). Such a response is not stored.
+ */
+static void
+relay_responses_cut(struct relay *r)
+{
+	const char	*code;
+
+	r->xout.len = 0;
+	code = r->err.status >= 500 || r->err.code[0] == '\0' ?
+	    "server_error" : r->err.code;
+	if (!router_responses_stream_fail(&r->rs, code, r->err.message,
+	    &r->xout))
+		kore_log(LOG_ERR, "rid=%s responses: response.failed did not "
+		    "translate", tg_request_id(r->req));
+	(void)relay_send(r, r->xout.data, r->xout.len);
+	r->xout.len = 0;
+	relay_stream_end(r);
+}
+
 /* --- timers ---------------------------------------------------------- */
 
 static void
@@ -1727,6 +2109,7 @@ relay_timer_fire(void *arg, u_int64_t now)
 	if (!r->curl_live || r->curl.handle == NULL)
 		return;		/* done; the request runs next anyway */
 
+	relay_keepalive(r);
 	p = relay_provider(r);
 	if (!r->body_started) {
 		since = (tg_now_us() - r->attempt_start) / 1000;
@@ -1734,7 +2117,7 @@ relay_timer_fire(void *arg, u_int64_t now)
 			relay_abort(r, ABORT_FIRST_BYTE);
 			return;
 		}
-		relay_timer(r, TIMER_WATCHDOG, p->first_byte_ms - since);
+		relay_watch(r, p->first_byte_ms - since);
 		return;
 	}
 
@@ -1747,7 +2130,26 @@ relay_timer_fire(void *arg, u_int64_t now)
 		relay_abort(r, ABORT_IDLE);
 		return;
 	}
-	relay_timer(r, TIMER_WATCHDOG, p->idle_ms - idle);
+	relay_watch(r, p->idle_ms - idle);
+}
+
+/*
+ * Arms the watchdog for a deadline ms away, or sooner when a keepalive
+ * comment falls due first (relay_keepalive).
+ */
+static void
+relay_watch(struct relay *r, u_int64_t ms)
+{
+	const struct router_provider	*p = relay_provider(r);
+	u_int64_t			 now, ka;
+
+	if (r->stream && !r->headers_sent && p->keepalive_ms > 0) {
+		now = tg_now_us();
+		ka = r->keepalive_at > now ? (r->keepalive_at - now) / 1000 : 0;
+		if (ka < ms)
+			ms = ka;
+	}
+	relay_timer(r, TIMER_WATCHDOG, ms);
 }
 
 /* Stops the transfer now (not from inside a curl callback). */
@@ -1814,6 +2216,12 @@ relay_free(struct http_request *req, void *arg)
 	if (r->out != NULL)
 		kore_buf_free(r->out);
 	router_xbuf_free(&r->xout);
+	tg_db_clear(&r->db);
+	router_responses_stream_free(&r->rs);
+	json_decref(r->rbody);
+	json_decref(r->prior);
+	json_decref(r->rinput);
+	json_decref(r->rresult);
 	if (r->conf != NULL)
 		router_conf_drop(r->conf);
 }

@@ -11,19 +11,21 @@
  *	    &code, err, len);
  *	... route oreq like a /v1/chat/completions request ...
  *	whole:	 resp = router_responses_from_openai(completion, &usage,
- *		     &ids);
+ *		     id, model, created, body);
  *	stream:	 struct router_responses_stream rs;
- *		 router_responses_stream_init(&rs, id, model, created);
+ *		 router_responses_stream_init(&rs, id, model, created,
+ *		     body);
  *		 router_responses_stream_start(&rs, &out);	(created,
  *							 in_progress)
  *		 for each OpenAI chunk the family produced:
  *			router_responses_stream_chunk(&rs, chunk, &out);
  *		 at the end: resp = router_responses_stream_result(&rs,
- *		     &usage);	(the full response, for storing)
+ *		     &usage, &out);	(the full response, for storing)
  *		     router_responses_stream_finish(&rs, resp, &out);
  *		 on an upstream failure after bytes went out:
  *			router_responses_stream_fail(&rs, code, msg, &out);
- *		 send out.data/out.len as they come; router_xbuf_free(&out).
+ *		 send out.data/out.len as they come; router_xbuf_free(&out);
+ *		 router_responses_stream_free(&rs).
  *
  * Every event is "event: <type>\ndata: <json>\n\n" with a rising
  * sequence_number from 0; only the documented event types, in the
@@ -56,7 +58,8 @@
  * *status 400, a message in err and the offending param in *param when
  * the request is malformed in a way that stops the lookup (input not a
  * string or array, a reference without a string id, more than
- * ROUTER_RESPONSES_REFS_MAX references).
+ * ROUTER_RESPONSES_REFS_MAX references). *param points to a static
+ * buffer, valid until the next call of this file's functions.
  */
 struct router_responses_refs {
 	char	prev[ROUTER_RESPONSES_ID_MAX];
@@ -77,17 +80,23 @@ int	router_responses_refs(const json_t *, struct router_responses_refs *,
  * Maps instructions (system, first; not inherited), input (string or
  * items: message with any role incl. developer, input_text,
  * input_image, input_file, output_text, refusal, function_call,
- * function_call_output, reasoning (dropped unless it has summary text),
- * item_reference (replaced by prior's item), items without "type"),
+ * function_call_output, reasoning (dropped: the chat shape has no place
+ * for it), item_reference (replaced by prior's item), items without
+ * "type", output items sent back with id and status),
  * tools (function only; anything else 400 code "unsupported_tool"
  * param "tools[i].type"), tool_choice, parallel_tool_calls,
  * max_output_tokens (-> max_completion_tokens), temperature, top_p,
  * reasoning.effort (-> reasoning_effort), text.format (json_schema ->
- * response_format), user / safety_identifier, metadata dropped, and
- * stream (which also asks for usage in the stream). On a bad request:
- * NULL, *status 400, *code ("invalid_value", "unsupported_tool",
+ * response_format), and stream (which also asks for usage in the
+ * stream). store, previous_response_id, include, truncation,
+ * service_tier, metadata, prompt_cache_key, prompt_cache_retention,
+ * user, safety_identifier, stream_options and background false are
+ * dropped; background true and any other field are refused. On a bad
+ * request: NULL, *status 400, *code ("invalid_value", "missing_field",
+ * "unknown_parameter", "unsupported_value", "unsupported_tool",
  * "previous_response_not_found" when a reference is not in prior, ...),
- * *param, and a message in err.
+ * *param (a static buffer, valid until the next call, or NULL), and a
+ * message in err. On allocation failure: NULL with *status 500.
  */
 json_t	*router_responses_request_to_openai(const json_t *, const json_t *,
 	    int *, const char **, const char **, char *, size_t);
@@ -139,6 +148,8 @@ struct router_responses_stream {
 						/* chat tool index -> item + 1 */
 	char				 finish[32];	/* last finish_reason */
 	struct router_usage		 usage;		/* reported in chunks */
+	struct router_xbuf		 text;		/* open item's text or
+							   arguments so far */
 };
 
 /*
@@ -190,7 +201,10 @@ int	router_responses_stream_fail(struct router_responses_stream *,
 
 void	router_responses_stream_free(struct router_responses_stream *);
 
-/* A fresh "resp_<48 hex>" id from 24 random bytes given (pure). */
+/*
+ * A fresh id: prefix (NULL: "resp_") and the hex of the random bytes
+ * given, e.g. "resp_<48 hex>" from 24 bytes (pure), cut to fit.
+ */
 void	router_responses_make_id(const char *, const unsigned char *,
 	    size_t, char *, size_t);
 

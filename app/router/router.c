@@ -3,8 +3,9 @@
  * checked in the parent before any worker forks (conf/router.json,
  * TOLLGATE_ROUTER_CONFIG), the per-provider upstream metrics, and
  * GET /v1/models, /v1/models/{id} and /api/models (a session's model
- * picker). Chat completions, embeddings and messages go through the
- * relay (relay.c); token counting is count.c.
+ * picker). Chat completions, embeddings, messages and responses go
+ * through the relay (relay.c); stored responses (GET and DELETE
+ * /v1/responses/{id}) are respstore.c's; token counting is count.c.
  *
  * Every route but /api/models takes an API key (TG_AUTH_API_KEY): the
  * dispatcher has authenticated it before any handler here runs, and
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "router/router.h"
+#include "router/respstore.h"
 #include "metrics.h"
 #include "model.h"
 
@@ -26,6 +28,7 @@ int	router_embeddings(struct http_request *);
 int	router_models(struct http_request *);
 int	router_model_get(struct http_request *);
 int	router_messages(struct http_request *);
+int	router_responses(struct http_request *);
 int	router_count_tokens(struct http_request *);
 
 struct models_state;
@@ -66,6 +69,12 @@ static const struct tg_route	router_routes[] = {
 	    TG_ROUTE_ANTHROPIC, 0 },
 	{ HTTP_METHOD_POST, "/v1/messages/count_tokens", router_count_tokens,
 	    TG_AUTH_API_KEY, TG_ROUTE_ANTHROPIC, 0 },
+	{ HTTP_METHOD_POST, "/v1/responses", router_responses, TG_AUTH_API_KEY,
+	    0, 0 },
+	{ HTTP_METHOD_GET, "/v1/responses/{}", router_responses_get,
+	    TG_AUTH_API_KEY, 0, 0 },
+	{ HTTP_METHOD_DELETE, "/v1/responses/{}", router_responses_delete,
+	    TG_AUTH_API_KEY, 0, 0 },
 	{ 0, NULL, NULL, 0, 0, 0 }
 };
 
@@ -184,6 +193,13 @@ int
 router_messages(struct http_request *req)
 {
 	return (router_relay(req, ROUTER_SURFACE_ANTHROPIC,
+	    ROUTER_KIND_CHAT));
+}
+
+int
+router_responses(struct http_request *req)
+{
+	return (router_relay(req, ROUTER_SURFACE_RESPONSES,
 	    ROUTER_KIND_CHAT));
 }
 
@@ -444,6 +460,7 @@ models_json(struct models_state *ms, const char *id, const char *owner,
 		json_array_append_new(endpoints,
 		    json_string("/v1/chat/completions"));
 		json_array_append_new(endpoints, json_string("/v1/messages"));
+		json_array_append_new(endpoints, json_string("/v1/responses"));
 		json_array_append_new(endpoints,
 		    json_string("/v1/messages/count_tokens"));
 	}

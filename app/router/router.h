@@ -16,6 +16,7 @@
 /* What the client speaks. */
 #define ROUTER_SURFACE_OPENAI		0
 #define ROUTER_SURFACE_ANTHROPIC	1
+#define ROUTER_SURFACE_RESPONSES	2	/* OpenAI's Responses API */
 
 /*
  * The catalog in use (conf.c). A reload (SIGHUP) puts a new one in
@@ -52,7 +53,7 @@ extern int	router_metric_errors[ROUTER_PROVIDERS_MAX + 1];
 extern int	router_metric_cooldowns[ROUTER_PROVIDERS_MAX + 1];
 extern int	router_metric_cooling[ROUTER_PROVIDERS_MAX + 1];
 
-/* relay.c: the handler body of chat, embeddings and messages. */
+/* relay.c: the handler body of chat, embeddings, messages, responses. */
 int	router_relay(struct http_request *, int, int);
 
 /* call.c */

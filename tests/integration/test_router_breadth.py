@@ -156,6 +156,7 @@ def test_model_detail_with_prices(priced, db):
         assert m["context_length"] == 64000
         assert m["max_output_tokens"] == 700
         assert m["endpoints"] == ["/v1/chat/completions", "/v1/messages",
+                                  "/v1/responses",
                                   "/v1/messages/count_tokens"]
 
     # Unknown limits are null; embeddings models serve /v1/embeddings.

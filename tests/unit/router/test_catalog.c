@@ -35,7 +35,7 @@ env_set(const char *name, const char *value)
 
 static const char good[] =
     "{\"defaults\":{\"timeouts\":{\"connect_ms\":1000,\"total_ms\":500000},"
-    "\"retries\":2,\"cooldown_after\":3},"
+    "\"retries\":2,\"cooldown_after\":3,\"keepalive_ms\":5000},"
     "\"providers\":["
     "{\"name\":\"echo\",\"family\":\"echo\",\"chunk_delay_ms\":5,"
     "\"models\":[{\"name\":\"echo-1\",\"max_output_tokens\":100},"
@@ -44,6 +44,7 @@ static const char good[] =
     "\"base_url\":\"https://api.openai.com/v1/\","
     "\"timeouts\":{\"idle_ms\":3000},\"stream_usage\":false,"
     "\"cooldown_ms\":2500,\"max_tokens_field\":\"max_completion_tokens\","
+    "\"keepalive_ms\":0,"
     "\"models\":[{\"name\":\"gpt-4o-mini\",\"max_output_tokens\":16384}]},"
     "{\"name\":\"open-router\",\"family\":\"openai\","
     "\"base_url\":\"https://openrouter.ai/api/v1\","
@@ -105,6 +106,7 @@ START_TEST(parses_good)
 	ck_assert_int_eq(p->stream_usage, 0);
 	ck_assert_int_eq(p->cooldown_after, 3);
 	ck_assert_int_eq(p->cooldown_ms, 2500);
+	ck_assert_int_eq(p->keepalive_ms, 0);	/* its own: off */
 	ck_assert_str_eq(p->max_tokens_field, "max_completion_tokens");
 	ck_assert(router_provider_usable(p));
 
@@ -118,6 +120,7 @@ START_TEST(parses_good)
 	ck_assert(router_provider_usable(p));
 	ck_assert_int_eq(p->cooldown_after, 3);
 	ck_assert_int_eq(p->cooldown_ms, 30000);
+	ck_assert_int_eq(p->keepalive_ms, 5000);	/* from defaults */
 	ck_assert_str_eq(p->max_tokens_field, "max_tokens");
 
 	p = router_catalog_provider(cat, "echo");
@@ -321,6 +324,9 @@ static const struct bad_case bad_cases[] = {
 	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"cooldown_ms\":0,"
 	    "\"models\":[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
 	  "cooldown_ms" },
+	{ P("{\"name\":\"echo\",\"family\":\"echo\",\"keepalive_ms\":-1,"
+	    "\"models\":[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
+	  "keepalive_ms" },
 	{ P("{\"name\":\"echo\",\"family\":\"echo\","
 	    "\"cooldown_after\":-1,"
 	    "\"models\":[{\"name\":\"e\",\"max_output_tokens\":5}]}"),
