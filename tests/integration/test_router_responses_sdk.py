@@ -263,6 +263,7 @@ def test_ai_sdk_conversation_with_tool_loops(billed):
     one, two = out["turn1"], out["turn2"]
     assert one["text"] == answer
     assert two["text"] == later
+    assert two["streamed"] == CHECKING + later
     # Each turn: the model calls both tools (whole in turn 1, streamed
     # in turn 2), the SDK runs them and sends the results, the model
     # answers.

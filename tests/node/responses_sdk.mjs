@@ -206,14 +206,16 @@ async function ai() {
 	const two = streamText({ model: openai(model), messages, tools:
 	    aiTools, stopWhen: stepCountIs(3), maxRetries: 0,
 	    onError: ({ error }) => { streamError = error; } });
-	let text = "";
+	// textStream runs over every step; text is the last step's.
+	let streamed = "";
 	for await (const d of two.textStream)
-		text += d;
+		streamed += d;
 	if (streamError !== null)
 		throw streamError;
 	const steps = await two.steps;
 	return { turn1: { text: one.text, steps: one.steps.map(stepOf) },
-	    turn2: { text, steps: steps.map(stepOf) } };
+	    turn2: { text: await two.text, streamed, steps:
+	    steps.map(stepOf) } };
 }
 
 const STEPS = { create, stream, tools, json, ai };
