@@ -222,6 +222,11 @@ def test_function_call_loop_with_previous_response_id(billed):
     first, second = out["first"], out["second"]
     assert first["status"] == "completed"
     assert first["text"] == CHECKING
+    ev = first["events"]
+    assert ev[:2] == ["response.created", "response.in_progress"]
+    assert ev[-1] == "response.completed"
+    assert ev.count("response.function_call_arguments.done") == 2
+    assert "response.function_call_arguments.delta" in ev
     assert first["types"][-3:] == ["message", "function_call",
                                    "function_call"]
     assert [(c["name"], c["arguments"], c["status"])

@@ -16,8 +16,9 @@
 //   stream	responses.stream with the helper: events, deltas and
 //		finalResponse(), through openai 4 and then openai 6
 //   tools	a function-call loop: tools get_weather and get_time, the
-//		model calls them, function_call_output items go back with
-//		previous_response_id, the model answers in text
+//		model calls them (streamed, openai 6), function_call_output
+//		items go back with previous_response_id, the model answers
+//		in text (whole, openai 4)
 //   json	text.format json_schema, output_text parsed
 //   ai		AI SDK: generateText with a tool loop (tools that execute,
 //		stopWhen stepCountIs(3)), then a second turn, streamed,
@@ -145,9 +146,14 @@ async function stream() {
 }
 
 async function tools() {
-	const first = await oa4.responses.create({ model, input:
+	// The calls come streamed, through openai 6's strict accumulator.
+	const s = oa6.responses.stream({ model, input:
 	    "What are the weather and the time in Paris?", tools:
 	    FUNCTIONS });
+	const types = [];
+	for await (const ev of s)
+		types.push(ev.type);
+	const first = await s.finalResponse();
 	const outputs = first.output.filter((o) => o.type ===
 	    "function_call").map((o) => {
 		const args = JSON.parse(o.arguments);
@@ -159,7 +165,8 @@ async function tools() {
 	const second = await oa4.responses.create({ model,
 	    previous_response_id: first.id, input: outputs, tools:
 	    FUNCTIONS });
-	return { first: summary(first), outputs, second: summary(second) };
+	return { first: { ...summary(first), events: types }, outputs,
+	    second: summary(second) };
 }
 
 async function json() {
