@@ -79,14 +79,16 @@ class Resp:
             time.sleep(0.05)
 
 
-def start(tollgate, db, fake, anth, gem, **env):
-    cat = catalog(fake, extra=[
+def start(tollgate, db, fake, anth, gem, keepalive_ms=None, **env):
+    cat = catalog(fake, retries=0, extra=[
         {"name": "anthropic", "family": "anthropic", "base_url": anth.url,
          "retries": 0,
          "models": [{"name": "claude-t", "max_output_tokens": 8000}]},
         {"name": "gemini", "family": "gemini", "base_url": gem.url,
          "retries": 0,
          "models": [{"name": "gem-t", "max_output_tokens": 8000}]}])
+    if keepalive_ms is not None:
+        cat["defaults"] = {"keepalive_ms": keepalive_ms}
     e = router_env(cat, ANTHROPIC_API_KEY=ANTH_KEY, GEMINI_API_KEY=GEM_KEY)
     e.update(env)
     return tollgate(env=e)
@@ -413,3 +415,45 @@ def test_expired_responses_are_gone_and_purged(tollgate, db, fakes):
                     "response_id = %s", old["id"])[0][0] == 0
     assert stored(db, new["id"]) == 1
     assert "purged 1 stored response" in t.log()
+
+
+def raw_lines(rs, body):
+    r = rs.post(dict(body, stream=True), stream=True)
+    return r, [ln.decode() for ln in r.iter_lines() if ln]
+
+
+def test_keepalive_comments_while_waiting_then_the_answer(tollgate, db,
+                                                           fakes):
+    rs = Resp(start(tollgate, db, *fakes, keepalive_ms=100), db, *fakes)
+    rs.fake.script("m", [FakeReply(delay=0.5)])
+    r, lines = raw_lines(rs, {"model": "fake:m", "input": "slow"})
+    assert r.status_code == 200
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("event:"))
+    assert lines[:first].count(": keepalive") >= 2, lines[:first]
+    assert lines[first] == "event: response.created"
+    assert ": keepalive" not in lines[first:]
+    assert lines[-2] == "event: response.completed"
+
+
+def test_every_target_failing_after_a_keepalive_ends_with_response_failed(
+        tollgate, db, fakes):
+    rs = Resp(start(tollgate, db, *fakes, keepalive_ms=100), db, *fakes)
+    set_price(db, "fake:m", 1000000, 1000000, fee=5)
+    grant(db, rs.uid, 10 ** 7)
+    rs.fake.script("m", [FakeReply(status=503, delay=0.5)])
+    rs.fake.script("b", [FakeReply(status=503, delay=0.5)])
+    r, lines = raw_lines(rs, {"model": "chain", "input": "no luck"})
+    assert r.status_code == 200
+    assert lines.count(": keepalive") >= 2, lines
+    names = [ln[7:] for ln in lines if ln.startswith("event: ")]
+    assert names == ["response.created", "response.in_progress",
+                     "response.failed"], lines
+    data = [json.loads(ln[6:]) for ln in lines if ln.startswith("data: ")]
+    assert [d["sequence_number"] for d in data] == [0, 1, 2]
+    failed = data[-1]["response"]
+    assert failed["status"] == "failed" and failed["error"]["message"]
+    assert stored(db, failed["id"]) == 0
+    rec = rs.records()[0]
+    assert rec["endpoint"] == "responses"
+    assert rec["cost_micros"] == 0 and rec["completion_tokens"] == 0
+    check_ledger(db)
