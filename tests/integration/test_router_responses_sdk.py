@@ -4,7 +4,7 @@ responses.stream (openai 4, and openai 6 whose stream accumulator throws
 on any event it does not know), a function-call loop over
 previous_response_id, JSON schema output, and a multi-turn Vercel AI SDK
 conversation (ai 6's default OpenAI provider, which sends earlier
-assistant output back as item_reference) with a tool loop. Each runs
+assistant output back as item_reference) with tool loops. Each runs
 against a model of each family (openai, anthropic and gemini fakes); the
 answers are what the upstream was scripted to say, the upstream saw the
 whole conversation, and every call is billed to the micro-credit
