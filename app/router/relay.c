@@ -218,6 +218,8 @@ static int	relay_responses_send(struct relay *);
 static int	relay_from_responses(struct relay *);
 static int	relay_responses_translate(struct relay *);
 static void	relay_responses_cut(struct relay *);
+static void	relay_xout_last(struct relay *);
+static void	relay_cost_header(struct relay *, int64_t);
 
 static struct http_state	relay_states[] = {
 	KORE_HTTP_STATE(relay_start),
@@ -1823,7 +1825,7 @@ relay_reply(struct http_request *req)
 {
 	struct relay	*r = tg_state(req);
 	json_t		*u, *chunk;
-	char		 cost[32], *s;
+	char		*s;
 	int64_t		 micros;
 
 	micros = r->call->settled ? r->call->cost_micros : 0;
@@ -1847,8 +1849,7 @@ relay_reply(struct http_request *req)
 			json_object_set_new(r->answer, "usage", u);
 		}
 		json_object_set_new(u, "cost_micros", json_integer(micros));
-		(void)snprintf(cost, sizeof(cost), "%lld", (long long)micros);
-		http_response_header(req, "x-tollgate-cost-micros", cost);
+		relay_cost_header(r, micros);
 		tg_http_json(req, 200, r->answer);
 		return (HTTP_STATE_COMPLETE);
 	}
@@ -1880,7 +1881,6 @@ static int
 relay_reply_messages(struct relay *r, int64_t micros)
 {
 	json_t	*msg;
-	char	 cost[32];
 
 	if (!r->stream) {
 		msg = router_messages_response_from_openai(r->answer,
@@ -1890,8 +1890,7 @@ relay_reply_messages(struct relay *r, int64_t micros)
 			    "the answer had no message");
 			return (HTTP_STATE_COMPLETE);
 		}
-		(void)snprintf(cost, sizeof(cost), "%lld", (long long)micros);
-		http_response_header(r->req, "x-tollgate-cost-micros", cost);
+		relay_cost_header(r, micros);
 		tg_http_json_steal(r->req, 200, msg);
 		return (HTTP_STATE_COMPLETE);
 	}
@@ -1900,9 +1899,7 @@ relay_reply_messages(struct relay *r, int64_t micros)
 	if (!router_messages_stream_finish(&r->ms, &r->usage, &r->xout))
 		kore_log(LOG_ERR, "rid=%s messages: the stream's end did not "
 		    "translate", tg_request_id(r->req));
-	(void)relay_send(r, r->xout.data, r->xout.len);
-	r->xout.len = 0;
-	relay_stream_end(r);
+	relay_xout_last(r);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -2006,13 +2003,11 @@ relay_store(struct http_request *req)
 static int
 relay_responses_send(struct relay *r)
 {
-	char	cost[32];
 	int64_t	micros;
 
 	if (!r->stream) {
 		micros = r->call->settled ? r->call->cost_micros : 0;
-		(void)snprintf(cost, sizeof(cost), "%lld", (long long)micros);
-		http_response_header(r->req, "x-tollgate-cost-micros", cost);
+		relay_cost_header(r, micros);
 		tg_http_json(r->req, 200, r->rresult);
 		return (HTTP_STATE_COMPLETE);
 	}
@@ -2021,9 +2016,7 @@ relay_responses_send(struct relay *r)
 	if (!router_responses_stream_finish(&r->rs, r->rresult, &r->xout))
 		kore_log(LOG_ERR, "rid=%s responses: the terminal event did "
 		    "not translate", tg_request_id(r->req));
-	(void)relay_send(r, r->xout.data, r->xout.len);
-	r->xout.len = 0;
-	relay_stream_end(r);
+	relay_xout_last(r);
 	return (HTTP_STATE_COMPLETE);
 }
 
@@ -2045,9 +2038,26 @@ relay_responses_cut(struct relay *r)
 	    &r->xout))
 		kore_log(LOG_ERR, "rid=%s responses: response.failed did not "
 		    "translate", tg_request_id(r->req));
+	relay_xout_last(r);
+}
+
+/* A surface's last stream events (in r->xout), then the stream's end. */
+static void
+relay_xout_last(struct relay *r)
+{
 	(void)relay_send(r, r->xout.data, r->xout.len);
 	r->xout.len = 0;
 	relay_stream_end(r);
+}
+
+/* What a whole answer charged, in its header. */
+static void
+relay_cost_header(struct relay *r, int64_t micros)
+{
+	char	cost[32];
+
+	(void)snprintf(cost, sizeof(cost), "%lld", (long long)micros);
+	http_response_header(r->req, "x-tollgate-cost-micros", cost);
 }
 
 /* --- timers ---------------------------------------------------------- */

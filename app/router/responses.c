@@ -1205,8 +1205,13 @@ resp_open(struct router_responses_stream *rs, int kind, json_t *item,
 	const char	*id;
 	int		 idx;
 
-	if (item == NULL || !resp_close(rs, out) ||
-	    json_array_append_new(rs->output, item) != 0)
+	if (item == NULL)
+		return (0);
+	if (!resp_close(rs, out)) {
+		json_decref(item);
+		return (0);
+	}
+	if (json_array_append_new(rs->output, item) != 0)
 		return (0);
 	idx = (int)json_array_size(rs->output) - 1;
 	rs->open_item = idx + 1;

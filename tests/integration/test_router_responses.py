@@ -7,12 +7,14 @@ the micro-credit under the usage endpoint "responses"; failures before
 the first byte (an HTTP error) and mid-stream (response.failed)."""
 
 import json
+import signal
+import threading
 import time
 
 import pytest
 
 from lib import auth as _auth
-from lib.credits import check_ledger, cost, grant, set_price
+from lib.credits import check_ledger, cost, grant, set_price, settled
 from lib.families import AnthropicFake, GeminiFake, sse_events
 from lib.keys import auth
 from lib.router import (TEST_MODELS, FakeReply, catalog,  # noqa: F401
@@ -79,7 +81,8 @@ class Resp:
             time.sleep(0.05)
 
 
-def start(tollgate, db, fake, anth, gem, keepalive_ms=None, **env):
+def start(tollgate, db, fake, anth, gem, keepalive_ms=None, echo_delay_ms=0,
+          **env):
     cat = catalog(fake, retries=0, extra=[
         {"name": "anthropic", "family": "anthropic", "base_url": anth.url,
          "retries": 0,
@@ -89,6 +92,7 @@ def start(tollgate, db, fake, anth, gem, keepalive_ms=None, **env):
          "models": [{"name": "gem-t", "max_output_tokens": 8000}]}])
     if keepalive_ms is not None:
         cat["defaults"] = {"keepalive_ms": keepalive_ms}
+    cat["providers"][0]["chunk_delay_ms"] = echo_delay_ms
     e = router_env(cat, ANTHROPIC_API_KEY=ANTH_KEY, GEMINI_API_KEY=GEM_KEY)
     e.update(env)
     return tollgate(env=e)
@@ -456,4 +460,49 @@ def test_every_target_failing_after_a_keepalive_ends_with_response_failed(
     rec = rs.records()[0]
     assert rec["endpoint"] == "responses"
     assert rec["cost_micros"] == 0 and rec["completion_tokens"] == 0
+    check_ledger(db)
+
+
+def test_a_stream_open_at_the_stop_deadline_ends_with_response_failed(
+        tollgate, db, fakes):
+    t = start(tollgate, db, *fakes, echo_delay_ms=400,
+              TOLLGATE_DRAIN_SECONDS="1")
+    rs = Resp(t, db, *fakes)
+    set_price(db, "echo:echo-1", 1000000, 2000000)
+    grant(db, rs.uid, 10 ** 8)
+    got = threading.Event()
+    out = {"events": []}
+
+    def run():
+        r = rs.post({"model": "echo:echo-1", "stream": True,
+                     "input": " ".join("w%02d" % i for i in range(60))},
+                    stream=True, timeout=60)
+        for e, d in sse_events(r):
+            out["events"].append((e, json.loads(d)))
+            if e == "response.output_text.delta":
+                got.set()
+
+    th = threading.Thread(target=run)
+    th.start()
+    assert got.wait(30)
+    t.proc.send_signal(signal.SIGTERM)
+    th.join(60)
+    assert t.proc.wait(timeout=30) == 0, t.log()
+
+    events = out["events"]
+    assert events[-1][0] == "response.failed", events[-1]
+    failed = events[-1][1]["response"]
+    assert "shutting down" in failed["error"]["message"]
+    assert [d["sequence_number"] for _, d in events] == \
+        list(range(len(events)))
+    relayed = "".join(d["delta"] for e, d in events
+                      if e == "response.output_text.delta")
+    assert relayed and "w59" not in relayed
+    assert stored(db, failed["id"]) == 0
+    settled(db, rs.uid)
+    rec = db.query("SELECT status, settlement, completion_tokens, endpoint "
+                   "FROM usage_records WHERE user_id = %s", rs.uid)
+    assert len(rec) == 1
+    assert tuple(rec[0][:2]) == ("client_gone", "estimate")
+    assert rec[0][2] == len(relayed.encode()) and rec[0][3] == "responses"
     check_ledger(db)

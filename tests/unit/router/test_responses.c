@@ -11,6 +11,7 @@
 
 #include "tg_test.h"
 #include "family_fixture.h"
+#include "router/request.h"
 #include "router/responses.h"
 
 #define RID	"resp_00112233445566778899aabbccddeeff0011223344556677"
@@ -55,17 +56,25 @@ xlate(struct xl *x, const char *req, const char *prior)
 	json_decref(p);
 }
 
+/*
+ * req translates to exactly want, and the router's own chat checks
+ * (what /v1/chat/completions applies) accept it.
+ */
 static void
 expect_chat(const char *req, const char *prior, const char *want)
 {
-	struct xl	 x;
-	json_t		*w;
+	struct router_chat_req	 cr;
+	struct router_problem	 pb;
+	struct xl		 x;
+	json_t			*w;
 
 	xlate(&x, req, prior);
 	ck_assert_msg(x.out != NULL, "%d %s %s", x.status, x.code, x.err);
 	w = Q(want);
 	fx_assert_equal(x.out, w);
 	json_decref(w);
+	ck_assert_msg(router_chat_check(x.out, &cr, &pb), "chat check: %s "
+	    "%s %s", pb.code, pb.param, pb.message);
 	json_decref(x.out);
 }
 
