@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The npm packages of tests/node (the official OpenAI and Anthropic SDKs
-# and Playwright, test tools only): installed from package-lock.json by
-# `npm ci` when they are missing or older than the lock file.
+# The npm packages of tests/node (the official OpenAI and Anthropic SDKs,
+# the Vercel AI SDK and Playwright, test tools only): installed from
+# package-lock.json by `npm ci` when they are missing or older than the
+# lock file.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/node"
 

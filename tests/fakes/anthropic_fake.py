@@ -29,6 +29,12 @@ other than model, messages, system, tools, tool_choice and thinking
 ("max_tokens: Extra inputs are not permitted"). An "error" script
 makes it fail as /v1/messages would.
 
+Conversations as Anthropic checks them: every tool_use block of an
+assistant turn needs its tool_result in the next (user) turn, and every
+tool_result a tool_use in the turn before (else 400
+invalid_request_error with Anthropic's message), so a translator that
+loses a call or its result on the way is caught.
+
 Authentication as Anthropic checks it: x-api-key must equal api_key
 (when the fake has one; else 401 authentication_error) and
 anthropic-version must be present (else 400).
@@ -137,6 +143,44 @@ class AnthropicFake(FakeBase):
                             "in `thinking` block" % (i, j))
         return None
 
+    @staticmethod
+    def _block_ids(msg, role, btype, key):
+        if not isinstance(msg, dict) or msg.get("role") != role or \
+                not isinstance(msg.get("content"), list):
+            return []
+        return [b.get(key) for b in msg["content"]
+                if isinstance(b, dict) and b.get("type") == btype]
+
+    def bad_tool_pairs(self, req):
+        """As Anthropic checks tool turns: a tool_use needs its
+        tool_result in the next message, a tool_result its tool_use in
+        the previous one. Returns Anthropic's message, or None."""
+        msgs = req.get("messages") or []
+        for i, m in enumerate(msgs):
+            prev = self._block_ids(msgs[i - 1], "assistant", "tool_use",
+                                   "id") if i > 0 else []
+            for j, r in enumerate(self._block_ids(m, "user", "tool_result",
+                                                  "tool_use_id")):
+                if r not in prev:
+                    return ("messages.%d.content.%d: unexpected "
+                            "`tool_use_id` found in `tool_result` blocks: "
+                            "%s. Each `tool_result` block must have a "
+                            "corresponding `tool_use` block in the "
+                            "previous message." % (i, j, r))
+            uses = self._block_ids(m, "assistant", "tool_use", "id")
+            if not uses or i + 1 == len(msgs):
+                continue
+            answered = self._block_ids(msgs[i + 1], "user", "tool_result",
+                                       "tool_use_id")
+            missing = [u for u in uses if u not in answered]
+            if missing:
+                return ("messages.%d: `tool_use` ids were found without "
+                        "`tool_result` blocks immediately after: %s. Each "
+                        "`tool_use` block must have a corresponding "
+                        "`tool_result` block in the next message." %
+                        (i, ", ".join(missing)))
+        return None
+
     def error(self, h, script):
         status = int(script.get("status", 500))
         etype = script.get("error_type") or _error_type(status)
@@ -176,7 +220,7 @@ class AnthropicFake(FakeBase):
                 "type": "invalid_request_error",
                 "message": "max_tokens: Field required"}})
             return
-        bad = self.bad_thinking(req)
+        bad = self.bad_thinking(req) or self.bad_tool_pairs(req)
         if bad is not None:
             self.send_json(h, 400, {"type": "error", "error": {
                 "type": "invalid_request_error", "message": bad}})

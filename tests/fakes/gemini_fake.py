@@ -26,6 +26,11 @@ refuses) and answers {"totalTokens": N, "promptTokensDetails"}, N the
 words of every string of its contents, systemInstruction and tools
 (families_http.count_words) plus 3. An "error" script makes it fail.
 
+Conversations as Gemini checks them: a model turn with functionCall
+parts must be followed by a turn with as many functionResponse parts,
+and a functionResponse turn must follow a functionCall turn (else 400
+INVALID_ARGUMENT with Google's message).
+
 Authentication as Google checks it: x-goog-api-key must equal api_key
 when the fake has one, else 400 INVALID_ARGUMENT / API_KEY_INVALID.
 
@@ -136,6 +141,33 @@ class GeminiFake(FakeBase):
                             "tools to work correctly.")
         return None
 
+    @staticmethod
+    def _parts(content, key):
+        if not isinstance(content, dict):
+            return 0
+        return sum(1 for p in content.get("parts") or []
+                   if isinstance(p, dict) and key in p)
+
+    @classmethod
+    def unpaired_calls(cls, req):
+        """As Gemini checks function turns: each functionCall turn is
+        answered by the next turn with as many functionResponse parts,
+        and functionResponse parts only answer the turn before. Returns
+        Google's message, or None."""
+        contents = req.get("contents") or []
+        for i, c in enumerate(contents):
+            answers = cls._parts(c, "functionResponse")
+            calls = cls._parts(contents[i - 1], "functionCall") \
+                if i > 0 else 0
+            if answers and not calls:
+                return ("Please ensure that function response turn comes "
+                        "immediately after a function call turn.")
+            if calls and answers != calls:
+                return ("Please ensure that the number of function "
+                        "response parts is equal to the number of "
+                        "function call parts of the function call turn.")
+        return None
+
     def count_tokens(self, h, req, model):
         g = req.get("generateContentRequest")
         if g is not None and "contents" in req:
@@ -177,7 +209,7 @@ class GeminiFake(FakeBase):
         if not isinstance(req, dict):
             self.error(h, 400, "Invalid JSON payload received.")
             return
-        missing = self.unsigned_call(req)
+        missing = self.unsigned_call(req) or self.unpaired_calls(req)
         if missing is not None:
             self.error(h, 400, missing, "INVALID_ARGUMENT")
             return

@@ -45,6 +45,11 @@ and the deployment, not the body's model, picks the script.
 Models named o1*, o3* or o4* refuse the legacy max_tokens field with
 OpenAI's 400 unsupported_parameter, as the o-series does.
 
+Conversations as OpenAI checks them: an assistant message with
+tool_calls must be followed by a tool message for each tool_call_id,
+and a tool message must answer such a call (else OpenAI's 400
+invalid_request_error, param messages.[i].role).
+
 Every request is recorded (fake.requests: path, headers, JSON body,
 time) and, for each connection, when the fake saw it close
 (fake.closed_at[conn_id]; requests carry their conn_id).
@@ -197,7 +202,7 @@ class Handler(BaseHTTPRequestHandler):
                 "code": "invalid_api_key"}})
             return
 
-        if self._refuses_max_tokens(body):
+        if self._refuses_max_tokens(body) or self._unpaired_tools(body):
             return
         if reply.behaviour == "drop":
             self.close_connection = True
@@ -266,6 +271,45 @@ class Handler(BaseHTTPRequestHandler):
                        "'max_completion_tokens' instead.",
             "type": "invalid_request_error", "param": "max_tokens",
             "code": "unsupported_parameter"}})
+        return True
+
+    def _unpaired_tools(self, body):
+        """As OpenAI checks a chat's tool turns: each tool_call_id of an
+        assistant message answered by the tool messages right after it,
+        and no tool message without such a call. True once the 400 was
+        sent."""
+        if not isinstance(body, dict) or \
+                not isinstance(body.get("messages"), list):
+            return False
+        msg, at, pending = None, 0, set()
+        for i, m in enumerate(body["messages"]):
+            if not isinstance(m, dict):
+                continue
+            if m.get("role") == "tool":
+                if m.get("tool_call_id") not in pending:
+                    msg = ("Invalid parameter: messages with role 'tool' "
+                           "must be a response to a preceeding message "
+                           "with 'tool_calls'.")
+                    at = i
+                    break
+                pending.discard(m.get("tool_call_id"))
+                continue
+            if pending:
+                break
+            at = i
+            pending = {tc.get("id") for tc in m.get("tool_calls") or []
+                       if isinstance(tc, dict)}
+        if msg is None and pending:
+            msg = ("An assistant message with 'tool_calls' must be "
+                   "followed by tool messages responding to each "
+                   "'tool_call_id'. The following tool_call_ids did not "
+                   "have response messages: %s" %
+                   ", ".join(sorted(pending)))
+        if msg is None:
+            return False
+        self._send_json(400, {"error": {
+            "message": msg, "type": "invalid_request_error",
+            "param": "messages.[%d].role" % at, "code": None}})
         return True
 
     def _answer(self, req, reply):

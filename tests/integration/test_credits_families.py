@@ -15,7 +15,8 @@ pytest.importorskip("lib.router")
 
 from lib import auth as _auth  # noqa: E402
 from lib.credits import check_ledger, cost, grant, set_price  # noqa: E402
-from lib.families import AnthropicFake, GeminiFake  # noqa: E402
+from lib.families import (AnthropicFake, GeminiFake,  # noqa: E402
+                          family_providers)
 from lib.keys import auth, seed_key  # noqa: E402
 from lib.router import (catalog, fake, router_env,  # noqa: E402,F401
                         sse_request, user)
@@ -63,13 +64,7 @@ def billed(request, tollgate, db, fake):
     anth = AnthropicFake(api_key=ANTH_KEY)
     gem = GeminiFake(api_key=GEM_KEY)
     try:
-        cat = catalog(fake, extra=[
-            {"name": "anthropic", "family": "anthropic",
-             "base_url": anth.url, "retries": 0,
-             "models": [{"name": "claude-t", "max_output_tokens": 8000}]},
-            {"name": "gemini", "family": "gemini", "base_url": gem.url,
-             "retries": 0,
-             "models": [{"name": "gem-t", "max_output_tokens": 8000}]}])
+        cat = catalog(fake, extra=family_providers(anth, gem))
         env = router_env(cat, ANTHROPIC_API_KEY=ANTH_KEY,
                          GEMINI_API_KEY=GEM_KEY)
         if request.param == "strict":

@@ -43,6 +43,19 @@ def families_server(tollgate, db):
         gem.close()
 
 
+def family_providers(anth, gem):
+    """router.json providers for an anthropic and a gemini fake, with
+    the models anthropic:claude-t and gemini:gem-t (no retries), to add
+    to lib.router.catalog(fake, extra=...)."""
+    return [
+        {"name": "anthropic", "family": "anthropic", "base_url": anth.url,
+         "retries": 0,
+         "models": [{"name": "claude-t", "max_output_tokens": 8000}]},
+        {"name": "gemini", "family": "gemini", "base_url": gem.url,
+         "retries": 0,
+         "models": [{"name": "gem-t", "max_output_tokens": 8000}]}]
+
+
 def sse_events(resp):
     """(event, data) pairs of a streamed requests.Response, as they come."""
     event, data = None, []
