@@ -173,22 +173,6 @@ def billed(request, tollgate, db, fake):
         gem.close()
 
 
-# Gemini ties a thinking model's function call to its thoughtSignature
-# and refuses a follow-up turn whose call lacks it (the fake does too).
-# Chat completions carry it as tool_calls[].extra_content.google.
-# thought_signature and /v1/messages inside the tool id ("__tsig_"); the
-# Responses translation drops it from call_id, so a Gemini tool loop over
-# /v1/responses gets Gemini's 400. Strict: passes once call_id keeps it.
-GEMINI_SIGNATURE = pytest.mark.xfail(strict=True, reason=(
-    "/v1/responses loses Gemini's thoughtSignature of a function call "
-    "(call_id has no __tsig_ part): Gemini refuses the next turn"))
-
-
-def gemini_tool_loop(request, billed):
-    if billed.up.family == "gemini":
-        request.applymarker(GEMINI_SIGNATURE)
-
-
 def sdk_usage(u):
     return (u["input_tokens"], u["cached_tokens"], u["output_tokens"])
 
@@ -231,8 +215,7 @@ def test_stream_helper_events_and_final_response(billed):
     billed.check_bill(want)
 
 
-def test_function_call_loop_with_previous_response_id(request, billed):
-    gemini_tool_loop(request, billed)
+def test_function_call_loop_with_previous_response_id(billed):
     final = "Sunny, 21 C, and it is 14:05 in Paris."
     want = [billed.up.tools(), billed.up.text(final)]
     out = billed.sdk("tools")
@@ -276,8 +259,7 @@ def test_json_schema_output_parsed(billed):
     billed.check_bill([want])
 
 
-def test_ai_sdk_conversation_with_tool_loops(request, billed):
-    gemini_tool_loop(request, billed)
+def test_ai_sdk_conversation_with_tool_loops(billed):
     answer = "Sunny and 21 C; it is 14:05."
     later = "Tomorrow looks the same."
     want = [billed.up.tools(), billed.up.text(answer),
