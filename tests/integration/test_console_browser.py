@@ -12,86 +12,24 @@ watched for console errors and Content-Security-Policy violations; the
 main pages must not scroll sideways on a 390 px wide phone.
 
 The browser script asks this test for what happens outside the browser
-(the API call with the key, Stripe's webhook) on its stdout
-("ASK {json}") and reads the answer on its stdin."""
+(the API call with the key, Stripe's webhook) with ask() (tests/lib/
+browser.py)."""
 
 import json
 import os
-import shutil
-import subprocess
-import tempfile
-import threading
 
-import pytest
 import requests
 
 from fakes.github import FakeGitHub
 from fakes.stripe_fake import StripeFake
+from lib.browser import assert_clean, credits_text, needed, run
 from lib.credits import set_price
-from lib.server import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-NODE_DIR = os.path.join(ROOT, "tests", "node")
 MODEL = "echo:echo-1"
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) or shutil.which("node") is None or
-    not os.path.isdir(os.path.join(NODE_DIR, "node_modules",
-                                   "playwright-core")),
-    reason="needs /usr/bin/chromium, node and tests/node/node_modules")
+pytestmark = needed
 
-SCRIPT = r"""
-const { chromium } = require('playwright-core');
-const readline = require('readline');
-
-const lines = readline.createInterface({ input: process.stdin });
-const answers = [];
-let waiting = null;
-lines.on('line', (l) => { if (waiting) { const w = waiting; waiting = null;
-  w(JSON.parse(l)); } else answers.push(JSON.parse(l)); });
-function ask(q) {
-  process.stdout.write('ASK ' + JSON.stringify(q) + '\n');
-  return new Promise((resolve) => {
-    if (answers.length) resolve(answers.shift()); else waiting = resolve;
-  });
-}
-
-(async () => {
-  const [tollgate, profile] = process.argv.slice(2);
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1200, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-           '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
-  });
-  // Every CSP violation becomes a console error of its page.
-  await context.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) =>
-      console.error('CSP violation: ' + e.violatedDirective + ' ' +
-                    e.blockedURI));
-  });
-  const out = { problems: [] };
-  let signedOut = true;
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(20000);
-  page.on('console', (m) => {
-    if ((m.type() !== 'error' && m.type() !== 'warning') ||
-        !page.url().startsWith(tollgate))
-      return;
-    // The one expected: with nobody signed in, the refresh the console
-    // tries first answers 401, which Chromium logs as a failed load.
-    if (signedOut && m.location().url === tollgate + '/auth/refresh' &&
-        m.text().includes('status of 401'))
-      return;
-    out.problems.push(page.url() + ': ' + m.text() + ' ' +
-                      m.location().url);
-  });
-  page.on('pageerror', (e) => out.problems.push(page.url() + ': ' + e));
-  const text = async (sel) => (await page.textContent(sel)).trim();
-
-  try {
+BODY = r"""
     // Sign in from a page that needs a session; come back to it.
     await page.goto(tollgate + '/keys');
     await page.waitForURL(tollgate + '/signin?return_to=%2Fkeys');
@@ -204,60 +142,7 @@ function ask(q) {
     await page.goto(tollgate + '/credits');
     await page.waitForURL(tollgate + '/signin?return_to=%2Fcredits');
     out.signed_out = true;
-  } catch (e) {
-    out.failure = String(e.stack || e);
-    out.failure_url = page.url();
-    out.failure_page = await page.evaluate(() => document.body.innerText)
-      .catch(() => null);
-  } finally {
-    await context.close();
-  }
-  process.stdout.write('RESULT ' + JSON.stringify(out) + '\n');
-  process.exit(0);
-})().catch((e) => { console.error(e); process.exit(1); });
 """
-
-
-def run_browser(t, handle):
-    """Runs SCRIPT against tollgate t; handle(question) answers an ASK."""
-    work = tempfile.mkdtemp(prefix="tg-console-")
-    try:
-        script = os.path.join(work, "console.js")
-        with open(script, "w") as f:
-            f.write(SCRIPT)
-        env = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR,
-                                                      "node_modules"),
-                   HOME=work)
-        p = subprocess.Popen(["node", script, t.url,
-                              os.path.join(work, "profile")],
-                             cwd=NODE_DIR, env=env, text=True,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-        timer = threading.Timer(150, p.kill)
-        timer.start()
-        result = None
-        try:
-            for line in p.stdout:
-                if line.startswith("ASK "):
-                    p.stdin.write(json.dumps(handle(json.loads(line[4:]))) +
-                                  "\n")
-                    p.stdin.flush()
-                elif line.startswith("RESULT "):
-                    result = json.loads(line[7:])
-            p.wait()
-        finally:
-            timer.cancel()
-        assert result is not None, p.stderr.read()
-        return result
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def credits_text(micros):
-    """As console/ui.js formatMicros writes it."""
-    whole, frac = divmod(micros, 1000000)
-    frac = ("%06d" % frac).rstrip("0").ljust(2, "0")
-    return "{:,}.{}".format(whole, frac)
 
 
 def test_console_in_chromium(tollgate, db):
@@ -316,7 +201,7 @@ def test_console_in_chromium(tollgate, db):
                                 "WHERE user_id = %s", user_id())[0][0]
             raise AssertionError(q)
 
-        out = run_browser(t, handle)
+        out = run(BODY, t.url, answer=handle)
         if os.environ.get("TG_CONSOLE_DEBUG"):
             with open(os.environ["TG_CONSOLE_DEBUG"], "w") as f:
                 json.dump(out, f, indent=1)
@@ -324,9 +209,7 @@ def test_console_in_chromium(tollgate, db):
         gh.stop()
         stripe.stop()
 
-    assert "failure" not in out, (out.get("failure_url"), out["failure"],
-                                  out.get("failure_page"), out["problems"])
-    assert out["problems"] == []
+    assert_clean(out)
     assert out["signin_heading"] == "Sign in"
     assert out["after_signin"] == t.url + "/keys"
     assert out["keys_heading"] == "API keys"

@@ -5,7 +5,8 @@ A test writes the body of an async function in JavaScript that gets
 `page` (a Page of a fresh profile), `tollgate` (the server's URL), `out`
 (an object it fills), `text(selector)` (an element's trimmed text),
 `sideways(paths)` (how far each page of tollgate scrolls sideways at the
-current viewport: 0 fits) and `signedOut` (true: a 401 from /auth/refresh
+current viewport: 0 fits), `ask(question)` (the answer of run()'s
+answer callback, for what happens outside the browser) and `signedOut` (true: a 401 from /auth/refresh
 is expected; set it to false once signed in), and calls
 run(body, tollgate_url). The prelude around it watches every
 page of tollgate for console errors, uncaught exceptions and
@@ -21,6 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 
 import pytest
 
@@ -37,6 +39,21 @@ needed = pytest.mark.skipif(
 
 PRELUDE = r"""
 const { chromium } = require('playwright-core');
+const readline = require('readline');
+
+// ask(question): the test's answer (run()'s answer callback) to what
+// happens outside the browser, over stdout ("ASK {json}") and stdin.
+const lines = readline.createInterface({ input: process.stdin });
+const answers = [];
+let waiting = null;
+lines.on('line', (l) => { if (waiting) { const w = waiting; waiting = null;
+  w(JSON.parse(l)); } else answers.push(JSON.parse(l)); });
+function ask(q) {
+  process.stdout.write('ASK ' + JSON.stringify(q) + '\n');
+  return new Promise((resolve) => {
+    if (answers.length) resolve(answers.shift()); else waiting = resolve;
+  });
+}
 
 (async () => {
   const [tollgate, profile] = process.argv.slice(2);
@@ -105,8 +122,9 @@ const { chromium } = require('playwright-core');
 """
 
 
-def run(body, tollgate_url, timeout=120):
-    """Runs body (see above) in Chromium against tollgate_url."""
+def run(body, tollgate_url, timeout=150, answer=None):
+    """Runs body (see above) in Chromium against tollgate_url; answer(q)
+    answers the body's ask(q) (what happens outside the browser)."""
     work = tempfile.mkdtemp(prefix="tg-browser-")
     try:
         script = os.path.join(work, "run.js")
@@ -115,17 +133,31 @@ def run(body, tollgate_url, timeout=120):
         env = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR,
                                                       "node_modules"),
                    HOME=work)
-        p = subprocess.run(["node", script, tollgate_url,
-                            os.path.join(work, "profile")],
-                           cwd=NODE_DIR, env=env, capture_output=True,
-                           text=True, timeout=timeout)
+        p = subprocess.Popen(["node", script, tollgate_url,
+                              os.path.join(work, "profile")],
+                             cwd=NODE_DIR, env=env, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        timer = threading.Timer(timeout, p.kill)
+        timer.start()
+        result = None
+        try:
+            for line in p.stdout:
+                if line.startswith("ASK ") and answer is not None:
+                    p.stdin.write(json.dumps(answer(json.loads(line[4:]))) +
+                                  "\n")
+                    p.stdin.flush()
+                elif line.startswith("RESULT "):
+                    result = json.loads(line[7:])
+            p.wait()
+        finally:
+            timer.cancel()
+        if result is None:
+            raise AssertionError("no result from the browser: %s" %
+                                 p.stderr.read())
+        return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    for line in p.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    raise AssertionError("no result from the browser: %s%s" %
-                         (p.stdout, p.stderr))
 
 
 def assert_clean(out):
