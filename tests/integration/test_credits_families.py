@@ -7,14 +7,14 @@ the prompt). Each test runs on leases and strict; costs are checked to
 the micro-credit against GET /api/usage/requests and the ledger check.
 """
 
-import time
 
 import pytest
 
 pytest.importorskip("lib.router")
 
 from lib import auth as _auth  # noqa: E402
-from lib.credits import check_ledger, cost, grant, set_price  # noqa: E402
+from lib.credits import (check_ledger, cost, grant, set_price,  # noqa: E402
+                         usage_requests)
 from lib.families import (AnthropicFake, GeminiFake,  # noqa: E402
                           family_providers)
 from lib.keys import auth, seed_key  # noqa: E402
@@ -45,14 +45,7 @@ class Billed:
     def records(self, n=1, timeout=10):
         """The user's calls from GET /api/usage/requests, once n are
         there (settlement is written after the answer)."""
-        deadline = time.time() + timeout
-        while True:
-            r = self.t.get("/api/usage/requests", headers=self.session)
-            assert r.status_code == 200, r.text
-            data = r.json()["data"]
-            if len(data) >= n or time.time() > deadline:
-                return data
-            time.sleep(0.05)
+        return usage_requests(self.t, self.session, n, timeout)
 
 
 @pytest.fixture(params=["leases", "strict"])

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from lib import auth as _auth
-from lib.credits import check_ledger, cost, grant, set_price, settled
+from lib.credits import (check_ledger, cost, grant, set_price, settled,
+                         usage_requests)
 from lib.families import AnthropicFake, GeminiFake, sse_events
 from lib.keys import auth
 from lib.router import (TEST_MODELS, FakeReply, catalog,  # noqa: F401
@@ -71,14 +72,7 @@ class Resp:
                               headers=h or self.h)
 
     def records(self, n=1, timeout=10):
-        deadline = time.time() + timeout
-        while True:
-            r = self.t.get("/api/usage/requests", headers=self.session)
-            assert r.status_code == 200, r.text
-            data = r.json()["data"]
-            if len(data) >= n or time.time() > deadline:
-                return data
-            time.sleep(0.05)
+        return usage_requests(self.t, self.session, n, timeout)
 
 
 def start(tollgate, db, fake, anth, gem, keepalive_ms=None, echo_delay_ms=0,

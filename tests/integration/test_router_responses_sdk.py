@@ -14,12 +14,11 @@ import json
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 
 from lib import auth as _auth
-from lib.credits import check_ledger, cost, grant, set_price
+from lib.credits import check_ledger, cost, grant, set_price, usage_requests
 from lib.families import AnthropicFake, GeminiFake, family_providers
 from lib.keys import seed_key
 from lib.router import FakeReply, catalog, fake, router_env  # noqa: F401
@@ -123,15 +122,7 @@ class Billed:
     def records(self, n, timeout=10):
         """The user's n calls from GET /api/usage/requests, oldest first,
         once all are there (settlement is written after the answer)."""
-        deadline = time.time() + timeout
-        while True:
-            r = self.t.get("/api/usage/requests?limit=100",
-                           headers=self.session)
-            assert r.status_code == 200, r.text
-            data = r.json()["data"]
-            if len(data) >= n or time.time() > deadline:
-                break
-            time.sleep(0.05)
+        data = usage_requests(self.t, self.session, n, timeout)
         assert len(data) == n, data
         return sorted(data, key=lambda d: (d["created_at"], d["id"]))
 

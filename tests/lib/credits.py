@@ -80,6 +80,20 @@ def settled(db, user, n=1, timeout=10):
     return usage(db, user)
 
 
+def usage_requests(t, headers, n=1, timeout=10):
+    """The user's calls from GET /api/usage/requests (newest first, up to
+    100), once n are there or timeout seconds passed: settlement is
+    written after the answer."""
+    deadline = time.time() + timeout
+    while True:
+        r = t.get("/api/usage/requests?limit=100", headers=headers)
+        assert r.status_code == 200, r.text
+        data = r.json()["data"]
+        if len(data) >= n or time.time() > deadline:
+            return data
+        time.sleep(0.05)
+
+
 def ledger_problems(db):
     return [r[0] for r in db.query("SELECT problem FROM ledger_check()")]
 
