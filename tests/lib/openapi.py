@@ -33,6 +33,7 @@ CHECKED = {
     "test_admin_users.py", "test_auth_session.py", "test_router_echo.py",
     "test_admin_refund.py", "test_admin_audit.py",
     "test_router_breadth.py", "test_router_count_tokens.py",
+    "test_router_responses.py", "test_console.py",
 }
 
 # Tollgate instances of the running test (conftest.py registers them).
