@@ -124,6 +124,7 @@ count_prepare(struct http_request *req, struct count_state *cs)
 	struct router_problem	 pb;
 	json_t			*body;
 	char			 err[ROUTER_ERR_MAX];
+	u_int64_t		 now;
 	int			 status, i;
 
 	if ((body = tg_http_body_json(req)) == NULL)
@@ -173,11 +174,19 @@ count_prepare(struct http_request *req, struct count_state *cs)
 
 	cs->estimate = credits_prompt_bound(CREDITS_PROMPT_CHAT,
 	    chat.prompt_bytes, chat.messages, chat.images);
+	/*
+	 * The first target a call would try: usable, and not cooling down
+	 * after failures (only looked at: a count neither probes a
+	 * half-open target nor moves its breaker).
+	 */
+	now = tg_now_us() / 1000;
 	for (i = 0; i < cs->route.ntargets; i++) {
-		if (router_provider_usable(cs->route.targets[i].provider)) {
-			cs->target = &cs->route.targets[i];
-			break;
-		}
+		if (!router_provider_usable(cs->route.targets[i].provider) ||
+		    router_cooldown_skips(router_conf_cooler(cs->conf,
+		    cs->route.models[i]), now))
+			continue;
+		cs->target = &cs->route.targets[i];
+		break;
 	}
 
 	/* What a call would ask for: the model's cap (a thinking budget fits). */

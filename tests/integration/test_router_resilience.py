@@ -318,6 +318,35 @@ def cooling_rig(tollgate, db, fake, fams, after, ms):
     return rig
 
 
+def test_count_tokens_skips_a_cooling_target(tollgate, db, fake, fams):
+    """count_tokens counts with the target a call would take: not one
+    cooling down (here the openai-family fake, which would only give the
+    estimate), but the next, Anthropic's, which counts."""
+    cat = rig_catalog(fake, *fams)
+    cat["aliases"]["count_chain"] = ["fake:m", CLAUDE]
+    for p in cat["providers"]:
+        if p["name"] == "fake":
+            p.update(cooldown_after=1, cooldown_ms=60000)
+    rig = start_rig(tollgate, db, fake, *fams, cat=cat)
+    h = dict(rig.h, **{"anthropic-version": "2023-06-01"})
+    ask = {"model": "count_chain", "messages": [user("How many?")]}
+
+    r = rig.t.post("/v1/messages/count_tokens", headers=h, json=ask)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-tollgate-token-count"] == "estimate"
+
+    fake.script("m", [FakeReply(status=503)])
+    r = rig.t.post("/v1/chat/completions", headers=rig.h, json={
+        "model": "count_chain", "messages": [user("ping")]})
+    assert r.status_code == 200, r.text     # answered by the fallback
+    assert metric(rig.t, "tollgate_router_targets_cooling", "fake") == 1
+
+    r = rig.t.post("/v1/messages/count_tokens", headers=h, json=ask)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-tollgate-token-count"] == "provider"
+    assert rig.anth.last().path == "/v1/messages/count_tokens"
+
+
 def test_a_failing_target_cools_down_then_is_probed(tollgate, db, fake,
                                                     fams):
     rig = cooling_rig(tollgate, db, fake, fams, 2, 1500)
