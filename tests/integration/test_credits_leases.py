@@ -10,6 +10,7 @@ import concurrent.futures
 import re
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -241,18 +242,27 @@ def test_kill9_loses_at_most_the_last_flush_never_charges_twice(
     key, uid, _ = seed_key(db)
     grant(db, uid, 10 ** 8)
     answered = {}
+    sent = set()
     stop = threading.Event()
     lock = threading.Lock()
 
     def hammer():
         while not stop.is_set():
+            # Our own request ids (tollgate echoes a sane X-Request-Id
+            # and records calls under it), so that a call the kill cut
+            # before its answer reached us is still known as sent.
+            rid = "req_" + uuid.uuid4().hex[:24]
+            with lock:
+                sent.add(rid)
             try:
-                r = chat(t, auth(key), max_tokens=5)
+                r = chat(t, dict(auth(key), **{"X-Request-Id": rid}),
+                         max_tokens=5)
             except Exception:
                 return
+            assert r.headers["x-request-id"] == rid
             if r.status_code == 200:
                 with lock:
-                    answered[r.headers["x-request-id"]] = (int(
+                    answered[rid] = (int(
                         r.headers["x-tollgate-cost-micros"]), time.time())
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
@@ -274,8 +284,15 @@ def test_kill9_loses_at_most_the_last_flush_never_charges_twice(
                     "WHERE user_id = %s", uid)
     ids = [r[0] for r in recs]
     assert len(ids) == len(set(ids))             # never twice
-    assert set(ids) <= set(answered)             # nothing invented
-    assert all(answered[r[0]][0] == r[1] for r in recs)
+    assert set(ids) <= sent                      # nothing invented
+    # A call may be recorded without its answer reaching us: the kill
+    # can land between the server's write and our read (a reset drops
+    # what the socket held). At most the calls then in flight, one per
+    # client thread.
+    unseen = set(ids) - set(answered)
+    assert len(unseen) <= 8, unseen
+    assert all(answered[r[0]][0] == r[1] for r in recs
+               if r[0] in answered)
     # What a crash may lose: calls answered in the last flush window,
     # a few milliseconds on a quiet machine; never older ones.
     lost = [killed - answered[i][1] for i in set(answered) - set(ids)]
