@@ -185,7 +185,7 @@ struct relay {
 
 	/* The Responses surface (/v1/responses). */
 	json_t				*rbody;		/* the client's request */
-	struct router_responses_refs	 refs;
+	struct router_responses_refs	*refs;		/* 16 KiB: only here */
 	json_t				*prior;		/* stored context, or NULL */
 	json_t				*rinput;	/* its input items */
 	char				 rid[ROUTER_RESPONSES_ID_MAX];
@@ -325,8 +325,8 @@ relay_start(struct http_request *req)
 	if (r->surface == ROUTER_SURFACE_RESPONSES) {
 		if (!relay_from_responses(r))
 			return (HTTP_STATE_COMPLETE);
-		if (router_respstore_needed(&r->refs)) {
-			router_respstore_load(&r->db, req, &r->refs);
+		if (router_respstore_needed(r->refs)) {
+			router_respstore_load(&r->db, req, r->refs);
 			req->fsm_state = R_CONTEXT;
 			return (HTTP_STATE_CONTINUE);
 		}
@@ -395,7 +395,8 @@ relay_from_responses(struct relay *r)
 	err[0] = '\0';
 	param = NULL;
 	status = 0;
-	if (!router_responses_refs(r->rbody, &r->refs, &status, &param, err,
+	r->refs = kore_calloc(1, sizeof(*r->refs));
+	if (!router_responses_refs(r->rbody, r->refs, &status, &param, err,
 	    sizeof(err))) {
 		tg_error(r->req, status ? status : 400, "invalid_value", param,
 		    "%s", err);
@@ -419,7 +420,7 @@ relay_context(struct http_request *req)
 
 	if ((rc = tg_db_wait(req, &r->db)) != HTTP_STATE_CONTINUE)
 		return (rc);
-	if (!router_respstore_loaded(&r->db, req, &r->refs, &r->prior))
+	if (!router_respstore_loaded(&r->db, req, r->refs, &r->prior))
 		return (HTTP_STATE_COMPLETE);
 	tg_db_clear(&r->db);
 
@@ -2228,6 +2229,7 @@ relay_free(struct http_request *req, void *arg)
 	router_xbuf_free(&r->xout);
 	tg_db_clear(&r->db);
 	router_responses_stream_free(&r->rs);
+	kore_free(r->refs);
 	json_decref(r->rbody);
 	json_decref(r->prior);
 	json_decref(r->rinput);
